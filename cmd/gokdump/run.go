@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// command is one gokdump subcommand. Each lives in a file of its own (info.go, ...) and
+// registers itself in commands from an init function, so adding one touches no shared list.
+type command struct {
+	name    string
+	summary string // one line for "gokdump help"
+	// run executes the command. args excludes the command name. It returns the process
+	// exit code; errors are printed by run itself so each command chooses its codes.
+	run func(ctx context.Context, env *env, args []string) int
+}
+
+// env is what a command may touch of the outside world, so tests can call run with
+// buffers instead of the process's streams.
+type env struct {
+	stdout, stderr io.Writer
+	stdin          io.Reader
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) {
+	if _, dup := commands[c.name]; dup {
+		panic("gokdump: command registered twice: " + c.name)
+	}
+	commands[c.name] = c
+}
+
+// run is main without the process: it picks the subcommand from args and returns the exit
+// code. args[0] is the program name; under the name "makedumpfile" gokdump behaves as
+// "gokdump dump", and as PID 1 it is the capture init.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr, stdin: os.Stdin}
+	prog := "gokdump"
+	if len(args) > 0 {
+		prog = filepath.Base(args[0])
+		args = args[1:]
+	}
+	if prog == "makedumpfile" {
+		if c, ok := commands["dump"]; ok {
+			return c.run(ctx, e, args)
+		}
+	}
+	if os.Getpid() == 1 && len(args) == 0 {
+		if c, ok := commands["init"]; ok {
+			return c.run(ctx, e, args)
+		}
+	}
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				return c.run(ctx, e, []string{"--help"})
+			}
+			fmt.Fprintf(stderr, "gokdump: unknown command %q\n", args[1])
+			return 2
+		}
+		usage(stdout)
+		return 0
+	}
+	c, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "gokdump: unknown command %q (see \"gokdump help\")\n", name)
+		return 2
+	}
+	return c.run(ctx, e, args[1:])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "gokdump: the Linux kdump user-space stack in one binary.")
+	fmt.Fprintln(w, "\nUsage: gokdump COMMAND [OPTIONS] [ARGS]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun \"gokdump COMMAND --help\" for a command's options.")
+}
+
+// newFlagSet returns a FlagSet for command name whose usage text goes to e.stderr and
+// starts with the given synopsis lines.
+func newFlagSet(e *env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("gokdump "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: gokdump %s %s\n", name, strings.TrimSpace(synopsis))
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args into fs and returns (exit code, done): done is true when the
+// command should return at once (help was asked for, or the flags were bad).
+func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0, true
+	}
+	if err != nil {
+		return 2, true
+	}
+	return 0, false
+}
