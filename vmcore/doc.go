@@ -1,0 +1,27 @@
+// Package vmcore reads the ELF64 core file a crashed Linux kernel leaves
+// behind: /proc/vmcore in the capture kernel, or a copy of it saved to disk
+// (including makedumpfile's -E output and gokdump's own ELF dumps).
+//
+// It is the first stage of gokdump's pipeline (read -> translate -> classify ->
+// compress -> write): it gives the program headers as [Segment] values, the
+// ELF notes as [Note] values (per-CPU NT_PRSTATUS register sets and the
+// VMCOREINFO text the kernel prepared for dump tools), and reads physical
+// memory by address. Turning kernel virtual addresses into physical ones is
+// the job of the arch packages, which read through [File.ReadPhys].
+//
+// Only x86_64 little-endian ELF64 ET_CORE files are accepted. Everything read
+// from the file is checked before it is used: a damaged file gives a
+// [*FormatError] naming the file and the byte offset of the problem, never a
+// panic or an allocation sized by an untrusted field. An address that no
+// PT_LOAD describes gives a [*HoleError], never zeros.
+//
+// Usage:
+//
+//	f, err := vmcore.Open("/proc/vmcore")
+//	if err != nil { ... }
+//	defer f.Close()
+//	info, err := f.VMCOREINFO()
+//	release, _ := info.OSRelease()
+//	buf := make([]byte, 4096)
+//	_, err = f.ReadPhys(buf, 0x1000000)
+package vmcore
