@@ -1,0 +1,129 @@
+package lzo
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// liblzo is a running testdata/lzohelper.c: liblzo2's own lzo1x_1_compress and
+// lzo1x_decompress_safe, the functions makedumpfile and libkdumpfile call.
+type liblzo struct {
+	cmd *exec.Cmd
+	in  *bufio.Writer
+	out *bufio.Reader
+}
+
+const lzoHeader = "/usr/include/lzo/lzo1x.h"
+
+var installOnce sync.Once
+
+// installLiblzo installs gcc and liblzo2-dev with apt-get when they are missing (as
+// `make deps` does); the test fails, not skips, when that is impossible.
+func installLiblzo(t *testing.T) {
+	t.Helper()
+	installOnce.Do(func() {
+		_, gccErr := exec.LookPath("gcc")
+		_, hdrErr := os.Stat(lzoHeader)
+		if gccErr == nil && hdrErr == nil {
+			return
+		}
+		if _, err := exec.LookPath("apt-get"); err != nil {
+			return // reported below
+		}
+		install := func() error {
+			cmd := exec.Command("apt-get", "install", "-y", "-q", "gcc", "liblzo2-dev")
+			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Logf("apt-get install gcc liblzo2-dev: %v\n%s", err, out)
+			}
+			return err
+		}
+		if install() != nil {
+			if out, err := exec.Command("apt-get", "update", "-q").CombinedOutput(); err != nil {
+				t.Logf("apt-get update: %v\n%s", err, out)
+			}
+			install()
+		}
+	})
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Fatalf("the liblzo2 interop test needs gcc and could not install it (apt-get install -y gcc liblzo2-dev): %v", err)
+	}
+	if _, err := os.Stat(lzoHeader); err != nil {
+		t.Fatalf("the liblzo2 interop test needs liblzo2-dev and could not install it (apt-get install -y liblzo2-dev): %v", err)
+	}
+}
+
+// startLiblzo builds the helper into a temporary directory and starts it.
+func startLiblzo(t *testing.T) *liblzo {
+	t.Helper()
+	installLiblzo(t)
+	bin := filepath.Join(t.TempDir(), "lzohelper")
+	if out, err := exec.Command("gcc", "-O2", "-Wall", "-o", bin, filepath.Join("testdata", "lzohelper.c"), "-llzo2").CombinedOutput(); err != nil {
+		t.Fatalf("building the liblzo2 helper: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("liblzo2 helper: %v", err)
+		}
+	})
+	return &liblzo{cmd: cmd, in: bufio.NewWriter(stdin), out: bufio.NewReader(stdout)}
+}
+
+func (l *liblzo) call(t *testing.T, op byte, limit int, data []byte) (status int32, out []byte) {
+	t.Helper()
+	var head [9]byte
+	head[0] = op
+	binary.LittleEndian.PutUint32(head[1:], uint32(limit))
+	binary.LittleEndian.PutUint32(head[5:], uint32(len(data)))
+	l.in.Write(head[:])
+	l.in.Write(data)
+	if err := l.in.Flush(); err != nil {
+		t.Fatalf("writing to the liblzo2 helper: %v", err)
+	}
+	var ans [8]byte
+	if _, err := io.ReadFull(l.out, ans[:]); err != nil {
+		t.Fatalf("reading from the liblzo2 helper: %v", err)
+	}
+	out = make([]byte, binary.LittleEndian.Uint32(ans[4:]))
+	if _, err := io.ReadFull(l.out, out); err != nil {
+		t.Fatalf("reading from the liblzo2 helper: %v", err)
+	}
+	return int32(binary.LittleEndian.Uint32(ans[:])), out
+}
+
+// compress runs liblzo2's lzo1x_1_compress.
+func (l *liblzo) compress(t *testing.T, data []byte) []byte {
+	t.Helper()
+	status, out := l.call(t, 'c', 0, data)
+	if status != 0 {
+		t.Fatalf("lzo1x_1_compress of %d bytes: status %d", len(data), status)
+	}
+	return out
+}
+
+// decompress runs liblzo2's lzo1x_decompress_safe with an output buffer of limit bytes.
+func (l *liblzo) decompress(t *testing.T, data []byte, limit int) (int32, []byte) {
+	t.Helper()
+	return l.call(t, 'd', limit, data)
+}
