@@ -90,9 +90,6 @@ func (e *Encoder) Compress(dst, src []byte) ([]byte, error) {
 		lit = i
 		// Remember the position two bytes before the copy's end: runs of equal
 		// structures (page tables, arrays of pointers) then chain copy after copy.
-		if p := i - 2; p <= last {
-			e.table[hash4(binary.LittleEndian.Uint32(src[p:]))] = base + uint32(p)
-		}
 	}
 	o = putLiterals(out, o, sPos, src[lit:])
 	out[o], out[o+1], out[o+2] = endMarker0, 0, 0
