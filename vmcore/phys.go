@@ -17,8 +17,9 @@ type physPiece struct {
 
 // physIndex finds the segment for a physical address. Segments may overlap
 // (the kernel-text PT_LOAD covers the same memory as a direct-map one), so
-// they are cut into disjoint, sorted pieces where the segment seen first
-// wins. Bytes with file data are kept apart from the zero-filled tails
+// they are cut into disjoint, sorted pieces; where two overlap, the one
+// starting lower (then the earlier in the file) serves the shared bytes,
+// which in a real vmcore are the same memory either way. Bytes with file data are kept apart from the zero-filled tails
 // (p_memsz beyond p_filesz) so that file data always wins over a tail.
 type physIndex struct {
 	data []physPiece // backed by file bytes

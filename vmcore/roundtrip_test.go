@@ -3,96 +3,25 @@ package vmcore_test
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/internal/testenv"
+
 	"github.com/gokdump/gokdump/vmcore"
 )
-
-// memRange is physical memory to put in a synthetic vmcore.
-type memRange struct {
-	phys, virt uint64
-	data       []byte // stored bytes (FileSize)
-	zeroTail   uint64 // extra MemSize read as zero
-}
-
-// pattern fills n bytes so that every byte depends on its physical address,
-// which makes a read from the wrong place visible.
-func pattern(phys uint64, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		a := phys + uint64(i)
-		b[i] = byte(a>>12) ^ byte(a) ^ byte(a>>20)*7
-	}
-	return b
-}
-
-// buildCore writes a vmcore with the given notes and ranges and returns its
-// bytes.
-func buildCore(t testing.TB, notes []byte, noteAlign int, ranges []memRange) []byte {
-	t.Helper()
-	w := dumpfile.ELFWriter{Notes: notes, NoteAlign: noteAlign}
-	for _, r := range ranges {
-		w.Loads = append(w.Loads, dumpfile.ELFLoad{
-			Phys: r.phys, Virt: r.virt,
-			FileSize: uint64(len(r.data)), MemSize: uint64(len(r.data)) + r.zeroTail,
-			Data: bytes.NewReader(r.data),
-		})
-	}
-	var buf bytes.Buffer
-	n, err := w.WriteTo(&buf)
-	if err != nil {
-		t.Fatalf("WriteTo: %v", err)
-	}
-	if n != int64(buf.Len()) {
-		t.Fatalf("WriteTo returned %d, wrote %d", n, buf.Len())
-	}
-	l, err := w.Layout()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l.Size != uint64(buf.Len()) {
-		t.Fatalf("Layout size %d, file %d", l.Size, buf.Len())
-	}
-	return buf.Bytes()
-}
-
-func openBytes(t testing.TB, name string, b []byte) *vmcore.File {
-	t.Helper()
-	f, err := vmcore.NewFile(bytes.NewReader(b), int64(len(b)), name)
-	if err != nil {
-		t.Fatalf("NewFile: %v", err)
-	}
-	return f
-}
-
-// standardNotes is what a 2-CPU crash kernel would give: two PRSTATUS notes
-// and a VMCOREINFO note.
-func standardNotes() ([]byte, []vmcore.PRStatus, string) {
-	cpus := []vmcore.PRStatus{
-		{Pid: 1234, Regs: vmcore.RegsX86_64{RIP: 0xffffffff81234567, RSP: 0xffffc90000123f00, CS: 0x10, SS: 0x18, EFLAGS: 0x246}},
-		{Pid: 0, Signo: 11, Cursig: 11, Regs: vmcore.RegsX86_64{R15: 15, R14: 14, RAX: 0xdead, GS: 0x2b, FSBase: 0x7f0000001000, OrigRAX: ^uint64(0)}},
-	}
-	var info dumpfile.VMCOREINFOText
-	info.Standard("6.1.0-56-amd64", 4096, 1764132830, 0x20c00000)
-	info.Set("BUILD-ID", "0123456789abcdef0123456789abcdef01234567")
-	info.Symbol("init_uts_ns", 0xffffffff82a1b000)
-	info.Size("page", 64)
-	info.Offset("page.flags", 0)
-	info.Length("mem_section", 2048)
-	info.Number("PAGE_BUDDY_MAPCOUNT_VALUE", -129)
-	info.Number("phys_base", 0x3e00000)
-	info.Set("FUTURE_KEY", "anything at all")
-	var notes []byte
-	for i := range cpus {
-		notes = append(notes, dumpfile.PRStatusNote(&cpus[i])...)
-	}
-	notes = append(notes, dumpfile.VMCOREINFONote(info.Bytes())...)
-	return notes, cpus, info.String()
-}
 
 func TestRoundTrip(t *testing.T) {
 	notes, cpus, infoText := standardNotes()
@@ -216,4 +145,140 @@ func TestRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestXNum writes cores with just fewer and just enough program headers
+// for the extended numbering, and reads them back.
+func TestXNum(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 3.6 MB header table; skipped in -short mode")
+	}
+	for _, loads := range []int{0xfffd, 0xfffe, 0x10100} {
+		w := dumpfile.ELFWriter{Notes: dumpfile.EncodeNote("CORE", 1, make([]byte, 336))}
+		// Zero-filled loads (no file data) keep the file small.
+		for i := range loads {
+			w.Loads = append(w.Loads, dumpfile.ELFLoad{Phys: uint64(i) * 0x2000, MemSize: 0x1000})
+		}
+		// The last load carries data, to check offsets after the section header.
+		w.Loads[loads-1] = dumpfile.ELFLoad{Phys: uint64(loads-1) * 0x2000, FileSize: 0x1000, MemSize: 0x1000,
+			Data: bytes.NewReader(pattern(uint64(loads-1)*0x2000, 0x1000))}
+		var buf bytes.Buffer
+		if _, err := w.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		b := buf.Bytes()
+		xnum := binary.LittleEndian.Uint16(b[56:]) == 0xffff
+		if xnum != (loads+1 >= 0xffff) {
+			t.Fatalf("%d loads: PN_XNUM used = %v", loads, xnum)
+		}
+		f := openBytes(t, "xnum", b)
+		if len(f.Loads) != loads || len(f.Notes) != 1 {
+			t.Fatalf("%d loads written, %d read (%d notes)", loads, len(f.Loads), len(f.Notes))
+		}
+		p := make([]byte, 0x1000)
+		last := uint64(loads-1) * 0x2000
+		if _, err := f.ReadPhys(p, last); err != nil || !bytes.Equal(p, pattern(last, 0x1000)) {
+			t.Fatalf("last load: %v", err)
+		}
+		if _, err := f.ReadPhys(p[:8], 0x1000); !errors.Is(err, vmcore.ErrHole) {
+			t.Fatalf("gap between loads: err = %v, want a hole", err)
+		}
+		if xnum {
+			// binutils follows the extended numbering too (debug/elf
+			// does not: it reads e_phnum literally).
+			readelf := testenv.NeedTool(t, "readelf", "binutils")
+			path := filepath.Join(t.TempDir(), "xnum.core")
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(readelf, "-h", path).CombinedOutput()
+			if want := fmt.Sprintf("Number of program headers:         65535 (%d)", loads+1); err != nil || !strings.Contains(string(out), want) {
+				t.Fatalf("readelf -h: %v\n%s\nwant %q", err, out, want)
+			}
+		}
+	}
+}
+
+// TestOverlapPrefersFileData checks that where a segment's zero-filled tail
+// overlaps another segment's stored bytes, the stored bytes are read.
+func TestOverlapPrefersFileData(t *testing.T) {
+	a := bytes.Repeat([]byte{0xaa}, 0x1000)
+	b := bytes.Repeat([]byte{0xbb}, 0x1000)
+	c := bytes.Repeat([]byte{0xcc}, 0x2000)
+	core := buildCore(t, nil, 4, []memRange{
+		{phys: 0x10000, data: a, zeroTail: 0x3000}, // zero tail over 0x11000..0x14000
+		{phys: 0x12000, data: b},                   // stored inside a's tail
+		{phys: 0x10800, data: c},                   // overlaps a's data (a wins) then a's tail (c wins)
+	})
+	f := openBytes(t, "overlap", core)
+	p := make([]byte, 0x4000)
+	if n, err := f.ReadPhys(p, 0x10000); err != nil || n != len(p) {
+		t.Fatalf("ReadPhys: %d, %v", n, err)
+	}
+	// Stored pieces are cut where the lower-starting segment wins: a, then
+	// c beyond a's data, then b beyond c, then a's zero tail.
+	want := slices.Concat(a, c[0x800:], b[0x800:], make([]byte, 0x1000))
+	if !bytes.Equal(p, want) {
+		for i := range p {
+			if p[i] != want[i] {
+				t.Fatalf("first difference at 0x%x: %#x, want %#x", 0x10000+i, p[i], want[i])
+			}
+		}
+	}
+}
+
+func TestPhysReaderAtAndOpen(t *testing.T) {
+	notes, _, _ := standardNotes()
+	core := buildCore(t, notes, 4, []memRange{{phys: 0x200000, data: pattern(0x200000, 0x3000)}})
+	path := filepath.Join(t.TempDir(), "vmcore")
+	if err := os.WriteFile(path, core, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := vmcore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr := io.NewSectionReader(f.PhysReaderAt(), 0x201000, 0x1000)
+	got, err := io.ReadAll(sr)
+	if err != nil || !bytes.Equal(got, pattern(0x201000, 0x1000)) {
+		t.Fatalf("section read: %v", err)
+	}
+	if _, err := f.PhysReaderAt().ReadAt(make([]byte, 1), -1); err == nil {
+		t.Errorf("negative address accepted")
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ReadPhys(make([]byte, 1), 0x200000); err == nil {
+		t.Errorf("read after Close succeeded")
+	}
+	if _, err := vmcore.Open(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open(missing) = %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad")
+	os.WriteFile(bad, []byte("not a core file at all, but long enough for an ELF header......"), 0o600)
+	if _, err := vmcore.Open(bad); err == nil || !strings.Contains(err.Error(), bad+": offset 0x0: bad magic") {
+		t.Errorf("Open(bad) = %v", err)
+	}
+}
+
+func TestIncompleteFlag(t *testing.T) {
+	core := buildCore(t, nil, 4, []memRange{{phys: 0, data: pattern(0, 0x1000)}})
+	if openBytes(t, "c", core).Incomplete() {
+		t.Fatal("complete core reported incomplete")
+	}
+	w := dumpfile.ELFWriter{}
+	wa := &writerAt{b: core}
+	if err := w.MarkIncomplete(wa); err != nil {
+		t.Fatal(err)
+	}
+	if f := openBytes(t, "c", wa.b); !f.Incomplete() || f.Flags != vmcore.ElfFlagIncomplete {
+		t.Fatalf("flags = %#x after MarkIncomplete", f.Flags)
+	}
+}
+
+type writerAt struct{ b []byte }
+
+func (w *writerAt) WriteAt(p []byte, off int64) (int, error) {
+	return copy(w.b[off:], p), nil
 }
