@@ -1,6 +1,6 @@
 module github.com/gokdump/gokdump
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/klauspost/compress v1.20.4 // indirect
