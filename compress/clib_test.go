@@ -1,0 +1,160 @@
+package compress
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// clibs is a running testdata/pagecodecs.c: the C zlib, liblzo2, libsnappy and libzstd
+// called as makedumpfile calls them.
+type clibs struct {
+	in  *bufio.Writer
+	out *bufio.Reader
+}
+
+// The headers the helper needs and the Debian packages that have them.
+var clibHeaders = map[string]string{
+	"/usr/include/zlib.h":      "zlib1g-dev",
+	"/usr/include/lzo/lzo1x.h": "liblzo2-dev",
+	"/usr/include/snappy-c.h":  "libsnappy-dev",
+	"/usr/include/zstd.h":      "libzstd-dev",
+}
+
+// installCLibs installs gcc and the codec headers with apt-get when missing (the test
+// fails, not skips, when that is impossible).
+func installCLibs(t *testing.T) {
+	t.Helper()
+	pkgs := []string{}
+	if _, err := exec.LookPath("gcc"); err != nil {
+		pkgs = append(pkgs, "gcc")
+	}
+	for h, p := range clibHeaders {
+		if _, err := os.Stat(h); err != nil {
+			pkgs = append(pkgs, p)
+		}
+	}
+	if len(pkgs) == 0 {
+		return
+	}
+	install := func() error {
+		cmd := exec.Command("apt-get", append([]string{"install", "-y", "-q"}, pkgs...)...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Logf("apt-get install %v: %v\n%s", pkgs, err, out)
+		}
+		return err
+	}
+	if install() != nil {
+		if out, err := exec.Command("apt-get", "update", "-q").CombinedOutput(); err != nil {
+			t.Logf("apt-get update: %v\n%s", err, out)
+		}
+		if install() != nil {
+			t.Fatalf("the C interop test needs %v and could not install them (apt-get install -y %v)", pkgs, pkgs)
+		}
+	}
+}
+
+func startCLibs(t *testing.T) *clibs {
+	t.Helper()
+	installCLibs(t)
+	bin := filepath.Join(t.TempDir(), "pagecodecs")
+	build := exec.Command("gcc", "-O2", "-Wall", "-o", bin, filepath.Join("testdata", "pagecodecs.c"),
+		"-lz", "-llzo2", "-lsnappy", "-lzstd")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the C codec helper: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("C codec helper: %v", err)
+		}
+	})
+	return &clibs{in: bufio.NewWriter(stdin), out: bufio.NewReader(stdout)}
+}
+
+var clibCodec = map[Codec]byte{Zlib: 'z', LZO: 'l', Snappy: 's', Zstd: 'Z'}
+
+func (c *clibs) call(t *testing.T, op byte, codec Codec, limit int, data []byte) (int32, []byte) {
+	t.Helper()
+	var head [10]byte
+	head[0], head[1] = op, clibCodec[codec]
+	binary.LittleEndian.PutUint32(head[2:], uint32(limit))
+	binary.LittleEndian.PutUint32(head[6:], uint32(len(data)))
+	c.in.Write(head[:])
+	c.in.Write(data)
+	if err := c.in.Flush(); err != nil {
+		t.Fatalf("writing to the C codec helper: %v", err)
+	}
+	var ans [8]byte
+	if _, err := io.ReadFull(c.out, ans[:]); err != nil {
+		t.Fatalf("reading from the C codec helper: %v", err)
+	}
+	out := make([]byte, binary.LittleEndian.Uint32(ans[4:]))
+	if _, err := io.ReadFull(c.out, out); err != nil {
+		t.Fatalf("reading from the C codec helper: %v", err)
+	}
+	return int32(binary.LittleEndian.Uint32(ans[:])), out
+}
+
+// TestCLibraries proves the pages we write decode with the C libraries exactly as
+// makedumpfile decodes them (exact page size required), and that we decode the pages
+// makedumpfile's calls produce. It also prints our size against the C library's.
+func TestCLibraries(t *testing.T) {
+	c := startCLibs(t)
+	pages := testPages(t, 8)
+	for _, codec := range Codecs {
+		pc, _ := NewPageCompressor(codec)
+		pd, _ := NewPageDecompressor(codec)
+		var ours, theirs int
+		for _, p := range pages {
+			comp, err := pc.Compress(nil, p.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			status, got := c.call(t, 'd', codec, len(p.data), comp)
+			if status != 0 || !bytes.Equal(got, p.data) {
+				t.Errorf("%v %s: the C library rejects our page: status %d, equal %v", codec, p.name, status, bytes.Equal(got, p.data))
+			}
+			status, ref := c.call(t, 'c', codec, 0, p.data)
+			if status != 0 {
+				t.Fatalf("%v %s: the C library cannot compress: status %d", codec, p.name, status)
+			}
+			if got, err := pd.Decompress(nil, ref, len(p.data)); err != nil || !bytes.Equal(got, p.data) {
+				t.Errorf("%v %s: decoding the C library's page: %v", codec, p.name, err)
+			}
+			ours += min(len(comp), len(p.data))
+			theirs += min(len(ref), len(p.data))
+		}
+		t.Logf("%-6v stored size: ours %d, C library %d (%.3f)", codec, ours, theirs, float64(ours)/float64(theirs))
+		// Guard against a codec that silently stopped compressing.
+		if float64(ours) > 1.25*float64(theirs) {
+			t.Errorf("%v: our pages take %d bytes, the C library's %d", codec, ours, theirs)
+		}
+	}
+	// The helper does reject corrupt data (so its acceptance above means something).
+	pc, _ := NewPageCompressor(Zstd)
+	comp, _ := pc.Compress(nil, pages[0].data)
+	if status, _ := c.call(t, 'd', Zstd, len(pages[0].data), comp[:len(comp)-3]); status == 0 {
+		t.Error("libzstd accepted a truncated frame")
+	}
+}
