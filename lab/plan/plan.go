@@ -1,0 +1,166 @@
+// Package plan is the contract between the real-crash lab's host side (package lab) and
+// gokdump's lab init inside the guest: the plan file the host puts into the initramfs,
+// the console lines the guest prints, the disks it writes and the names inside them.
+//
+// Keeping both halves of the protocol in one small package (no dependencies beyond the
+// standard library) means the guest binary does not link the host's QEMU code, and a
+// change to the protocol is a change in one place.
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Path is where the plan sits in the lab initramfs. gokdump's init runs in lab mode
+// when this file exists.
+const Path = "/etc/gokdump/lab.json"
+
+// KernelPath is where the first kernel's initramfs holds the kernel image it loads as
+// the capture kernel.
+const KernelPath = "/boot/vmlinuz"
+
+// ConsolePrefix starts every line the guest prints for the host to parse:
+// "GOKDUMP-LAB key=value", "GOKDUMP-LAB armed", "GOKDUMP-LAB error: message".
+const ConsolePrefix = "GOKDUMP-LAB"
+
+// Events the guest prints after ConsolePrefix, in the order they happen.
+const (
+	EventFacts = "facts-saved" // first kernel: the facts archive is on its disk
+	EventArmed = "armed"       // first kernel: capture kernel loaded, about to crash
+	EventSaved = "saved"       // capture kernel: the vmcore archive is on its disk
+	EventError = "error:"      // either kernel: what went wrong; the guest powers off
+)
+
+// Disk serial numbers (QEMU -drive ...,serial=S; the guest reads /sys/block/vdX/serial).
+// Disks are found by role, not by probe order, so lab variants can add disks freely.
+// virtio-blk serials are at most 20 bytes.
+const (
+	DiskFacts  = "gokdump-facts"  // first kernel writes the facts archive (tar) from byte 0
+	DiskVmcore = "gokdump-vmcore" // capture kernel writes the vmcore archive (tar) from byte 0
+)
+
+// Names inside the facts archive (first kernel, before the crash).
+const (
+	FactsUname    = "uname.json" // Uname
+	FactsCmdline  = "cmdline"    // /proc/cmdline
+	FactsIomem    = "iomem"      // /proc/iomem (read as root: real addresses)
+	FactsMeminfo  = "meminfo"    // /proc/meminfo
+	FactsKallsyms = "kallsyms"   // /proc/kallsyms (relocated addresses; kptr_restrict 0)
+	FactsDmesg    = "dmesg"      // the kernel log as text, best effort
+	FactsCPUs     = "cpus"       // /sys/devices/system/cpu/online
+)
+
+// Names inside the vmcore archive (capture kernel).
+const (
+	VmcoreCmdline = "cmdline" // the capture kernel's /proc/cmdline (holds elfcorehdr=)
+	VmcoreFile    = "vmcore"  // /proc/vmcore, byte for byte
+)
+
+// Markers start every page of the workload, so later tests can find (or, after
+// filtering, not find) page-cache and anonymous user pages in a dump.
+const (
+	MarkerPageCache = "GOKDUMP-LAB-PAGECACHE page "
+	MarkerAnon      = "GOKDUMP-LAB-ANON page "
+)
+
+// Crash methods.
+const (
+	CrashSysrq = "sysrq-c" // echo c > /proc/sysrq-trigger
+)
+
+// Capture actions: what the capture kernel's init does.
+const (
+	CaptureRawTar = "raw-tar" // write cmdline and vmcore as a tar to the DiskVmcore disk
+)
+
+// Plan tells the guest what to do. The host writes it as JSON to Path.
+type Plan struct {
+	// Release is the kernel release the modules were taken from (a check: the guest
+	// refuses to run a plan made for another kernel).
+	Release string `json:"release"`
+	// Modules are module files inside the initramfs, in load order (dependencies first).
+	Modules []string `json:"modules"`
+	// PageCacheMiB is the size of the file the guest writes to a tmpfs.
+	PageCacheMiB int `json:"page_cache_mib"`
+	// AnonMiB is the anonymous memory the guest allocates, touches and keeps.
+	AnonMiB int `json:"anon_mib"`
+	// CaptureExtra is added to the capture kernel's command line.
+	CaptureExtra []string `json:"capture_extra"`
+	// Crash is how the first kernel crashes (CrashSysrq).
+	Crash string `json:"crash"`
+	// Capture is what the capture kernel does (CaptureRawTar).
+	Capture string `json:"capture"`
+	// DiskWaitSeconds bounds the wait for a disk to appear after its driver loads.
+	DiskWaitSeconds int `json:"disk_wait_seconds"`
+}
+
+// Validate checks a plan read from outside.
+func (p *Plan) Validate() error {
+	switch {
+	case p.Release == "":
+		return fmt.Errorf("plan: no release")
+	case p.PageCacheMiB < 0 || p.PageCacheMiB > 1<<16:
+		return fmt.Errorf("plan: page_cache_mib %d out of range [0, 65536]", p.PageCacheMiB)
+	case p.AnonMiB < 0 || p.AnonMiB > 1<<16:
+		return fmt.Errorf("plan: anon_mib %d out of range [0, 65536]", p.AnonMiB)
+	case p.Crash != CrashSysrq:
+		return fmt.Errorf("plan: unknown crash method %q (want %q)", p.Crash, CrashSysrq)
+	case p.Capture != CaptureRawTar:
+		return fmt.Errorf("plan: unknown capture action %q (want %q)", p.Capture, CaptureRawTar)
+	case p.DiskWaitSeconds < 0 || p.DiskWaitSeconds > 600:
+		return fmt.Errorf("plan: disk_wait_seconds %d out of range [0, 600]", p.DiskWaitSeconds)
+	}
+	for _, m := range p.Modules {
+		if !strings.HasPrefix(m, "/") {
+			return fmt.Errorf("plan: module path %q is not absolute", m)
+		}
+	}
+	return nil
+}
+
+// Read decodes and validates a plan (at most 1 MiB of JSON).
+func Read(r io.Reader) (*Plan, error) {
+	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
+	dec.DisallowUnknownFields()
+	var p Plan
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("plan: %s: %w", Path, err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Marshal encodes a plan for the initramfs.
+func (p *Plan) Marshal() ([]byte, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(p, "", "  ")
+}
+
+// Uname is the guest's uname(2), saved as FactsUname.
+type Uname struct {
+	Release string `json:"release"`
+	Version string `json:"version"`
+	Machine string `json:"machine"`
+}
+
+// Line formats one console line for the host.
+func Line(format string, args ...any) string {
+	return ConsolePrefix + " " + fmt.Sprintf(format, args...)
+}
+
+// ParseLine returns what follows ConsolePrefix on a console line, if it is one of ours.
+// The kernel may interleave its own messages, so the prefix is searched anywhere.
+func ParseLine(line string) (string, bool) {
+	i := strings.Index(line, ConsolePrefix+" ")
+	if i < 0 {
+		return "", false
+	}
+	return strings.TrimRight(line[i+len(ConsolePrefix)+1:], "\r\n"), true
+}

@@ -1,0 +1,103 @@
+package plan
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func valid() *Plan {
+	return &Plan{
+		Release:         "6.1.0-56-amd64",
+		Modules:         []string{"/lib/modules/6.1.0-56-amd64/kernel/drivers/block/virtio_blk.ko"},
+		PageCacheMiB:    128,
+		AnonMiB:         128,
+		CaptureExtra:    []string{"nr_cpus=1"},
+		Crash:           CrashSysrq,
+		Capture:         CaptureRawTar,
+		DiskWaitSeconds: 60,
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	p := valid()
+	data, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Read(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Release != p.Release || len(q.Modules) != 1 || q.Modules[0] != p.Modules[0] || q.AnonMiB != 128 ||
+		q.CaptureExtra[0] != "nr_cpus=1" || q.DiskWaitSeconds != 60 {
+		t.Errorf("round trip: %+v", q)
+	}
+}
+
+func TestReadRejects(t *testing.T) {
+	for name, mutate := range map[string]func(*Plan){
+		"no release":    func(p *Plan) { p.Release = "" },
+		"negative size": func(p *Plan) { p.AnonMiB = -1 },
+		"huge size":     func(p *Plan) { p.PageCacheMiB = 1 << 20 },
+		"crash method":  func(p *Plan) { p.Crash = "reboot" },
+		"capture":       func(p *Plan) { p.Capture = "" },
+		"relative":      func(p *Plan) { p.Modules = []string{"virtio_blk.ko"} },
+		"disk wait":     func(p *Plan) { p.DiskWaitSeconds = 100000 },
+	} {
+		p := valid()
+		mutate(p)
+		if _, err := p.Marshal(); err == nil {
+			t.Errorf("%s: Marshal accepted %+v", name, p)
+		}
+	}
+	for _, in := range []string{"", "{", `{"release":"x","unknown":1}`, "[1]"} {
+		if _, err := Read(strings.NewReader(in)); err == nil {
+			t.Errorf("Read(%q): no error", in)
+		}
+	}
+}
+
+func TestParseLine(t *testing.T) {
+	for in, want := range map[string]string{
+		Line("armed"):                           "armed",
+		Line("release=%s", "6.1.0") + "\r\n":    "release=6.1.0",
+		"[    6.4] noise " + Line("saved"):      "saved",
+		Line("%s %v", EventError, "disk: gone"): "error: disk: gone",
+	} {
+		got, ok := ParseLine(in)
+		if !ok || got != want {
+			t.Errorf("ParseLine(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", "GOKDUMP-LAB", "GOKDUMP-LABX armed", "[ 1.0] sysrq: Trigger a crash"} {
+		if got, ok := ParseLine(in); ok {
+			t.Errorf("ParseLine(%q) = %q, want no match", in, got)
+		}
+	}
+}
+
+func FuzzRead(f *testing.F) {
+	data, err := valid().Marshal()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte(`{"release":"r","crash":"sysrq-c","capture":"raw-tar","modules":["/a"]}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		p, err := Read(bytes.NewReader(in))
+		if err != nil {
+			return
+		}
+		if err := p.Validate(); err != nil {
+			t.Fatalf("Read returned a plan Validate rejects: %v", err)
+		}
+		out, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Read(bytes.NewReader(out)); err != nil {
+			t.Fatalf("re-reading a marshalled plan: %v", err)
+		}
+	})
+}
