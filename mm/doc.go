@@ -1,0 +1,2 @@
+// Package mm classifies the page frames of a crashed x86_64 Linux kernel.
+package mm
