@@ -442,7 +442,9 @@ func (as *AddressSpace) readEntry(table, entryAddr uint64) (uint64, error) {
 			return binary.LittleEndian.Uint64(page[off:]), nil
 		}
 		page = new([PageSize]byte)
-		if n, err := as.mem.ReadPhys(page[:], table); err == nil && n == len(page) {
+		// A full read counts even with an error such as io.EOF at the
+		// end of the dump, as io.ReaderAt allows.
+		if n, _ := as.mem.ReadPhys(page[:], table); n == len(page) {
 			as.mu.Lock()
 			as.tables.put(table, page)
 			as.mu.Unlock()
@@ -451,7 +453,9 @@ func (as *AddressSpace) readEntry(table, entryAddr uint64) (uint64, error) {
 	}
 	var b [8]byte
 	n, err := as.mem.ReadPhys(b[:], entryAddr)
-	if err == nil && n < len(b) {
+	if n == len(b) {
+		err = nil
+	} else if err == nil {
 		err = fmt.Errorf("short read of %d bytes", n)
 	}
 	if err != nil {
@@ -480,7 +484,9 @@ func (as *AddressSpace) ReadVirt(p []byte, vaddr uint64) (int, error) {
 		}
 		n, err := as.mem.ReadPhys(chunk, phys)
 		done += n
-		if err == nil && n < len(chunk) {
+		if n == len(chunk) {
+			err = nil
+		} else if err == nil {
 			err = fmt.Errorf("short read of %d bytes", n)
 		}
 		if err != nil {

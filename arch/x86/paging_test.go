@@ -509,3 +509,33 @@ func TestLevelString(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+// Translations from many goroutines share the cache and the TLB.
+func TestConcurrentTranslate(t *testing.T) {
+	const base uint64 = 0xffffea0000000000
+	b := newBuilder(t, 4)
+	mustMap(t, b, base, 0x40000000, 32*x86.PageSize2M, x86.PageSize2M)
+	mustMap(t, b, 0xffffc90000000000, 0x8000, 64*x86.PageSize, x86.PageSize)
+	as, _ := space(t, b, 4, x86.Config{TableCacheSize: 2})
+	errs := make(chan error, 8)
+	for g := range uint64(8) {
+		go func() {
+			for i := range uint64(2000) {
+				v, want := base+(g*2000+i)*4096, 0x40000000+(g*2000+i)*4096
+				if g%2 == 1 {
+					v, want = 0xffffc90000000000+i%64*4096+g, 0x8000+i%64*4096+g
+				}
+				if phys, _, err := as.Translate(v); err != nil || phys != want {
+					errs <- fmt.Errorf("Translate(0x%x) = 0x%x, %v; want 0x%x", v, phys, err, want)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
