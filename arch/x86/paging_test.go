@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 	"testing"
 
@@ -536,6 +537,35 @@ func TestConcurrentTranslate(t *testing.T) {
 	for range 8 {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// eofReader ends every read with io.EOF, as an io.ReaderAt may at the end of
+// a file even when it filled the buffer.
+type eofReader struct{ mem x86.PhysReader }
+
+func (r eofReader) ReadPhys(p []byte, addr uint64) (int, error) {
+	n, err := r.mem.ReadPhys(p, addr)
+	if err == nil {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func TestFullReadWithEOF(t *testing.T) {
+	const vaddr uint64 = 0xffffc90000200000
+	b := newBuilder(t, 4)
+	mustMap(t, b, vaddr, 0x9000, x86.PageSize, x86.PageSize)
+	_, mem := space(t, b, 4, x86.Config{}, region{0x9000, []byte("data")})
+	for _, cache := range []int{0, -1} {
+		as, err := x86.New(x86.Config{Mem: eofReader{mem}, Root: b.Root(), Levels: 4, TableCacheSize: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4)
+		if n, err := as.ReadVirt(buf, vaddr); err != nil || string(buf[:n]) != "data" {
+			t.Errorf("cache %d: ReadVirt = %q, %v", cache, buf[:n], err)
 		}
 	}
 }
