@@ -127,7 +127,8 @@ func zstdMaxCompressedLen(n int) int {
 // CompressPage appends what a kdump-compressed file stores for page, deciding as
 // makedumpfile does: the page's compression when it is smaller than the page, with the
 // codec's flag, else the page itself with flags 0. The descriptor then records
-// len(result)-len(dst) as the size and flags as the flags.
+// len(out)-len(dst) as the size and flags as the flags. A codec error is returned (with
+// dst unchanged) rather than hidden; makedumpfile would store such a page raw.
 func (p *PageCompressor) CompressPage(dst, page []byte) (out []byte, flags uint32, err error) {
 	n := len(dst)
 	if p.codec != None {
