@@ -133,13 +133,14 @@ func scene(k *fakeKernel) []span {
 	return sp
 }
 
-func expectAt(spans []span, pfn uint64, level DumpLevel) PageType {
+func expected(spans []span, n uint64, level DumpLevel) []PageType {
+	out := make([]PageType, n) // Other is zero
 	for _, s := range spans {
-		if pfn >= s.start && pfn < s.start+s.n {
-			return s.k.want(level)
+		for i := s.start; i < s.start+s.n; i++ {
+			out[i] = s.k.want(level)
 		}
 	}
-	return Other
+	return out
 }
 
 func TestClassifyRulesEveryGenerationAndLevel(t *testing.T) {
@@ -156,10 +157,9 @@ func TestClassifyRulesEveryGenerationAndLevel(t *testing.T) {
 				if err != nil {
 					t.Fatalf("level %d: %v", level, err)
 				}
-				for pfn, typ := range got {
-					if want := expectAt(spans, uint64(pfn), level); typ != want {
-						t.Fatalf("level %d pfn %#x: got %v, want %v", level, pfn, typ, want)
-					}
+				want := expected(spans, k.maxPFN(), level)
+				if i := firstDiff(got, want); i >= 0 {
+					t.Fatalf("level %d pfn %#x: got %v, want %v", level, i, got[i], want[i])
 				}
 				var excl uint64
 				for _, s := range spans {
@@ -445,5 +445,18 @@ func TestStatsAdd(t *testing.T) {
 	a.Add(b)
 	if a.Excluded[Free] != 8 || a.Kept[Slab] != 4 || a.Kept[Other] != 6 || a.Unreadable != 7 || a.ReadErr == nil || a.TotalExcluded() != 8 {
 		t.Fatalf("%+v", a)
+	}
+}
+
+func BenchmarkClassify(b *testing.B) {
+	k := newKernel(profileByName("6.12"), 3, 0, 1)
+	scene(k)
+	c, err := k.classifier()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(k.maxPFN()))
+	for b.Loop() {
+		c.Classify(0, k.maxPFN(), MaxDumpLevel, func(pfn, n uint64, t PageType) {})
 	}
 }

@@ -152,6 +152,7 @@ type Layout struct {
 	OffSectionMap   int64
 	Extreme         bool // SPARSEMEM_EXTREME: mem_section is an array of root pointers
 	SectionsPerRoot uint64
+	RootCount       uint64 // LENGTH(mem_section) when exported, else 0
 	SectionSizeBits uint
 	MaxPhysmemBits  uint
 	SectionFlagBits uint
@@ -439,6 +440,9 @@ func (l *Layout) pickSparse(syms Symbols) error {
 	perRoot := l.PageSize / uint64(l.SizeMemSection)
 	roots := (l.NrMemSections() + perRoot - 1) / perRoot
 	n, ok := syms.Length("mem_section")
+	if ok && n > 0 {
+		l.RootCount = uint64(n)
+	}
 	switch {
 	case !ok || uint64(n) == roots:
 		l.Extreme, l.SectionsPerRoot = true, perRoot

@@ -65,8 +65,10 @@ type Sections struct {
 func ReadSections(l *Layout, mem Memory, maxPFN uint64) (*Sections, error) {
 	pps := l.PagesPerSection()
 	nsec := (maxPFN + pps - 1) / pps
-	if nsec > l.NrMemSections() {
-		nsec = l.NrMemSections()
+	nsec = min(nsec, l.NrMemSections())
+	if l.RootCount > 0 {
+		// The kernel's own array bound: LENGTH(mem_section) roots.
+		nsec = min(nsec, l.RootCount*l.SectionsPerRoot)
 	}
 	if nsec > maxSectionsTable {
 		return nil, fmt.Errorf("mm: max pfn %#x needs %d memory sections, more than the %d this reader accepts", maxPFN, nsec, maxSectionsTable)
@@ -100,14 +102,23 @@ func (s *Sections) read(mem Memory, base uint64) error {
 	flagMask := uint64(1)<<l.SectionFlagBits - 1
 	buf := make([]byte, l.PageSize) // one root's sections at most
 	found := false
+	var rootPtrs [512]uint64 // root pointers, read 4 KiB at a time
+	var rootBytes [4096]byte
 	for root := uint64(0); root*per < nsec; root++ {
 		var rootAddr uint64
 		if l.Extreme {
-			var p [8]byte
-			if _, err := mem.ReadVirt(p[:], base+root*8); err != nil {
-				return &ReadError{What: fmt.Sprintf("mem_section root %d", root), Vaddr: base + root*8, Err: err}
+			if root%512 == 0 {
+				nroots := (nsec + per - 1) / per
+				k := min(512, nroots-root)
+				b := rootBytes[:k*8]
+				if _, err := mem.ReadVirt(b, base+root*8); err != nil {
+					return &ReadError{What: fmt.Sprintf("mem_section roots %d..%d", root, root+k-1), Vaddr: base + root*8, Err: err}
+				}
+				for i := uint64(0); i < k; i++ {
+					rootPtrs[i] = binary.LittleEndian.Uint64(b[i*8:])
+				}
 			}
-			rootAddr = binary.LittleEndian.Uint64(p[:])
+			rootAddr = rootPtrs[root%512]
 			if rootAddr == 0 {
 				continue // no section of this root was ever present
 			}
