@@ -144,3 +144,38 @@ func standardInfo() string {
 	info.Set("FUTURE_KEY", "anything at all")
 	return info.String()
 }
+
+// elfcorehdrCore builds the layout of the kernel's elfcorehdr: one PT_NOTE
+// per CPU sized as an upper bound with an empty note ending the real data,
+// one PT_NOTE for VMCOREINFO, and PT_LOADs whose p_offset is unrelated to
+// p_paddr. It returns the core and the bytes of its two memory ranges
+// (physical 0x1000 and 0x100000).
+func elfcorehdrCore() (core, low, high []byte) {
+	cpu0 := vmcore.PRStatus{Pid: 7, Regs: vmcore.RegsX86_64{RIP: 0x1234}}
+	cpu1 := vmcore.PRStatus{Pid: 8, Regs: vmcore.RegsX86_64{RIP: 0x5678}}
+	const slot = 0x170 // what the kernel reserves per CPU
+	var payload []byte
+	var progs []elf.Prog64
+	for _, c := range []*vmcore.PRStatus{&cpu0, &cpu1} {
+		n := dumpfile.PRStatusNote(c)
+		buf := make([]byte, slot) // zero tail = the empty note and slack
+		copy(buf, n)
+		progs = append(progs, elf.Prog64{Type: uint32(elf.PT_NOTE), Off: uint64(len(payload)), Filesz: slot, Memsz: slot})
+		payload = append(payload, buf...)
+	}
+	info := dumpfile.VMCOREINFONote([]byte(standardInfo()))
+	progs = append(progs, elf.Prog64{Type: uint32(elf.PT_NOTE), Off: uint64(len(payload)), Filesz: uint64(len(info)), Memsz: uint64(len(info))})
+	payload = append(payload, info...)
+	// Memory: stored out of order in the file, the low range last.
+	high = pattern(0x100000, 0x800)
+	low = pattern(0x1000, 0x400)
+	progs = append(progs,
+		elf.Prog64{Type: uint32(elf.PT_LOAD), Off: uint64(len(payload)) + 0x400, Paddr: 0x1000, Filesz: 0x400, Memsz: 0x400},
+		elf.Prog64{Type: uint32(elf.PT_LOAD), Off: uint64(len(payload)), Paddr: 0x100000, Vaddr: 0xffff888000100000, Filesz: 0x800, Memsz: 0x800},
+		elf.Prog64{Type: uint32(elf.PT_NULL)}, // ignored
+	)
+	// The high segment's second half is, in the file, the low segment's
+	// bytes: a reader that ignores p_offset sees the difference.
+	payload = append(append(payload, high[:0x400]...), low...)
+	return assemble(progs, payload), low, high
+}

@@ -2,7 +2,6 @@ package vmcore_test
 
 import (
 	"bytes"
-	"debug/elf"
 	"encoding/binary"
 	"reflect"
 	"strings"
@@ -112,33 +111,7 @@ func wantFormatOff(t *testing.T, err error, off int64, msg string) {
 // real data, one PT_NOTE for VMCOREINFO, and PT_LOADs whose p_offset is the
 // physical address (here: an arbitrary offset, which must be honoured).
 func TestElfcorehdrLayout(t *testing.T) {
-	cpu0 := vmcore.PRStatus{Pid: 7, Regs: vmcore.RegsX86_64{RIP: 0x1234}}
-	cpu1 := vmcore.PRStatus{Pid: 8, Regs: vmcore.RegsX86_64{RIP: 0x5678}}
-	const slot = 0x170 // what the kernel reserves per CPU
-	var payload []byte
-	var progs []elf.Prog64
-	for _, c := range []*vmcore.PRStatus{&cpu0, &cpu1} {
-		n := dumpfile.PRStatusNote(c)
-		buf := make([]byte, slot) // zero tail = the empty note and slack
-		copy(buf, n)
-		progs = append(progs, elf.Prog64{Type: uint32(elf.PT_NOTE), Off: uint64(len(payload)), Filesz: slot, Memsz: slot})
-		payload = append(payload, buf...)
-	}
-	info := dumpfile.VMCOREINFONote([]byte(standardInfo()))
-	progs = append(progs, elf.Prog64{Type: uint32(elf.PT_NOTE), Off: uint64(len(payload)), Filesz: uint64(len(info)), Memsz: uint64(len(info))})
-	payload = append(payload, info...)
-	// Memory: stored out of order in the file, the low range last.
-	high := pattern(0x100000, 0x800)
-	low := pattern(0x1000, 0x400)
-	progs = append(progs,
-		elf.Prog64{Type: uint32(elf.PT_LOAD), Off: uint64(len(payload)) + 0x400, Paddr: 0x1000, Filesz: 0x400, Memsz: 0x400},
-		elf.Prog64{Type: uint32(elf.PT_LOAD), Off: uint64(len(payload)), Paddr: 0x100000, Vaddr: 0xffff888000100000, Filesz: 0x800, Memsz: 0x800},
-		elf.Prog64{Type: uint32(elf.PT_NULL)}, // ignored
-	)
-	payload = append(append(payload, high[:0x400]...), low...)
-	payload = append(payload, high[0x400:]...) // wrong on purpose: high's 2nd half is not where its header says
-	core := assemble(progs, payload)
-
+	core, low, high := elfcorehdrCore()
 	f := openBytes(t, "elfcorehdr", core)
 	if len(f.Notes) != 3 {
 		t.Fatalf("%d notes: %+v", len(f.Notes), summarize(f.Notes))
