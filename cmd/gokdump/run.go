@@ -53,9 +53,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return c.run(ctx, e, args)
 		}
 	}
-	if os.Getpid() == 1 && len(args) == 0 {
+	// As PID 1 the arguments are whatever words of the kernel command line the kernel
+	// did not recognise (e.g. "nokaslr", which only the boot code reads), not a command:
+	// unless they name one (gokdump as PID 1 of a container), be the init.
+	if os.Getpid() == 1 && (len(args) == 0 || commands[args[0]] == nil) {
 		if c, ok := commands["init"]; ok {
-			return c.run(ctx, e, args)
+			return c.run(ctx, e, nil)
 		}
 	}
 	if len(args) == 0 {
@@ -112,12 +115,31 @@ func newFlagSet(e *env, name, synopsis string) *flag.FlagSet {
 // parseFlags parses args into fs and returns (exit code, done): done is true when the
 // command should return at once (help was asked for, or the flags were bad).
 func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0, true
+	_, code, done := parseArgs(fs, args)
+	return code, done
+}
+
+// parseArgs is parseFlags for commands with positional arguments, which it returns.
+// Flags may follow positional arguments ("gokdump info VMCORE --json"), as with
+// makedumpfile's getopt; after "--" everything is positional.
+func parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, done bool) {
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, 0, true
+		}
+		if err != nil {
+			return nil, 2, true
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, 0, false
+		}
+		// fs.Parse consumed a "--" if the argument just before rest is one.
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), 0, false
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
-	if err != nil {
-		return 2, true
-	}
-	return 0, false
 }

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gokdump/gokdump/arch/x86"
+	"github.com/gokdump/gokdump/vmcore"
+)
+
+func init() {
+	register(&command{
+		name:    "info",
+		summary: "what a dump holds: kernel, crash time, CPUs, memory, paging, KASLR",
+		run:     runInfo,
+	})
+}
+
+// infoReport is what "gokdump info" tells about a dump. Its JSON form is a stable
+// interface (docs/info-json.md): fields are only ever added. Addresses are strings
+// "0x..." (JSON numbers cannot hold every 64-bit value exactly); sizes and counts are
+// numbers. A field that the dump cannot tell is left out, and why goes to Warnings.
+type infoReport struct {
+	File       string `json:"file"`
+	Format     string `json:"format"`
+	Incomplete bool   `json:"incomplete"`
+
+	Kernel struct {
+		Release  string `json:"release,omitempty"`
+		Version  string `json:"version,omitempty"`
+		Machine  string `json:"machine,omitempty"`
+		Nodename string `json:"nodename,omitempty"`
+		BuildID  string `json:"build_id,omitempty"`
+	} `json:"kernel"`
+	CrashTime   string `json:"crash_time,omitempty"` // RFC 3339, UTC
+	CPUs        int    `json:"cpus"`
+	CrashingCPU *int   `json:"crashing_cpu,omitempty"`
+
+	Memory struct {
+		TotalBytes uint64        `json:"total_bytes"`
+		Ranges     []memoryRange `json:"ranges"`
+	} `json:"memory"`
+
+	PageSize      int64  `json:"page_size,omitempty"`
+	PagingLevels  int    `json:"paging_levels,omitempty"`
+	KASLR         *bool  `json:"kaslr,omitempty"`
+	KASLROffset   string `json:"kaslr_offset,omitempty"`
+	PhysBase      string `json:"phys_base,omitempty"`
+	DirectMapBase string `json:"direct_map_base,omitempty"`
+
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// memoryRange is one run of physical memory the dump holds, [Start, End].
+type memoryRange struct {
+	Start string `json:"start"`
+	End   string `json:"end"` // last byte, inclusive, as /proc/iomem prints ranges
+	Bytes uint64 `json:"bytes"`
+}
+
+func runInfo(ctx context.Context, e *env, args []string) int {
+	fs := newFlagSet(e, "info", `[--json] DUMP
+
+Prints what a dump holds: the crashed kernel's release, version and build ID, the crash
+time (UTC), the number of CPUs, the physical memory ranges, the paging mode, the KASLR
+offset, phys_base and the direct-map base. Reads ELF vmcores (including /proc/vmcore).`)
+	asJSON := fs.Bool("json", false, "print JSON (field names are stable, see docs/info-json.md)")
+	pos, code, done := parseArgs(fs, args)
+	if done {
+		return code
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return 2
+	}
+	f, err := vmcore.Open(pos[0])
+	if err != nil {
+		fmt.Fprintf(e.stderr, "gokdump info: %v\n", err)
+		return 1
+	}
+	defer f.Close()
+	r, err := buildInfo(f)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "gokdump info: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			fmt.Fprintf(e.stderr, "gokdump info: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	writeInfoText(e.stdout, r)
+	return 0
+}
+
+func hex(v uint64) string { return fmt.Sprintf("0x%x", v) }
+
+// buildInfo gathers the report. Only a dump without VMCOREINFO is an error: everything
+// else that cannot be read becomes a warning, because a half-readable dump is exactly
+// when someone needs info most.
+func buildInfo(f *vmcore.File) (*infoReport, error) {
+	r := &infoReport{File: f.Name, Format: "elf", Incomplete: f.Incomplete()}
+	info, err := f.VMCOREINFO()
+	if err != nil {
+		return nil, err
+	}
+	warn := func(format string, a ...any) { r.Warnings = append(r.Warnings, fmt.Sprintf(format, a...)) }
+
+	r.Kernel.Release, _ = info.OSRelease()
+	r.Kernel.BuildID, _ = info.BuildID()
+	if t, ok := info.CrashTime(); ok {
+		r.CrashTime = t.UTC().Format(time.RFC3339)
+	}
+	if ps, ok := info.PageSize(); ok {
+		r.PageSize = int64(ps)
+	}
+	if off, ok := info.KernelOffset(); ok {
+		r.KASLROffset = hex(off)
+		on := off != 0
+		r.KASLR = &on
+	}
+
+	prs, err := f.PRStatus()
+	if err != nil {
+		warn("CPU notes: %v", err)
+	}
+	r.CPUs = len(prs)
+
+	for _, m := range physRanges(f.Loads) {
+		r.Memory.Ranges = append(r.Memory.Ranges, memoryRange{Start: hex(m.start), End: hex(m.end - 1), Bytes: m.end - m.start})
+		r.Memory.TotalBytes += m.end - m.start
+	}
+
+	as, err := f.KernelSpace()
+	if err != nil {
+		warn("kernel page tables: %v", err)
+		return r, nil
+	}
+	r.PagingLevels = as.Levels
+	r.PhysBase = hex(as.PhysBase)
+	r.DirectMapBase = hex(as.DirectMapBase)
+	uts, err := f.UTSName(as)
+	if err != nil {
+		warn("utsname: %v", err)
+		return r, nil
+	}
+	r.Kernel.Version = uts.Version
+	r.Kernel.Machine = uts.Machine
+	r.Kernel.Nodename = uts.Nodename
+	if r.Kernel.Release == "" {
+		r.Kernel.Release = uts.Release
+	} else if uts.Release != r.Kernel.Release {
+		warn("init_uts_ns release %q differs from VMCOREINFO OSRELEASE %q: page tables or symbols are wrong", uts.Release, r.Kernel.Release)
+	}
+	return r, nil
+}
+
+type physRange struct{ start, end uint64 } // [start, end)
+
+// physRanges merges the PT_LOADs' physical ranges. The kernel-text PT_LOAD describes
+// memory that a direct-map PT_LOAD describes too, so overlapping ranges are merged
+// rather than counted twice.
+func physRanges(loads []vmcore.Segment) []physRange {
+	rs := make([]physRange, 0, len(loads))
+	for _, l := range loads {
+		if l.MemSize == 0 || l.Virt >= x86.KernelTextMap && len(loads) > 1 {
+			// The text map is an alias of memory other loads describe; it counts
+			// only when it is all the dump has.
+			continue
+		}
+		end := l.Phys + l.MemSize
+		if end < l.Phys { // wrapped: a damaged header, keep what fits
+			end = ^uint64(0)
+		}
+		rs = append(rs, physRange{l.Phys, end})
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].start < rs[j].start })
+	out := rs[:0]
+	for _, r := range rs {
+		if n := len(out); n > 0 && r.start <= out[n-1].end {
+			out[n-1].end = max(out[n-1].end, r.end)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func writeInfoText(w io.Writer, r *infoReport) {
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(w, "%-15s %s\n", k+":", v)
+		}
+	}
+	line("file", r.File)
+	format := "ELF vmcore"
+	if r.Incomplete {
+		format += " (INCOMPLETE: the dump was cut short)"
+	}
+	line("format", format)
+	line("release", r.Kernel.Release)
+	line("version", r.Kernel.Version)
+	line("machine", r.Kernel.Machine)
+	line("hostname", r.Kernel.Nodename)
+	line("build-id", r.Kernel.BuildID)
+	line("crash time", r.CrashTime)
+	cpus := fmt.Sprint(r.CPUs)
+	if r.CrashingCPU != nil {
+		cpus += fmt.Sprintf(" (crashed on CPU %d)", *r.CrashingCPU)
+	}
+	line("cpus", cpus)
+	line("memory", fmt.Sprintf("%s in %d range(s)", humanBytes(r.Memory.TotalBytes), len(r.Memory.Ranges)))
+	for _, m := range r.Memory.Ranges {
+		fmt.Fprintf(w, "%-15s %18s-%-18s %s\n", "", m.Start, m.End, humanBytes(m.Bytes))
+	}
+	if r.PageSize != 0 {
+		line("page size", fmt.Sprint(r.PageSize))
+	}
+	if r.PagingLevels != 0 {
+		line("paging", fmt.Sprintf("%d-level", r.PagingLevels))
+	}
+	if r.KASLR != nil {
+		state := "off"
+		if *r.KASLR {
+			state = "on"
+		}
+		line("kaslr", state+", offset "+r.KASLROffset)
+	}
+	line("phys_base", r.PhysBase)
+	line("direct map", r.DirectMapBase)
+	for _, wmsg := range r.Warnings {
+		line("warning", strings.TrimSpace(wmsg))
+	}
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.2f %ciB (%d bytes)", float64(n)/float64(div), "KMGTPE"[exp], n)
+}

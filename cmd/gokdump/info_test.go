@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gokdump/gokdump/internal/synth"
+)
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(context.Background(), append([]string{"gokdump"}, args...), &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestInfoJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		levels int
+		kaslr  uint64
+	}{{"5-level kaslr", 5, 0x1c600000}, {"4-level nokaslr", 4, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := synth.Default()
+			cfg.Kernel.Levels = tc.levels
+			cfg.Kernel.KASLROffset = tc.kaslr
+			cfg.Kernel.DirectMapBase = map[int]uint64{4: 0xffff888000000000, 5: 0xff11000000000000}[tc.levels]
+			cfg.CPUs = 3
+			c, err := synth.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path, err := c.WriteFile(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Flags after the operand are accepted, as with makedumpfile.
+			code, out, errs := runCmd(t, "info", path, "--json")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			var r infoReport
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if len(r.Warnings) != 0 {
+				t.Errorf("warnings: %q", r.Warnings)
+			}
+			if r.Kernel.Release != cfg.Release || r.Kernel.Version != cfg.Version || r.Kernel.Machine != "x86_64" ||
+				r.Kernel.Nodename != cfg.Nodename || r.Kernel.BuildID != cfg.BuildID {
+				t.Errorf("kernel %+v", r.Kernel)
+			}
+			if r.CPUs != 3 || r.PagingLevels != tc.levels || r.PageSize != 4096 {
+				t.Errorf("cpus %d levels %d page size %d", r.CPUs, r.PagingLevels, r.PageSize)
+			}
+			if r.CrashTime != "2025-11-26T04:53:50Z" {
+				t.Errorf("crash time %q", r.CrashTime)
+			}
+			if r.KASLR == nil || *r.KASLR != (tc.kaslr != 0) || r.KASLROffset != hex(tc.kaslr) {
+				t.Errorf("kaslr %v %q", r.KASLR, r.KASLROffset)
+			}
+			if r.PhysBase != hex(c.Kernel.PhysBase) || r.DirectMapBase != hex(cfg.Kernel.DirectMapBase) {
+				t.Errorf("phys_base %s direct map %s", r.PhysBase, r.DirectMapBase)
+			}
+			// The text-map PT_LOAD aliases RAM the direct map holds: counted once.
+			if r.Memory.TotalBytes != cfg.Kernel.RAMSize || len(r.Memory.Ranges) != 1 ||
+				r.Memory.Ranges[0].Start != "0x0" || r.Memory.Ranges[0].End != hex(cfg.Kernel.RAMSize-1) {
+				t.Errorf("memory %+v", r.Memory)
+			}
+
+			code, text, _ := runCmd(t, "info", path)
+			if code != 0 || !strings.Contains(text, "release:        "+cfg.Release) || !strings.Contains(text, "64.00 MiB") {
+				t.Errorf("text output (exit %d):\n%s", code, text)
+			}
+		})
+	}
+}
+
+// A release in init_uts_ns that disagrees with OSRELEASE means translation went wrong;
+// info says so instead of printing a wrong version silently. (Every copy of the string
+// is changed: the text-map and direct-map PT_LOADs both hold the kernel image.)
+func TestInfoWarnsOnMismatchedUTS(t *testing.T) {
+	cfg := synth.Default()
+	c, err := synth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := bytes.Replace(c.Image, []byte("6.1.0-56-amd64\x00\x00"), []byte("6.1.0-99-amd64\x00\x00"), -1)
+	p := filepath.Join(t.TempDir(), "vmcore")
+	if err := os.WriteFile(p, img, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCmd(t, "info", "--json", p)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "differs from VMCOREINFO OSRELEASE") {
+		t.Errorf("no warning:\n%s", out)
+	}
+}
+
+func TestInfoBadInput(t *testing.T) {
+	dir := t.TempDir()
+	c, err := synth.New(synth.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	trunc := filepath.Join(dir, "truncated")
+	if err := os.WriteFile(trunc, c.Image[:40], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notELF := filepath.Join(dir, "notelf")
+	if err := os.WriteFile(notELF, bytes.Repeat([]byte("x"), 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{trunc, trunc},
+		{notELF, "offset 0x0"},
+		{filepath.Join(dir, "missing"), "no such file"},
+	} {
+		code, _, errs := runCmd(t, "info", tc.path)
+		if code != 1 || !strings.Contains(errs, tc.want) {
+			t.Errorf("info %s: exit %d, stderr %q, want it to mention %q", tc.path, code, errs, tc.want)
+		}
+	}
+	if code, _, _ := runCmd(t, "info"); code != 2 {
+		t.Errorf("info without a dump: exit %d, want 2", code)
+	}
+}
