@@ -123,11 +123,9 @@ func (f *File) readFull(p []byte, off int64, what string) error {
 
 func (f *File) readHeaders() error {
 	var b [ehdrSize]byte
-	n := len(b)
-	if f.Size < int64(n) {
-		n = int(max(f.Size, 0))
-	}
-	if n >= len(elf.ELFMAG) {
+	// Check the magic first when there is one, so that a short non-ELF
+	// file is called that rather than a truncated ELF header.
+	if f.Size >= int64(len(elf.ELFMAG)) {
 		if err := f.readFull(b[:len(elf.ELFMAG)], 0, "ELF identification"); err != nil {
 			return err
 		}
@@ -210,7 +208,8 @@ func (f *File) extendedPhnum(h *elf.Header64) (uint64, error) {
 func (f *File) readProgs(phoff int64, phnum int) error {
 	const perChunk = readChunk / phdrSize
 	buf := make([]byte, min(phnum, perChunk)*phdrSize)
-	var notes []Segment
+	type noteSegment struct{ off, size, align uint64 }
+	var notes []noteSegment
 	var noteBytes uint64
 	for i := 0; i < phnum; {
 		k := min(phnum-i, perChunk)
@@ -240,14 +239,13 @@ func (f *File) readProgs(phoff int64, phnum int) error {
 				if noteBytes > maxNoteBytes {
 					return f.errorf(poff, "PT_NOTE segments hold more than %d bytes", maxNoteBytes)
 				}
-				s.MemSize = p.Align // remembered for the note alignment rule
-				notes = append(notes, s)
+				notes = append(notes, noteSegment{p.Off, p.Filesz, p.Align})
 			}
 		}
 		i += k
 	}
 	for _, s := range notes {
-		if err := f.readNotes(s.Offset, s.FileSize, s.MemSize); err != nil {
+		if err := f.readNotes(s.off, s.size, s.align); err != nil {
 			return err
 		}
 	}

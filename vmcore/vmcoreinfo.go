@@ -3,6 +3,7 @@ package vmcore
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -193,7 +194,7 @@ func (v *VMCOREINFO) PageSize() (uint64, bool) { return v.num("PAGESIZE") }
 // kernel crashed) in UTC.
 func (v *VMCOREINFO) CrashTime() (time.Time, bool) {
 	n, ok := v.num("CRASHTIME")
-	if !ok || n > 1<<62 {
+	if !ok || n > math.MaxInt64 {
 		return time.Time{}, false
 	}
 	return time.Unix(int64(n), 0).UTC(), true
