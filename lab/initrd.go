@@ -1,0 +1,68 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+
+	"github.com/gokdump/gokdump/initramfs"
+	"github.com/gokdump/gokdump/kmod"
+	"github.com/gokdump/gokdump/lab/plan"
+)
+
+// guestModules resolves the modules the guest loads (the virtio disk drivers and
+// cfg.Modules) with their dependencies, in load order, leaving out what the kernel has
+// built in. It returns host paths and the matching paths inside the initramfs.
+func guestModules(cfg *Config) (host, guest []string, err error) {
+	names := append(append([]string{}, virtioModules...), cfg.Modules...)
+	mods, err := kmod.Resolve(cfg.Kernel.ModuleDir, names...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lab: modules for %s: %w", cfg.Kernel.Release, err)
+	}
+	for _, m := range mods {
+		rel, err := filepath.Rel(cfg.Kernel.ModuleDir, m.Path)
+		if err != nil || !filepath.IsLocal(rel) {
+			return nil, nil, fmt.Errorf("lab: module %s is outside %s", m.Path, cfg.Kernel.ModuleDir)
+		}
+		host = append(host, m.Path)
+		guest = append(guest, path.Join("/lib/modules", cfg.Kernel.Release, filepath.ToSlash(rel)))
+	}
+	return host, guest, nil
+}
+
+// writeFirstInitramfs writes the first kernel's initramfs: gokdump as /init, the kernel
+// image it loads as capture kernel, the modules and the plan (whose Modules it fills).
+// It is uncompressed: compressing it costs more host time than the guest saves.
+func writeFirstInitramfs(file string, cfg *Config, p *plan.Plan) error {
+	host, guest, err := guestModules(cfg)
+	if err != nil {
+		return err
+	}
+	p.Modules = guest
+	planJSON, err := p.Marshal()
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	a := initramfs.New()
+	var addErr error
+	add := func(err error) {
+		if err != nil && addErr == nil {
+			addErr = err
+		}
+	}
+	add(a.AddFileFrom("init", 0o755, cfg.Gokdump))
+	add(a.AddFileFrom(plan.KernelPath, 0o644, cfg.Kernel.Image))
+	add(a.AddFile(plan.Path, 0o644, planJSON))
+	for i := range host {
+		add(a.AddFileFrom(guest[i], 0o644, host[i]))
+	}
+	for _, d := range []string{"proc", "sys", "dev", "tmp", "run"} {
+		add(a.AddDir(d, 0o755))
+	}
+	add(a.AddDevice("dev/console", os.ModeCharDevice|0o600, 5, 1))
+	if addErr != nil {
+		return fmt.Errorf("lab: %w", addErr)
+	}
+	return a.WriteFile(file, initramfs.None)
+}

@@ -1,0 +1,278 @@
+// Package lab is gokdump's real-crash lab: it boots a Debian kernel in QEMU (TCG) with
+// gokdump as /init, lets the guest arm a capture kernel with gokdump's own kexec code,
+// run a small workload, note facts about itself and crash; the capture kernel (gokdump
+// again as /init) saves /proc/vmcore to a disk, and the host extracts it to a file.
+//
+// Everything inside the guest is the project's code: the initramfs images are written by
+// package initramfs, modules are loaded by package kmod, the capture kernel is loaded
+// with package kexec. The protocol between the two sides (plan file, console lines,
+// disks) is in package lab/plan; the guest half is gokdump's "init" command.
+//
+//	k, _ := kernelpkg.Get(ctx, cache, "linux-image-6.1.0-56-amd64")
+//	res, err := lab.Crash(ctx, lab.Config{Kernel: k, Gokdump: bin, CPU: "max", KASLR: true, Dir: dir})
+//	// res.Vmcore is the ELF vmcore; res.Facts what the guest said before it crashed.
+//
+// The command lab/cmd/labcrash runs one crash from the shell (`make demo` uses it).
+package lab
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gokdump/gokdump/lab/kernelpkg"
+	"github.com/gokdump/gokdump/lab/plan"
+)
+
+// Config describes one lab crash. Zero values take the defaults noted.
+type Config struct {
+	Kernel  *kernelpkg.Kernel // the kernel to boot (both first and capture kernel)
+	Gokdump string            // static gokdump binary for the guest (see BuildGokdump)
+	Dir     string            // output directory (created); holds vmcore, console.log, facts/
+
+	CPU            string // QEMU -cpu model: "max" (5-level paging under TCG) or "qemu64" (4-level); default "max"
+	KASLR          bool   // false adds nokaslr to the command line
+	MemoryMiB      int    // guest memory; default 1536
+	CPUs           int    // guest CPUs; default 2
+	CrashKernelMiB int    // crashkernel= reservation; default 256
+	PageCacheMiB   int    // tmpfs file the workload writes; default 128
+	AnonMiB        int    // anonymous memory the workload touches; default 128
+	// Modules are the modules to load besides the virtio disk drivers (with their
+	// dependencies; built-in ones are skipped).
+	Modules []string
+	// Cmdline is added to the first kernel's command line; CaptureExtra to the capture
+	// kernel's, after kexec.DefaultCaptureOptions (which it may override by key).
+	Cmdline      []string
+	CaptureExtra []string
+	// ExtraDisks are attached after the lab's own disks (facts and vmcore), e.g. a
+	// dump target with a file system made on the host.
+	ExtraDisks []Disk
+	// MemoryFile, when set, backs the guest's RAM with this host file (shared), so the
+	// host can read the crashed machine's memory as it was.
+	MemoryFile string
+	// Timeout bounds the whole VM run; default 10 minutes.
+	Timeout time.Duration
+}
+
+// Result is what one lab crash produced. Paths are inside Config.Dir.
+type Result struct {
+	Vmcore         string        // the capture kernel's /proc/vmcore, byte for byte
+	CaptureCmdline string        // the capture kernel's /proc/cmdline
+	Facts          *Facts        // what the first kernel said about itself
+	ConsoleLog     string        // the serial console of both kernels
+	Console        []string      // the GOKDUMP-LAB lines of the console, prefix removed
+	Elapsed        time.Duration // wall time of the VM run
+}
+
+// factsDiskSize is the size of the facts disk (a sparse file); the vmcore disk is
+// sized by vmcoreDiskSize.
+const factsDiskSize = 256 << 20
+
+// vmcoreDiskSize is room for a vmcore of the guest's whole memory plus headers and the
+// tar framing (a sparse file: only what the guest writes takes space).
+func (c *Config) vmcoreDiskSize() int64 { return int64(c.MemoryMiB+512) << 20 }
+
+// virtioModules are the drivers the guest needs for its virtio disks, dependencies
+// first (kmod resolves dependencies and drops what a kernel has built in).
+var virtioModules = []string{"virtio_pci", "virtio_blk"}
+
+func (c *Config) setDefaults() error {
+	if c.Kernel == nil || c.Gokdump == "" || c.Dir == "" {
+		return errors.New("lab: Config needs Kernel, Gokdump and Dir")
+	}
+	if c.CPU == "" {
+		c.CPU = "max"
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.MemoryMiB, 1536)
+	def(&c.CPUs, 2)
+	def(&c.CrashKernelMiB, 256)
+	def(&c.PageCacheMiB, 128)
+	def(&c.AnonMiB, 128)
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Minute
+	}
+	if c.PageCacheMiB+c.AnonMiB+c.CrashKernelMiB+256 > c.MemoryMiB {
+		return fmt.Errorf("lab: %d MiB of guest memory is too little for %d MiB page cache + %d MiB anonymous + %d MiB crashkernel",
+			c.MemoryMiB, c.PageCacheMiB, c.AnonMiB, c.CrashKernelMiB)
+	}
+	return nil
+}
+
+// firstCmdline is the first kernel's command line. panic=1 with -no-reboot turns any
+// panic that does not reach the capture kernel into a prompt QEMU exit.
+func (c *Config) firstCmdline() string {
+	args := []string{"console=ttyS0", "crashkernel=" + strconv.Itoa(c.CrashKernelMiB) + "M", "panic=1", "gokdump.lab=1"}
+	if !c.KASLR {
+		args = append(args, "nokaslr")
+	}
+	return strings.Join(append(args, c.Cmdline...), " ")
+}
+
+// Crash runs one lab crash: boot, arm, workload, crash, capture, and extraction of the
+// vmcore and the facts into cfg.Dir. On failure the Result still names the console log.
+func Crash(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	res := &Result{ConsoleLog: filepath.Join(cfg.Dir, "console.log")}
+	p := &plan.Plan{
+		Release:         cfg.Kernel.Release,
+		PageCacheMiB:    cfg.PageCacheMiB,
+		AnonMiB:         cfg.AnonMiB,
+		CaptureExtra:    cfg.CaptureExtra,
+		Crash:           plan.CrashSysrq,
+		Capture:         plan.CaptureRawTar,
+		DiskWaitSeconds: 60,
+	}
+	initrd := filepath.Join(cfg.Dir, "initrd.img")
+	if err := writeFirstInitramfs(initrd, &cfg, p); err != nil {
+		return res, err
+	}
+	defer os.Remove(initrd)
+	factsImg := filepath.Join(cfg.Dir, "facts.img")
+	vmcoreImg := filepath.Join(cfg.Dir, "vmcore.img")
+	defer os.Remove(factsImg)
+	defer os.Remove(vmcoreImg)
+	for _, d := range []struct {
+		path string
+		size int64
+	}{{factsImg, factsDiskSize}, {vmcoreImg, cfg.vmcoreDiskSize()}} {
+		if err := makeDisk(d.path, d.size); err != nil {
+			return res, err
+		}
+	}
+	v := &vm{
+		kernel: cfg.Kernel.Image, initrd: initrd, cmdline: cfg.firstCmdline(),
+		cpu: cfg.CPU, memoryMiB: cfg.MemoryMiB, cpus: cfg.CPUs, memoryFile: cfg.MemoryFile,
+		disks:   append([]Disk{{factsImg, plan.DiskFacts}, {vmcoreImg, plan.DiskVmcore}}, cfg.ExtraDisks...),
+		console: res.ConsoleLog,
+	}
+	vctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	start := time.Now()
+	runErr := v.run(vctx)
+	res.Elapsed = time.Since(start)
+	lines, err := consoleLines(res.ConsoleLog)
+	res.Console = lines
+	if err != nil {
+		return res, err
+	}
+	if runErr != nil {
+		return res, fmt.Errorf("%w (console: %s)", runErr, res.ConsoleLog)
+	}
+	for _, l := range lines {
+		if strings.HasPrefix(l, plan.EventError) {
+			return res, fmt.Errorf("lab: the guest failed: %s (console: %s)", l, res.ConsoleLog)
+		}
+	}
+	for _, ev := range []string{plan.EventFacts, plan.EventArmed, plan.EventSaved} {
+		if !hasEvent(lines, ev) {
+			return res, fmt.Errorf("lab: the guest never printed %q %q (console: %s)", plan.ConsolePrefix, ev, res.ConsoleLog)
+		}
+	}
+	if res.Facts, err = readFacts(factsImg, filepath.Join(cfg.Dir, "facts")); err != nil {
+		return res, err
+	}
+	files, err := extractTar(vmcoreImg, cfg.Dir, map[string]int64{
+		plan.VmcoreCmdline: 64 << 10,
+		plan.VmcoreFile:    cfg.vmcoreDiskSize(),
+	})
+	if err != nil {
+		return res, err
+	}
+	if files[plan.VmcoreFile] == "" || files[plan.VmcoreCmdline] == "" {
+		return res, fmt.Errorf("lab: %s: the vmcore archive lacks %q or %q", vmcoreImg, plan.VmcoreFile, plan.VmcoreCmdline)
+	}
+	res.Vmcore = files[plan.VmcoreFile]
+	cl, err := os.ReadFile(files[plan.VmcoreCmdline])
+	if err != nil {
+		return res, fmt.Errorf("lab: %w", err)
+	}
+	res.CaptureCmdline = strings.TrimSpace(string(cl))
+	return res, nil
+}
+
+// consoleLines returns the lab protocol lines of a console log.
+func consoleLines(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		if l, ok := plan.ParseLine(sc.Text()); ok {
+			out = append(out, l)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return out, fmt.Errorf("lab: %s: %w", path, err)
+	}
+	return out, nil
+}
+
+func hasEvent(lines []string, ev string) bool {
+	for _, l := range lines {
+		if l == ev {
+			return true
+		}
+	}
+	return false
+}
+
+// ConsoleTail returns the last n lines of a console log, for test failure messages.
+func ConsoleTail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(no console log: %v)", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// BuildGokdump builds the static gokdump binary for the guest into dir and returns its
+// path. It must run inside the gokdump repository (it finds the module root from the
+// working directory).
+func BuildGokdump(ctx context.Context, dir string) (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("lab: %w", err)
+	}
+	root, err := kernelpkg.RepoRoot(wd)
+	if err != nil {
+		return "", err
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	out := filepath.Join(dir, "gokdump")
+	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-o", out, "./cmd/gokdump")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("lab: go build ./cmd/gokdump: %v\n%s", err, msg)
+	}
+	return out, nil
+}

@@ -1,0 +1,202 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gokdump/gokdump/internal/testenv"
+	"github.com/gokdump/gokdump/vmcore"
+)
+
+// gokdumpBin is the guest binary, built once per test binary run by TestMain.
+var gokdumpBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "gokdump-lab-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	gokdumpBin, err = BuildGokdump(ctx, dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// labVariant is one kind of guest the lab must capture.
+type labVariant struct {
+	name   string
+	kernel string // Debian package or metapackage
+	cpu    string
+	kaslr  bool
+	// levels is the paging depth the guest must run with: -cpu max under TCG offers
+	// LA57, qemu64 does not.
+	levels int
+}
+
+var labVariants = []labVariant{
+	{name: "6.1-5level-kaslr", kernel: testenv.Kernel61, cpu: "max", kaslr: true, levels: 5},
+	{name: "6.1-4level-nokaslr", kernel: testenv.Kernel61, cpu: "qemu64", kaslr: false, levels: 4},
+	{name: "6.12-5level-kaslr", kernel: testenv.Kernel612, cpu: "max", kaslr: true, levels: 5},
+}
+
+// TestLab crashes each variant for real and checks the capture against what the guest
+// said about itself before it crashed.
+func TestLab(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU guests (minutes); not in -short")
+	}
+	testenv.NeedTool(t, QEMU, "qemu-system-x86")
+	for _, v := range labVariants {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			k := testenv.KernelPackage(t, v.kernel)
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+			defer cancel()
+			res, err := Crash(ctx, Config{
+				Kernel: k, Gokdump: gokdumpBin, Dir: t.TempDir(),
+				CPU: v.cpu, KASLR: v.kaslr,
+			})
+			if res != nil {
+				t.Logf("%s: VM ran %s; console %s", v.name, res.Elapsed.Round(time.Second), res.ConsoleLog)
+			}
+			if err != nil {
+				if res != nil {
+					t.Logf("console tail:\n%s", ConsoleTail(res.ConsoleLog, 80))
+				}
+				t.Fatal(err)
+			}
+			checkCapture(t, v, res)
+			if t.Failed() {
+				t.Logf("console tail:\n%s", ConsoleTail(res.ConsoleLog, 80))
+			}
+		})
+	}
+}
+
+func checkCapture(t *testing.T, v labVariant, res *Result) {
+	fa := res.Facts
+	if !hasEvent(res.Console, "armed") || !hasEvent(res.Console, "saved") {
+		t.Errorf("console lacks armed/saved: %q", res.Console)
+	}
+	if fa.Release != strings.TrimPrefix(testenv.KernelPackage(t, v.kernel).Package, "linux-image-") {
+		t.Errorf("guest release %q is not the kernel package's", fa.Release)
+	}
+	if fa.CPUs != 2 {
+		t.Errorf("guest has %d CPUs, want 2", fa.CPUs)
+	}
+	if strings.Contains(fa.Cmdline, "nokaslr") == v.kaslr {
+		t.Errorf("first kernel's command line %q does not match kaslr=%v", fa.Cmdline, v.kaslr)
+	}
+
+	// The capture kernel's command line carries the ELF core header's address, which
+	// the first kernel put inside the crashkernel reservation.
+	m := regexp.MustCompile(`(?:^| )elfcorehdr=(0x[0-9a-f]+|[0-9]+K?)(?: |$)`).FindStringSubmatch(res.CaptureCmdline)
+	if m == nil {
+		t.Fatalf("capture command line %q has no elfcorehdr=", res.CaptureCmdline)
+	}
+	hdr, err := strconv.ParseUint(strings.TrimSuffix(m[1], "K"), 0, 64)
+	if strings.HasSuffix(m[1], "K") {
+		hdr <<= 10
+	}
+	if err != nil || hdr < fa.CrashKernel.Start || hdr >= fa.CrashKernel.End {
+		t.Errorf("elfcorehdr=%s is not inside the crashkernel range %v", m[1], fa.CrashKernel)
+	}
+
+	head := make([]byte, 4)
+	f0, err := os.Open(res.Vmcore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f0.Read(head)
+	f0.Close()
+	if err != nil || !bytes.Equal(head, []byte("\x7fELF")) {
+		t.Fatalf("vmcore %s does not start with the ELF magic: %q %v", res.Vmcore, head, err)
+	}
+
+	f, err := vmcore.Open(res.Vmcore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	t.Logf("vmcore: %d MiB, %d PT_LOADs, %d notes", f.Size>>20, len(f.Loads), len(f.Notes))
+	info, err := f.VMCOREINFO()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel, _ := info.OSRelease(); rel != fa.Release {
+		t.Errorf("VMCOREINFO OSRELEASE %q, guest uname release %q", rel, fa.Release)
+	}
+	prs, err := f.PRStatus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prs) != fa.CPUs {
+		t.Errorf("%d NT_PRSTATUS notes, guest had %d CPUs online", len(prs), fa.CPUs)
+	}
+	l5, ok := info.Number("pgtable_l5_enabled")
+	if !ok {
+		t.Errorf("VMCOREINFO lacks NUMBER(pgtable_l5_enabled)")
+	} else if want := map[int]int64{4: 0, 5: 1}[v.levels]; l5 != want {
+		t.Errorf("NUMBER(pgtable_l5_enabled)=%d, want %d for %d-level paging", l5, want, v.levels)
+	}
+	off, ok := info.KernelOffset()
+	if !ok {
+		t.Errorf("VMCOREINFO lacks KERNELOFFSET")
+	} else if (off != 0) != v.kaslr {
+		t.Errorf("KERNELOFFSET=%#x with kaslr=%v", off, v.kaslr)
+	}
+
+	// The direct-map PT_LOADs describe exactly the first kernel's System RAM without
+	// the crashkernel reservation (the capture kernel's own memory) and without the
+	// first MiB, which kexec_file_load's ELF header leaves out on x86 (the capture
+	// kernel may use it; 6.1 and 6.12 both do this). The kernel-text PT_LOAD
+	// (Virt 0xffffffff8...) overlaps them physically and is checked on its own.
+	var got []Range
+	var text []vmcore.Segment
+	for _, s := range f.Loads {
+		if s.Virt >= 0xffffffff80000000 {
+			text = append(text, s)
+			continue
+		}
+		got = append(got, Range{s.Phys, s.Phys + s.MemSize})
+	}
+	sort.Slice(got, func(i, j int) bool { return got[i].Start < got[j].Start })
+	want := Subtract(Subtract(fa.SystemRAM, fa.CrashKernel), Range{0, 1 << 20})
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("PT_LOAD physical ranges\n got %v\nwant %v (System RAM %v minus crashkernel %v and the first MiB)",
+			got, want, fa.SystemRAM, fa.CrashKernel)
+	}
+	if len(text) != 1 {
+		t.Errorf("%d kernel-text PT_LOADs, want 1", len(text))
+	} else if !inside(want, Range{text[0].Phys, text[0].Phys + text[0].MemSize}) {
+		t.Errorf("kernel-text PT_LOAD %#x+%#x is not inside the direct-map ranges", text[0].Phys, text[0].MemSize)
+	}
+}
+
+func inside(rs []Range, r Range) bool {
+	for _, x := range rs {
+		if r.Start >= x.Start && r.End <= x.End {
+			return true
+		}
+	}
+	return false
+}

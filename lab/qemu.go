@@ -1,0 +1,119 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// QEMU is the emulator the lab boots; `make deps` installs it (Debian qemu-system-x86).
+const QEMU = "qemu-system-x86_64"
+
+// vmSlots bounds how many guests this process runs at once: each TCG guest keeps a host
+// core busy per virtual CPU, and the machines the lab runs on have two.
+var vmSlots = make(chan struct{}, 2)
+
+// Disk is one virtio disk of a guest: a raw image file on the host, found in the guest
+// by its serial number (/sys/block/vdX/serial; at most 20 bytes).
+type Disk struct {
+	Path   string
+	Serial string
+}
+
+// vm is one QEMU run.
+type vm struct {
+	kernel, initrd string
+	cmdline        string
+	cpu            string
+	memoryMiB      int
+	cpus           int
+	memoryFile     string // guest RAM backed by this host file (shared) when set
+	disks          []Disk
+	console        string // file that receives the guest's serial console
+}
+
+// args is QEMU's command line for v. The machine is QEMU's default PC with no default
+// devices (no NIC, no VGA): the only devices the guest sees are the serial console and
+// the virtio disks, so nothing else slows the boot under TCG.
+func (v *vm) args() []string {
+	a := []string{
+		"-accel", "tcg",
+		"-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
+		"-no-reboot",
+		"-cpu", v.cpu,
+		"-smp", strconv.Itoa(v.cpus),
+		"-m", strconv.Itoa(v.memoryMiB),
+		"-kernel", v.kernel,
+		"-initrd", v.initrd,
+		"-append", v.cmdline,
+	}
+	if v.memoryFile != "" {
+		a = append(a,
+			"-object", fmt.Sprintf("memory-backend-file,id=ram0,size=%dM,mem-path=%s,share=on", v.memoryMiB, v.memoryFile),
+			"-machine", "memory-backend=ram0")
+	}
+	// -drive no longer takes serial= (QEMU 7.2); the virtio-blk device does.
+	for i, d := range v.disks {
+		a = append(a,
+			"-drive", fmt.Sprintf("file=%s,format=raw,if=none,id=disk%d", d.Path, i),
+			"-device", fmt.Sprintf("virtio-blk-pci,drive=disk%d,serial=%s", i, d.Serial))
+	}
+	return a
+}
+
+// run boots v and waits until QEMU exits (the guest powers off or reboots, which
+// -no-reboot turns into an exit) or ctx ends, which kills QEMU.
+func (v *vm) run(ctx context.Context) error {
+	if _, err := exec.LookPath(QEMU); err != nil {
+		return fmt.Errorf("lab: %s not found: `make deps` installs it (Debian package qemu-system-x86)", QEMU)
+	}
+	select {
+	case vmSlots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("lab: waiting for a VM slot: %w", ctx.Err())
+	}
+	defer func() { <-vmSlots }()
+
+	con, err := os.Create(v.console)
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	defer con.Close()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, QEMU, v.args()...)
+	cmd.Stdout = con
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		return fmt.Errorf("lab: QEMU killed after %s: %w", time.Since(start).Round(time.Second), ctx.Err())
+	}
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("lab: %s exited with %v: %s", QEMU, err, strings.TrimSpace(stderr.String()))
+		}
+		return fmt.Errorf("lab: %w", err)
+	}
+	return nil
+}
+
+// makeDisk creates a sparse raw disk image of size bytes.
+func makeDisk(path string, size int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return fmt.Errorf("lab: %w", err)
+	}
+	return f.Close()
+}
