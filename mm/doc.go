@@ -57,7 +57,8 @@
 // default; 4.15+ exports the array, not the pointer variable; we try the
 // pointer too, as makedumpfile does) or the flat section array for plain
 // SPARSEMEM (told apart by LENGTH(mem_section): the root count for EXTREME,
-// NR_MEM_SECTIONS otherwise). section_mem_map holds mem_map minus
+// NR_MEM_SECTIONS otherwise; the root count depends on the paging mode at
+// run time, so a value fitting neither reading falls back to EXTREME). section_mem_map holds mem_map minus
 // first_pfn*SIZE(page) with flag bits below SECTION_MAP_LAST_BIT: 2 flags
 // before 4.13, 3 from 4.13, 4 from 5.3, 5 from 5.12, 6 with 7.x's
 // SECTION_IS_VMEMMAP_PREINIT. The map is page-aligned, so clearing 6 bits

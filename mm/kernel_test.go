@@ -182,7 +182,10 @@ var profiles = []profile{
 			s.num["SECTION_SIZE_BITS"] = 27
 			s.num["MAX_PHYSMEM_BITS"] = 52
 			s.num["pgtable_l5_enabled"] = 1
-			s.length["mem_section"] = 131072 // 2^(52-27) / 256
+			// Debian enables CONFIG_PAGE_EXTENSION: struct mem_section has
+			// page_ext and a pad, 32 bytes, 128 per root.
+			s.size["mem_section"] = 32
+			s.length["mem_section"] = 262144 // 2^(52-27) / 128
 		},
 	},
 	{
@@ -272,7 +275,8 @@ var profiles = []profile{
 			s.num["PAGE_SLAB_MAPCOUNT_VALUE"] = -184549376
 			s.num["SECTION_SIZE_BITS"] = 27
 			s.num["MAX_PHYSMEM_BITS"] = 46
-			s.length["mem_section"] = 2048
+			s.size["mem_section"] = 32     // as Debian's 6.12 exports (CONFIG_PAGE_EXTENSION)
+			s.length["mem_section"] = 4096 // NR_SECTION_ROOTS at run time, 4-level paging
 		},
 	},
 	{
@@ -311,7 +315,7 @@ func profileByName(name string) profile {
 const (
 	vmemmapBase  = 0xffffea0000000000
 	rootArray    = 0xffff888000010000 // the mem_section root pointer array
-	rootsStart   = 0xffff888000100000 // root pages, one per 256 sections
+	rootsStart   = 0xffff888000100000 // root pages, one per 4096/SIZE(mem_section) sections
 	ptrVariable  = 0xffffffff82000000 // the mem_section pointer variable itself
 	structPageSz = 64
 )
@@ -345,22 +349,22 @@ func newKernel(p profile, nsec uint64, sectionBits int64, absent ...uint64) *fak
 	for _, a := range absent {
 		isAbsent[a] = true
 	}
-	// One root page of 256 sections is enough for these tests.
-	k.rootPage = make([]byte, 4096)
-	roots := make([]byte, 8*((nsec+255)/256))
-	for r := uint64(0); r*256 < nsec; r++ {
+	msz := uint64(k.syms.size["mem_section"])
+	per := 4096 / msz // sections per root
+	roots := make([]byte, 8*((nsec+per-1)/per))
+	for r := uint64(0); r*per < nsec; r++ {
 		binary.LittleEndian.PutUint64(roots[r*8:], rootsStart+r*4096)
 	}
-	for r := uint64(0); r*256 < nsec; r++ {
+	for r := uint64(0); r*per < nsec; r++ {
 		page := make([]byte, 4096)
-		for i := uint64(0); i < 256 && r*256+i < nsec; i++ {
-			nr := r*256 + i
+		for i := uint64(0); i < per && r*per+i < nsec; i++ {
+			nr := r*per + i
 			if isAbsent[nr] {
 				continue
 			}
 			// Encoded: mem_map - first_pfn*SIZE(page), with flags present,
 			// has_mem_map, online, early and (5.12+) taint bits set.
-			binary.LittleEndian.PutUint64(page[i*16:], vmemmapBase|0x1f)
+			binary.LittleEndian.PutUint64(page[i*msz:], vmemmapBase|0x1f)
 			vm := make([]byte, k.pps*structPageSz)
 			// Unused struct pages read as a fresh page: _mapcount -1.
 			for j := uint64(0); j < k.pps; j++ {

@@ -49,7 +49,7 @@ func TestNewLayoutPicksGeneration(t *testing.T) {
 			if l.MaxPhysmemBits != c.physBits || l.SectionSizeBits != 27 || l.PagesPerSection() != 32768 {
 				t.Errorf("phys bits %d section bits %d", l.MaxPhysmemBits, l.SectionSizeBits)
 			}
-			if !l.Extreme || l.SectionsPerRoot != 256 || l.SectionFlagBits != 6 {
+			if !l.Extreme || l.SectionsPerRoot != uint64(4096/s.size["mem_section"]) || l.SectionFlagBits != 6 {
 				t.Errorf("extreme %v per root %d flag bits %d", l.Extreme, l.SectionsPerRoot, l.SectionFlagBits)
 			}
 			if c.note != "" && !strings.Contains(strings.Join(l.Notes, "\n"), c.note) {
@@ -143,7 +143,7 @@ func TestNewLayoutRejectsBadValues(t *testing.T) {
 		{"NUMBER(SECTION_SIZE_BITS)", func(s *fakeSyms) { s.num["SECTION_SIZE_BITS"] = 5 }},
 		{"NUMBER(MAX_PHYSMEM_BITS)", func(s *fakeSyms) { s.num["MAX_PHYSMEM_BITS"] = 90 }},
 		{"SIZE(mem_section)", func(s *fakeSyms) { s.size["mem_section"] = 0 }},
-		{"OFFSET(mem_section.section_mem_map)", func(s *fakeSyms) { s.off["mem_section.section_mem_map"] = 12 }},
+		{"OFFSET(mem_section.section_mem_map)", func(s *fakeSyms) { s.off["mem_section.section_mem_map"] = 28 }},
 	}
 	for _, c := range cases {
 		s := newFakeSyms()

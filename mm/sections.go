@@ -63,6 +63,34 @@ type Sections struct {
 // handled as makedumpfile does: if the array reading finds no plausible
 // section, dereference once and try again.
 func ReadSections(l *Layout, mem Memory, maxPFN uint64) (*Sections, error) {
+	s, err := newSections(l, maxPFN)
+	if err != nil {
+		return nil, err
+	}
+	err = s.readExtremeOrFlat(mem)
+	if err == nil || l.Extreme {
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	// LENGTH(mem_section) said plain SPARSEMEM, but x86_64 kernels are
+	// built with SPARSEMEM_EXTREME, whose root count is computed at run
+	// time: a value that fits neither reading must not stop us, so try the
+	// root array too.
+	ex := *l
+	ex.Extreme, ex.SectionsPerRoot, ex.RootCount = true, l.PageSize/uint64(l.SizeMemSection), 0
+	s2, err2 := newSections(&ex, maxPFN)
+	if err2 != nil {
+		return nil, err
+	}
+	if s2.readExtremeOrFlat(mem) != nil {
+		return nil, err
+	}
+	return s2, nil
+}
+
+func newSections(l *Layout, maxPFN uint64) (*Sections, error) {
 	pps := l.PagesPerSection()
 	nsec := (maxPFN + pps - 1) / pps
 	nsec = min(nsec, l.NrMemSections())
@@ -73,23 +101,30 @@ func ReadSections(l *Layout, mem Memory, maxPFN uint64) (*Sections, error) {
 	if nsec > maxSectionsTable {
 		return nil, fmt.Errorf("mm: max pfn %#x needs %d memory sections, more than the %d this reader accepts", maxPFN, nsec, maxSectionsTable)
 	}
-	s := &Sections{layout: l, maps: make([]uint64, nsec)}
+	return &Sections{layout: l, maps: make([]uint64, nsec)}, nil
+}
+
+// readExtremeOrFlat reads the table as s.layout says; with
+// SPARSEMEM_EXTREME it retries through the pointer SYMBOL(mem_section) may
+// be (4.15-rc).
+func (s *Sections) readExtremeOrFlat(mem Memory) error {
+	l := s.layout
 	err := s.read(mem, l.MemSection)
 	if err == nil {
-		return s, nil
+		return nil
 	}
 	if !l.Extreme {
-		return nil, err
+		return err
 	}
 	var p [8]byte
 	if _, rerr := mem.ReadVirt(p[:], l.MemSection); rerr != nil {
-		return nil, err
+		return err
 	}
 	clear(s.maps)
 	if err2 := s.read(mem, binary.LittleEndian.Uint64(p[:])); err2 != nil {
-		return nil, fmt.Errorf("%w (read as a pointer to the root array: %v)", err, err2)
+		return fmt.Errorf("%w (read as a pointer to the root array: %v)", err, err2)
 	}
-	return s, nil
+	return nil
 }
 
 // read decodes all sections through the root array at base. It fails when a

@@ -17,7 +17,7 @@ func sectionList(t *testing.T, s *Sections) []Section {
 }
 
 func TestReadSectionsExtreme(t *testing.T) {
-	k := newKernel(profileByName("6.12"), 300, 0, 1, 2, 299) // spans two roots
+	k := newKernel(profileByName("6.12"), 300, 0, 1, 2, 299) // spans three roots of 128
 	// Every section flag bit up to 7.x's SECTION_IS_VMEMMAP_PREINIT (bit 5).
 	binary.LittleEndian.PutUint64(k.rootPage[0:], vmemmapBase|0x3f)
 	l, err := k.layout()
@@ -103,10 +103,25 @@ func TestReadSectionsCorrupt(t *testing.T) {
 	})
 	t.Run("map decodes to a user address", func(t *testing.T) {
 		k := newKernel(profileByName("6.1"), 3, 0)
-		binary.LittleEndian.PutUint64(k.rootPage[16:], 0x1000|1)
+		binary.LittleEndian.PutUint64(k.rootPage[32:], 0x1000|1)
 		_, err := k.classifier()
 		if err == nil || !strings.Contains(err.Error(), "section 1") {
 			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("LENGTH fits neither model", func(t *testing.T) {
+		k := newKernel(profileByName("6.12"), 3, 0)
+		k.syms.length["mem_section"] = 5 // as if computed for the other paging mode
+		l, err := k.layout()
+		if err != nil || l.Extreme {
+			t.Fatalf("extreme %v err %v", l.Extreme, err)
+		}
+		s, err := ReadSections(l, k.mem, k.maxPFN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(sectionList(t, s)); got != 3 {
+			t.Fatalf("%d sections", got)
 		}
 	})
 	t.Run("nothing present", func(t *testing.T) {
@@ -118,7 +133,7 @@ func TestReadSectionsCorrupt(t *testing.T) {
 	})
 	t.Run("hot-removed section keeps its map without the present bit", func(t *testing.T) {
 		k := newKernel(profileByName("6.1"), 3, 0)
-		binary.LittleEndian.PutUint64(k.rootPage[16:], vmemmapBase|0x1e)
+		binary.LittleEndian.PutUint64(k.rootPage[32:], vmemmapBase|0x1e)
 		c, err := k.classifier()
 		if err != nil {
 			t.Fatal(err)
