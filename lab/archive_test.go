@@ -172,3 +172,29 @@ func FuzzCountCPUList(f *testing.F) {
 		}
 	})
 }
+
+func TestMarkedPages(t *testing.T) {
+	const page = 4096
+	var data []byte
+	add := func(s string) {
+		p := make([]byte, page)
+		copy(p, s)
+		data = append(data, p...)
+	}
+	add(plan.MarkerAnon + "0\n")
+	add(plan.MarkerAnon + "2\n")
+	add(plan.MarkerAnon + "2\n")                  // a copy counts once
+	add(plan.MarkerAnon + "9\n")                  // beyond max
+	add(plan.MarkerPageCache + "1\n")             // another marker
+	add("x" + plan.MarkerAnon + "1\n")            // not at a page start
+	add(plan.MarkerAnon + "1")                    // no newline
+	data = append(data, plan.MarkerAnon+"1\n"...) // a short last page
+	data = append(data, make([]byte, 100)...)
+	got, err := MarkedPages(bytes.NewReader(data), plan.MarkerAnon, 4)
+	if err != nil || got != 3 {
+		t.Errorf("MarkedPages = %d, %v; want 3 (pages 0, 1, 2)", got, err)
+	}
+	if _, err := MarkedPages(bytes.NewReader(data), plan.MarkerAnon, 0); err == nil {
+		t.Error("max 0: no error")
+	}
+}

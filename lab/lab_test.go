@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gokdump/gokdump/internal/testenv"
+	"github.com/gokdump/gokdump/lab/plan"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
@@ -58,6 +60,9 @@ var labVariants = []labVariant{
 	{name: "6.12-5level-kaslr", kernel: testenv.Kernel612, cpu: "max", kaslr: true, levels: 5},
 }
 
+// workloadMiB is the size of each part of the guest's workload (page cache, anonymous).
+const workloadMiB = 128
+
 // TestLab crashes each variant for real and checks the capture against what the guest
 // said about itself before it crashed.
 func TestLab(t *testing.T) {
@@ -73,7 +78,7 @@ func TestLab(t *testing.T) {
 			defer cancel()
 			res, err := Crash(ctx, Config{
 				Kernel: k, Gokdump: gokdumpBin, Dir: t.TempDir(),
-				CPU: v.cpu, KASLR: v.kaslr,
+				CPU: v.cpu, KASLR: v.kaslr, PageCacheMiB: workloadMiB, AnonMiB: workloadMiB,
 			})
 			if res != nil {
 				t.Logf("%s: VM ran %s; console %s", v.name, res.Elapsed.Round(time.Second), res.ConsoleLog)
@@ -185,10 +190,31 @@ func checkCapture(t *testing.T, v labVariant, res *Result) {
 		t.Errorf("PT_LOAD physical ranges\n got %v\nwant %v (System RAM %v minus crashkernel %v and the first MiB)",
 			got, want, fa.SystemRAM, fa.CrashKernel)
 	}
+	checkWorkload(t, res.Vmcore)
 	if len(text) != 1 {
 		t.Errorf("%d kernel-text PT_LOADs, want 1", len(text))
 	} else if !inside(want, Range{text[0].Phys, text[0].Phys + text[0].MemSize}) {
 		t.Errorf("kernel-text PT_LOAD %#x+%#x is not inside the direct-map ranges", text[0].Phys, text[0].MemSize)
+	}
+}
+
+// checkWorkload finds every page of the guest's workload in the vmcore: the dump holds
+// the guest's memory contents, not only its layout.
+func checkWorkload(t *testing.T, vmcorePath string) {
+	for _, marker := range []string{plan.MarkerPageCache, plan.MarkerAnon} {
+		f, err := os.Open(vmcorePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := workloadMiB << 20 / 4096
+		got, err := MarkedPages(bufio.NewReaderSize(f, 1<<20), marker, want)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("vmcore holds %d distinct %q pages, want all %d", got, marker, want)
+		}
 	}
 }
 

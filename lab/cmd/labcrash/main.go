@@ -4,6 +4,7 @@
 //
 //	go run ./lab/cmd/labcrash [-kernel linux-image-amd64] [-cpu max|qemu64] [-kaslr=false] [-out DIR]
 //	go run ./lab/cmd/labcrash -demo   # the Makefile's demo: crash, then `gokdump info`
+//	go run ./lab/cmd/labcrash -memfile /tmp/ram.img   # guest RAM in a host file as well
 //
 // -kernel takes a Debian kernel image package or a metapackage (linux-image-amd64 is
 // bookworm's 6.1, linux-image-6.12-amd64 the newest 6.12); it is fetched into the
@@ -43,6 +44,7 @@ func run(ctx context.Context, args []string) error {
 	cpus := fs.Int("cpus", 2, "guest CPUs")
 	out := fs.String("out", "", "output directory (default .cache/lab/<release>-<cpu>)")
 	demo := fs.Bool("demo", false, "after the crash, run `gokdump info` on the vmcore")
+	memFile := fs.String("memfile", "", "back the guest's RAM with this host file (shared), kept after the crash")
 	timeout := fs.Duration("timeout", 10*time.Minute, "kill the VM after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -78,6 +80,7 @@ func run(ctx context.Context, args []string) error {
 	res, err := lab.Crash(ctx, lab.Config{
 		Kernel: k, Gokdump: bin, Dir: *out,
 		CPU: *cpu, KASLR: *kaslr, MemoryMiB: *mem, CPUs: *cpus, Timeout: *timeout,
+		MemoryFile: *memFile,
 	})
 	if err != nil {
 		if res != nil {
