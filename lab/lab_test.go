@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,28 +19,38 @@ import (
 	"github.com/gokdump/gokdump/vmcore"
 )
 
-// gokdumpBin is the guest binary, built once per test binary run by TestMain.
-var gokdumpBin string
+// The guest binary is built once per test binary run, by the first test that needs it,
+// into a directory TestMain removes at the end.
+var (
+	binOnce sync.Once
+	binDir  string
+	binPath string
+	binErr  error
+)
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "gokdump-lab-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+// guestGokdump returns the static gokdump binary for lab guests.
+func guestGokdump(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "gokdump-lab-bin-"); binErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		binPath, binErr = BuildGokdump(ctx, binDir)
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
 	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	gokdumpBin, err = BuildGokdump(ctx, dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+	return binPath
 }
 
 // labVariant is one kind of guest the lab must capture.
@@ -70,6 +80,7 @@ func TestLab(t *testing.T) {
 		t.Skip("boots QEMU guests (minutes); not in -short")
 	}
 	testenv.NeedTool(t, QEMU, "qemu-system-x86")
+	bin := guestGokdump(t)
 	for _, v := range labVariants {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
@@ -77,7 +88,7 @@ func TestLab(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 			defer cancel()
 			res, err := Crash(ctx, Config{
-				Kernel: k, Gokdump: gokdumpBin, Dir: t.TempDir(),
+				Kernel: k, Gokdump: bin, Dir: t.TempDir(),
 				CPU: v.cpu, KASLR: v.kaslr, PageCacheMiB: workloadMiB, AnonMiB: workloadMiB,
 			})
 			if res != nil {
