@@ -43,17 +43,25 @@ type Segment struct {
 	MemSize  uint64 // p_memsz
 }
 
-// File is an open vmcore.
+// File is an open vmcore: an ELF core, a kdump-compressed file (Kdump set;
+// Loads then come from its 1st bitmap, with Virt 0), or either of them
+// flattened (Flattened set; Size and error offsets are then those of the
+// file it describes).
 type File struct {
-	Name  string    // as given to Open or NewFile, used in errors
-	Size  int64     // file size in bytes
-	Flags uint32    // e_flags; see Incomplete
-	Loads []Segment // PT_LOAD headers in file order
-	Notes []Note    // notes of all PT_NOTE segments, in file order
+	Name      string     // as given to Open or NewFile, used in errors
+	Size      int64      // file size in bytes
+	Format    Format     // FormatELF or FormatKdump
+	Flattened bool       // the file is makedumpfile's flattened form of Format
+	Flags     uint32     // e_flags; see Incomplete
+	Loads     []Segment  // PT_LOAD headers in file order
+	Notes     []Note     // notes of all PT_NOTE segments, in file order
+	Kdump     *KdumpInfo // the headers of a kdump-compressed file, else nil
 
-	r      io.ReaderAt
-	closer io.Closer
-	index  physIndex
+	r          io.ReaderAt
+	closer     io.Closer
+	index      physIndex
+	kdump      *kdumpReader // set for FormatKdump
+	incomplete bool         // kdump status or flattened stream says so
 }
 
 // Open opens the named vmcore (a regular file or /proc/vmcore).
@@ -79,7 +87,22 @@ func Open(name string) (*File, error) {
 // NewFile reads a vmcore of size bytes from r. The name is only used in
 // error messages. The File reads r again for ReadPhys, so r must stay valid.
 func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
-	f := &File{Name: name, Size: size, r: r}
+	f := &File{Name: name, Size: size, r: r, Format: FormatELF}
+	if err := f.unflatten(); err != nil {
+		return nil, err
+	}
+	var magic [8]byte
+	if f.Size >= int64(len(magic)) {
+		if err := f.readFull(magic[:], 0, "file signature"); err != nil {
+			return nil, err
+		}
+		if isKdumpSignature(magic[:]) {
+			if err := f.readKdump(); err != nil {
+				return nil, err
+			}
+			return f, nil
+		}
+	}
 	if err := f.readHeaders(); err != nil {
 		return nil, err
 	}
@@ -98,8 +121,10 @@ func (f *File) Close() error {
 	return err
 }
 
-// Incomplete reports whether e_flags marks the dump as cut short.
-func (f *File) Incomplete() bool { return f.Flags&ElfFlagIncomplete != 0 }
+// Incomplete reports whether the dump is marked as cut short: e_flags of an
+// ELF core, the status of a kdump-compressed file, or a flattened stream
+// without its end record.
+func (f *File) Incomplete() bool { return f.Flags&ElfFlagIncomplete != 0 || f.incomplete }
 
 func (f *File) errorf(off int64, format string, args ...any) error {
 	return &FormatError{File: f.Name, Off: off, Msg: fmt.Sprintf(format, args...)}

@@ -16,7 +16,7 @@ func (f *File) KernelSpace() (*x86.AddressSpace, error) {
 	if err != nil {
 		return nil, err
 	}
-	as, err := x86.NewKernelSpace(f, info, f.x86Loads())
+	as, err := x86.NewKernelSpace(f, f.x86Symbols(info), f.x86Loads())
 	if err != nil {
 		return nil, fmt.Errorf("vmcore: %s: %w", f.Name, err)
 	}

@@ -82,6 +82,9 @@ func nextStart(pieces []physPiece, addr uint64) (uint64, bool) {
 // naming the first missing address. Segment data past the end of a
 // truncated file gives a *FormatError.
 func (f *File) ReadPhys(p []byte, addr uint64) (int, error) {
+	if f.kdump != nil {
+		return f.readKdumpPhys(p, addr)
+	}
 	n := 0
 	// Each pass fills at least one byte or returns, so the loop ends.
 	for n < len(p) {

@@ -1,0 +1,190 @@
+package vmcore
+
+import (
+	"bytes"
+	"container/heap"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+)
+
+// maxFlatRecords bounds the record index of a flattened file (32 bytes a
+// record). makedumpfile writes a record per buffer flush, megabytes each,
+// so a real dump has thousands; 16M records of data would be a dump of
+// terabytes even at 64 KiB a record.
+const maxFlatRecords = 1 << 24
+
+func isFlatSignature(b []byte) bool {
+	return len(b) >= 16 && bytes.HasPrefix(b, []byte(FlatSignature+"\x00"))
+}
+
+// flatPiece maps file bytes [start, end) of the described file to offset
+// src of the flattened one.
+type flatPiece struct{ start, end, src int64 }
+
+// flatReaderAt reads a flattened file as the file it describes (the
+// result of makedumpfile -R): each byte from the last record that wrote it,
+// bytes no record wrote as zero (a hole of a sparse file), up to the end of
+// the highest record.
+type flatReaderAt struct {
+	r      io.ReaderAt
+	pieces []flatPiece // sorted, disjoint
+	size   int64
+}
+
+func (fr *flatReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("vmcore: negative offset %d", off)
+	}
+	n := 0
+	// Each pass fills at least one byte or returns.
+	for n < len(p) {
+		o := off + int64(n)
+		if o >= fr.size {
+			return n, io.EOF
+		}
+		want := min(int64(len(p)-n), fr.size-o)
+		i := sort.Search(len(fr.pieces), func(i int) bool { return fr.pieces[i].end > o })
+		if i == len(fr.pieces) || fr.pieces[i].start > o {
+			k := want
+			if i < len(fr.pieces) {
+				k = min(k, fr.pieces[i].start-o)
+			}
+			clear(p[n : n+int(k)])
+			n += int(k)
+			continue
+		}
+		pc := fr.pieces[i]
+		k := min(want, pc.end-o)
+		got, err := fr.r.ReadAt(p[n:n+int(k)], pc.src+(o-pc.start))
+		n += got
+		if got < int(k) {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// unflatten checks for the flattened format's start block and, when there
+// is one, indexes the records once and makes f read the described file
+// through the index: f.Size becomes its size and offsets in later errors are
+// offsets in it. A stream that ends before its end record (a broken pipe)
+// is read as far as it goes and marks f incomplete.
+func (f *File) unflatten() error {
+	var start [32]byte
+	if f.Size < int64(len(start)) {
+		return nil
+	}
+	if err := f.readFull(start[:], 0, "file signature"); err != nil {
+		return err
+	}
+	if !isFlatSignature(start[:]) {
+		return nil
+	}
+	if t := int64(binary.BigEndian.Uint64(start[16:])); t != FlatType {
+		return f.errorf(16, "flattened format type %d, want %d", t, FlatType)
+	}
+	if f.Size < FlatStartBlockSize {
+		return f.errorf(0, "flattened start block truncated: want %d bytes, file size is %d", FlatStartBlockSize, f.Size)
+	}
+	type record struct{ start, end, src, seq int64 }
+	var recs []record
+	pos := int64(FlatStartBlockSize)
+	ended := false
+	// Each pass moves pos forward by at least 17 bytes or leaves the loop.
+	for pos < f.Size {
+		if f.Size-pos < FlatRecordHeaderLen {
+			break
+		}
+		var h [FlatRecordHeaderLen]byte
+		if err := f.readFull(h[:], pos, "flattened record header"); err != nil {
+			return err
+		}
+		off := int64(binary.BigEndian.Uint64(h[0:]))
+		size := int64(binary.BigEndian.Uint64(h[8:]))
+		if off == FlatEndMarker && size == FlatEndMarker {
+			ended = true
+			break
+		}
+		if off < 0 || size <= 0 || size > math.MaxInt64-off {
+			return f.errorf(pos, "flattened record for offset %d size %d: want a non-negative offset and a positive size", off, size)
+		}
+		if len(recs) >= maxFlatRecords {
+			return f.errorf(pos, "flattened file has more than %d records", maxFlatRecords)
+		}
+		data := pos + FlatRecordHeaderLen
+		avail := min(size, f.Size-data)
+		if avail > 0 {
+			recs = append(recs, record{off, off + avail, data, int64(len(recs))})
+		}
+		if avail < size {
+			break
+		}
+		pos = data + size
+	}
+	f.Flattened = true
+	f.incomplete = f.incomplete || !ended
+
+	// Later records win where records overlap: sweep the record bounds in
+	// order, keeping the records that cover the current span in a heap by
+	// sequence number.
+	bounds := make([]int64, 0, 2*len(recs))
+	for _, r := range recs {
+		bounds = append(bounds, r.start, r.end)
+	}
+	slices.Sort(bounds)
+	bounds = slices.Compact(bounds)
+	slices.SortFunc(recs, func(a, b record) int { return int(min(max(a.start-b.start, -1), 1)) })
+	var active recordHeap
+	var pieces []flatPiece
+	next := 0
+	for i := 0; i+1 < len(bounds); i++ {
+		b := bounds[i]
+		for next < len(recs) && recs[next].start <= b {
+			heap.Push(&active, heapItem{end: recs[next].end, start: recs[next].start, src: recs[next].src, seq: recs[next].seq})
+			next++
+		}
+		for active.Len() > 0 && active[0].end <= b {
+			heap.Pop(&active)
+		}
+		if active.Len() == 0 {
+			continue
+		}
+		top := active[0]
+		src := top.src + (b - top.start)
+		if n := len(pieces); n > 0 && pieces[n-1].end == b && pieces[n-1].src+(b-pieces[n-1].start) == src {
+			pieces[n-1].end = bounds[i+1]
+			continue
+		}
+		pieces = append(pieces, flatPiece{b, bounds[i+1], src})
+	}
+	var size int64
+	if len(bounds) > 0 {
+		size = bounds[len(bounds)-1]
+	}
+	f.r = &flatReaderAt{r: f.r, pieces: pieces, size: size}
+	f.Size = size
+	return nil
+}
+
+type heapItem struct{ start, end, src, seq int64 }
+
+// recordHeap is a max-heap of records by sequence number.
+type recordHeap []heapItem
+
+func (h recordHeap) Len() int           { return len(h) }
+func (h recordHeap) Less(i, j int) bool { return h[i].seq > h[j].seq }
+func (h recordHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *recordHeap) Push(x any)        { *h = append(*h, x.(heapItem)) }
+func (h *recordHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
