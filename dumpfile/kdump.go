@@ -369,9 +369,11 @@ func (w *KdumpWriter) WriteBitmaps(startPFN uint64, bitmap1, bitmap2 []byte) err
 		}
 	}
 	if bitmap2 != nil {
-		for _, b := range bitmap2 {
-			w.bitmap2 += uint64(bits.OnesCount8(b))
+		lo, hi := uint64(0), w.h.MaxMapnr
+		if w.h.Split != nil {
+			lo, hi = w.h.Split.StartPFN, w.h.Split.EndPFN
 		}
+		w.bitmap2 += countBits(bitmap2, startPFN, lo, hi)
 		w.haveBits = true
 		return w.writeAll(bitmap2, w.layout.Bitmap2+off, "2nd bitmap")
 	}
@@ -570,6 +572,26 @@ func (w *KdumpWriter) MarkIncomplete() error {
 		}
 	}
 	return nil
+}
+
+// countBits counts the set bits of bitmap (whose bit 0 is pfn start) for
+// pfns in [lo, hi).
+func countBits(bitmap []byte, start, lo, hi uint64) uint64 {
+	var n uint64
+	for i, b := range bitmap {
+		pfn := start + uint64(i)*8
+		if pfn+8 <= lo || pfn >= hi {
+			continue
+		}
+		if pfn < lo {
+			b &^= byte(1<<(lo-pfn) - 1)
+		}
+		if hi < pfn+8 {
+			b &= byte(1<<(hi-pfn) - 1)
+		}
+		n += uint64(bits.OnesCount8(b))
+	}
+	return n
 }
 
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }

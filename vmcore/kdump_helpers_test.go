@@ -113,6 +113,11 @@ type kdumpSpec struct {
 	exclude   func(pfn uint64) bool // pages left out by "filtering"
 	window    uint64                // pfns per bitmap window
 	stopAfter int                   // > 0: MarkIncomplete after this many pages
+	split     [2]uint64             // when non-zero: write the part of a split dump with pfns [split[0], split[1])
+}
+
+func (sp kdumpSpec) inPart(pfn uint64) bool {
+	return sp.split == [2]uint64{} || (pfn >= sp.split[0] && pfn < sp.split[1])
 }
 
 func defaultSpec(codec compress.Codec) kdumpSpec {
@@ -151,11 +156,15 @@ func (s *kdumpSource) write(t testing.TB, w *dumpfile.KdumpWriter, sp kdumpSpec)
 	t.Helper()
 	var total uint64
 	for pfn := range s.maxMapnr() {
-		if sp.dumped(s, pfn) {
+		if sp.dumped(s, pfn) && sp.inPart(pfn) {
 			total++
 		}
 	}
-	if err := w.Begin(s.header(sp), total); err != nil {
+	h := s.header(sp)
+	if sp.split != [2]uint64{} {
+		h.Split = &dumpfile.KdumpSplit{StartPFN: sp.split[0], EndPFN: sp.split[1]}
+	}
+	if err := w.Begin(h, total); err != nil {
 		return 0, err
 	}
 	pc, err := compress.NewPageCompressor(sp.codec)
@@ -188,7 +197,7 @@ func (s *kdumpSource) write(t testing.TB, w *dumpfile.KdumpWriter, sp kdumpSpec)
 			return pages, err
 		}
 		for pfn := start; pfn < end; pfn++ {
-			if !sp.dumped(s, pfn) {
+			if !sp.dumped(s, pfn) || !sp.inPart(pfn) {
 				continue
 			}
 			if sp.stopAfter > 0 && pages == sp.stopAfter {
