@@ -109,7 +109,7 @@ func (s *kdumpSource) page(pfn uint64) []byte { return s.ram[pfn*kdPage : (pfn+1
 type kdumpSpec struct {
 	codec     compress.Codec
 	dumpLevel int
-	hole      [2]uint64              // pfns [hole[0], hole[1]) are not memory
+	hole      [2]uint64             // pfns [hole[0], hole[1]) are not memory
 	exclude   func(pfn uint64) bool // pages left out by "filtering"
 	window    uint64                // pfns per bitmap window
 	stopAfter int                   // > 0: MarkIncomplete after this many pages
