@@ -41,9 +41,12 @@ type Section struct {
 	MemMap uint64
 }
 
-// kernelHalf is the lowest canonical kernel address on x86_64; a decoded
-// mem_map below it is garbage (makedumpfile's is_kvaddr test).
-const kernelHalf = 0xffff800000000000
+// kernelHalf is the lowest canonical kernel address on x86_64 with 5-level
+// paging (with 4-level paging it is 0xffff800000000000, and addresses in
+// between fail translation anyway); a decoded mem_map below it is garbage
+// (makedumpfile's is_kvaddr test). With 5-level paging KASLR puts vmemmap
+// anywhere in the larger kernel half, e.g. 0xfff5cd30c0000000.
+const kernelHalf = 0xff00000000000000
 
 // maxSectionsTable bounds the decoded-section table: 2^22 sections of
 // 128 MiB are 512 TiB, 32 MiB of table. A max pfn beyond is refused.
