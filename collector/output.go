@@ -1,0 +1,129 @@
+package collector
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"math"
+	"sync"
+
+	"github.com/gokdump/gokdump/vmcore"
+)
+
+// output is the destination, counting what is written.
+type output struct {
+	w  io.Writer   // for streams (ELF, flattened)
+	wa io.WriterAt // for a kdump-compressed file, and to mark an ELF file incomplete
+
+	mu  sync.Mutex
+	n   int64 // bytes written through w
+	end int64 // highest end offset written through wa
+}
+
+func newOutput(dst io.Writer, opts Options) (*output, error) {
+	if opts.DryRun {
+		return &output{w: io.Discard, wa: discardAt{}}, nil
+	}
+	if dst == nil {
+		return nil, errors.New("collector: no output")
+	}
+	o := &output{w: dst}
+	if wa, ok := dst.(io.WriterAt); ok && !opts.Flattened {
+		o.wa = wa
+	}
+	if opts.Format == KdumpCompressed && !opts.Flattened && o.wa == nil {
+		return nil, errors.New("collector: a kdump-compressed dump needs an output it can seek in (a file); use the flattened format for a stream")
+	}
+	return o, nil
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	o.mu.Lock()
+	o.n += int64(n)
+	o.mu.Unlock()
+	return n, err
+}
+
+func (o *output) WriteAt(p []byte, off int64) (int, error) {
+	n, err := o.wa.WriteAt(p, off)
+	o.mu.Lock()
+	o.end = max(o.end, off+int64(n))
+	o.mu.Unlock()
+	return n, err
+}
+
+// size is the bytes of the dump: the file's size for a file, the bytes sent for a stream.
+func (o *output) size() int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return max(o.n, o.end)
+}
+
+type discardAt struct{}
+
+func (discardAt) WriteAt(p []byte, off int64) (int, error) { return len(p), nil }
+
+// flatStream turns the sequential writes of an ELF core (and the one WriteAt that marks
+// it incomplete) into makedumpfile's flattened format, so that `makedumpfile -R` and
+// gokdump rebuild the file from a pipe, as with makedumpfile -E -F.
+type flatStream struct {
+	w       io.Writer
+	pos     int64
+	started bool
+	err     error
+}
+
+func (f *flatStream) start() error {
+	if f.started {
+		return f.err
+	}
+	f.started = true
+	var b [vmcore.FlatStartBlockSize]byte
+	copy(b[:], vmcore.FlatSignature)
+	binary.BigEndian.PutUint64(b[16:], vmcore.FlatType)
+	binary.BigEndian.PutUint64(b[24:], vmcore.FlatVersion)
+	_, f.err = f.w.Write(b[:])
+	return f.err
+}
+
+func (f *flatStream) record(p []byte, off int64) (int, error) {
+	if err := f.start(); err != nil {
+		return 0, err
+	}
+	var h [vmcore.FlatRecordHeaderLen]byte
+	binary.BigEndian.PutUint64(h[0:], uint64(off))
+	binary.BigEndian.PutUint64(h[8:], uint64(len(p)))
+	if _, err := f.w.Write(h[:]); err != nil {
+		f.err = err
+		return 0, err
+	}
+	n, err := f.w.Write(p)
+	if err != nil {
+		f.err = err
+	}
+	return n, err
+}
+
+func (f *flatStream) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, f.err
+	}
+	n, err := f.record(p, f.pos)
+	f.pos += int64(n)
+	return n, err
+}
+
+func (f *flatStream) WriteAt(p []byte, off int64) (int, error) { return f.record(p, off) }
+
+// end writes the end record.
+func (f *flatStream) end() error {
+	if err := f.start(); err != nil {
+		return err
+	}
+	var h [vmcore.FlatRecordHeaderLen]byte
+	binary.BigEndian.PutUint64(h[0:], math.MaxUint64)
+	binary.BigEndian.PutUint64(h[8:], math.MaxUint64)
+	_, err := f.w.Write(h[:])
+	return err
+}
