@@ -34,6 +34,10 @@ type Config struct {
 	UTSKref bool
 	// Extra VMCOREINFO lines appended verbatim (KEY=value), e.g. for the classifier.
 	Extra []string
+	// Place, when set, may write more of the crashed kernel's data (a printk ring, ...)
+	// into ram, physical memory from address 0, after the page tables and utsname are
+	// in it and before the dump is written.
+	Place func(ram []byte, k *x86test.Kernel) error
 }
 
 // Default is a 64 MiB 4-level machine with KASLR and two CPUs.
@@ -83,6 +87,12 @@ func New(cfg Config) (*Crash, error) {
 	}
 	for i, s := range []string{"Linux", cfg.Nodename, cfg.Release, cfg.Version, "x86_64", "(none)"} {
 		copy(name[i*65:(i+1)*65], s)
+	}
+
+	if cfg.Place != nil {
+		if err := cfg.Place(ram, k); err != nil {
+			return nil, err
+		}
 	}
 
 	var vi dumpfile.VMCOREINFOText
