@@ -252,6 +252,10 @@ func TestLocklessHole(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) || log == nil || len(log.Records) != 4 {
 		t.Fatalf("log %v, error %v; want 4 records and an error with %q", log, err, want)
 	}
+	var fe *FormatError
+	if !errors.As(err, &fe) || errors.Unwrap(fe) == nil || fe.Addr != base+dataAt+begin+8+3 {
+		t.Errorf("error %#v: want a *FormatError at the first missing byte, wrapping the read error", err)
+	}
 	if log.Records[3].Text != msgs[3].Text {
 		t.Errorf("last record read: %q, want %q", log.Records[3].Text, msgs[3].Text)
 	}
