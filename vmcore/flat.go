@@ -17,6 +17,10 @@ import (
 // terabytes even at 64 KiB a record.
 const maxFlatRecords = 1 << 24
 
+// maxFlatHoles is how much more than twice the bytes its records hold a
+// flattened file may describe (see unflatten).
+const maxFlatHoles = 1 << 20
+
 func isFlatSignature(b []byte) bool {
 	return len(b) >= 16 && bytes.HasPrefix(b, []byte(FlatSignature+"\x00"))
 }
@@ -164,9 +168,19 @@ func (f *File) unflatten() error {
 		}
 		pieces = append(pieces, flatPiece{b, bounds[i+1], src})
 	}
-	var size int64
+	var size, held int64
 	if len(bounds) > 0 {
 		size = bounds[len(bounds)-1]
+	}
+	for _, pc := range pieces {
+		held += pc.end - pc.start
+	}
+	// Real flattened dumps write every part of the file they describe (the
+	// kdump headers, bitmaps and pages; an ELF core front to back), so the
+	// records hold nearly all of it. A file mostly made of holes would let
+	// a few records make readers scan gigabytes of zeros.
+	if size > 2*held+maxFlatHoles {
+		return f.errorf(FlatStartBlockSize, "flattened records describe a file of %d bytes but hold only %d bytes of it", size, held)
 	}
 	f.r = &flatReaderAt{r: f.r, pieces: pieces, size: size}
 	f.Size = size
