@@ -80,7 +80,9 @@ func nextStart(pieces []physPiece, addr uint64) (uint64, bool) {
 // p_filesz reads as zero. When part of the range is in no PT_LOAD, ReadPhys
 // returns the bytes before it and a *HoleError (errors.Is(err, ErrHole))
 // naming the first missing address. Segment data past the end of a
-// truncated file gives a *FormatError.
+// truncated file gives a *FormatError. In a kdump-compressed file, a page
+// the dump filter left out or that an incomplete dump lacks gives a
+// *PageError (errors.Is ErrHole, and ErrExcluded or ErrMissing).
 func (f *File) ReadPhys(p []byte, addr uint64) (int, error) {
 	if f.kdump != nil {
 		return f.readKdumpPhys(p, addr)
