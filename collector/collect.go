@@ -99,6 +99,7 @@ func (c *collector) pass1(ctx context.Context, zeroScan bool, also func(*window)
 		st.ExcludedHWPoison += w.excluded[mm.HWPoison]
 		st.ExcludedOffline += w.excluded[mm.Offline]
 		st.ExcludedZero += w.zero
+		st.ExcludedNoData += w.noData
 		st.UnreadableStructPages += w.unreadable
 		if firstReadErr == nil {
 			firstReadErr = w.readErr

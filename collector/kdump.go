@@ -170,7 +170,7 @@ func (c *collector) pass2Kdump(ctx context.Context, kw *dumpfile.KdumpWriter) er
 					nb := w.bytes()
 					err = kw.WriteBitmaps(w.start, w.present[:nb], w.dumped[:nb])
 				}
-				c.windows.put(it.win)
+				c.windows.unref(it.win)
 			} else {
 				<-it.ch.done
 				if err == nil {
@@ -200,6 +200,12 @@ func (c *collector) pass2Kdump(ctx context.Context, kw *dumpfile.KdumpWriter) er
 		return nil
 	}
 	perr := c.eachWindow(ctx, false, func(w *window) error {
+		// The window's bitmaps go first, so that a dump cut short (a full disk) has
+		// them for the pages it holds; the window goes back to the pool when both the
+		// writer and this loop are done with it.
+		w.refs.Store(2)
+		queue <- item{win: w} // room for every chunk and window: never blocks
+		defer c.windows.unref(w)
 		for pos := uint64(0); pos < w.n; {
 			s, k := nextRun(w.dumped, pos, w.n, true)
 			if k == 0 {
@@ -211,7 +217,6 @@ func (c *collector) pass2Kdump(ctx context.Context, kw *dumpfile.KdumpWriter) er
 					select {
 					case cur = <-free:
 					case <-ctx.Done():
-						c.windows.put(w)
 						return context.Cause(ctx)
 					}
 					cur.runs, cur.pages, cur.out = cur.runs[:0], cur.pages[:0], cur.out[:0]
@@ -225,20 +230,15 @@ func (c *collector) pass2Kdump(ctx context.Context, kw *dumpfile.KdumpWriter) er
 				k -= m
 				if cur.npages == limit {
 					if err := dispatch(); err != nil {
-						c.windows.put(w)
 						return err
 					}
 				}
 			}
 		}
-		// A chunk does not span windows: the window's bitmaps follow its pages.
+		// A chunk does not span windows.
 		if cur != nil {
-			if err := dispatch(); err != nil {
-				c.windows.put(w)
-				return err
-			}
+			return dispatch()
 		}
-		queue <- item{win: w}
 		return nil
 	})
 	close(work)

@@ -20,6 +20,10 @@ type source struct {
 	pageSize uint64
 	maxPFN   uint64     // max_mapnr: pfns below the highest byte of memory, rounded up
 	present  []pfnRange // pfns some PT_LOAD holds, sorted, merged
+	// noData are pfns a PT_LOAD covers only with its zero-filled tail (p_memsz beyond
+	// p_filesz): pages an earlier filtering (makedumpfile -E) left out. They are not
+	// dumped again. A kdump-compressed source says the same with its 2nd bitmap.
+	noData []pfnRange
 
 	// Classification; layout is nil when mm cannot classify this kernel.
 	layout *mm.Layout
@@ -90,6 +94,15 @@ func openSource(f *vmcore.File, level mm.DumpLevel, warn func(string)) (*source,
 	if s.maxPFN == 0 {
 		return nil, fmt.Errorf("collector: %s: no memory (no PT_LOAD with a size)", f.Name)
 	}
+	for _, l := range f.Loads {
+		if l.MemSize > l.FileSize {
+			a := (l.Phys + l.FileSize + s.pageSize - 1) / s.pageSize
+			z := (l.Phys + l.MemSize) / s.pageSize
+			if a < z && !s.hasData(a, z) {
+				s.noData = append(s.noData, pfnRange{a, z})
+			}
+		}
+	}
 	sort.Slice(ranges, func(i, j int) bool { return ranges[i].start < ranges[j].start })
 	for _, r := range ranges {
 		if n := len(s.present); n > 0 && r.start <= s.present[n-1].end {
@@ -143,6 +156,16 @@ func (s *source) presentIn(b []byte, start, n uint64) {
 		z := min(s.present[i].end, end)
 		setBits(b, a-start, z-a)
 	}
+}
+
+// hasData reports whether some PT_LOAD has file data for a pfn of [a, z).
+func (s *source) hasData(a, z uint64) bool {
+	for _, l := range s.f.Loads {
+		if l.FileSize > 0 && l.Phys < z*s.pageSize && l.Phys+l.FileSize > a*s.pageSize {
+			return true
+		}
+	}
+	return false
 }
 
 // originalPages is the number of pfns memory holds.

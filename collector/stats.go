@@ -32,7 +32,10 @@ type Stats struct {
 	ExcludedFree         uint64 `json:"excluded_free"`
 	ExcludedHWPoison     uint64 `json:"excluded_hwpoison"`
 	ExcludedOffline      uint64 `json:"excluded_offline"`
-	ExcludedPages        uint64 `json:"excluded_pages"` // the sum of the above
+	// ExcludedNoData are pages the source dump itself does not hold (refiltering a
+	// filtered dump).
+	ExcludedNoData uint64 `json:"excluded_no_data"`
+	ExcludedPages  uint64 `json:"excluded_pages"` // the sum of the above
 	// RemainingPages is OriginalPages - ExcludedPages: the pages whose data is in
 	// the dump.
 	RemainingPages uint64 `json:"remaining_pages"`
@@ -60,7 +63,7 @@ type Stats struct {
 
 func (s *Stats) sumExcluded() {
 	s.ExcludedPages = s.ExcludedZero + s.ExcludedCache + s.ExcludedCachePrivate + s.ExcludedUser +
-		s.ExcludedFree + s.ExcludedHWPoison + s.ExcludedOffline
+		s.ExcludedFree + s.ExcludedHWPoison + s.ExcludedOffline + s.ExcludedNoData
 	s.RemainingPages = s.OriginalPages - min(s.ExcludedPages, s.OriginalPages)
 }
 
@@ -81,6 +84,9 @@ func (s *Stats) WriteReport(w io.Writer) error {
 	p("    Free pages              : 0x%016x\n", s.ExcludedFree)
 	p("    Hwpoison pages          : 0x%016x\n", s.ExcludedHWPoison)
 	p("    Offline pages           : 0x%016x\n", s.ExcludedOffline)
+	if s.ExcludedNoData > 0 {
+		p("    Pages not in the source : 0x%016x\n", s.ExcludedNoData)
+	}
 	p("  Remaining pages  : 0x%016x\n", s.RemainingPages)
 	excluded := s.ExcludedPages
 	if s.Format == ELF.String() {

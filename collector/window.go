@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/vmcore"
@@ -18,15 +19,26 @@ type window struct {
 	dumped   []byte // 2nd bitmap bits: pfn's data goes into the dump
 
 	excluded   [mm.NumPageTypes]uint64 // pages of present pfns left out, by type
+	noData     uint64                  // pages the source itself does not hold
 	zero       uint64                  // zero pages left out (zero scan only)
 	unreadable uint64                  // pfns whose struct page could not be read
 	readErr    error                   // the first such error
 	count      uint64                  // set bits of dumped
 	err        error
 	done       chan struct{}
+	refs       atomic.Int32 // holders in pass 2: the producer and the writer
 }
 
 func (w *window) bytes() uint64 { return (w.n + 7) / 8 }
+
+func (w *window) reset(start, n uint64) {
+	w.start, w.n = start, n
+	w.excluded = [mm.NumPageTypes]uint64{}
+	w.noData, w.zero, w.unreadable, w.count = 0, 0, 0, 0
+	w.readErr, w.err = nil, nil
+	w.done = make(chan struct{})
+	w.refs.Store(0)
+}
 
 // windowPool holds the preallocated windows; a window is taken by the dispatcher and
 // given back by whoever consumes it last.
@@ -41,6 +53,13 @@ func newWindowPool(k int, pfns uint64) *windowPool {
 }
 
 func (p *windowPool) put(w *window) { p.free <- w }
+
+// unref drops one holder of w and gives it back to the pool after the last.
+func (p *windowPool) unref(w *window) {
+	if w.refs.Add(-1) == 0 {
+		p.put(w)
+	}
+}
 
 // classifyWorker is one goroutine's classification state.
 type classifyWorker struct {
@@ -67,6 +86,10 @@ func (wk *classifyWorker) classify(ctx context.Context, w *window, zeroScan bool
 	clear(present)
 	c.src.presentIn(present, w.start, w.n)
 	copy(dumped, present)
+	if err := wk.dropNoData(w); err != nil {
+		w.err = err
+		return
+	}
 	level := c.opts.DumpLevel
 	if wk.cls != nil {
 		st := wk.cls.Classify(w.start, w.start+w.n, level, func(pfn, k uint64, t mm.PageType) {
@@ -83,6 +106,38 @@ func (wk *classifyWorker) classify(ctx context.Context, w *window, zeroScan bool
 		}
 	}
 	w.count = popcount(dumped)
+}
+
+// dropNoData clears the pages the source has no data for: those an earlier filtering
+// left out (makedumpfile's exclude_nodata_pages, for refiltering).
+func (wk *classifyWorker) dropNoData(w *window) error {
+	s := wk.c.src
+	end := w.start + w.n
+	for _, r := range s.noData {
+		if a, z := max(r.start, w.start), min(r.end, end); a < z {
+			w.noData += clearBits(w.dumped, a-w.start, z-a)
+		}
+	}
+	if s.f.Format != vmcore.FormatKdump {
+		return nil
+	}
+	for pos := uint64(0); pos < w.n; {
+		st, k := nextRun(w.dumped, pos, w.n, true)
+		if k == 0 {
+			break
+		}
+		for i := st; i < st+k; i++ {
+			ok, err := s.f.PageDumped(w.start + i)
+			if err != nil {
+				return fmt.Errorf("collector: %w", err)
+			}
+			if !ok {
+				w.noData += clearBits(w.dumped, i, 1)
+			}
+		}
+		pos = st + k
+	}
+	return nil
 }
 
 // scanZero reads the window's dumped pages and clears the bits of the zero ones.
@@ -166,7 +221,7 @@ func (c *collector) eachWindow(ctx context.Context, zeroScan bool, consume func(
 			case <-ctx.Done():
 				return
 			}
-			*w = window{start: start, n: min(W, c.src.maxPFN-start), present: w.present, dumped: w.dumped, done: make(chan struct{})}
+			w.reset(start, min(W, c.src.maxPFN-start))
 			order <- w // never blocks: order holds as many as the pool
 			select {
 			case work <- w:

@@ -1,0 +1,372 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/gokdump/gokdump/compress"
+	"github.com/gokdump/gokdump/mm"
+	"github.com/gokdump/gokdump/vmcore"
+)
+
+// memFile is an in-memory output file: io.Writer (appending at the write position) and
+// io.WriterAt.
+type memFile struct {
+	mu  sync.Mutex
+	b   []byte
+	pos int64
+}
+
+func (m *memFile) WriteAt(p []byte, off int64) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if end := off + int64(len(p)); end > int64(len(m.b)) {
+		m.b = append(m.b, make([]byte, end-int64(len(m.b)))...)
+	}
+	copy(m.b[off:], p)
+	return len(p), nil
+}
+
+func (m *memFile) Write(p []byte) (int, error) {
+	n, err := m.WriteAt(p, m.pos)
+	m.pos += int64(n)
+	return n, err
+}
+
+func (m *memFile) bytes() []byte { return m.b }
+
+// streamOnly hides WriterAt: what a pipe looks like.
+type streamOnly struct{ w *bytes.Buffer }
+
+func (s streamOnly) Write(p []byte) (int, error) { return s.w.Write(p) }
+
+// expectedTypes classifies the whole machine in one go, with mm directly.
+func expectedTypes(tb testing.TB, f *vmcore.File, level mm.DumpLevel) []mm.PageType {
+	tb.Helper()
+	info, err := f.VMCOREINFO()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	as, err := f.KernelSpace()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l, err := mm.NewLayout(symbols{info})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mem := memory{as: as, f: f}
+	secs, err := mm.ReadSections(l, mem, testPFNs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	types := make([]mm.PageType, 0, testPFNs)
+	mm.NewClassifier(l, mem, secs).Classify(0, testPFNs, level, func(pfn, n uint64, t mm.PageType) {
+		for range n {
+			types = append(types, t)
+		}
+	})
+	if len(types) != testPFNs {
+		tb.Fatalf("mm classified %d pfns of %d", len(types), testPFNs)
+	}
+	return types
+}
+
+type collected struct {
+	out   []byte
+	stats *Stats
+}
+
+func collect(tb testing.TB, f *vmcore.File, opts Options) collected {
+	tb.Helper()
+	var dst interface {
+		Write([]byte) (int, error)
+	}
+	mf := &memFile{}
+	buf := &bytes.Buffer{}
+	if opts.Flattened {
+		dst = streamOnly{buf}
+	} else {
+		dst = mf
+	}
+	st, err := Collect(context.Background(), f, dst, opts)
+	if err != nil {
+		tb.Fatalf("Collect(%+v): %v", opts, err)
+	}
+	if opts.Flattened {
+		return collected{buf.Bytes(), st}
+	}
+	return collected{mf.bytes(), st}
+}
+
+func TestCollectSynthetic(t *testing.T) {
+	for _, p := range []profile{profile61, profile612} {
+		k := newTestKernel(t, p)
+		src := k.open(t)
+		for _, level := range []mm.DumpLevel{0, 1, 31} {
+			types := expectedTypes(t, src, level)
+			for _, tc := range []struct {
+				name   string
+				format Format
+				codec  compress.Codec
+				flat   bool
+			}{
+				{"kdump-lzo", KdumpCompressed, compress.LZO, false},
+				{"kdump-zlib-flat", KdumpCompressed, compress.Zlib, true},
+				{"kdump-none", KdumpCompressed, compress.None, false},
+				{"elf", ELF, compress.None, false},
+				{"elf-flat", ELF, compress.None, true},
+			} {
+				t.Run(fmt.Sprintf("%s/d%d/%s", p.name, level, tc.name), func(t *testing.T) {
+					res := collect(t, src, Options{DumpLevel: level, Codec: tc.codec, Format: tc.format, Flattened: tc.flat, Threads: 2, WindowPFNs: 4096})
+					out, err := vmcore.NewFile(bytes.NewReader(res.out), int64(len(res.out)), tc.name)
+					if err != nil {
+						t.Fatalf("reading the dump back: %v", err)
+					}
+					if out.Flattened != tc.flat {
+						t.Errorf("Flattened = %v, want %v", out.Flattened, tc.flat)
+					}
+					if out.Incomplete() {
+						t.Error("a finished dump is marked incomplete")
+					}
+					checkDump(t, k, out, types, level, tc.format, res.stats)
+				})
+			}
+		}
+	}
+}
+
+// checkDump checks every pfn of a dump read back against the machine and mm's verdict,
+// and the statistics against both.
+func checkDump(t *testing.T, k *testKernel, out *vmcore.File, types []mm.PageType, level mm.DumpLevel, format Format, st *Stats) {
+	t.Helper()
+	var want Stats
+	var kdumpBits uint64
+	buf := make([]byte, 4096)
+	bad := 0
+	for pfn := uint64(0); pfn < testPFNs; pfn++ {
+		if !k.present(pfn) {
+			continue
+		}
+		want.OriginalPages++
+		page := k.page(pfn)
+		zero := isZero(page)
+		byType := level.Excludes(types[pfn])
+		if byType {
+			switch types[pfn] {
+			case mm.Free:
+				want.ExcludedFree++
+			case mm.CacheNotPrivate:
+				want.ExcludedCache++
+			case mm.CachePrivate:
+				want.ExcludedCachePrivate++
+			case mm.User:
+				want.ExcludedUser++
+			case mm.HWPoison:
+				want.ExcludedHWPoison++
+			case mm.Offline:
+				want.ExcludedOffline++
+			}
+		} else if zero && level&mm.ExcludeZero != 0 {
+			want.ExcludedZero++
+		}
+		dumped := !byType
+		if format == ELF && zero && level&mm.ExcludeZero != 0 {
+			dumped = false
+		}
+		if dumped {
+			kdumpBits++
+		}
+		rb, rp := buf, page
+		if format == ELF && pfn == holeStartPhys/4096 {
+			// An ELF dump keeps the partial page as the source has it: up to the hole.
+			rb, rp = buf[:holeStartPhys%4096], page[:holeStartPhys%4096]
+		}
+		_, err := out.ReadPhys(rb, pfn*4096)
+		switch {
+		case format == KdumpCompressed:
+			bit, berr := out.PageDumped(pfn)
+			if berr != nil || bit != dumped {
+				t.Errorf("pfn %#x (%v, zero %v): 2nd bitmap bit %v (%v), want %v", pfn, types[pfn], zero, bit, berr, dumped)
+				bad++
+			}
+			if dumped && (err != nil || !bytes.Equal(buf, page)) {
+				t.Errorf("pfn %#x: read back %v, contents equal %v", pfn, err, bytes.Equal(buf, page))
+				bad++
+			}
+			if !dumped && err == nil {
+				t.Errorf("pfn %#x (%v) is excluded but reads back", pfn, types[pfn])
+				bad++
+			}
+		case dumped || err == nil:
+			// ELF: dumped pages, and excluded ones in short runs, hold their contents.
+			if err != nil || !bytes.Equal(rb, rp) {
+				t.Errorf("pfn %#x (%v, dumped %v): read back %v, contents equal %v", pfn, types[pfn], dumped, err, bytes.Equal(rb, rp))
+				bad++
+			}
+		case !errors.Is(err, vmcore.ErrHole):
+			t.Errorf("pfn %#x excluded: read error %v, want a hole", pfn, err)
+			bad++
+		}
+		if bad > 10 {
+			t.Fatal("too many errors")
+		}
+	}
+	want.sumExcluded()
+	if st.OriginalPages != want.OriginalPages || st.TotalPages != testPFNs || st.HolePages != testPFNs-want.OriginalPages {
+		t.Errorf("pages: original %d total %d hole %d, want %d %d %d", st.OriginalPages, st.TotalPages, st.HolePages, want.OriginalPages, testPFNs, testPFNs-want.OriginalPages)
+	}
+	type pair struct {
+		name      string
+		got, want uint64
+	}
+	for _, c := range []pair{
+		{"zero", st.ExcludedZero, want.ExcludedZero},
+		{"cache", st.ExcludedCache, want.ExcludedCache},
+		{"cache private", st.ExcludedCachePrivate, want.ExcludedCachePrivate},
+		{"user", st.ExcludedUser, want.ExcludedUser},
+		{"free", st.ExcludedFree, want.ExcludedFree},
+		{"hwpoison", st.ExcludedHWPoison, want.ExcludedHWPoison},
+		{"offline", st.ExcludedOffline, want.ExcludedOffline},
+		{"excluded", st.ExcludedPages, want.ExcludedPages},
+		{"remaining", st.RemainingPages, want.RemainingPages},
+	} {
+		if c.got != c.want {
+			t.Errorf("stats: %s pages %d, want %d", c.name, c.got, c.want)
+		}
+	}
+	if st.ExcludedPages+st.RemainingPages != st.OriginalPages {
+		t.Errorf("stats: excluded %d + remaining %d != original %d", st.ExcludedPages, st.RemainingPages, st.OriginalPages)
+	}
+	if format == KdumpCompressed {
+		if st.DumpedPages != kdumpBits || st.DumpedPages != st.RemainingPages+st.ExcludedZero {
+			t.Errorf("stats: dumped %d, want %d bitmap bits = remaining %d + zero %d", st.DumpedPages, kdumpBits, st.RemainingPages, st.ExcludedZero)
+		}
+		if n, err := out.DumpedPages(); err != nil || n != kdumpBits {
+			t.Errorf("the dump's 2nd bitmap has %d pages (%v), want %d", n, err, kdumpBits)
+		}
+	}
+	if st.BytesWritten != int64(out.Size) && !out.Flattened {
+		t.Errorf("stats: %d bytes written, the file has %d", st.BytesWritten, out.Size)
+	}
+	if !st.Classified {
+		t.Error("stats: not classified")
+	}
+}
+
+// TestKnownPages pins the verdicts on the pages the builder made, so that a classifier
+// that gets everything wrong in the same way as the reference cannot pass.
+func TestKnownPages(t *testing.T) {
+	for _, p := range []profile{profile61, profile612} {
+		k := newTestKernel(t, p)
+		src := k.open(t)
+		res := collect(t, src, Options{DumpLevel: 31, Codec: compress.LZO, WindowPFNs: 64})
+		out, err := vmcore.NewFile(bytes.NewReader(res.out), int64(len(res.out)), "d31")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			pfn  uint64
+			kept bool
+		}{
+			{pfnFree9 - 1, true}, {pfnFree9, false}, {pfnFree9 + 511, false},
+			{pfnFree0, false}, {pfnFree0 + 1, true}, {pfnFree3 + 7, false},
+			{pfnCache, false}, {pfnCachePriv + 3, false},
+			{pfnAnon + 127, false}, {pfnTHP, false}, {pfnTHP + 300, false},
+			{pfnFree10 + 1023, false}, {pfnHugetlb + 511, false},
+			{pfnSlab, true}, {pfnSlabComp + 3, true},
+			{pfnHWPoison, false}, {pfnOffline, false}, {pfnOffline + 1, true},
+			{pfnZero + 10, true}, // zero pages keep their bit: the shared zero page
+			{pfnCacheZero, false},
+			{memmapPhys / 4096, true}, {imagePhys / 4096, true},
+		} {
+			got, err := out.PageDumped(c.pfn)
+			if err != nil || got != c.kept {
+				t.Errorf("%s: pfn %#x dumped %v (%v), want %v", p.name, c.pfn, got, err, c.kept)
+			}
+		}
+		if res.stats.ExcludedHWPoison != 1 || res.stats.ExcludedOffline != 1 {
+			t.Errorf("%s: hwpoison %d offline %d, want 1 and 1", p.name, res.stats.ExcludedHWPoison, res.stats.ExcludedOffline)
+		}
+		// Zero-filled pages: the image (4 MiB less what is written in it), the struct
+		// pages' and mem_section's unused parts, and the ones made on purpose.
+		if res.stats.ExcludedZero < nZero+5 {
+			t.Errorf("%s: %d zero pages, want at least %d", p.name, res.stats.ExcludedZero, nZero+5)
+		}
+	}
+}
+
+// TestELFGaps: runs of 256 or more excluded pages become gaps between PT_LOADs; shorter
+// runs stay, with their contents, as makedumpfile does.
+func TestELFGaps(t *testing.T) {
+	k := newTestKernel(t, profile612)
+	src := k.open(t)
+	res := collect(t, src, Options{DumpLevel: 1, Format: ELF})
+	out, err := vmcore.NewFile(bytes.NewReader(res.out), int64(len(res.out)), "elf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	if _, err := out.ReadPhys(buf, (pfnZero+150)*4096); !errors.Is(err, vmcore.ErrHole) {
+		t.Errorf("middle of %d zero pages: %v, want a hole", nZero, err)
+	}
+	if _, err := out.ReadPhys(buf, (pfnZeroShort+2)*4096); err != nil || !isZero(buf) {
+		t.Errorf("inside 5 zero pages: %v, want the (zero) contents", err)
+	}
+	if res.stats.ELFExcludedPages == 0 || res.stats.ELFExcludedPages >= res.stats.ExcludedPages {
+		t.Errorf("ELF excluded %d of %d excluded pages: want some, not all", res.stats.ELFExcludedPages, res.stats.ExcludedPages)
+	}
+	// Every output PT_LOAD starts and ends on a dumped page, and the kernel text alias
+	// is kept with its virtual addresses.
+	var textPieces int
+	for _, l := range out.Loads {
+		if l.Virt >= 0xffffffff80000000 {
+			textPieces++
+		}
+		if l.FileSize != l.MemSize || l.FileSize == 0 {
+			t.Errorf("PT_LOAD %#x: filesz %#x memsz %#x", l.Phys, l.FileSize, l.MemSize)
+		}
+	}
+	if textPieces == 0 {
+		t.Error("no PT_LOAD of the kernel text map")
+	}
+}
+
+// TestDeterminism: the output does not depend on the window size or the thread count.
+func TestDeterminism(t *testing.T) {
+	k := newTestKernel(t, profile61)
+	src := k.open(t)
+	for _, tc := range []struct {
+		format Format
+		codec  compress.Codec
+		level  mm.DumpLevel
+	}{
+		{KdumpCompressed, compress.LZO, 31},
+		{KdumpCompressed, compress.Zstd, 1},
+		{ELF, compress.None, 31},
+	} {
+		ref := collect(t, src, Options{DumpLevel: tc.level, Codec: tc.codec, Format: tc.format, Threads: 1})
+		variants := []Options{
+			{WindowPFNs: 8, Threads: 1},
+			{WindowPFNs: 24, Threads: 4, ChunkPages: 3},
+			{WindowPFNs: 512, Threads: 4},
+			{WindowPFNs: 4096, Threads: 2, ChunkPages: 1},
+			{WindowPFNs: 1 << 20, Threads: 4, ChunkPages: 500},
+		}
+		if tc.codec == compress.Zstd {
+			variants = variants[:2] // a zstd encoder per thread is slow to set up
+		}
+		for _, v := range variants {
+			v.DumpLevel, v.Codec, v.Format = tc.level, tc.codec, tc.format
+			got := collect(t, src, v)
+			if !bytes.Equal(got.out, ref.out) {
+				t.Errorf("%v %v -d %d: window %d, %d threads, chunk %d: output differs from the 1-thread default run (%d vs %d bytes)",
+					tc.format, tc.codec, tc.level, v.WindowPFNs, v.Threads, v.ChunkPages, len(got.out), len(ref.out))
+			}
+		}
+	}
+}
