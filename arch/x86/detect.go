@@ -83,8 +83,9 @@ func NewKernelSpace(mem PhysReader, syms Symbols, loads []Load) (*AddressSpace, 
 	if cfg.Levels == 5 {
 		cfg.DirectMapBase = DirectMapBase5
 	}
+	baseFromLoads := false
 	if base, ok := directMapBaseFromLoads(loads, cfg.Levels); ok {
-		cfg.DirectMapBase = base
+		cfg.DirectMapBase, baseFromLoads = base, true
 	}
 
 	as, err := New(cfg)
@@ -102,7 +103,46 @@ func NewKernelSpace(mem PhysReader, syms Symbols, loads []Load) (*AddressSpace, 
 		return nil, fmt.Errorf("x86: page tables at phys 0x%x (%d-level) map %s (0x%x) to phys 0x%x, not to themselves",
 			cfg.Root, cfg.Levels, rootName, rootVirt, got)
 	}
+	if !baseFromLoads {
+		if base, ok := directMapBaseFromTables(as); ok && base != cfg.DirectMapBase {
+			cfg.DirectMapBase = base
+			return New(cfg)
+		}
+	}
 	return as, nil
+}
+
+// directMapBaseFromTables finds page_offset_base in the page tables, for dumps whose
+// program headers carry no virtual addresses (kdump-compressed files keep only pfn
+// bitmaps). KASLR (arch/x86/mm/kaslr.c) places the direct map first among the
+// randomised regions of the kernel half, PUD-aligned, and the direct map starts with
+// physical address 0 (the first MiB is always mapped): so the base is the lowest
+// 1 GiB-aligned kernel-half address that translates to physical 0. Unpopulated
+// top-level entries are skipped whole, so the search costs a few thousand walks at most.
+func directMapBaseFromTables(as *AddressSpace) (uint64, bool) {
+	lo, pgdSpan := uint64(0xffff800000000000), uint64(1)<<39
+	if as.Levels == 5 {
+		lo, pgdSpan = 0xff00000000000000, uint64(1)<<48
+	}
+	const p4dSpan = uint64(1) << 39
+	for v := lo; v >= lo && v < KernelTextMap; {
+		phys, _, err := as.Walk(v)
+		if err == nil && phys == 0 {
+			return v, true
+		}
+		step := uint64(PageSize1G)
+		var te *TranslationError
+		if errors.As(err, &te) {
+			switch te.Level {
+			case LevelPGD:
+				step = pgdSpan - v%pgdSpan
+			case LevelP4D:
+				step = p4dSpan - v%p4dSpan
+			}
+		}
+		v += step
+	}
+	return 0, false
 }
 
 // physBaseFromLoads finds phys_base from the PT_LOAD of the kernel image

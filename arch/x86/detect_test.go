@@ -115,16 +115,45 @@ func TestNewKernelSpaceFallbacks(t *testing.T) {
 			checkSpace(t, as, k)
 			checkRead(t, as, release, "6.1.0-56-amd64")
 
-			// Loads that do not say where RAM is mapped: the default base.
+			// Loads that do not say where RAM is mapped (a kdump-compressed dump):
+			// the base, randomised or not, is found in the page tables.
 			loads := k.Loads()
 			loads[1].Virt = 0
 			if as, err = x86.NewKernelSpace(mem, k.VMCOREINFO(), loads); err != nil {
 				t.Fatal(err)
 			}
-			if want := map[int]uint64{4: x86.DirectMapBase4, 5: x86.DirectMapBase5}[l.cfg.Levels]; as.DirectMapBase != want {
-				t.Errorf("DirectMapBase without direct-map loads = 0x%x, want 0x%x", as.DirectMapBase, want)
+			if as.DirectMapBase != k.DirectMapBase {
+				t.Errorf("DirectMapBase without direct-map loads = 0x%x, want 0x%x from the page tables", as.DirectMapBase, k.DirectMapBase)
 			}
 			checkRead(t, as, release, "6.1.0-56-amd64")
+			checkRead(t, as, k.DirectMapBase+l.cfg.ImagePhys+0x123456, "6.1.0-56-amd64")
+
+			// Nothing maps physical 0 in the kernel half: the default base.
+			mem0 := &x86test.Memory{}
+			ram := make([]byte, l.cfg.RAMSize)
+			if err := k.Place(ram); err != nil {
+				t.Fatal(err)
+			}
+			if err := mem0.Add(0, ram); err != nil {
+				t.Fatal(err)
+			}
+			// The whole 64 MiB of RAM is under the direct map's first PUD entry.
+			entry, err := k.Tables.EntryAddr(k.DirectMapBase, x86.LevelPUD)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := k.Tables.SetEntry(entry, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := k.Place(ram); err != nil {
+				t.Fatal(err)
+			}
+			if as, err = x86.NewKernelSpace(mem0, k.VMCOREINFO(), loads); err != nil {
+				t.Fatal(err)
+			}
+			if want := map[int]uint64{4: x86.DirectMapBase4, 5: x86.DirectMapBase5}[l.cfg.Levels]; as.DirectMapBase != want {
+				t.Errorf("DirectMapBase with physical 0 unmapped = 0x%x, want the default 0x%x", as.DirectMapBase, want)
+			}
 
 			// Without pgtable_l5_enabled the kernel is taken as 4-level: a
 			// 5-level dump then fails the self-check instead of reading garbage.

@@ -28,7 +28,10 @@ func init() {
 type infoReport struct {
 	File       string `json:"file"`
 	Format     string `json:"format"`
+	Flattened  bool   `json:"flattened,omitempty"`
 	Incomplete bool   `json:"incomplete"`
+	// Dump is set for a filtered dump (kdump-compressed): how it was made.
+	Dump *dumpSummary `json:"dump,omitempty"`
 
 	Kernel struct {
 		Release  string `json:"release,omitempty"`
@@ -56,6 +59,13 @@ type infoReport struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
+// dumpSummary says how a kdump-compressed dump was filtered and compressed.
+type dumpSummary struct {
+	DumpLevel   int    `json:"dump_level"`
+	Compression string `json:"compression"`
+	DumpedPages uint64 `json:"dumped_pages"`
+}
+
 // memoryRange is one run of physical memory the dump holds, [Start, End].
 type memoryRange struct {
 	Start string `json:"start"`
@@ -68,7 +78,8 @@ func runInfo(ctx context.Context, e *env, args []string) int {
 
 Prints what a dump holds: the crashed kernel's release, version and build ID, the crash
 time (UTC), the number of CPUs, the physical memory ranges, the paging mode, the KASLR
-offset, phys_base and the direct-map base. Reads ELF vmcores (including /proc/vmcore).`)
+offset, phys_base and the direct-map base. Reads ELF vmcores (including /proc/vmcore),
+kdump-compressed dumps and their flattened form (makedumpfile's and gokdump's).`)
 	asJSON := fs.Bool("json", false, "print JSON (field names are stable, see docs/info-json.md)")
 	pos, code, done := parseArgs(fs, args)
 	if done {
@@ -108,12 +119,18 @@ func hex(v uint64) string { return fmt.Sprintf("0x%x", v) }
 // else that cannot be read becomes a warning, because a half-readable dump is exactly
 // when someone needs info most.
 func buildInfo(f *vmcore.File) (*infoReport, error) {
-	r := &infoReport{File: f.Name, Format: "elf", Incomplete: f.Incomplete()}
+	r := &infoReport{File: f.Name, Format: string(f.Format), Flattened: f.Flattened, Incomplete: f.Incomplete()}
 	info, err := f.VMCOREINFO()
 	if err != nil {
 		return nil, err
 	}
 	warn := func(format string, a ...any) { r.Warnings = append(r.Warnings, fmt.Sprintf(format, a...)) }
+	if k := f.Kdump; k != nil {
+		r.Dump = &dumpSummary{DumpLevel: k.DumpLevel(), Compression: k.Codec.String()}
+		if r.Dump.DumpedPages, err = f.DumpedPages(); err != nil {
+			warn("dumped pages: %v", err)
+		}
+	}
 
 	r.Kernel.Release, _ = info.OSRelease()
 	r.Kernel.BuildID, _ = info.BuildID()
@@ -202,11 +219,20 @@ func writeInfoText(w io.Writer, r *infoReport) {
 		}
 	}
 	line("file", r.File)
-	format := "ELF vmcore"
+	format := map[string]string{"elf": "ELF vmcore", "kdump-compressed": "kdump-compressed"}[r.Format]
+	if format == "" {
+		format = r.Format
+	}
+	if r.Flattened {
+		format += " (flattened)"
+	}
 	if r.Incomplete {
 		format += " (INCOMPLETE: the dump was cut short)"
 	}
 	line("format", format)
+	if d := r.Dump; d != nil {
+		line("filtering", fmt.Sprintf("dump level %d, %s compression, %d pages dumped", d.DumpLevel, d.Compression, d.DumpedPages))
+	}
 	line("release", r.Kernel.Release)
 	line("version", r.Kernel.Version)
 	line("machine", r.Kernel.Machine)

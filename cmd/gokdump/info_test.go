@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -130,5 +132,62 @@ func TestInfoBadInput(t *testing.T) {
 	}
 	if code, _, _ := runCmd(t, "info"); code != 2 {
 		t.Errorf("info without a dump: exit %d, want 2", code)
+	}
+}
+
+// info reads the dumps the collector writes as well as ELF vmcores, and tells how they
+// were filtered; the kernel facts must be the same as the ELF original's.
+func TestInfoKdumpCompressed(t *testing.T) {
+	cfg := synth.Default()
+	c, err := synth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	elfPath, err := c.WriteFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, flat := range []bool{false, true} {
+		out := filepath.Join(dir, fmt.Sprintf("dump-%v", flat))
+		args := []string{"dump", "-l", "-d", "1", elfPath, out}
+		if flat {
+			args = []string{"dump", "-F", "-l", "-d", "1", elfPath}
+		}
+		var o, e bytes.Buffer
+		if code := run(context.Background(), append([]string{"gokdump"}, args...), &o, &e); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, e.String())
+		}
+		if flat {
+			if err := os.WriteFile(out, o.Bytes(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, want, _ := runCmd(t, "info", "--json", elfPath)
+		code, got, errs := runCmd(t, "info", "--json", out)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		var rw, rg infoReport
+		if err := json.Unmarshal([]byte(want), &rw); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(got), &rg); err != nil {
+			t.Fatal(err)
+		}
+		if rg.Format != "kdump-compressed" || rg.Flattened != flat || rg.Dump == nil ||
+			rg.Dump.DumpLevel != 1 || rg.Dump.Compression != "lzo" || rg.Dump.DumpedPages == 0 {
+			t.Errorf("flattened=%v: format %q flattened %v dump %+v", flat, rg.Format, rg.Flattened, rg.Dump)
+		}
+		if len(rg.Warnings) != 0 {
+			t.Errorf("warnings: %q", rg.Warnings)
+		}
+		// What the kernel was is the same whatever the dump's format.
+		rg.File, rg.Format, rg.Flattened, rg.Dump = rw.File, rw.Format, rw.Flattened, rw.Dump
+		// The kdump format keeps the pages, not the ELF PT_LOADs: zero pages at the
+		// end of memory are kept, so the ranges are the same.
+		if !reflect.DeepEqual(rg, rw) {
+			t.Errorf("flattened=%v: info of the kdump-compressed dump\n%+v\ndiffers from the ELF original's\n%+v", flat, rg, rw)
+		}
 	}
 }

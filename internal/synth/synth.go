@@ -59,8 +59,8 @@ func Default() Config {
 type Crash struct {
 	Config
 	Kernel *x86test.Kernel
-	RAM    []byte   // physical memory from address 0
-	Image  []byte   // the ELF vmcore
+	RAM    []byte // physical memory from address 0
+	Image  []byte // the ELF vmcore
 	Loads  []x86.Load
 	UTS    uint64   // virtual address of init_uts_ns
 	RIPs   []uint64 // the instruction pointer stored for each CPU
