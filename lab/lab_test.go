@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -35,7 +36,71 @@ func TestMain(m *testing.M) {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	if crashRoot != "" {
+		os.RemoveAll(crashRoot)
+	}
 	os.Exit(code)
+}
+
+// Each variant is crashed once per test binary run, by the first test that needs it, and
+// every test of a capability (info, the collector, dmesg, ...) checks the same capture:
+// a VM takes a minute or two under TCG.
+var (
+	crashRootOnce sync.Once
+	crashRoot     string
+	crashRootErr  error
+	crashMu       sync.Mutex
+	crashByName   = map[string]*crashOnce{}
+)
+
+type crashOnce struct {
+	once sync.Once
+	res  *Result
+	err  error
+}
+
+// crashFor returns the capture of variant v, crashing the guest on first use.
+func crashFor(t *testing.T, v labVariant) *Result {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("boots QEMU guests (minutes); not in -short")
+	}
+	testenv.NeedTool(t, QEMU, "qemu-system-x86")
+	bin := guestGokdump(t)
+	k := testenv.KernelPackage(t, v.kernel)
+	crashRootOnce.Do(func() { crashRoot, crashRootErr = os.MkdirTemp("", "gokdump-lab-crashes-") })
+	if crashRootErr != nil {
+		t.Fatal(crashRootErr)
+	}
+	crashMu.Lock()
+	c := crashByName[v.name]
+	if c == nil {
+		c = &crashOnce{}
+		crashByName[v.name] = c
+	}
+	crashMu.Unlock()
+	c.once.Do(func() {
+		dir := filepath.Join(crashRoot, v.name)
+		if c.err = os.Mkdir(dir, 0o700); c.err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		defer cancel()
+		c.res, c.err = Crash(ctx, Config{
+			Kernel: k, Gokdump: bin, Dir: dir,
+			CPU: v.cpu, KASLR: v.kaslr, PageCacheMiB: workloadMiB, AnonMiB: workloadMiB,
+		})
+		if c.res != nil {
+			t.Logf("%s: VM ran %s; console %s", v.name, c.res.Elapsed.Round(time.Second), c.res.ConsoleLog)
+		}
+		if c.err != nil && c.res != nil {
+			t.Logf("console tail:\n%s", ConsoleTail(c.res.ConsoleLog, 80))
+		}
+	})
+	if c.err != nil {
+		t.Fatalf("crashing %s: %v", v.name, c.err)
+	}
+	return c.res
 }
 
 // guestGokdump returns the static gokdump binary for lab guests.
@@ -81,29 +146,12 @@ func TestLab(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU guests (minutes); not in -short")
 	}
-	testenv.NeedTool(t, QEMU, "qemu-system-x86")
-	bin := guestGokdump(t)
 	for _, v := range labVariants {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			k := testenv.KernelPackage(t, v.kernel)
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-			defer cancel()
-			res, err := Crash(ctx, Config{
-				Kernel: k, Gokdump: bin, Dir: t.TempDir(),
-				CPU: v.cpu, KASLR: v.kaslr, PageCacheMiB: workloadMiB, AnonMiB: workloadMiB,
-			})
-			if res != nil {
-				t.Logf("%s: VM ran %s; console %s", v.name, res.Elapsed.Round(time.Second), res.ConsoleLog)
-			}
-			if err != nil {
-				if res != nil {
-					t.Logf("console tail:\n%s", ConsoleTail(res.ConsoleLog, 80))
-				}
-				t.Fatal(err)
-			}
+			res := crashFor(t, v)
 			checkCapture(t, v, res)
-			checkInfo(t, v, bin, res)
+			checkInfo(t, v, guestGokdump(t), res)
 			checkVirtual(t, res)
 			if t.Failed() {
 				t.Logf("console tail:\n%s", ConsoleTail(res.ConsoleLog, 80))

@@ -33,6 +33,12 @@ type labGuest struct {
 
 func (g *labGuest) say(format string, args ...any) {
 	fmt.Fprintln(g.con, plan.Line(format, args...))
+	// A write to the console only queues the line for the UART; a crash right after it
+	// (the "armed" line comes just before sysrq-c) loses what is still queued. Wait until
+	// the line is out (tcdrain: TCSBRK with a non-zero argument).
+	if f, ok := g.con.(*os.File); ok {
+		_ = unix.IoctlSetInt(int(f.Fd()), unix.TCSBRK, 1)
+	}
 }
 
 // runLabGuest does the lab's work in whichever kernel this is: the capture kernel has a
