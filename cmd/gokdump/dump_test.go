@@ -265,3 +265,23 @@ func TestDumpErrors(t *testing.T) {
 	}
 	_ = vm
 }
+
+// FuzzParseDumpArgs: any command line gives options or an error, never a panic, and
+// the options it gives pass or fail check without panicking either.
+func FuzzParseDumpArgs(f *testing.F) {
+	for _, s := range []string{"-l --message-level 7 -d 31 /proc/vmcore out", "-ld31 a b", "-F -c -d 31 a", "-R out", "--num-th=2 -L 1G a b", "-d 1,31 -- -x y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		a, err := parseDumpArgs(strings.Fields(line))
+		if err != nil {
+			return
+		}
+		_ = a.check()
+		for _, l := range a.levels {
+			if l > mm.MaxDumpLevel {
+				t.Fatalf("%q: level %d accepted", line, l)
+			}
+		}
+	})
+}
