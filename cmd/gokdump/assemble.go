@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/gokdump/gokdump/assemble"
 	"github.com/gokdump/gokdump/collector"
@@ -68,10 +69,10 @@ Exit codes: 1 no address, 2 bad address, 3 cannot open SOURCE, 4 invalid ELF cor
 header, 5 memory cannot be read, 8 cannot write, 9 bad arguments.`)
 	memPath := fs.String("mem", "/dev/mem", "physical memory: /dev/mem or a RAM image file")
 	var maps rangeList
-	fs.Var(&maps, "map", "FILEOFF:PHYS:SIZE: SOURCE holds SIZE bytes of physical memory from PHYS at offset FILEOFF (repeatable)")
+	fs.Var(&maps, "map", "SOURCE holds SIZE bytes of physical memory from PHYS at offset FILEOFF: `FILEOFF:PHYS:SIZE` (repeatable; 0x hex, K/M/G)")
 	out := fs.String("o", "", "write the vmcore to `FILE` instead of standard output")
 	force := fs.Bool("f", false, "overwrite FILE if it exists")
-	level := fs.Int("dump-level", -1, "leave out pages as makedumpfile -d `LEVEL` does (0-31): 1 zero, 2 cache, 4 cache and private, 8 user, 16 free")
+	levelText := fs.String("dump-level", "", "leave out pages as makedumpfile -d `LEVEL` does, a sum of: 1 zero, 2 cache without private data, 4 all cache, 8 user data, 16 free")
 	codecName := fs.String("compress", "", "compress pages with `CODEC` (none, zlib, lzo, snappy, zstd); writes a kdump-compressed file")
 	asELF := fs.Bool("elf", false, "with --dump-level: write a filtered ELF core instead of a kdump-compressed file")
 	pos, code, done := parseArgs(fs, args)
@@ -89,13 +90,16 @@ header, 5 memory cannot be read, 8 cannot write, 9 bad arguments.`)
 		return errorf(asmExitUsage, "invalid argument count: want at most one ELFCOREHDR address, got %d arguments %q", len(pos), pos)
 	}
 
-	filter := *level >= 0 || *codecName != ""
+	filter := *levelText != "" || *codecName != ""
 	var opts collector.Options
 	if filter {
-		if *level > int(mm.MaxDumpLevel) {
-			return errorf(asmExitUsage, "--dump-level %d: want 0..%d", *level, mm.MaxDumpLevel)
+		if *levelText != "" {
+			level, err := strconv.ParseUint(*levelText, 10, 8)
+			if err != nil || level > uint64(mm.MaxDumpLevel) {
+				return errorf(asmExitUsage, "--dump-level %q: want a number 0..%d", *levelText, mm.MaxDumpLevel)
+			}
+			opts.DumpLevel = mm.DumpLevel(level)
 		}
-		opts.DumpLevel = mm.DumpLevel(max(*level, 0))
 		if *codecName != "" {
 			c, err := compress.ParseCodec(*codecName)
 			if err != nil {

@@ -274,6 +274,29 @@ func TestAssembleFiltered(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(stdout, "makedumpfile") {
 		t.Errorf("assemble --compress lzo to stdout: exit %d, starts %q: %s", code, stdout[:min(len(stdout), 16)], stderr)
 	}
+	// A filtered ELF core: zero pages left out, the others kept.
+	elfOut := filepath.Join(t.TempDir(), "filtered.elf")
+	if code, _, stderr = runCmd(t, "assemble", "--mem", m.ramPath, "--elf", "--dump-level", "1", "-o", elfOut, fmt.Sprintf("%#x", m.hdr)); code != 0 {
+		t.Fatalf("assemble --elf --dump-level 1: exit %d: %s", code, stderr)
+	}
+	ef, err := vmcore.Open(elfOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ef.Close()
+	if st, _ := os.Stat(elfOut); ef.Format != vmcore.FormatELF || st.Size() >= int64(len(m.crash.Image)) {
+		t.Errorf("filtered ELF core: format %v, %d bytes (unfiltered %d)", ef.Format, st.Size(), len(m.crash.Image))
+	}
+	for pa := uint64(0); pa < uint64(len(m.crash.RAM)); pa += 4096 {
+		if want := m.crash.RAM[pa : pa+4096]; !bytes.Equal(want, make([]byte, 4096)) {
+			if _, err := ef.ReadPhys(page, pa); err != nil || !bytes.Equal(page, want) {
+				t.Fatalf("filtered ELF core, page %#x: %v, or contents differ", pa, err)
+			}
+		}
+	}
+	if code, _, stderr = runCmd(t, "assemble", "--mem", m.ramPath, "--dump-level", "32", fmt.Sprintf("%#x", m.hdr)); code != 9 || !strings.Contains(stderr, "0..31") {
+		t.Errorf("--dump-level 32: exit %d, %q", code, stderr)
+	}
 	if code, _, stderr = runCmd(t, "assemble", "--mem", m.ramPath, "--elf", fmt.Sprintf("%#x", m.hdr)); code != 9 || !strings.Contains(stderr, "--elf") {
 		t.Errorf("--elf without filtering: exit %d, %q", code, stderr)
 	}
