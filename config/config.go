@@ -1,0 +1,640 @@
+// Package config reads kdump.conf, the kdump service's configuration, in the syntax of
+// Fedora and RHEL (kexec-tools, kdump-utils) so existing files keep working: one
+// directive a line, its value after the first run of white space, '#' starting a
+// comment anywhere on a line.
+//
+// Fedora's kdumpctl refuses unknown and deprecated directives instead of ignoring them:
+// a typo in a dump configuration would otherwise only show when a crash is lost. This
+// package does the same, and also refuses what gokdump does not do (cp or dd as the
+// collector, fence_kdump, dracut arguments), every error naming the file and line.
+//
+//	cfg, err := config.Load("/etc/kdump.conf")
+//	// cfg.Path, cfg.Target.Kind, cfg.Collector.Args, cfg.FailureAction, ...
+//
+// The options of core_collector are makedumpfile's; they are checked by the
+// collector's own option parser through Config.CheckCollector, which package main
+// (where that parser lives) calls after Load.
+package config
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// DefaultFile is where the configuration is read from unless told otherwise.
+const DefaultFile = "/etc/kdump.conf"
+
+// DefaultDumpPath is the directory dumps are saved in (path) when none is configured.
+const DefaultDumpPath = "/var/crash"
+
+// DefaultCollector is core_collector when none is configured: Fedora's default,
+// LZO-compressed, leaving out zero, cache, user and free pages (level 31).
+var DefaultCollector = Collector{Program: "makedumpfile", Args: []string{"-l", "--message-level", "7", "-d", "31"}}
+
+// Bounds that keep a hostile or corrupt file from making us hold much.
+const (
+	maxLineLen = 4096
+	maxLines   = 10000
+	maxListLen = 256 // entries of extra_bins / extra_modules
+)
+
+// Action is what the capture environment does after saving (final_action) or when
+// saving fails (failure_action).
+type Action string
+
+const (
+	ActionReboot       Action = "reboot"
+	ActionHalt         Action = "halt"
+	ActionPoweroff     Action = "poweroff"
+	ActionShell        Action = "shell"          // failure_action only: a shell on the console
+	ActionDumpToRootfs Action = "dump_to_rootfs" // failure_action only: save to the root filesystem instead
+)
+
+// TargetKind is where dumps go.
+type TargetKind string
+
+const (
+	// TargetRootfs (no target directive) saves to Path on the root filesystem of the
+	// machine, as Fedora does.
+	TargetRootfs TargetKind = ""
+	TargetExt4   TargetKind = "ext4"
+	TargetXFS    TargetKind = "xfs"
+	TargetBtrfs  TargetKind = "btrfs"
+	// TargetRaw writes the dump as a flattened stream to a raw partition.
+	TargetRaw TargetKind = "raw"
+	// TargetSSH streams the dump to user@host (parsed; saving is a later issue).
+	TargetSSH TargetKind = "ssh"
+	// TargetNFS mounts host:/export (parsed; saving is a later issue).
+	TargetNFS TargetKind = "nfs"
+)
+
+// IsFilesystem reports whether k is a local file system mounted to save a dump.
+func (k TargetKind) IsFilesystem() bool {
+	return k == TargetExt4 || k == TargetXFS || k == TargetBtrfs
+}
+
+// Target is the dump target directive.
+type Target struct {
+	Kind TargetKind
+	// Spec is the directive's value as written: /dev/vdb1, LABEL=dumps, UUID=...,
+	// user@host, host:/export.
+	Spec string
+
+	// For a file system or raw target, exactly one of Device, Label and UUID is set.
+	Device string // a device path, e.g. /dev/vdb1 or /dev/disk/by-id/...
+	Label  string // LABEL=: the file system label
+	UUID   string // UUID=: the file system UUID
+
+	User   string // ssh: the remote user
+	Host   string // ssh, nfs: the server
+	Export string // nfs: the exported directory
+
+	Line int // where the directive is; 0 when there is none
+}
+
+// Collector is the core_collector directive: the program and its options, without
+// the VMCORE and DUMPFILE operands, which the capture environment adds.
+type Collector struct {
+	// Program is "makedumpfile" or "gokdump dump" (both run gokdump's collector).
+	Program string
+	Args    []string
+	Line    int // 0 for the default
+}
+
+// String returns the directive's value as it would be written.
+func (c Collector) String() string {
+	return strings.Join(append([]string{c.Program}, c.Args...), " ")
+}
+
+// Config is a parsed kdump.conf with defaults filled in.
+type Config struct {
+	File string // the file it was read from (for messages)
+
+	// Path is the directory dumps are saved in: an absolute path on the target file
+	// system (the root file system when there is no target), or on the ssh/nfs server.
+	Path      string
+	Collector Collector
+	Target    Target
+	// SSHKey is the private key for an ssh target ("" : ssh's default).
+	SSHKey string
+	// Pre and Post are the kdump_pre and kdump_post hooks ("" for none): executables
+	// run before the dump (a non-zero exit skips it) and after it (with the exit code
+	// as $1).
+	Pre, Post string
+	// ExtraBins are programs copied, with their shared libraries, into the capture
+	// initramfs (for the hooks).
+	ExtraBins []string
+	// ExtraModules are kernel modules added to the capture initramfs beyond those
+	// the target needs.
+	ExtraModules  []string
+	FailureAction Action
+	FinalAction   Action
+	// ForceRebuild rebuilds the capture initramfs on every start; ForceNoRebuild
+	// never rebuilds an existing one.
+	ForceRebuild, ForceNoRebuild bool
+	// KeepDumps is gokdump's extension keep_dumps N: after saving, only the newest N
+	// dumps in Path are kept. 0 keeps them all.
+	KeepDumps int
+
+	// Lines maps each directive present to the line it is on.
+	Lines map[string]int
+}
+
+// Default returns the configuration of an empty file.
+func Default() *Config {
+	return &Config{
+		Path:          DefaultDumpPath,
+		Collector:     Collector{Program: DefaultCollector.Program, Args: append([]string(nil), DefaultCollector.Args...)},
+		FailureAction: ActionReboot,
+		FinalAction:   ActionReboot,
+		Lines:         map[string]int{},
+	}
+}
+
+// Error is one bad line of a configuration file.
+type Error struct {
+	File string
+	Line int // 0 when about the file as a whole
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+}
+
+// ErrorList is every problem found in a file, in line order; Parse reports them all
+// at once so one run of "gokdump config check" shows everything to fix.
+type ErrorList []*Error
+
+func (l ErrorList) Error() string {
+	switch len(l) {
+	case 0:
+		return "no errors"
+	case 1:
+		return l[0].Error()
+	}
+	var b strings.Builder
+	for i, e := range l {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// Unwrap lets errors.As find the individual errors.
+func (l ErrorList) Unwrap() []error {
+	errs := make([]error, len(l))
+	for i, e := range l {
+		errs[i] = e
+	}
+	return errs
+}
+
+// Load reads the configuration file at file.
+func Load(file string) (*Config, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	return Parse(f, file)
+}
+
+// directive says how one kdump.conf directive is read.
+type directive struct {
+	// set parses value into c; it returns the problem with the value.
+	set func(c *Config, p *parser, value string, line int) error
+	// list directives may repeat (each line adds to the list).
+	list bool
+}
+
+// deprecated are directives Fedora once had and now refuses, with what replaces them.
+var deprecated = map[string]string{
+	"net":             "use \"ssh user@host\" or \"nfs host:/export\"",
+	"options":         "module parameters are not supported; modules load without parameters",
+	"link_delay":      "network targets wait by themselves",
+	"disk_timeout":    "the capture environment waits a bounded time for the target by itself",
+	"debug_mem_level": "not supported",
+	"blacklist":       "leave the module out of extra_modules",
+	"default":         "renamed failure_action",
+}
+
+// unsupported are directives of Fedora's kdump.conf that gokdump does not implement.
+var unsupported = map[string]string{
+	"dracut_args":            "gokdump builds its own initramfs without dracut",
+	"fence_kdump_args":       "fence_kdump is not supported",
+	"fence_kdump_nodes":      "fence_kdump is not supported",
+	"auto_reset_crashkernel": "gokdump does not edit the boot loader's kernel command line",
+	"ext2":                   "use ext4 (its driver mounts ext2 file systems)",
+	"ext3":                   "use ext4 (its driver mounts ext3 file systems)",
+	"minix":                  "not supported; use ext4, xfs or btrfs",
+	"virtiofs":               "not supported; use ext4, xfs or btrfs",
+}
+
+var directives = map[string]directive{
+	"path":           {set: setPath},
+	"core_collector": {set: setCollector},
+	"ext4":           {set: setTarget(TargetExt4)},
+	"xfs":            {set: setTarget(TargetXFS)},
+	"btrfs":          {set: setTarget(TargetBtrfs)},
+	"raw":            {set: setTarget(TargetRaw)},
+	"ssh":            {set: setTarget(TargetSSH)},
+	"nfs":            {set: setTarget(TargetNFS)},
+	"sshkey": {set: func(c *Config, _ *parser, v string, _ int) error {
+		if err := absPath(v); err != nil {
+			return err
+		}
+		c.SSHKey = v
+		return nil
+	}},
+	"kdump_pre":        {set: setHook(func(c *Config) *string { return &c.Pre })},
+	"kdump_post":       {set: setHook(func(c *Config) *string { return &c.Post })},
+	"extra_bins":       {set: setExtraBins, list: true},
+	"extra_modules":    {set: setExtraModules, list: true},
+	"failure_action":   {set: setAction(func(c *Config) *Action { return &c.FailureAction }, true)},
+	"final_action":     {set: setAction(func(c *Config) *Action { return &c.FinalAction }, false)},
+	"force_rebuild":    {set: setBool(func(c *Config) *bool { return &c.ForceRebuild })},
+	"force_no_rebuild": {set: setBool(func(c *Config) *bool { return &c.ForceNoRebuild })},
+	"keep_dumps": {set: func(c *Config, _ *parser, v string, _ int) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 100000 {
+			return fmt.Errorf("want a number of dumps to keep (0 keeps all), not %q", v)
+		}
+		c.KeepDumps = n
+		return nil
+	}},
+}
+
+// targetDirectives are the directives that name a dump target; at most one may appear.
+var targetDirectives = []string{"ext4", "xfs", "btrfs", "raw", "ssh", "nfs"}
+
+type parser struct {
+	name string
+	errs ErrorList
+}
+
+func (p *parser) errorf(line int, format string, args ...any) {
+	p.errs = append(p.errs, &Error{File: p.name, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Parse reads a kdump.conf from r; name is the file name used in errors. It returns
+// the configuration with defaults filled in, or an ErrorList of every bad line.
+func Parse(r io.Reader, name string) (*Config, error) {
+	c := Default()
+	c.File = name
+	p := &parser{name: name}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 512), maxLineLen)
+	line := 0
+	for sc.Scan() {
+		line++
+		if line > maxLines {
+			p.errorf(line, "more than %d lines: not a kdump.conf", maxLines)
+			break
+		}
+		text := sc.Text()
+		if i := strings.IndexByte(text, '#'); i >= 0 {
+			text = text[:i]
+		}
+		text = strings.TrimSpace(text)
+		if text == "" {
+			continue
+		}
+		if !isText(text) {
+			p.errorf(line, "contains control characters or invalid UTF-8")
+			continue
+		}
+		key, value := text, ""
+		if i := strings.IndexAny(text, " \t"); i >= 0 {
+			key, value = text[:i], strings.TrimSpace(text[i+1:])
+		}
+		d, ok := directives[key]
+		if !ok {
+			switch {
+			case deprecated[key] != "":
+				p.errorf(line, "deprecated directive %q: %s", key, deprecated[key])
+			case unsupported[key] != "":
+				p.errorf(line, "directive %q is not supported by gokdump: %s", key, unsupported[key])
+			default:
+				p.errorf(line, "unknown directive %q", key)
+			}
+			continue
+		}
+		if value == "" {
+			p.errorf(line, "%s: missing value", key)
+			continue
+		}
+		if prev, dup := c.Lines[key]; dup && !d.list {
+			p.errorf(line, "%s given twice (first on line %d)", key, prev)
+			continue
+		}
+		if isTarget(key) && c.Target.Line != 0 {
+			p.errorf(line, "%s: only one dump target may be given (%s on line %d)", key, c.Target.Kind, c.Target.Line)
+			continue
+		}
+		if err := d.set(c, p, value, line); err != nil {
+			p.errorf(line, "%s: %v", key, err)
+			continue
+		}
+		if _, seen := c.Lines[key]; !seen {
+			c.Lines[key] = line
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			p.errorf(line+1, "line longer than %d bytes", maxLineLen)
+		} else {
+			p.errs = append(p.errs, &Error{File: name, Msg: err.Error()})
+		}
+	}
+	c.checkCombinations(p)
+	if len(p.errs) > 0 {
+		return nil, p.errs
+	}
+	return c, nil
+}
+
+// checkCombinations applies the rules that involve several directives.
+func (c *Config) checkCombinations(p *parser) {
+	if c.ForceRebuild && c.ForceNoRebuild {
+		p.errorf(c.Lines["force_no_rebuild"], "force_rebuild and force_no_rebuild cannot both be 1")
+	}
+	if c.SSHKey != "" && c.Target.Kind != TargetSSH {
+		p.errorf(c.Lines["sshkey"], "sshkey is only used with an ssh target")
+	}
+	if c.FailureAction == ActionDumpToRootfs && c.Target.Kind == TargetRootfs && c.Lines["failure_action"] != 0 {
+		p.errorf(c.Lines["failure_action"], "failure_action dump_to_rootfs: the dump already goes to the root file system (no target is given)")
+	}
+}
+
+func isTarget(key string) bool {
+	for _, t := range targetDirectives {
+		if t == key {
+			return true
+		}
+	}
+	return false
+}
+
+// isText reports whether s is valid UTF-8 without control characters (tabs aside).
+func isText(s string) bool {
+	for _, r := range s {
+		if r == '\uFFFD' || (r < 0x20 && r != '\t') || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// absPath checks that v is one clean absolute path without white space.
+func absPath(v string) error {
+	if strings.ContainsAny(v, " \t") {
+		return fmt.Errorf("want one path, not %q", v)
+	}
+	if !path.IsAbs(v) {
+		return fmt.Errorf("want an absolute path, not %q", v)
+	}
+	return nil
+}
+
+func setPath(c *Config, _ *parser, v string, _ int) error {
+	if err := absPath(v); err != nil {
+		return err
+	}
+	c.Path = path.Clean(v)
+	return nil
+}
+
+func setCollector(c *Config, _ *parser, v string, line int) error {
+	words := strings.Fields(v)
+	var prog string
+	var args []string
+	switch {
+	case path.Base(words[0]) == "makedumpfile":
+		prog, args = "makedumpfile", words[1:]
+	case path.Base(words[0]) == "gokdump" && len(words) > 1 && words[1] == "dump":
+		prog, args = "gokdump dump", words[2:]
+	default:
+		return fmt.Errorf("want makedumpfile or \"gokdump dump\" with options, not %q (cp, dd and scp collectors are not supported)", words[0])
+	}
+	for _, a := range args {
+		if strings.ContainsAny(a, `"'\$`+"`") {
+			return fmt.Errorf("option %q: quoting and shell expansion are not supported", a)
+		}
+	}
+	c.Collector = Collector{Program: prog, Args: args, Line: line}
+	return nil
+}
+
+func setTarget(kind TargetKind) func(*Config, *parser, string, int) error {
+	return func(c *Config, _ *parser, v string, line int) error {
+		if strings.ContainsAny(v, " \t") {
+			return fmt.Errorf("want one value, not %q", v)
+		}
+		t := Target{Kind: kind, Spec: v, Line: line}
+		switch kind {
+		case TargetSSH:
+			u, h, ok := strings.Cut(v, "@")
+			if !ok || u == "" || h == "" || strings.ContainsAny(h, "@/:") && !strings.HasPrefix(h, "[") {
+				return fmt.Errorf("want user@host, not %q", v)
+			}
+			t.User, t.Host = u, h
+		case TargetNFS:
+			h, e, ok := strings.Cut(v, ":")
+			if !ok || h == "" || !path.IsAbs(e) {
+				return fmt.Errorf("want host:/export, not %q", v)
+			}
+			t.Host, t.Export = h, path.Clean(e)
+		default:
+			switch {
+			case strings.HasPrefix(v, "LABEL="):
+				t.Label = v[len("LABEL="):]
+				if t.Label == "" {
+					return errors.New("LABEL= needs a label")
+				}
+			case strings.HasPrefix(v, "UUID="):
+				t.UUID = strings.ToLower(v[len("UUID="):])
+				if !isUUID(t.UUID) {
+					return fmt.Errorf("UUID=%s is not a file system UUID (hex digits and dashes)", v[len("UUID="):])
+				}
+			case strings.HasPrefix(v, "/dev/"):
+				if path.Clean(v) != v {
+					return fmt.Errorf("device %q is not a clean path", v)
+				}
+				t.Device = v
+			default:
+				return fmt.Errorf("want a device (/dev/...), LABEL=label or UUID=uuid, not %q", v)
+			}
+		}
+		c.Target = t
+		return nil
+	}
+}
+
+// isUUID accepts the UUIDs blkid prints: 128-bit ones with dashes and the short
+// serial numbers of FAT-like file systems (hex digits, with or without a dash).
+func isUUID(s string) bool {
+	digits := 0
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9', r >= 'a' && r <= 'f':
+			digits++
+		case r == '-':
+		default:
+			return false
+		}
+	}
+	return digits >= 8 && digits <= 32
+}
+
+func setHook(field func(*Config) *string) func(*Config, *parser, string, int) error {
+	return func(c *Config, _ *parser, v string, _ int) error {
+		if err := absPath(v); err != nil {
+			return fmt.Errorf("%v (the hook is one executable; put arguments in a script)", err)
+		}
+		*field(c) = path.Clean(v)
+		return nil
+	}
+}
+
+func setExtraBins(c *Config, _ *parser, v string, _ int) error {
+	for _, b := range strings.Fields(v) {
+		if !path.IsAbs(b) {
+			return fmt.Errorf("want absolute paths, not %q", b)
+		}
+		c.ExtraBins = appendUnique(c.ExtraBins, path.Clean(b))
+	}
+	if len(c.ExtraBins) > maxListLen {
+		return fmt.Errorf("more than %d programs", maxListLen)
+	}
+	return nil
+}
+
+func setExtraModules(c *Config, _ *parser, v string, _ int) error {
+	for _, m := range strings.Fields(v) {
+		if strings.ContainsAny(m, "/.=") {
+			return fmt.Errorf("want module names (e.g. virtio_blk), not %q", m)
+		}
+		c.ExtraModules = appendUnique(c.ExtraModules, strings.ReplaceAll(m, "-", "_"))
+	}
+	if len(c.ExtraModules) > maxListLen {
+		return fmt.Errorf("more than %d modules", maxListLen)
+	}
+	return nil
+}
+
+func appendUnique(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+func setAction(field func(*Config) *Action, failure bool) func(*Config, *parser, string, int) error {
+	return func(c *Config, _ *parser, v string, _ int) error {
+		a := Action(v)
+		switch a {
+		case ActionReboot, ActionHalt, ActionPoweroff:
+		case ActionShell, ActionDumpToRootfs:
+			if !failure {
+				return fmt.Errorf("want reboot, halt or poweroff, not %q", v)
+			}
+		default:
+			if failure {
+				return fmt.Errorf("want reboot, halt, poweroff, shell or dump_to_rootfs, not %q", v)
+			}
+			return fmt.Errorf("want reboot, halt or poweroff, not %q", v)
+		}
+		*field(c) = a
+		return nil
+	}
+}
+
+func setBool(field func(*Config) *bool) func(*Config, *parser, string, int) error {
+	return func(c *Config, _ *parser, v string, _ int) error {
+		switch v {
+		case "0":
+			*field(c) = false
+		case "1":
+			*field(c) = true
+		default:
+			return fmt.Errorf("want 0 or 1, not %q", v)
+		}
+		return nil
+	}
+}
+
+// CheckCollector checks the core_collector options with check (package main passes
+// the option parser of "gokdump dump"); a problem is reported as an Error on the
+// core_collector line.
+func (c *Config) CheckCollector(check func(args []string, target TargetKind) error) error {
+	if err := check(c.Collector.Args, c.Target.Kind); err != nil {
+		return &Error{File: c.File, Line: c.Collector.Line, Msg: "core_collector: " + err.Error()}
+	}
+	return nil
+}
+
+// Format writes c in kdump.conf syntax, one directive a line, defaults included, so
+// the output is the effective configuration and parses back to the same Config.
+func (c *Config) Format(w io.Writer) error {
+	var b strings.Builder
+	put := func(k, v string) { fmt.Fprintf(&b, "%s %s\n", k, v) }
+	put("path", c.Path)
+	put("core_collector", c.Collector.String())
+	if c.Target.Kind != TargetRootfs {
+		put(string(c.Target.Kind), c.Target.Spec)
+	}
+	if c.SSHKey != "" {
+		put("sshkey", c.SSHKey)
+	}
+	if c.Pre != "" {
+		put("kdump_pre", c.Pre)
+	}
+	if c.Post != "" {
+		put("kdump_post", c.Post)
+	}
+	if len(c.ExtraBins) > 0 {
+		put("extra_bins", strings.Join(c.ExtraBins, " "))
+	}
+	if len(c.ExtraModules) > 0 {
+		put("extra_modules", strings.Join(c.ExtraModules, " "))
+	}
+	put("failure_action", string(c.FailureAction))
+	put("final_action", string(c.FinalAction))
+	put("force_rebuild", b01(c.ForceRebuild))
+	put("force_no_rebuild", b01(c.ForceNoRebuild))
+	put("keep_dumps", strconv.Itoa(c.KeepDumps))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func b01(v bool) string {
+	if v {
+		return "1"
+	}
+	return "0"
+}
+
+// Directives returns the names of the directives Parse accepts, sorted.
+func Directives() []string {
+	names := make([]string, 0, len(directives))
+	for k := range directives {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,276 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse(strings.NewReader("# only a comment\n\n   \n"), "kdump.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Path != "/var/crash" || c.FailureAction != ActionReboot || c.FinalAction != ActionReboot ||
+		c.Target.Kind != TargetRootfs || c.KeepDumps != 0 || c.ForceRebuild || c.ForceNoRebuild {
+		t.Errorf("defaults: %+v", c)
+	}
+	if got := c.Collector.String(); got != "makedumpfile -l --message-level 7 -d 31" {
+		t.Errorf("default collector %q", got)
+	}
+	// The default collector must not share its slice with DefaultCollector.
+	c.Collector.Args[0] = "-c"
+	if DefaultCollector.Args[0] != "-l" {
+		t.Error("Default shares DefaultCollector.Args")
+	}
+}
+
+// TestDirectives checks every directive's accepted forms.
+func TestDirectives(t *testing.T) {
+	tests := []struct {
+		name, in string
+		check    func(c *Config) bool
+	}{
+		{"path", "path /srv/crash/", func(c *Config) bool { return c.Path == "/srv/crash" }},
+		{"path tab and comment", "path\t/srv/crash   # where\n", func(c *Config) bool { return c.Path == "/srv/crash" }},
+		{"collector makedumpfile", "core_collector makedumpfile -c -d 1", func(c *Config) bool {
+			return c.Collector.Program == "makedumpfile" && reflect.DeepEqual(c.Collector.Args, []string{"-c", "-d", "1"}) && c.Collector.Line == 1
+		}},
+		{"collector full path", "core_collector /usr/sbin/makedumpfile -l", func(c *Config) bool {
+			return c.Collector.Program == "makedumpfile" && reflect.DeepEqual(c.Collector.Args, []string{"-l"})
+		}},
+		{"collector gokdump dump", "core_collector gokdump dump -z -d 31", func(c *Config) bool {
+			return c.Collector.Program == "gokdump dump" && reflect.DeepEqual(c.Collector.Args, []string{"-z", "-d", "31"})
+		}},
+		{"collector no options", "core_collector makedumpfile", func(c *Config) bool {
+			return c.Collector.Program == "makedumpfile" && len(c.Collector.Args) == 0
+		}},
+		{"ext4 device", "ext4 /dev/vdb1", func(c *Config) bool {
+			return c.Target == Target{Kind: TargetExt4, Spec: "/dev/vdb1", Device: "/dev/vdb1", Line: 1}
+		}},
+		{"xfs label", "xfs LABEL=dumps", func(c *Config) bool {
+			return c.Target.Kind == TargetXFS && c.Target.Label == "dumps" && c.Target.Device == ""
+		}},
+		{"btrfs uuid", "btrfs UUID=0A1B2C3D-1111-2222-3333-444455556666", func(c *Config) bool {
+			return c.Target.Kind == TargetBtrfs && c.Target.UUID == "0a1b2c3d-1111-2222-3333-444455556666" && c.Target.Kind.IsFilesystem()
+		}},
+		{"raw", "raw /dev/disk/by-partlabel/crash", func(c *Config) bool {
+			return c.Target.Kind == TargetRaw && c.Target.Device == "/dev/disk/by-partlabel/crash" && !c.Target.Kind.IsFilesystem()
+		}},
+		{"ssh", "ssh kdump@10.0.0.1\nsshkey /root/.ssh/kdump_id_rsa", func(c *Config) bool {
+			return c.Target.Kind == TargetSSH && c.Target.User == "kdump" && c.Target.Host == "10.0.0.1" && c.SSHKey == "/root/.ssh/kdump_id_rsa"
+		}},
+		{"nfs", "nfs server:/export/crash/", func(c *Config) bool {
+			return c.Target.Kind == TargetNFS && c.Target.Host == "server" && c.Target.Export == "/export/crash"
+		}},
+		{"hooks", "kdump_pre /usr/local/bin/pre.sh\nkdump_post /usr/local/bin/post", func(c *Config) bool {
+			return c.Pre == "/usr/local/bin/pre.sh" && c.Post == "/usr/local/bin/post"
+		}},
+		{"extra_bins repeat", "extra_bins /bin/sh /usr/bin/logger\nextra_bins /bin/sh /usr/bin/ip", func(c *Config) bool {
+			return reflect.DeepEqual(c.ExtraBins, []string{"/bin/sh", "/usr/bin/logger", "/usr/bin/ip"})
+		}},
+		{"extra_modules", "extra_modules megaraid-sas sd_mod\nextra_modules nvme", func(c *Config) bool {
+			return reflect.DeepEqual(c.ExtraModules, []string{"megaraid_sas", "sd_mod", "nvme"})
+		}},
+		{"failure shell", "failure_action shell", func(c *Config) bool { return c.FailureAction == ActionShell }},
+		{"failure dump_to_rootfs", "ext4 /dev/vdb\nfailure_action dump_to_rootfs", func(c *Config) bool { return c.FailureAction == ActionDumpToRootfs }},
+		{"failure halt", "failure_action halt", func(c *Config) bool { return c.FailureAction == ActionHalt }},
+		{"final poweroff", "final_action poweroff", func(c *Config) bool { return c.FinalAction == ActionPoweroff }},
+		{"final halt", "final_action halt", func(c *Config) bool { return c.FinalAction == ActionHalt }},
+		{"force_rebuild", "force_rebuild 1", func(c *Config) bool { return c.ForceRebuild && !c.ForceNoRebuild }},
+		{"force_no_rebuild", "force_no_rebuild 1\nforce_rebuild 0", func(c *Config) bool { return c.ForceNoRebuild && !c.ForceRebuild }},
+		{"keep_dumps", "keep_dumps 3", func(c *Config) bool { return c.KeepDumps == 3 }},
+		{"leading space", "   path /x", func(c *Config) bool { return c.Path == "/x" && c.Lines["path"] == 1 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse(strings.NewReader(tt.in), "kdump.conf")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("%q parsed as %+v", tt.in, c)
+			}
+		})
+	}
+}
+
+// TestErrors checks that each bad file is refused with the file, the line and a
+// message naming the problem.
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name, in string
+		line     int
+		want     string
+	}{
+		{"unknown", "path /x\nbogus 1", 2, `unknown directive "bogus"`},
+		{"deprecated net", "net user@host", 1, `deprecated directive "net"`},
+		{"deprecated default", "default shell", 1, "failure_action"},
+		{"deprecated options", "options virtio_blk x=1", 1, `deprecated directive "options"`},
+		{"deprecated blacklist", "blacklist nouveau", 1, "deprecated"},
+		{"unsupported dracut", "dracut_args --x", 1, "not supported"},
+		{"unsupported ext3", "ext3 /dev/sda1", 1, "use ext4"},
+		{"missing value", "path", 1, "path: missing value"},
+		{"relative path", "path var/crash", 1, "absolute path"},
+		{"path with space", "path /var/my crash", 1, "one path"},
+		{"duplicate path", "path /a\n\npath /b", 3, "path given twice (first on line 1)"},
+		{"duplicate collector", "core_collector makedumpfile\ncore_collector makedumpfile", 2, "given twice"},
+		{"two targets", "ext4 /dev/vdb\nxfs /dev/vdc", 2, "only one dump target"},
+		{"two same targets", "ext4 /dev/vdb\next4 /dev/vdc", 2, "given twice"},
+		{"collector cp", "core_collector cp --sparse=always", 1, "cp, dd and scp"},
+		{"collector gokdump other", "core_collector gokdump info", 1, "want makedumpfile"},
+		{"collector quoting", "core_collector makedumpfile -d '31'", 1, "quoting"},
+		{"target not a device", "ext4 vdb1", 1, "want a device"},
+		{"target two words", "ext4 /dev/vdb /dev/vdc", 1, "one value"},
+		{"empty label", "ext4 LABEL=", 1, "needs a label"},
+		{"bad uuid", "xfs UUID=not-a-uuid", 1, "not a file system UUID"},
+		{"unclean device", "raw /dev/../etc/passwd", 1, "not a clean path"},
+		{"ssh no user", "ssh host", 1, "want user@host"},
+		{"nfs no export", "nfs server", 1, "want host:/export"},
+		{"nfs relative", "nfs server:export", 1, "want host:/export"},
+		{"sshkey relative", "ssh a@b\nsshkey id_rsa", 2, "absolute path"},
+		{"sshkey without ssh", "sshkey /root/.ssh/id", 1, "only used with an ssh target"},
+		{"hook with args", "kdump_pre /bin/echo hi", 1, "put arguments in a script"},
+		{"relative extra_bins", "extra_bins /bin/sh ls", 1, `not "ls"`},
+		{"module path", "extra_modules /lib/x.ko", 1, "module names"},
+		{"failure bad", "failure_action explode", 1, "reboot, halt, poweroff, shell or dump_to_rootfs"},
+		{"final shell", "final_action shell", 1, "want reboot, halt or poweroff"},
+		{"dump_to_rootfs without target", "failure_action dump_to_rootfs", 1, "already goes to the root"},
+		{"bool", "force_rebuild yes", 1, "want 0 or 1"},
+		{"both forces", "force_rebuild 1\nforce_no_rebuild 1", 2, "cannot both be 1"},
+		{"keep_dumps negative", "keep_dumps -1", 1, "number of dumps"},
+		{"keep_dumps word", "keep_dumps all", 1, "number of dumps"},
+		{"control char", "path /a\x01b", 1, "control characters"},
+		{"long line", "path /" + strings.Repeat("a", 5000), 1, "longer than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(tt.in), "/etc/kdump.conf")
+			if err == nil {
+				t.Fatalf("%q: no error", tt.in)
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %v is not a *config.Error", err)
+			}
+			if e.File != "/etc/kdump.conf" || e.Line != tt.line {
+				t.Errorf("error at %s:%d, want line %d: %v", e.File, e.Line, tt.line, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+			if !strings.HasPrefix(err.Error(), "/etc/kdump.conf:") {
+				t.Errorf("error %q does not start with the file name", err)
+			}
+		})
+	}
+}
+
+func TestAllErrorsReported(t *testing.T) {
+	_, err := Parse(strings.NewReader("bogus\npath rel\nfinal_action shell\npath /ok\n"), "k")
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("%v: not an ErrorList", err)
+	}
+	var lines []int
+	for _, e := range list {
+		lines = append(lines, e.Line)
+	}
+	if !reflect.DeepEqual(lines, []int{1, 2, 3}) {
+		t.Errorf("errors on lines %v, want 1 2 3:\n%v", lines, err)
+	}
+}
+
+func TestFormatRoundTrip(t *testing.T) {
+	in := `path /srv/dumps
+core_collector gokdump dump -z -d 17 --message-level 1
+ext4 LABEL=crash
+kdump_pre /etc/kdump/pre
+kdump_post /etc/kdump/post
+extra_bins /bin/sh /usr/bin/logger
+extra_modules nvme
+failure_action shell
+final_action poweroff
+force_rebuild 1
+keep_dumps 5
+`
+	c, err := Parse(strings.NewReader(in), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := c.Format(&buf); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Parse(&buf, "b")
+	if err != nil {
+		t.Fatalf("formatted config does not parse: %v\n%s", err, buf.String())
+	}
+	if !sameConfig(c, c2) {
+		t.Errorf("round trip changed the configuration:\n%+v\n%+v", c, c2)
+	}
+}
+
+// sameConfig compares two configurations, ignoring where things were written.
+func sameConfig(a, b *Config) bool {
+	x, y := *a, *b
+	x.File, y.File, x.Lines, y.Lines = "", "", nil, nil
+	x.Collector.Line, y.Collector.Line, x.Target.Line, y.Target.Line = 0, 0, 0, 0
+	if len(x.Collector.Args) == 0 {
+		x.Collector.Args = nil
+	}
+	if len(y.Collector.Args) == 0 {
+		y.Collector.Args = nil
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func TestCheckCollector(t *testing.T) {
+	c, err := Parse(strings.NewReader("\n\ncore_collector makedumpfile -F -d 31\nssh a@b"), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotArgs []string
+	var gotKind TargetKind
+	err = c.CheckCollector(func(args []string, k TargetKind) error {
+		gotArgs, gotKind = args, k
+		return errors.New("bad option")
+	})
+	if err == nil || err.Error() != "k:3: core_collector: bad option" {
+		t.Errorf("CheckCollector: %v", err)
+	}
+	if !reflect.DeepEqual(gotArgs, []string{"-F", "-d", "31"}) || gotKind != TargetSSH {
+		t.Errorf("checker got %q %q", gotArgs, gotKind)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "kdump.conf")
+	if err := os.WriteFile(p, []byte("path /x\nnonsense\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(p)
+	if err == nil || !strings.HasPrefix(err.Error(), p+":2: ") {
+		t.Errorf("Load: %v", err)
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("Load of a missing file succeeded")
+	}
+}
+
+func TestDirectivesListed(t *testing.T) {
+	got := Directives()
+	for _, d := range []string{"path", "core_collector", "ext4", "keep_dumps", "force_no_rebuild"} {
+		found := false
+		for _, g := range got {
+			found = found || g == d
+		}
+		if !found {
+			t.Errorf("Directives() lacks %q: %v", d, got)
+		}
+	}
+}
