@@ -93,27 +93,8 @@ for a in sys.argv[3:]:
             out.write(b'E' + type(e).__name__.encode().ljust(32)[:32])
 `
 
-// needLibkdumpfile returns the Debian python3, which imports kdumpfile, installing
-// Debian's python3-libkdumpfile when it is missing and apt-get is there.
 func needLibkdumpfile(t *testing.T) string {
-	// Debian's python3, whose dist-packages the package installs into (a
-	// python3 earlier on PATH may be another build).
-	const py = "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		t.Fatalf("%v: install Debian's python3: apt-get install -y python3 python3-libkdumpfile", err)
-	}
-	if exec.Command(py, "-c", "import kdumpfile").Run() == nil {
-		return py
-	}
-	if apt, err := exec.LookPath("apt-get"); err == nil {
-		if b, err := exec.Command(apt, "install", "-y", "python3-libkdumpfile").CombinedOutput(); err != nil {
-			t.Logf("apt-get install python3-libkdumpfile: %v\n%s", err, b)
-		}
-	}
-	if b, err := exec.Command(py, "-c", "import kdumpfile").CombinedOutput(); err != nil {
-		t.Fatalf("python3 cannot import kdumpfile (%v: %s); install it: apt-get install -y python3-libkdumpfile", err, b)
-	}
-	return py
+	return testenv.NeedPythonModule(t, "kdumpfile", "python3-libkdumpfile")
 }
 
 // TestKdumpLibkdumpfile reads our files of every codec with libkdumpfile.
