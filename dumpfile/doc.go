@@ -1,7 +1,10 @@
 // Package dumpfile writes crash dump files, the last stage of gokdump's
 // pipeline (read -> translate -> classify -> compress -> write).
 //
-// This file set holds the ELF64 core writer ([ELFWriter]): the format of
+// It writes makedumpfile's kdump-compressed format ([KdumpWriter]: to a file,
+// or as the flattened stream a pipe or an ssh channel can carry; [Rearrange]
+// turns the stream back into the file, as makedumpfile -R does), and the ELF64
+// core ([ELFWriter]): the format of
 // /proc/vmcore itself and of makedumpfile's -E output, which gdb and crash
 // read directly. It also encodes the notes such a core carries (NT_PRSTATUS
 // per CPU, VMCOREINFO), which lets tests build small synthetic vmcores with

@@ -1,6 +1,11 @@
-// Package vmcore reads the ELF64 core file a crashed Linux kernel leaves
-// behind: /proc/vmcore in the capture kernel, or a copy of it saved to disk
-// (including makedumpfile's -E output and gokdump's own ELF dumps).
+// Package vmcore reads what a crashed Linux kernel leaves behind, in every form
+// dump tools save it: the ELF64 core (/proc/vmcore in the capture kernel, a copy
+// of it, makedumpfile's -E output), makedumpfile's kdump-compressed format
+// (bitmaps, page descriptors, pages compressed one by one with zlib, LZO, snappy
+// or zstd) and its flattened form for pipes. [Open] tells them apart by their
+// first bytes and gives the same [File] for all: notes, VMCOREINFO, physical
+// memory; pages a filtered dump left out read as a [*PageError] wrapping
+// [ErrExcluded].
 //
 // It is the first stage of gokdump's pipeline (read -> translate -> classify ->
 // compress -> write): it gives the program headers as [Segment] values, the
@@ -9,7 +14,7 @@
 // memory by address. Turning kernel virtual addresses into physical ones is
 // the job of the arch packages, which read through [File.ReadPhys].
 //
-// Only x86_64 little-endian ELF64 ET_CORE files are accepted. Everything read
+// Only x86_64 little-endian dumps are accepted. Everything read
 // from the file is checked before it is used: a damaged file gives a
 // [*FormatError] naming the file and the byte offset of the problem, never a
 // panic or an allocation sized by an untrusted field. An address that no
