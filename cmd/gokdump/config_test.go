@@ -1,0 +1,99 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gokdump/gokdump/config"
+)
+
+func writeConf(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "kdump.conf")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCheckCollectorArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args   string
+		target config.TargetKind
+		error  string
+	}{
+		{"-l --message-level 7 -d 31", config.TargetRootfs, ""},
+		{"-z -d 1,31 --num-threads 1", config.TargetExt4, ""},
+		{"-F -l -d 31", config.TargetSSH, ""},
+		{"-F -c", config.TargetRaw, ""},
+		{"-E -d 31", config.TargetXFS, ""},
+		{"-l -d 31", config.TargetSSH, "add -F"},
+		{"-l -d 31", config.TargetRaw, "add -F"},
+		{"-F -l", config.TargetExt4, "remove it"},
+		{"-E -c", config.TargetExt4, "cannot hold zlib"},
+		{"-d 32", config.TargetExt4, "dump level"},
+		{"--split", config.TargetExt4, "not supported"},
+		{"-l /proc/vmcore out", config.TargetExt4, "adds VMCORE and DUMPFILE itself"},
+		{"-R", config.TargetExt4, "-R rebuilds"},
+		{"--dry-run", config.TargetExt4, "do not save a dump"},
+	} {
+		err := checkCollectorArgs(strings.Fields(tc.args), tc.target)
+		switch {
+		case tc.error == "" && err != nil:
+			t.Errorf("%q (%s): %v", tc.args, tc.target, err)
+		case tc.error != "" && (err == nil || !strings.Contains(err.Error(), tc.error)):
+			t.Errorf("%q (%s): error %v, want %q", tc.args, tc.target, err, tc.error)
+		}
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	good := writeConf(t, "ext4 LABEL=crash\ncore_collector makedumpfile -z -d 31\n")
+	code, out, errs := runCmd(t, "config", "check", good)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"OK", "ext4 LABEL=crash\n", "core_collector makedumpfile -z -d 31\n", "path /var/crash\n", "failure_action reboot\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Collector options are checked by the dump parser, reported on their line.
+	bad := writeConf(t, "# x\nssh a@b\ncore_collector makedumpfile -l -d 31\nbogus\n")
+	code, _, errs = runCmd(t, "config", "check", "--config", bad)
+	if code != 1 || !strings.Contains(errs, bad+":4: unknown directive") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+	bad = writeConf(t, "ssh a@b\ncore_collector makedumpfile -l -d 99\n")
+	code, _, errs = runCmd(t, "config", "check", bad)
+	if code != 1 || !strings.Contains(errs, bad+":2: core_collector: dump level") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+
+	// The environment variable names the file when no flag or operand does.
+	t.Setenv("GOKDUMP_CONFIG", good)
+	if code, out, _ := runCmd(t, "config", "check"); code != 0 || !strings.Contains(out, "LABEL=crash") {
+		t.Errorf("GOKDUMP_CONFIG: exit %d, %s", code, out)
+	}
+	// A file named explicitly must exist.
+	t.Setenv("GOKDUMP_CONFIG", filepath.Join(t.TempDir(), "none"))
+	if code, _, errs := runCmd(t, "config", "check"); code != 1 || !strings.Contains(errs, "no such file") {
+		t.Errorf("missing explicit file: exit %d, %s", code, errs)
+	}
+	if code, _, _ := runCmd(t, "config"); code != 2 {
+		t.Errorf("config without check: exit %d", code)
+	}
+}
+
+func TestLoadConfigMissingDefault(t *testing.T) {
+	c, err := loadConfig(filepath.Join(t.TempDir(), "kdump.conf"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Path != config.DefaultDumpPath || c.Collector.Program != "makedumpfile" {
+		t.Errorf("defaults: %+v", c)
+	}
+}
