@@ -1,0 +1,30 @@
+// Package capture is the save side of the kdump service: what gokdump does as PID 1 of
+// the capture initramfs once the crashed kernel's memory is in /proc/vmcore. It runs the
+// classic flow (the order Fedora's kdump uses) and writes a record of what happened:
+//
+//  1. load the kernel modules the initramfs holds (ModulesFile lists them in load order);
+//  2. find and mount the dump target (package target), waiting a bounded time for it;
+//  3. run the kdump_pre hook: a non-zero exit skips the dump (final_action follows);
+//  4. prune old dumps when keep_dumps N is set (before writing, so a full disk has room);
+//  5. save the kernel log to vmcore-dmesg-incomplete.txt, renamed vmcore-dmesg.txt;
+//  6. save the dump with core_collector's options to vmcore-incomplete, fsync it and its
+//     directory, and rename it vmcore only when it is complete;
+//  7. run the kdump_post hook with the result as $1 (0 for a complete dump);
+//  8. final_action (reboot, halt, poweroff) on success, failure_action on failure.
+//
+// Dumps go to <target>/<path>/<host>-<YYYY-MM-DD-HH:MM:SS>/ (files 0600, directories
+// 0700) with gokdump-status.json beside them (Status). <host> is the crashed kernel's
+// node name, read from init_uts_ns in the dump: Fedora uses the IP address, but the
+// capture kernel usually has no network, and the name is what the machine called itself.
+// When the dump does not give it, "127.0.0.1" is used, as Fedora does for local targets.
+// The time is the capture kernel's clock, in UTC (the capture kernel has no time zone).
+//
+// Every outside effect goes through Flow's fields (target, machine, clock, file creation,
+// hook runner), so the whole flow runs in unit tests against a synthetic vmcore and a
+// temp directory. List reads the saved dumps back on the next boot.
+//
+// failure_action dump_to_rootfs saves to the root file system in Fedora's initramfs,
+// which mounts it; the gokdump initramfs has no root file system, so dump_to_rootfs
+// reboots, saying why on the console. failure_action shell runs /bin/sh when the
+// initramfs holds one (extra_bins /bin/sh), and reboots when it exits or is missing.
+package capture

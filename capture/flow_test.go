@@ -1,0 +1,496 @@
+package capture
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gokdump/gokdump/arch/x86/x86test"
+	"github.com/gokdump/gokdump/collector"
+	"github.com/gokdump/gokdump/compress"
+	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/internal/synth"
+	"github.com/gokdump/gokdump/mm"
+	"github.com/gokdump/gokdump/printk/printktest"
+	"github.com/gokdump/gokdump/vmcore"
+)
+
+const ringPhys = 0x1000000
+
+const testPanic = "Kernel panic - not syncing: sysrq triggered crash"
+
+// testVmcore writes a synthetic crashed kernel with a kernel log and returns its path.
+func testVmcore(t *testing.T) string {
+	t.Helper()
+	r := printktest.NewLockless(5, 12)
+	for _, m := range []printktest.Message{
+		{Text: "Linux version 6.1.0-56-amd64", Level: 5},
+		{Text: "sysrq: Trigger a crash", TimestampNs: 6_435_921_504, Level: 6},
+		{Text: testPanic, TimestampNs: 6_436_000_000, Level: 0},
+		{Text: "Kernel panic - not syncing: a second one", TimestampNs: 6_437_000_000, Level: 0},
+	} {
+		if _, err := r.Add(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := synth.Default()
+	cfg.Nodename = "crashbox"
+	img, lines := r.Image(cfg.Kernel.DirectMapBase + ringPhys)
+	cfg.Extra = lines
+	cfg.Place = func(ram []byte, k *x86test.Kernel) error {
+		copy(ram[ringPhys:], img)
+		return nil
+	}
+	c, err := synth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := c.WriteFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// dirTarget is a target that is a directory (or fails to mount).
+type dirTarget struct {
+	dir       string
+	err       error
+	mounted   bool
+	unmounted bool
+}
+
+func (d *dirTarget) Mount(ctx context.Context) (string, error) {
+	if d.err != nil {
+		return "", d.err
+	}
+	d.mounted = true
+	return d.dir, nil
+}
+func (d *dirTarget) Unmount() error { d.unmounted = true; return nil }
+func (d *dirTarget) String() string { return "ext4 LABEL=test" }
+
+// machine records the action taken.
+type machine struct{ actions []string }
+
+func (m *machine) Reboot() error   { m.actions = append(m.actions, "reboot"); return nil }
+func (m *machine) Halt() error     { m.actions = append(m.actions, "halt"); return nil }
+func (m *machine) PowerOff() error { m.actions = append(m.actions, "poweroff"); return nil }
+
+// hooks records hook runs and answers with fixed exit codes.
+type hooks struct {
+	mu    sync.Mutex
+	calls []string
+	exit  map[string]int
+}
+
+func (h *hooks) run(ctx context.Context, path string, args ...string) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, strings.Join(append([]string{path}, args...), " "))
+	return h.exit[path], nil
+}
+
+var testTime = time.Date(2026, 11, 26, 7, 8, 9, 0, time.UTC)
+
+type testFlow struct {
+	*Flow
+	target  *dirTarget
+	machine *machine
+	hooks   *hooks
+	console *strings.Builder
+	base    string
+}
+
+func newTestFlow(t *testing.T, conf string) *testFlow {
+	t.Helper()
+	cfg, err := config.Parse(strings.NewReader(conf), "kdump.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	tf := &testFlow{
+		target:  &dirTarget{dir: root},
+		machine: &machine{},
+		hooks:   &hooks{exit: map[string]int{}},
+		console: &strings.Builder{},
+		base:    filepath.Join(root, cfg.Path),
+	}
+	tf.Flow = &Flow{
+		Config: cfg,
+		Collector: Collector{
+			Args:    []string{"-l", "-d", "31"},
+			Options: collector.Options{Codec: compress.LZO, Threads: 2},
+			Levels:  []mm.DumpLevel{31},
+		},
+		Target:  tf.target,
+		Vmcore:  testVmcore(t),
+		Machine: tf.machine,
+		Console: tf.console,
+		Now:     func() time.Time { return testTime },
+		RunHook: tf.hooks.run,
+	}
+	return tf
+}
+
+func (tf *testFlow) run(t *testing.T) *Status {
+	t.Helper()
+	st, err := tf.Run(context.Background())
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	t.Logf("console:\n%s", tf.console.String())
+	return st
+}
+
+func wantMode(t *testing.T, path string, want os.FileMode) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	if fi.Mode().Perm() != want {
+		t.Errorf("%s: mode %v, want %v", path, fi.Mode().Perm(), want)
+	}
+}
+
+func wantFiles(t *testing.T, dir string, want ...string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = slices.Sorted(slices.Values(want))
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("%s holds %q, want %q", dir, got, want)
+	}
+}
+
+func TestFlowComplete(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "path /var/crash\nkdump_post /bin/post\nfinal_action poweroff\nfailure_action halt\n")
+	st := tf.run(t)
+	if st.Result != Complete || st.Error != "" {
+		t.Fatalf("result %s %q, want complete", st.Result, st.Error)
+	}
+	dir := filepath.Join(tf.base, "crashbox-2026-11-26-07:08:09")
+	if st.Dir != dir {
+		t.Errorf("dump dir %s, want %s", st.Dir, dir)
+	}
+	wantFiles(t, dir, StatusFile, DumpFile, DmesgFile)
+	wantMode(t, dir, 0o700)
+	for _, n := range []string{StatusFile, DumpFile, DmesgFile} {
+		wantMode(t, filepath.Join(dir, n), 0o600)
+	}
+	dmesg, err := os.ReadFile(filepath.Join(dir, DmesgFile))
+	if err != nil || !strings.Contains(string(dmesg), "[    6.436000] "+testPanic+"\n") {
+		t.Errorf("%s: %v\n%s", DmesgFile, err, dmesg)
+	}
+	f, err := vmcore.Open(filepath.Join(dir, DumpFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Format != vmcore.FormatKdump || f.Incomplete() {
+		t.Errorf("dump format %s incomplete %v, want a complete kdump-compressed file", f.Format, f.Incomplete())
+	}
+	if f.Kdump.DumpLevel() != 31 {
+		t.Errorf("dump level %d, want 31", f.Kdump.DumpLevel())
+	}
+	back, err := ReadStatus(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Result != Complete || back.PanicLine != testPanic || back.Host != "crashbox" ||
+		back.KernelRelease != "6.1.0-56-amd64" || back.Collector == nil || back.Dump != DumpFile ||
+		back.DumpBytes == 0 || back.Action != "poweroff" || back.CrashTime.Unix() != 1764132830 ||
+		!back.Start.Equal(testTime) || back.PostHookExit == nil || *back.PostHookExit != 0 {
+		t.Errorf("status file: %+v", back)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, DumpFile)); back.DumpBytes != fi.Size() {
+		t.Errorf("status dump_bytes %d, file has %d", back.DumpBytes, fi.Size())
+	}
+	if strings.Join(tf.hooks.calls, ";") != "/bin/post 0" {
+		t.Errorf("hooks ran: %q, want the post hook with 0", tf.hooks.calls)
+	}
+	if strings.Join(tf.machine.actions, " ") != "poweroff" {
+		t.Errorf("actions %q, want final_action poweroff", tf.machine.actions)
+	}
+	if !tf.target.unmounted {
+		t.Error("the target was not unmounted")
+	}
+	if !strings.Contains(tf.console.String(), "gokdump: "+testPanic) {
+		t.Error("the console does not show the panic line")
+	}
+}
+
+func TestFlowPreHookSkips(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "kdump_pre /bin/pre\nkdump_post /bin/post\nfinal_action halt\nfailure_action poweroff\n")
+	tf.hooks.exit["/bin/pre"] = 1
+	st := tf.run(t)
+	if st.Result != Skipped || st.PreHookExit == nil || *st.PreHookExit != 1 {
+		t.Fatalf("result %s, pre exit %v; want skipped after exit 1", st.Result, st.PreHookExit)
+	}
+	wantFiles(t, st.Dir, StatusFile)
+	if strings.Join(tf.hooks.calls, ";") != "/bin/pre" {
+		t.Errorf("hooks ran: %q, want only the pre hook", tf.hooks.calls)
+	}
+	if strings.Join(tf.machine.actions, " ") != "halt" {
+		t.Errorf("actions %q, want final_action halt", tf.machine.actions)
+	}
+	if back, err := ReadStatus(st.Dir); err != nil || back.Result != Skipped {
+		t.Errorf("status file: %+v %v", back, err)
+	}
+}
+
+// fullDisk is a dump file on a disk with room for limit bytes.
+type fullDisk struct {
+	*os.File
+	limit int64
+}
+
+func (d *fullDisk) WriteAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) <= d.limit {
+		return d.File.WriteAt(p, off)
+	}
+	n := 0
+	if off < d.limit {
+		n, _ = d.File.WriteAt(p[:d.limit-off], off)
+	}
+	return n, &os.PathError{Op: "write", Path: d.Name(), Err: syscall.ENOSPC}
+}
+
+func (d *fullDisk) Write(p []byte) (int, error) {
+	return 0, errors.New("sequential write not expected")
+}
+
+func TestFlowDiskFull(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "kdump_post /bin/post\nfinal_action poweroff\nfailure_action halt\n")
+	tf.CreateDump = func(name string) (DumpWriter, error) {
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		return &fullDisk{File: f, limit: 20 << 10}, nil
+	}
+	st := tf.run(t)
+	if st.Result != Incomplete || !strings.Contains(st.Error, "no space left") {
+		t.Fatalf("result %s %q, want incomplete with ENOSPC", st.Result, st.Error)
+	}
+	wantFiles(t, st.Dir, StatusFile, DumpIncompleteFile, DmesgFile)
+	wantMode(t, filepath.Join(st.Dir, DumpIncompleteFile), 0o600)
+	f, err := vmcore.Open(filepath.Join(st.Dir, DumpIncompleteFile))
+	if err != nil {
+		t.Fatalf("the incomplete dump does not open: %v", err)
+	}
+	if !f.Incomplete() {
+		t.Error("vmcore-incomplete is not marked incomplete in its header")
+	}
+	f.Close()
+	back, err := ReadStatus(st.Dir)
+	if err != nil || back.Result != Incomplete || back.Dump != DumpIncompleteFile || back.Action != "halt" {
+		t.Errorf("status file: %+v %v", back, err)
+	}
+	if strings.Join(tf.hooks.calls, ";") != "/bin/post 1" {
+		t.Errorf("hooks ran: %q, want the post hook with 1", tf.hooks.calls)
+	}
+	if strings.Join(tf.machine.actions, " ") != "halt" {
+		t.Errorf("actions %q, want failure_action halt", tf.machine.actions)
+	}
+}
+
+func TestFlowSizeLimitRetriesNextLevel(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "failure_action halt\n")
+	tf.Collector.Levels = []mm.DumpLevel{0, 31}
+	tf.Collector.SizeLimit = 1 // nothing fits
+	st := tf.run(t)
+	if st.Result != Incomplete {
+		t.Fatalf("result %s, want incomplete", st.Result)
+	}
+	if c := tf.console.String(); !strings.Contains(c, "dump level 0 does not fit") || !strings.Contains(c, "retrying with level 31") {
+		t.Errorf("console does not show the retry:\n%s", c)
+	}
+	if st.Collector == nil || st.Collector.DumpLevel != 31 {
+		t.Errorf("collector stats %+v, want the level-31 attempt", st.Collector)
+	}
+}
+
+func TestFlowTargetMissing(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "final_action reboot\nfailure_action poweroff\nkdump_pre /bin/pre\n")
+	tf.target.err = errors.New("target: device not found: no LABEL=nothere after 30s")
+	st := tf.run(t)
+	if st.Result != Failed || !strings.Contains(st.Error, "LABEL=nothere") {
+		t.Fatalf("result %s %q, want failed naming the device", st.Result, st.Error)
+	}
+	if len(tf.hooks.calls) != 0 {
+		t.Errorf("hooks ran without a target: %q", tf.hooks.calls)
+	}
+	if strings.Join(tf.machine.actions, " ") != "poweroff" {
+		t.Errorf("actions %q, want failure_action poweroff", tf.machine.actions)
+	}
+	if c := tf.console.String(); !strings.Contains(c, "capture failed") || !strings.Contains(c, "action: poweroff") {
+		t.Errorf("console:\n%s", c)
+	}
+}
+
+func TestFlowNoTarget(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "")
+	tf.Target, tf.TargetErr = nil, errors.New("ssh targets are not implemented yet")
+	st := tf.run(t)
+	if st.Result != Failed || st.Error != tf.TargetErr.Error() {
+		t.Errorf("result %s %q", st.Result, st.Error)
+	}
+	if strings.Join(tf.machine.actions, " ") != "reboot" {
+		t.Errorf("actions %q, want the default failure_action reboot", tf.machine.actions)
+	}
+}
+
+func TestFlowBadVmcore(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "failure_action halt\n")
+	tf.Vmcore = filepath.Join(t.TempDir(), "vmcore")
+	os.WriteFile(tf.Vmcore, []byte("not a core"), 0o600)
+	st := tf.run(t)
+	if st.Result != Failed || !strings.Contains(st.Error, tf.Vmcore) || tf.target.mounted {
+		t.Errorf("result %s %q mounted %v", st.Result, st.Error, tf.target.mounted)
+	}
+}
+
+func TestFlowKeepDumps(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "path /dumps\nkeep_dumps 2\n")
+	old := []string{"a-2020-01-01-00:00:00", "b-2021-01-01-00:00:00", "c-2019-06-01-12:00:00"}
+	for _, d := range append(old, "lost+found", "notes-2020") {
+		if err := os.MkdirAll(filepath.Join(tf.base, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := tf.run(t)
+	if st.Result != Complete {
+		t.Fatalf("result %s %q", st.Result, st.Error)
+	}
+	if strings.Join(st.Pruned, " ") != "c-2019-06-01-12:00:00 a-2020-01-01-00:00:00" {
+		t.Errorf("pruned %q, want the two oldest", st.Pruned)
+	}
+	wantFiles(t, tf.base, "b-2021-01-01-00:00:00", "crashbox-2026-11-26-07:08:09", "lost+found", "notes-2020")
+}
+
+func TestFlowFailureActions(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ action, want, console string }{
+		{"dump_to_rootfs", "reboot", "no root file system"},
+		{"shell", "reboot", "not in this initramfs"},
+		{"halt", "halt", "action: halt"},
+	} {
+		t.Run(c.action, func(t *testing.T) {
+			tf := newTestFlow(t, "ext4 LABEL=test\nfailure_action "+c.action+"\n")
+			tf.target.err = errors.New("no disk")
+			tf.Shell = filepath.Join(t.TempDir(), "sh")
+			tf.run(t)
+			if strings.Join(tf.machine.actions, " ") != c.want || !strings.Contains(tf.console.String(), c.console) {
+				t.Errorf("actions %q, console:\n%s", tf.machine.actions, tf.console.String())
+			}
+		})
+	}
+}
+
+// TestExecHook runs real hooks: the path is executed directly, $1 is the argument, and
+// the exit status comes back.
+func TestExecHook(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Fatalf("the test hook is a /bin/sh script: %v", err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	hook := filepath.Join(dir, "hook with space")
+	script := fmt.Sprintf("#!/bin/sh\necho \"args:$#:$1\" > '%s'\nexit 3\n", out)
+	if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := &Flow{Console: &strings.Builder{}}
+	code, err := f.execHook(context.Background(), hook, "1")
+	if err != nil || code != 3 {
+		t.Fatalf("execHook = %d, %v; want 3", code, err)
+	}
+	if got, _ := os.ReadFile(out); string(got) != "args:1:1\n" {
+		t.Errorf("the hook saw %q", got)
+	}
+	if _, err := f.execHook(context.Background(), filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing hook gave no error")
+	}
+	// A hook that hangs is killed when its time is up.
+	slow := filepath.Join(dir, "slow")
+	os.WriteFile(slow, []byte("#!/bin/sh\nexec sleep 60\n"), 0o755)
+	f = &Flow{Console: &strings.Builder{}, Timeouts: Timeouts{Hook: 300 * time.Millisecond}}
+	f.defaults()
+	start := time.Now()
+	if _, err := f.hook(context.Background(), "kdump_pre", slow); err == nil {
+		t.Error("a hook past its time limit gave no error")
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("the hung hook held the flow for %s", time.Since(start))
+	}
+}
+
+func TestPanicWriter(t *testing.T) {
+	p := &panicWriter{}
+	for _, chunk := range []string{"[ 1.0] hello\n[ 2.0] Kernel pa", "nic - not syncing: Fatal exception\n[ 3.0] Kernel panic - not syncing: second\n"} {
+		p.Write([]byte(chunk))
+	}
+	if p.found != "Kernel panic - not syncing: Fatal exception" {
+		t.Errorf("found %q", p.found)
+	}
+	long := &panicWriter{}
+	long.Write([]byte(strings.Repeat("x", 200<<10) + "\nKernel panic - not syncing: after a long line\n"))
+	if long.found != "Kernel panic - not syncing: after a long line" || cap(long.line) > 2*maxLogLine {
+		t.Errorf("after a long line: found %q, buffer %d", long.found, cap(long.line))
+	}
+}
+
+func TestProgressLines(t *testing.T) {
+	var b strings.Builder
+	now := testTime
+	p := &progressLines{w: &b, every: 10 * time.Second, now: func() time.Time { return now }}
+	for i := 0; i <= 100; i += 10 {
+		fmt.Fprintf(p, "\rCopying data : [%5.1f %%]", float64(i))
+		now = now.Add(3 * time.Second)
+	}
+	fmt.Fprintln(p)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) < 3 || len(lines) > 5 || lines[len(lines)-1] != "gokdump: Copying data : [100.0 %]" {
+		t.Errorf("progress lines:\n%s", b.String())
+	}
+}
+
+func TestStatusJSONNames(t *testing.T) {
+	code := 0
+	st := &Status{Version: 1, Result: Complete, Start: testTime, Host: "h", PreHookExit: &code}
+	data, _ := json.Marshal(st)
+	for _, k := range []string{`"result":"complete"`, `"start":"2026-11-26T07:08:09Z"`, `"pre_hook_exit":0`} {
+		if !strings.Contains(string(data), k) {
+			t.Errorf("%s lacks %s", data, k)
+		}
+	}
+	if strings.Contains(string(data), `"end"`) {
+		t.Errorf("zero end time written: %s", data)
+	}
+}

@@ -1,0 +1,160 @@
+package capture
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Dump is one saved dump directory, as List finds it.
+type Dump struct {
+	Dir    string    // the directory
+	Host   string    // the <host> part of its name
+	Time   time.Time // the time part of its name (UTC)
+	Result Result    // from the status file; without one: Complete when vmcore exists, else Incomplete
+	File   string    // the dump file's path ("" when there is none)
+	Size   int64     // its size in bytes
+	Panic  string    // the panic line: from the status file, else from vmcore-dmesg.txt
+	Status *Status   // the status file (nil when missing or unreadable)
+	Err    error     // why the status file could not be read, if it exists
+}
+
+// maxDumpDirs bounds how many entries of a dump directory List looks at.
+const maxDumpDirs = 100000
+
+// ParseDirName splits a dump directory's name, <host>-<YYYY-MM-DD-HH:MM:SS>, into its
+// parts; a ".N" suffix (a second capture in the same second) is allowed. ok is false
+// for names of any other form (List leaves those alone).
+func ParseDirName(name string) (host string, t time.Time, ok bool) {
+	if i := strings.LastIndexByte(name, '.'); i > 0 && i < len(name)-1 && strings.Trim(name[i+1:], "0123456789") == "" {
+		if _, _, ok := ParseDirName(name[:i]); ok {
+			name = name[:i]
+		}
+	}
+	n := len(DirTimeLayout)
+	if len(name) < n+2 || name[len(name)-n-1] != '-' {
+		return "", time.Time{}, false
+	}
+	t, err := time.Parse(DirTimeLayout, name[len(name)-n:])
+	if err != nil {
+		return "", time.Time{}, false
+	}
+	return name[:len(name)-n-1], t, true
+}
+
+// List returns the dumps saved in dir (kdump.conf's path on the target file system),
+// oldest first. Only directories named as the capture names them are listed.
+func List(dir string) ([]Dump, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := f.ReadDir(maxDumpDirs)
+	f.Close()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("capture: %s: %w", dir, err)
+	}
+	var out []Dump
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		host, t, ok := ParseDirName(e.Name())
+		if !ok {
+			continue
+		}
+		out = append(out, readDump(filepath.Join(dir, e.Name()), host, t))
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Time.Equal(out[j].Time) {
+			return out[i].Time.Before(out[j].Time)
+		}
+		return out[i].Dir < out[j].Dir
+	})
+	return out, nil
+}
+
+func readDump(dir, host string, t time.Time) Dump {
+	d := Dump{Dir: dir, Host: host, Time: t}
+	st, err := ReadStatus(dir)
+	if err == nil {
+		d.Status, d.Result, d.Panic = st, st.Result, st.PanicLine
+	} else if !errors.Is(err, os.ErrNotExist) {
+		d.Err = err
+	}
+	for _, name := range []string{DumpFile, DumpIncompleteFile} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() {
+			d.File, d.Size = filepath.Join(dir, name), fi.Size()
+			if d.Result == "" {
+				d.Result = Incomplete
+				if name == DumpFile {
+					d.Result = Complete
+				}
+			}
+			break
+		}
+	}
+	if d.Result == "" {
+		d.Result = Failed
+	}
+	if d.Panic == "" {
+		d.Panic = panicLineOfFile(filepath.Join(dir, DmesgFile))
+	}
+	return d
+}
+
+// maxDmesgScan bounds how much of a vmcore-dmesg.txt is searched for the panic line.
+const maxDmesgScan = 64 << 20
+
+func panicLineOfFile(name string) string {
+	f, err := os.Open(name)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, maxDmesgScan))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		if l, ok := panicLine(sc.Text()); ok {
+			return l
+		}
+	}
+	return ""
+}
+
+// panicText starts the kernel's panic message (kernel/panic.c: "Kernel panic - not
+// syncing: %s").
+const panicText = "Kernel panic - not syncing"
+
+// panicLine returns line without its "[ time]" prefix when it is the panic message.
+func panicLine(line string) (string, bool) {
+	i := strings.Index(line, panicText)
+	if i < 0 {
+		return "", false
+	}
+	return strings.TrimSpace(line[i:]), true
+}
+
+// prune removes the oldest dump directories in dir so that at most keep remain, and
+// returns what it removed. Directories not named as a capture names them are never
+// touched.
+func prune(dir string, keep int) ([]string, error) {
+	dumps, err := List(dir)
+	if err != nil || len(dumps) <= keep {
+		return nil, err
+	}
+	var removed []string
+	for _, d := range dumps[:len(dumps)-keep] {
+		if err := os.RemoveAll(d.Dir); err != nil {
+			return removed, fmt.Errorf("capture: removing old dump %s: %w", d.Dir, err)
+		}
+		removed = append(removed, filepath.Base(d.Dir))
+	}
+	return removed, syncDir(dir)
+}

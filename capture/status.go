@@ -1,0 +1,145 @@
+package capture
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gokdump/gokdump/collector"
+)
+
+// Names inside a dump directory.
+const (
+	DumpFile            = "vmcore"
+	DumpIncompleteFile  = "vmcore-incomplete"
+	DmesgFile           = "vmcore-dmesg.txt"
+	DmesgIncompleteFile = "vmcore-dmesg-incomplete.txt"
+	StatusFile          = "gokdump-status.json"
+)
+
+// DirTimeLayout is the time part of a dump directory's name (Fedora's date +%Y-%m-%d-%T).
+const DirTimeLayout = "2006-01-02-15:04:05"
+
+// Result is how a capture ended.
+type Result string
+
+const (
+	// Complete: the dump is saved as vmcore.
+	Complete Result = "complete"
+	// Incomplete: the dump was cut short (full disk, unreadable memory, time limit) and
+	// is kept as vmcore-incomplete; it may still be analysable. A status file left
+	// with this result and "capture in progress" as its error means the capture kernel
+	// stopped while saving.
+	Incomplete Result = "incomplete"
+	// Failed: no dump was saved (no target, unreadable vmcore, ...).
+	Failed Result = "failed"
+	// Skipped: the kdump_pre hook exited non-zero, so no dump was taken.
+	Skipped Result = "skipped"
+)
+
+// StatusVersion is the version of the status file's layout; fields are only added.
+const StatusVersion = 1
+
+// Status is gokdump-status.json: what one capture did. It is written when the dump
+// directory is made (result incomplete, error "capture in progress") and rewritten at
+// the end, each time atomically (temporary file, fsync, rename).
+type Status struct {
+	Version       int              `json:"version"`
+	Result        Result           `json:"result"`
+	Error         string           `json:"error,omitempty"`
+	Start         time.Time        `json:"start"`
+	End           time.Time        `json:"end,omitzero"`
+	Host          string           `json:"host"`
+	KernelRelease string           `json:"kernel_release,omitempty"`
+	KernelVersion string           `json:"kernel_version,omitempty"`
+	CrashTime     time.Time        `json:"crash_time,omitzero"`
+	PanicLine     string           `json:"panic,omitempty"` // the first "Kernel panic" line of the log
+	Target        string           `json:"target,omitempty"`
+	Dir           string           `json:"dir,omitempty"`  // the dump directory, as mounted in the capture kernel
+	Dump          string           `json:"dump,omitempty"` // DumpFile or DumpIncompleteFile
+	DumpBytes     int64            `json:"dump_bytes,omitempty"`
+	Dmesg         string           `json:"dmesg,omitempty"`
+	CollectorArgs []string         `json:"collector_args,omitempty"`
+	Collector     *collector.Stats `json:"collector,omitempty"`
+	PreHookExit   *int             `json:"pre_hook_exit,omitempty"`
+	PostHookExit  *int             `json:"post_hook_exit,omitempty"`
+	Pruned        []string         `json:"pruned,omitempty"` // old dump directories removed (keep_dumps)
+	Action        string           `json:"action,omitempty"` // final_action or failure_action taken
+	Warnings      []string         `json:"warnings,omitempty"`
+}
+
+// maxStatusSize bounds a status file read back.
+const maxStatusSize = 1 << 20
+
+// ReadStatus reads a dump directory's status file.
+func ReadStatus(dir string) (*Status, error) {
+	name := filepath.Join(dir, StatusFile)
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return decodeStatus(f, name)
+}
+
+func decodeStatus(r io.Reader, name string) (*Status, error) {
+	var st Status
+	dec := json.NewDecoder(io.LimitReader(r, maxStatusSize))
+	if err := dec.Decode(&st); err != nil {
+		return nil, fmt.Errorf("capture: %s: %w", name, err)
+	}
+	switch st.Result {
+	case Complete, Incomplete, Failed, Skipped:
+	default:
+		return nil, fmt.Errorf("capture: %s: unknown result %q", name, st.Result)
+	}
+	return &st, nil
+}
+
+// writeStatus replaces dir's status file atomically.
+func writeStatus(dir string, st *Status) error {
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, StatusFile+".tmp")
+	if err := writeFileSync(tmp, append(data, '\n')); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, StatusFile)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// writeFileSync writes a new 0600 file and flushes it to the disk.
+func writeFileSync(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncDir flushes a directory, so the names created or renamed in it reach the disk.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
