@@ -1,0 +1,454 @@
+package service
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/initramfs"
+	"github.com/gokdump/gokdump/kmod"
+)
+
+// Paths inside the capture initramfs (relative to its root, as package initramfs
+// takes them). The capture side reads CaptureInfoPath first.
+const (
+	InitPath        = "init"
+	ConfigPath      = "etc/kdump.conf"
+	CaptureInfoPath = "etc/gokdump/capture.json"
+)
+
+// CaptureInfo is what the first kernel learned for the capture environment, written
+// into the image as JSON at CaptureInfoPath.
+type CaptureInfo struct {
+	// Release is the kernel release the image is for (its modules are under
+	// /lib/modules/Release).
+	Release string `json:"release"`
+	// Modules are the module files to load, in order (dependencies first), as
+	// absolute paths inside the image.
+	Modules []string `json:"modules"`
+	// Device is the dump device found when the image was built; Device.Name is ""
+	// when it was not present then.
+	Device DumpDevice `json:"device"`
+	// Notes are what the builder could not do exactly as configured.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// BuildOptions says what goes into a capture initramfs.
+type BuildOptions struct {
+	Config *config.Config
+	// ConfigData is written as /etc/kdump.conf; nil writes Config in kdump.conf
+	// syntax (a machine without a configuration file gets the defaults).
+	ConfigData []byte
+	// Release is the kernel release whose modules are used ("" : the running one).
+	Release string
+	// Self is the gokdump binary to put in as /init ("" : /proc/self/exe).
+	Self string
+	// Compression overrides the choice from the kernel configuration when not nil.
+	Compression *initramfs.Compression
+}
+
+// Plan is a capture initramfs worked out but not written: what goes in, and the
+// inputs whose change calls for a rebuild.
+type Plan struct {
+	Release     string
+	Compression initramfs.Compression
+	Info        CaptureInfo
+	Files       []PlanFile
+	configData  []byte
+}
+
+// PlanFile is one file copied into the image.
+type PlanFile struct {
+	Dest string      // path inside the image
+	Src  string      // file on this machine
+	Mode os.FileMode // permissions
+}
+
+// Plan works out the capture initramfs for opts without writing anything.
+func (s *System) Plan(opts BuildOptions) (*Plan, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		return nil, errors.New("service: no configuration")
+	}
+	p := &Plan{Release: opts.Release, configData: opts.ConfigData}
+	if p.Release == "" {
+		r, err := s.Release()
+		if err != nil {
+			return nil, err
+		}
+		p.Release = r
+	}
+	if !validRelease(p.Release) {
+		return nil, fmt.Errorf("kernel release %q is not a release name", p.Release)
+	}
+	if p.configData == nil {
+		var b bytes.Buffer
+		if err := cfg.Format(&b); err != nil {
+			return nil, err
+		}
+		p.configData = b.Bytes()
+	}
+	if opts.Compression != nil {
+		p.Compression = *opts.Compression
+	} else {
+		c, note := s.kernelCompression(p.Release)
+		p.Compression = c
+		if note != "" {
+			p.Info.Notes = append(p.Info.Notes, note)
+		}
+	}
+	self := opts.Self
+	if self == "" {
+		self = filepath.Join(s.ProcRoot, "self/exe")
+	}
+	p.Files = append(p.Files, PlanFile{Dest: InitPath, Src: self, Mode: 0o755})
+	p.Info.Release = p.Release
+
+	// Modules: the file system's, the target device's drivers, extra_modules.
+	dev, err := s.dumpDevice(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.Info.Device = dev
+	var names []string
+	if dev.FSType != "" {
+		names = append(names, fsModule(dev.FSType))
+	}
+	if dev.Name != "" {
+		drv, err := s.driverModules(dev.Name)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, drv...)
+	} else {
+		// The device is not there now: take the drivers of every block device
+		// present, so the capture kernel can reach it if it is one of those disks'
+		// kind when it appears.
+		p.Info.Notes = append(p.Info.Notes, fmt.Sprintf("dump device %s not found: including the drivers of all block devices present", dev.Spec))
+		all, err := s.blockDevices()
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		for _, b := range all {
+			drv, err := s.driverModules(b)
+			if err != nil {
+				continue // a device that vanished while we looked
+			}
+			names = append(names, drv...)
+		}
+	}
+	names = append(names, cfg.ExtraModules...)
+	names = uniqueStrings(names)
+	modDir := s.ModuleDir(p.Release)
+	if len(names) > 0 {
+		mods, err := kmod.Resolve(modDir, names...)
+		if err != nil {
+			return nil, fmt.Errorf("kernel modules for the dump target (%s): %w", strings.Join(names, " "), err)
+		}
+		for _, m := range mods {
+			rel, err := filepath.Rel(modDir, m.Path)
+			if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+				return nil, fmt.Errorf("module %s at %s is outside %s", m.Name, m.Path, modDir)
+			}
+			dest := filepath.ToSlash(filepath.Join("lib/modules", p.Release, rel))
+			p.Files = append(p.Files, PlanFile{Dest: dest, Src: m.Path, Mode: 0o644})
+			p.Info.Modules = append(p.Info.Modules, "/"+dest)
+		}
+	}
+
+	// Programs: extra_bins, the hooks, and a shell for failure_action shell.
+	var progs []string
+	progs = append(progs, cfg.ExtraBins...)
+	for _, h := range []string{cfg.Pre, cfg.Post} {
+		if h != "" {
+			progs = append(progs, h)
+		}
+	}
+	if cfg.FailureAction == config.ActionShell {
+		progs = append(progs, "/bin/sh")
+	}
+	files, err := s.programFiles(progs)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		p.Files = append(p.Files, PlanFile{Dest: strings.TrimPrefix(filepath.ToSlash(f), "/"), Src: f, Mode: 0o755})
+	}
+	sort.Slice(p.Files, func(i, j int) bool { return p.Files[i].Dest < p.Files[j].Dest })
+	for i := 1; i < len(p.Files); i++ {
+		if p.Files[i].Dest == p.Files[i-1].Dest {
+			return nil, fmt.Errorf("%s would be in the image twice (from %s and %s)", p.Files[i].Dest, p.Files[i-1].Src, p.Files[i].Src)
+		}
+	}
+	return p, nil
+}
+
+func uniqueStrings(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// kernelCompression chooses the image compression the kernel release unpacks: zstd
+// when its configuration has CONFIG_RD_ZSTD=y, else gzip, which every kernel with
+// initramfs support unpacks. The configuration is /boot/config-RELEASE, or
+// /proc/config.gz for the running kernel.
+func (s *System) kernelCompression(release string) (initramfs.Compression, string) {
+	var r io.Reader
+	if f, err := os.Open(filepath.Join(s.BootDir, "config-"+release)); err == nil {
+		defer f.Close()
+		r = f
+	} else if running, _ := s.Release(); running == release {
+		if f, err := os.Open(filepath.Join(s.ProcRoot, "config.gz")); err == nil {
+			defer f.Close()
+			if zr, err := gzip.NewReader(f); err == nil {
+				r = zr
+			}
+		}
+	}
+	if r == nil {
+		return initramfs.Gzip, fmt.Sprintf("no kernel configuration for %s: using gzip, which every kernel unpacks", release)
+	}
+	sc := bufio.NewScanner(io.LimitReader(r, 16<<20))
+	zstd := false
+	for sc.Scan() {
+		if sc.Text() == "CONFIG_RD_ZSTD=y" {
+			zstd = true
+		}
+	}
+	if zstd {
+		return initramfs.Zstd, ""
+	}
+	return initramfs.Gzip, ""
+}
+
+// Archive assembles the image the plan describes.
+func (p *Plan) Archive() (*initramfs.Archive, error) {
+	a := initramfs.New()
+	for _, d := range []string{"dev", "proc", "sys", "tmp", "run", "mnt", "etc/gokdump"} {
+		if err := a.AddDir(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := a.AddDevice("dev/console", os.ModeCharDevice|0o600, 5, 1); err != nil {
+		return nil, err
+	}
+	if err := a.AddDevice("dev/null", os.ModeCharDevice|0o666, 1, 3); err != nil {
+		return nil, err
+	}
+	if err := a.AddFile(ConfigPath, 0o600, p.configData); err != nil {
+		return nil, err
+	}
+	info, err := json.MarshalIndent(p.Info, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := a.AddFile(CaptureInfoPath, 0o644, append(info, '\n')); err != nil {
+		return nil, err
+	}
+	for _, f := range p.Files {
+		if err := a.AddFileFrom(f.Dest, f.Mode, f.Src); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// Manifest records the inputs of an image so a later start can tell whether it is
+// still up to date: the gokdump binary and configuration by content, every other
+// input by size and modification time (as make would, but also noticing files that
+// became older).
+type Manifest struct {
+	Version     int     `json:"version"`
+	Release     string  `json:"release"`
+	Compression string  `json:"compression"`
+	Binary      Input   `json:"binary"`
+	Config      string  `json:"config_sha256"`
+	Inputs      []Input `json:"inputs"`
+}
+
+// manifestVersion changes when what goes into an image changes in a way old
+// manifests cannot describe, so old images are rebuilt.
+const manifestVersion = 1
+
+// Input is one file an image was built from.
+type Input struct {
+	Path    string `json:"path"`
+	Size    int64  `json:"size"`
+	ModTime int64  `json:"mtime_ns"`
+	SHA256  string `json:"sha256,omitempty"`
+}
+
+// Manifest describes the plan's inputs as they are now.
+func (p *Plan) Manifest() (*Manifest, error) {
+	m := &Manifest{Version: manifestVersion, Release: p.Release, Compression: p.Compression.String()}
+	sum := sha256.Sum256(p.configData)
+	m.Config = hex.EncodeToString(sum[:])
+	for _, f := range p.Files {
+		in, err := statInput(f.Src)
+		if err != nil {
+			return nil, err
+		}
+		if f.Dest == InitPath {
+			if in.SHA256, err = hashFile(f.Src); err != nil {
+				return nil, err
+			}
+			// The binary is named by content: /proc/self/exe's name says nothing.
+			in.Path = "gokdump"
+			m.Binary = in
+			continue
+		}
+		m.Inputs = append(m.Inputs, in)
+	}
+	return m, nil
+}
+
+func statInput(p string) (Input, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return Input{}, err
+	}
+	return Input{Path: p, Size: st.Size(), ModTime: st.ModTime().UnixNano()}, nil
+}
+
+func hashFile(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hashing %s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ReadManifest reads the manifest stored beside an image.
+func ReadManifest(path string) (*Manifest, error) {
+	data, err := readSmall(path, 4<<20)
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &m, nil
+}
+
+// RebuildReason says why the image must be rebuilt, or "" when the existing one
+// (whose manifest is old, nil when unreadable) is up to date. force_no_rebuild keeps
+// any existing image; force_rebuild always rebuilds.
+func RebuildReason(cfg *config.Config, imageExists bool, old, now *Manifest) string {
+	switch {
+	case !imageExists:
+		return "there is no image yet"
+	case cfg.ForceNoRebuild:
+		return ""
+	case cfg.ForceRebuild:
+		return "force_rebuild is set"
+	case old == nil:
+		return "the image has no readable manifest"
+	case old.Version != now.Version:
+		return fmt.Sprintf("the manifest is version %d, not %d", old.Version, now.Version)
+	case old.Release != now.Release:
+		return fmt.Sprintf("the image is for kernel %s, not %s", old.Release, now.Release)
+	case old.Compression != now.Compression:
+		return fmt.Sprintf("the compression changed from %s to %s", old.Compression, now.Compression)
+	case old.Binary.SHA256 != now.Binary.SHA256:
+		return "the gokdump binary changed"
+	case old.Config != now.Config:
+		return "the configuration changed"
+	}
+	before := map[string]Input{}
+	for _, in := range old.Inputs {
+		before[in.Path] = in
+	}
+	for _, in := range now.Inputs {
+		b, ok := before[in.Path]
+		switch {
+		case !ok:
+			return in.Path + " is a new input"
+		case b.Size != in.Size || b.ModTime != in.ModTime:
+			return in.Path + " changed"
+		}
+		delete(before, in.Path)
+	}
+	for p := range before {
+		return p + " is no longer an input"
+	}
+	return ""
+}
+
+// Build writes the image the plan describes to image (mode 0600, replaced
+// atomically) and its manifest beside it, creating the directory (mode 0700).
+func (p *Plan) Build(image string) (*Manifest, error) {
+	m, err := p.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	a, err := p.Archive()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(image), 0o700); err != nil {
+		return nil, err
+	}
+	if err := a.WriteFile(image, p.Compression); err != nil {
+		return nil, err
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(ManifestPath(image), append(data, '\n'), 0o600); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it into
+// place.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
