@@ -11,7 +11,7 @@ APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs gcc liblzo2-
             python3 python3-libkdumpfile
 TEST_TIMEOUT ?= 75m
 
-.PHONY: all build deps test test-short demo bench fuzz clean
+.PHONY: all build deps test test-short test-crash demo bench fuzz clean
 
 all: build
 
@@ -44,6 +44,22 @@ test-short:
 # kernel, and prints `gokdump info` of the saved dump.
 demo: deps build
 	$(GO) run ./lab/cmd/labcrash -demo
+
+# test-crash has the crash utility open every kind of dump gokdump writes of real lab
+# crashes (6.1 and 6.12): sys, log, bt, ps, kmem -i, held to crash's output for
+# makedumpfile's dump. Not in `make test`: it fetches each kernel's -dbg package (~1 GB)
+# once and keeps only its vmlinux in .cache/debug/.
+test-crash: deps
+	@command -v crash >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q crash
+	GOKDUMP_TEST_CRASH=1 $(GO) test -timeout 90m -run '^TestCrashUtility$$' -v ./lab/
+
+# bench measures gokdump dump against makedumpfile on lab vmcores of a 1 GiB and a 6 GiB
+# guest (made once into .cache/bench/, ~15 GB of disk) and prints the table and each
+# performance target as PASS or MISS; a MISS does not fail the build. BENCH_FLAGS are
+# passed on (e.g. BENCH_FLAGS="-runs 5 -vmcores 1g").
+BENCH_FLAGS ?=
+bench: deps
+	$(GO) run ./bench/cmd/gokdump-bench $(BENCH_FLAGS)
 
 fuzz:
 	@for p in $$($(GO) list ./...); do \

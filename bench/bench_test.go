@@ -1,0 +1,157 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMeasure runs a real child that allocates and writes a known amount and checks the
+// sample: size of the output, a peak RSS at least what the child touched, a wall time.
+func TestMeasure(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatalf("the test needs a POSIX shell: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if err := os.WriteFile(out, []byte("stale"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The child copies 3 MiB through a 32 MiB buffer it fills (dd's bs), so its RSS
+	// must reach more than 32 MiB.
+	s, err := Measure(context.Background(), Command{
+		Argv:   []string{sh, "-c", `dd if=/dev/zero of="$1" bs=32M count=1 iflag=fullblock 2>/dev/null && truncate -s 3M "$1"`, "sh", out},
+		Output: out,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Size != 3<<20 {
+		t.Errorf("size %d, want %d", s.Size, 3<<20)
+	}
+	if s.MaxRSS < 32<<20 {
+		t.Errorf("peak RSS %d bytes, want at least the 32 MiB buffer", s.MaxRSS)
+	}
+	if s.Wall <= 0 || s.Wall > time.Minute {
+		t.Errorf("wall time %v", s.Wall)
+	}
+}
+
+func TestMeasureErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Measure(context.Background(), Command{Argv: []string{"sh", "-c", "echo broken >&2; exit 3"}, Output: filepath.Join(dir, "x")}); err == nil ||
+		!strings.Contains(err.Error(), "broken") {
+		t.Errorf("failing child: err %v, want one carrying its stderr", err)
+	}
+	if _, err := Measure(context.Background(), Command{Argv: []string{"true"}, Output: filepath.Join(dir, "never")}); err == nil {
+		t.Error("a child that writes no output was measured without error")
+	}
+	if _, err := Measure(context.Background(), Command{}); err == nil {
+		t.Error("an empty command was measured")
+	}
+}
+
+func TestMedian(t *testing.T) {
+	s := func(sec, rss int64) Sample { return Sample{Wall: time.Duration(sec) * time.Second, MaxRSS: rss} }
+	m, err := Median([]Sample{s(5, 1), s(1, 2), s(3, 3)})
+	if err != nil || m.Wall != 3*time.Second || m.MaxRSS != 3 {
+		t.Errorf("median of 5,1,3 s: %+v %v, want the 3 s run", m, err)
+	}
+	if m, _ := Median([]Sample{s(4, 1), s(2, 2)}); m.Wall != 2*time.Second {
+		t.Errorf("median of two: %v, want the lower one", m.Wall)
+	}
+	if _, err := Median(nil); err == nil {
+		t.Error("median of nothing")
+	}
+	if got := MaxRSS([]Sample{s(1, 7), s(1, 9), s(1, 8)}); got != 9 {
+		t.Errorf("MaxRSS %d, want 9", got)
+	}
+}
+
+func result(vm, cfg, tool string, wallSec float64, size, rss int64) Result {
+	return Result{Vmcore: vm, Config: cfg, Tool: tool, Samples: []Sample{{
+		Wall: time.Duration(wallSec * float64(time.Second)), Size: size, MaxRSS: rss,
+	}}}
+}
+
+func TestEvaluate(t *testing.T) {
+	const mib = 1 << 20
+	results := []Result{
+		// -d 1 -c: makedumpfile's best is its 2-thread run (10 s); ours 3 s and smaller: PASS.
+		result("small", "-d 1 -c", Gokdump, 3, 100, 20*mib),
+		result("small", "-d 1 -c", Makedumpfile, 20, 101, 50*mib),
+		result("small", "-d 1 -c", MakedumpfileMT, 10, 101, 60*mib),
+		// -d 1 -l: ours 0.7x: MISS.
+		result("small", "-d 1 -l", Gokdump, 7, 100, 20*mib),
+		result("small", "-d 1 -l", Makedumpfile, 10, 100, 50*mib),
+		// -d 31 -z against makedumpfile -d 31 -c: fast enough but not smaller: MISS.
+		result("small", "-d 31 -z", Gokdump, 1, 50, 20*mib),
+		result("small", "-d 31 -c", Makedumpfile, 4, 50, 50*mib),
+		// the big vmcore: RSS 25 MiB (over 24) and 5 MiB more than on the small one.
+		result("big", "-d 31 -l", Gokdump, 10, 100, 25*mib),
+		result("big", "-d 31 -l", Makedumpfile, 10, 100, 50*mib),
+	}
+	got := map[string]bool{}
+	for _, v := range Evaluate(results, []string{"small", "big"}) {
+		got[v.Vmcore+" "+v.Target] = v.Pass
+	}
+	want := map[string]bool{
+		"small -d 1 -c": true,
+		"small -d 1 -l": false,
+		"small -d 31 -z vs makedumpfile -d 31 -c": false,
+		"small peak RSS":          true,
+		"big -d 31 -l":            true,
+		"big peak RSS":            false,
+		"small -> big RSS growth": false,
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok || g != w {
+			t.Errorf("%s: pass %v (present %v), want %v", k, g, ok, w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("verdicts %v, want exactly %d", got, len(want))
+	}
+	var buf bytes.Buffer
+	vs := Evaluate(results, []string{"small", "big"})
+	if err := WriteTable(&buf, results, vs); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"MISS  big", "PASS  small", "time 0.30x", "makedumpfile --num-threads 2"} {
+		if !strings.Contains(buf.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, buf.String())
+		}
+	}
+	if s := Summary(vs); s != "3/7 targets met" {
+		t.Errorf("summary %q", s)
+	}
+}
+
+func TestJobs(t *testing.T) {
+	jobs := Jobs("1 GiB", "/v/vmcore", "/b/gokdump", "/usr/sbin/makedumpfile", "/out")
+	if len(jobs) != len(OurConfigs)+2*len(TheirConfigs) {
+		t.Fatalf("%d jobs", len(jobs))
+	}
+	seen := map[string]bool{}
+	for _, j := range jobs {
+		argv := j.Command.Argv
+		if argv[len(argv)-2] != "/v/vmcore" || argv[len(argv)-1] != j.Command.Output {
+			t.Errorf("%s %s: argv %q does not end with the vmcore and the output", j.Tool, j.Config, argv)
+		}
+		if seen[j.Command.Output] {
+			t.Errorf("two jobs write %s", j.Command.Output)
+		}
+		seen[j.Command.Output] = true
+		if !strings.Contains(j.Command.String(), j.Config) {
+			t.Errorf("%s: command %q lacks the options %q", j.Tool, j.Command, j.Config)
+		}
+		if j.Tool == MakedumpfileMT && !strings.Contains(j.Command.String(), "--num-threads 2") {
+			t.Errorf("%q", j.Command)
+		}
+	}
+}

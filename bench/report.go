@@ -1,0 +1,225 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+)
+
+// Tool names in results. Makedumpfile runs single-threaded and with two threads; its
+// best of the two is the reference.
+const (
+	Gokdump          = "gokdump"
+	Makedumpfile     = "makedumpfile"
+	MakedumpfileMT   = "makedumpfile --num-threads 2"
+	makedumpfileBest = "makedumpfile (best)"
+)
+
+// Result is the measured runs of one tool with one configuration on one vmcore.
+type Result struct {
+	Vmcore  string // label of the vmcore, e.g. "1 GiB guest"
+	Config  string // dump options, e.g. "-d 1 -c"
+	Tool    string // Gokdump, Makedumpfile or MakedumpfileMT
+	Samples []Sample
+}
+
+// Median is the result's median run.
+func (r Result) Median() Sample {
+	s, _ := Median(r.Samples)
+	return s
+}
+
+// Target is one performance target: gokdump with Ours against makedumpfile's best with
+// Theirs on the same vmcore.
+type Target struct {
+	Ours, Theirs string
+	// MaxTime is the largest allowed ratio of our time to makedumpfile's best time.
+	MaxTime float64
+	// Size, when set, bounds our output size by makedumpfile's (of its best run):
+	// SizeNoLarger allows equal, SizeSmaller does not.
+	Size SizeRule
+}
+
+// SizeRule says how our output size must compare with makedumpfile's.
+type SizeRule int
+
+const (
+	SizeAny SizeRule = iota
+	SizeNoLarger
+	SizeSmaller
+)
+
+// Targets are the collector's targets on a 2-core machine (issue 3).
+var Targets = []Target{
+	{Ours: "-d 1 -c", Theirs: "-d 1 -c", MaxTime: 0.35, Size: SizeNoLarger},
+	{Ours: "-d 1 -l", Theirs: "-d 1 -l", MaxTime: 0.6},
+	{Ours: "-d 31 -l", Theirs: "-d 31 -l", MaxTime: 1.0},
+	{Ours: "-d 31 -z", Theirs: "-d 31 -c", MaxTime: 0.5, Size: SizeSmaller},
+}
+
+// Memory targets: our peak RSS on any vmcore, and how much it may grow from the
+// smallest to the largest vmcore.
+const (
+	MaxRSSBytes    = 24 << 20
+	MaxGrowthBytes = 2 << 20
+)
+
+// Verdict is one target checked on one vmcore (or, for memory growth, across them).
+type Verdict struct {
+	Vmcore string
+	Target string
+	Detail string
+	Pass   bool
+}
+
+// Evaluate checks every target that the results cover. vmcores lists the vmcore labels
+// from the smallest to the largest (memory growth is measured between the first and
+// the last).
+func Evaluate(results []Result, vmcores []string) []Verdict {
+	var out []Verdict
+	find := func(vm, cfg, tool string) (Sample, bool) {
+		for _, r := range results {
+			if r.Vmcore == vm && r.Config == cfg && r.Tool == tool && len(r.Samples) > 0 {
+				return r.Median(), true
+			}
+		}
+		return Sample{}, false
+	}
+	for _, vm := range vmcores {
+		for _, tg := range Targets {
+			ours, ok := find(vm, tg.Ours, Gokdump)
+			if !ok {
+				continue
+			}
+			best, bestTool, ok := bestOf(find, vm, tg.Theirs)
+			if !ok {
+				continue
+			}
+			tr := ratio(ours.Wall.Seconds(), best.Wall.Seconds())
+			sr := ratio(float64(ours.Size), float64(best.Size))
+			pass := tr <= tg.MaxTime
+			detail := fmt.Sprintf("time %.2fx (target <= %.2fx of %s %s: %.2fs vs %.2fs)",
+				tr, tg.MaxTime, bestTool, tg.Theirs, ours.Wall.Seconds(), best.Wall.Seconds())
+			switch tg.Size {
+			case SizeNoLarger:
+				pass = pass && ours.Size <= best.Size
+				detail += fmt.Sprintf("; size %.3fx (target <= 1)", sr)
+			case SizeSmaller:
+				pass = pass && ours.Size < best.Size
+				detail += fmt.Sprintf("; size %.3fx (target < 1)", sr)
+			default:
+				detail += fmt.Sprintf("; size %.3fx", sr)
+			}
+			name := tg.Ours
+			if tg.Ours != tg.Theirs {
+				name += " vs makedumpfile " + tg.Theirs
+			}
+			out = append(out, Verdict{Vmcore: vm, Target: name, Detail: detail, Pass: pass})
+		}
+		if peak := oursPeak(results, vm); peak > 0 {
+			out = append(out, Verdict{Vmcore: vm, Target: "peak RSS",
+				Detail: fmt.Sprintf("%.1f MiB over all configurations (target <= %d MiB)", mib(peak), MaxRSSBytes>>20),
+				Pass:   peak <= MaxRSSBytes})
+		}
+	}
+	if len(vmcores) >= 2 {
+		lo, hi := oursPeak(results, vmcores[0]), oursPeak(results, vmcores[len(vmcores)-1])
+		if lo > 0 && hi > 0 {
+			out = append(out, Verdict{Vmcore: vmcores[0] + " -> " + vmcores[len(vmcores)-1], Target: "RSS growth",
+				Detail: fmt.Sprintf("%+.1f MiB (%.1f -> %.1f MiB; target < %d MiB)", mib(hi-lo), mib(lo), mib(hi), MaxGrowthBytes>>20),
+				Pass:   hi-lo < MaxGrowthBytes})
+		}
+	}
+	return out
+}
+
+// bestOf is makedumpfile's faster median of its single- and two-thread runs.
+func bestOf(find func(vm, cfg, tool string) (Sample, bool), vm, cfg string) (Sample, string, bool) {
+	var best Sample
+	var bestTool string
+	for _, tool := range []string{Makedumpfile, MakedumpfileMT} {
+		if s, ok := find(vm, cfg, tool); ok && (bestTool == "" || s.Wall < best.Wall) {
+			best, bestTool = s, tool
+		}
+	}
+	return best, bestTool, bestTool != ""
+}
+
+// oursPeak is gokdump's largest peak RSS over every run on vm.
+func oursPeak(results []Result, vm string) int64 {
+	var m int64
+	for _, r := range results {
+		if r.Vmcore == vm && r.Tool == Gokdump {
+			m = max(m, MaxRSS(r.Samples))
+		}
+	}
+	return m
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return math.Inf(1)
+	}
+	return a / b
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// WriteTable prints the results (medians, with the spread of wall times) grouped by
+// vmcore and configuration, then the verdicts, PASS or MISS.
+func WriteTable(w io.Writer, results []Result, verdicts []Verdict) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "vmcore\tconfig\ttool\twall s (median)\twall s (min-max)\tcpu s\tpeak RSS MiB\toutput MiB\t")
+	for _, r := range results {
+		m := r.Median()
+		lo, hi := m.Wall, m.Wall
+		for _, s := range r.Samples {
+			lo, hi = min(lo, s.Wall), max(hi, s.Wall)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.2f-%.2f\t%.2f\t%.1f\t%.1f\t\n",
+			r.Vmcore, r.Config, r.Tool, m.Wall.Seconds(), lo.Seconds(), hi.Seconds(), m.CPU.Seconds(), mib(MaxRSS(r.Samples)), mib(m.Size))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	for _, v := range verdicts {
+		mark := "PASS"
+		if !v.Pass {
+			mark = "MISS"
+		}
+		if _, err := fmt.Fprintf(w, "%s  %-12s %-32s %s\n", mark, v.Vmcore, v.Target, v.Detail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Summary counts the verdicts that passed, as "3/10 targets met".
+func Summary(verdicts []Verdict) string {
+	n := 0
+	for _, v := range verdicts {
+		if v.Pass {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d/%d targets met", n, len(verdicts))
+}
+
+// String is the command line, quoted where a shell would need it.
+func (c Command) String() string {
+	var b strings.Builder
+	for i, a := range c.Argv {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if a == "" || strings.ContainsAny(a, " \t'\"") {
+			fmt.Fprintf(&b, "%q", a)
+		} else {
+			b.WriteString(a)
+		}
+	}
+	return b.String()
+}

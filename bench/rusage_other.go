@@ -1,0 +1,13 @@
+//go:build !unix
+
+package bench
+
+import (
+	"os"
+	"time"
+)
+
+// usage reports only the CPU time where there is no rusage.
+func usage(ps *os.ProcessState) (maxRSS int64, cpu time.Duration) {
+	return 0, ps.UserTime() + ps.SystemTime()
+}

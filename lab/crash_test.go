@@ -1,0 +1,374 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gokdump/gokdump/internal/testenv"
+	"github.com/gokdump/gokdump/lab/kernelpkg"
+)
+
+// crashTestEnv turns TestCrashUtility on. It needs the kernels' debug packages (about
+// 860 MB for 6.1 and 1 GB for 6.12, fetched once into the cache), so it is not part of
+// `make test`; `make test-crash` sets it.
+const crashTestEnv = "GOKDUMP_TEST_CRASH"
+
+// crashCommands are what the crash utility runs on each dump, each writing its output to
+// its own file (crash's "> file" redirection: its echo command and its own output are
+// not ordered on a pipe, so markers in one stream cannot split the sections).
+var crashCommands = []struct{ name, cmd string }{
+	{"sys", "sys"},
+	{"log", "log"},
+	{"bt", "bt"},
+	{"ps", "ps"},
+	{"kmem", "kmem -i"},
+}
+
+// TestCrashUtility is the reference check that our dumps are usable for debugging: the
+// crash utility (Debian's crash 8.0.2, built with lzo, snappy and zstd) opens each
+// kind of dump gokdump writes of a real crash — kdump-compressed with every codec, ELF,
+// and a flattened stream put back together by `gokdump dump -R` and by makedumpfile -R
+// — with the kernel's debug vmlinux, and runs sys, log, bt, ps and kmem -i. Each must
+// exit 0, name the crashed release and the sysrq panic, show the panic in the log and a
+// backtrace through sysrq_handle_crash, and print exactly what crash prints for
+// makedumpfile's own dump of the same vmcore at the same dump level (the control, which
+// must pass the same checks).
+func TestCrashUtility(t *testing.T) {
+	if os.Getenv(crashTestEnv) != "1" {
+		t.Skipf("needs the kernels' debug packages (~1 GB each); run `make test-crash` (sets %s=1)", crashTestEnv)
+	}
+	if testing.Short() {
+		t.Skip("boots QEMU guests (minutes); not in -short")
+	}
+	crashBin := needCrash(t)
+	mdf := testenv.NeedTool(t, "makedumpfile", "makedumpfile")
+	for _, v := range labVariants {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			k := testenv.KernelPackage(t, v.kernel)
+			vmlinux := debugVmlinux(t, k)
+			res := crashFor(t, v)
+			bin := guestGokdump(t)
+			dir := t.TempDir()
+			path := func(name string) string { return filepath.Join(dir, name) }
+
+			// The control: makedumpfile's dump of the same vmcore at the same level.
+			run(t, mdf, "-l", "--message-level", "1", "-d", "31", res.Vmcore, path("makedumpfile.lzo"))
+			control := runCrash(t, crashBin, vmlinux, path("makedumpfile.lzo"))
+			checkCrashOutput(t, "makedumpfile's dump", k.Release, control)
+
+			dumps := []struct{ name, file string }{}
+			for _, c := range []struct{ flag, name string }{{"-c", "zlib"}, {"-l", "lzo"}, {"-p", "snappy"}, {"-z", "zstd"}} {
+				file := path("ours." + c.name)
+				run(t, bin, "dump", c.flag, "--message-level", "1", "-d", "31", res.Vmcore, file)
+				dumps = append(dumps, struct{ name, file string }{"gokdump dump " + c.flag, file})
+			}
+			run(t, bin, "dump", "-E", "--message-level", "1", "-d", "31", res.Vmcore, path("ours.elf"))
+			dumps = append(dumps, struct{ name, file string }{"gokdump dump -E", path("ours.elf")})
+
+			// A flattened stream (what goes through ssh) made whole again by both tools.
+			flat := path("ours.flat")
+			writeFlattened(t, bin, res.Vmcore, flat)
+			rearrange(t, bin, []string{"dump", "-R", path("ours.R")}, flat)
+			rearrange(t, mdf, []string{"-R", path("makedumpfile.R")}, flat)
+			dumps = append(dumps,
+				struct{ name, file string }{"gokdump dump -F | gokdump dump -R", path("ours.R")},
+				struct{ name, file string }{"gokdump dump -F | makedumpfile -R", path("makedumpfile.R")})
+
+			for _, d := range dumps {
+				out := runCrash(t, crashBin, vmlinux, d.file)
+				checkCrashOutput(t, d.name, k.Release, out)
+				for _, c := range crashCommands {
+					if got, want := out.sections[c.name], control.sections[c.name]; got != want {
+						t.Errorf("%s: crash's %q differs from its output for makedumpfile's dump:\n%s",
+							d.name, c.cmd, firstDifference(got, want))
+					}
+				}
+				os.Remove(d.file) // each is up to a few hundred MB
+			}
+		})
+	}
+}
+
+// crashOutput is one crash run: the output of each of crashCommands (the DUMPFILE line
+// of sys, which names the file, taken out) and what crash printed besides.
+type crashOutput struct {
+	sections map[string]string
+	console  string
+}
+
+// runCrash runs the crash utility in batch mode on dump and returns the output of each
+// command; a non-zero exit fails the test.
+func runCrash(t *testing.T, crashBin, vmlinux, dump string) *crashOutput {
+	t.Helper()
+	dir := t.TempDir()
+	var script strings.Builder
+	for _, c := range crashCommands {
+		fmt.Fprintf(&script, "%s > %s\n", c.cmd, filepath.Join(dir, c.name+".out"))
+	}
+	script.WriteString("q\n")
+	cmdFile := filepath.Join(dir, "commands")
+	if err := os.WriteFile(cmdFile, []byte(script.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	// -s: no banner; -i: run the file's commands, which end with q; stdin from
+	// /dev/null so nothing waits for a terminal.
+	cmd := exec.CommandContext(ctx, crashBin, "-s", vmlinux, dump, "-i", cmdFile)
+	cmd.Dir = dir
+	console, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("crash -s %s %s -i %s: %v\n%s", vmlinux, dump, cmdFile, err, console)
+	}
+	out := &crashOutput{sections: map[string]string{}, console: string(console)}
+	for _, c := range crashCommands {
+		b, err := os.ReadFile(filepath.Join(dir, c.name+".out"))
+		if err != nil {
+			t.Fatalf("crash on %s: %q wrote no output (%v); crash said:\n%s", dump, c.cmd, err, console)
+		}
+		out.sections[c.name] = string(b)
+	}
+	out.sections["sys"] = dumpfileLine.ReplaceAllString(out.sections["sys"], "")
+	return out
+}
+
+// dumpfileLine is sys's line naming the dump file (and, for a kdump-compressed file,
+// "[PARTIAL DUMP]"): the one line that differs between dumps of one crash.
+var dumpfileLine = regexp.MustCompile(`(?m)^ *DUMPFILE: .*\n`)
+
+// btFrame is a frame line of crash's bt: " #3 [ffff...] sysrq_handle_crash at ffff...".
+var btFrame = regexp.MustCompile(`(?m)^ ?#\d+ \[[0-9a-f]+\] (\S+) at [0-9a-f]+`)
+
+// checkCrashOutput checks what crash must show for a dump of a lab crash, whose guest
+// panicked through sysrq's crash trigger.
+func checkCrashOutput(t *testing.T, name, release string, out *crashOutput) {
+	t.Helper()
+	sys := out.sections["sys"]
+	if !regexp.MustCompile(`(?m)^ *RELEASE: ` + regexp.QuoteMeta(release) + `$`).MatchString(sys) {
+		t.Errorf("%s: crash's sys does not say RELEASE: %s:\n%s\ncrash said:\n%s", name, release, sys, out.console)
+	}
+	if !regexp.MustCompile(`(?m)^ *PANIC: ".*sysrq triggered crash.*"$`).MatchString(sys) {
+		t.Errorf("%s: crash's sys has no PANIC line with \"sysrq triggered crash\":\n%s", name, sys)
+	}
+	if log := out.sections["log"]; !strings.Contains(log, "sysrq: Trigger a crash") ||
+		!strings.Contains(log, "Kernel panic - not syncing: sysrq triggered crash") {
+		t.Errorf("%s: crash's log lacks the sysrq crash lines; its last lines:\n%s", name, lastLines(log, 20))
+	}
+	var frames []string
+	for _, m := range btFrame.FindAllStringSubmatch(out.sections["bt"], -1) {
+		frames = append(frames, m[1])
+	}
+	if !contains(frames, "sysrq_handle_crash") || !(contains(frames, "__crash_kexec") || contains(frames, "crash_kexec")) {
+		t.Errorf("%s: crash's bt does not go through sysrq_handle_crash and __crash_kexec (frames %q):\n%s", name, frames, out.sections["bt"])
+	}
+	// ps: the header and at least the idle task of each CPU and the task that panicked
+	// (marked ">").
+	ps := out.sections["ps"]
+	if lines := strings.Split(strings.TrimSpace(ps), "\n"); len(lines) < 3 ||
+		!strings.Contains(lines[0], "PID") || !strings.Contains(lines[0], "COMM") || !strings.Contains(ps, "\n>") {
+		t.Errorf("%s: crash's ps lists no running tasks:\n%s", name, ps)
+	}
+	if kmem := out.sections["kmem"]; !regexp.MustCompile(`(?m)^ *TOTAL MEM +[1-9]\d* `).MatchString(kmem) ||
+		!regexp.MustCompile(`(?m)^ *FREE +\d+ `).MatchString(kmem) {
+		t.Errorf("%s: crash's kmem -i has no TOTAL MEM and FREE counts:\n%s", name, kmem)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// firstDifference shows the first line where got and want part.
+func firstDifference(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := 0; i < max(len(g), len(w)); i++ {
+		var a, b string
+		if i < len(g) {
+			a = g[i]
+		}
+		if i < len(w) {
+			b = w[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d:\n  got  %q\n  want %q\n(%d vs %d lines)", i+1, a, b, len(g), len(w))
+		}
+	}
+	return "(equal)"
+}
+
+// writeFlattened writes `gokdump dump -F -l -d 31 VMCORE` (standard output) to out.
+func writeFlattened(t *testing.T, bin, vmcorePath, out string) {
+	t.Helper()
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(bin, "dump", "-F", "-l", "--message-level", "1", "-d", "31", vmcorePath)
+	cmd.Stdout = f
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("gokdump dump -F: %v\n%s", err, stderr.Bytes())
+	}
+}
+
+// rearrange runs prog args with the flattened stream flat on standard input.
+func rearrange(t *testing.T, prog string, args []string, flat string) {
+	t.Helper()
+	in, err := os.Open(flat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	cmd := exec.Command(prog, args...)
+	cmd.Stdin = in
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %s < %s: %v\n%s", prog, strings.Join(args, " "), flat, err, out)
+	}
+}
+
+// needCrash returns the crash utility, installing Debian's crash package when it is
+// missing and apt-get is there.
+func needCrash(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("crash"); err == nil {
+		return p
+	}
+	if apt, err := exec.LookPath("apt-get"); err == nil {
+		cmd := exec.Command(apt, "install", "-y", "-q", "crash")
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("apt-get install crash: %v\n%s", err, out)
+		}
+	}
+	return testenv.NeedTool(t, "crash", "crash")
+}
+
+// debugMu serializes fetching debug packages: each is about a gigabyte.
+var debugMu sync.Mutex
+
+// debugVmlinux returns the debug vmlinux of kernel k (from its Debian -dbg package),
+// cached as <cache>/debug/<package>-dbg/vmlinux-<release>. The first time it downloads
+// the -dbg package with apt-get download, extracts only the vmlinux, and deletes the
+// package (the vmlinux, ~630 MB for 6.1, is all crash needs).
+func debugVmlinux(t *testing.T, k *kernelpkg.Kernel) string {
+	t.Helper()
+	debugMu.Lock()
+	defer debugMu.Unlock()
+	kernels, err := kernelpkg.DefaultCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := k.Package + "-dbg"
+	cacheDir := filepath.Join(filepath.Dir(kernels), "debug")
+	dst := filepath.Join(cacheDir, pkg, "vmlinux-"+k.Release)
+	if _, err := os.Stat(dst); err == nil {
+		return dst
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	testenv.NeedTool(t, "tar", "tar")
+	testenv.NeedTool(t, "dpkg-deb", "dpkg")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	deb := cachedDebugDeb(cacheDir, pkg)
+	if deb == "" {
+		deb = downloadDebugDeb(t, ctx, cacheDir, pkg)
+	}
+	tmp, err := os.MkdirTemp(cacheDir, ".extract-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	start := time.Now()
+	// dpkg-deb --fsys-tarfile DEB | tar -x --wildcards './usr/lib/debug/boot/vmlinux*'
+	script := `dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" --wildcards './usr/lib/debug/boot/vmlinux*'`
+	if out, err := exec.CommandContext(ctx, "sh", "-ec", script, "sh", deb, tmp).CombinedOutput(); err != nil {
+		t.Fatalf("extracting the vmlinux from %s: %v\n%s", deb, err, out)
+	}
+	src := filepath.Join(tmp, "usr", "lib", "debug", "boot", "vmlinux-"+k.Release)
+	if _, err := os.Stat(src); err != nil {
+		found, _ := filepath.Glob(filepath.Join(tmp, "usr", "lib", "debug", "boot", "*"))
+		sort.Strings(found)
+		t.Fatalf("%s holds no usr/lib/debug/boot/vmlinux-%s (found %q)", deb, k.Release, found)
+	}
+	if err := os.Rename(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("extracted %s from %s in %s", dst, filepath.Base(deb), time.Since(start).Round(time.Second))
+	if err := os.Remove(deb); err != nil {
+		t.Logf("keeping %s: %v", deb, err)
+	}
+	return dst
+}
+
+func cachedDebugDeb(cacheDir, pkg string) string {
+	debs, _ := filepath.Glob(filepath.Join(cacheDir, pkg+"_*.deb"))
+	if len(debs) == 0 {
+		return ""
+	}
+	sort.Strings(debs)
+	return debs[len(debs)-1]
+}
+
+// downloadDebugDeb fetches pkg with apt-get download into a private directory and moves
+// it into cacheDir, so an interrupted download never looks complete.
+func downloadDebugDeb(t *testing.T, ctx context.Context, cacheDir, pkg string) string {
+	t.Helper()
+	testenv.NeedTool(t, "apt-get", "apt")
+	tmp, err := os.MkdirTemp(cacheDir, ".download-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	// apt downloads as the _apt user; let it write there.
+	if err := os.Chmod(tmp, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "apt-get", "download", "-q", pkg)
+	cmd.Dir = tmp
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("apt-get download %s: %v\n%s(if apt does not know it, run apt-get update)", pkg, err, out)
+	}
+	debs, _ := filepath.Glob(filepath.Join(tmp, pkg+"_*.deb"))
+	if len(debs) != 1 {
+		t.Fatalf("apt-get download %s left %d matching .deb files, want 1", pkg, len(debs))
+	}
+	dst := filepath.Join(cacheDir, filepath.Base(debs[0]))
+	if err := os.Rename(debs[0], dst); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("downloaded %s in %s", filepath.Base(dst), time.Since(start).Round(time.Second))
+	return dst
+}
