@@ -2,7 +2,7 @@
 // the capture initramfs once the crashed kernel's memory is in /proc/vmcore. It runs the
 // classic flow (the order Fedora's kdump uses) and writes a record of what happened:
 //
-//  1. load the kernel modules the initramfs holds (ModulesFile lists them in load order);
+//  1. load the kernel modules the initramfs holds, in the order the builder listed them;
 //  2. find and mount the dump target (package target), waiting a bounded time for it;
 //  3. run the kdump_pre hook: a non-zero exit skips the dump (final_action follows);
 //  4. prune old dumps when keep_dumps N is set (before writing, so a full disk has room);

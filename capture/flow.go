@@ -90,7 +90,7 @@ type Flow struct {
 	Console   io.Writer
 	Timeouts  Timeouts
 
-	// Modules are module files to load first, in order (see ReadModuleList), with
+	// Modules are module files to load first, in order (dependencies first), with
 	// LoadModule (kmod.LoadFile in the capture kernel).
 	Modules    []string
 	LoadModule func(path string) error

@@ -494,3 +494,27 @@ func TestStatusJSONNames(t *testing.T) {
 		t.Errorf("zero end time written: %s", data)
 	}
 }
+
+func TestFlowLoadsModulesFirst(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "")
+	var loaded []string
+	tf.Modules = []string{"/lib/modules/r/virtio_blk.ko", "/lib/modules/r/ext4.ko"}
+	tf.LoadModule = func(path string) error {
+		if tf.target.mounted {
+			t.Errorf("module %s loaded after the target was mounted", path)
+		}
+		loaded = append(loaded, path)
+		if strings.HasSuffix(path, "virtio_blk.ko") {
+			return errors.New("exec format error")
+		}
+		return nil
+	}
+	st := tf.run(t)
+	if st.Result != Complete || strings.Join(loaded, ",") != strings.Join(tf.Modules, ",") {
+		t.Errorf("result %s, loaded %q", st.Result, loaded)
+	}
+	if len(st.Warnings) == 0 || !strings.Contains(st.Warnings[0], "virtio_blk.ko: exec format error") {
+		t.Errorf("warnings %q lack the failed module", st.Warnings)
+	}
+}
