@@ -23,8 +23,10 @@ func initProcess(ctx context.Context, e *env) error {
 	if err == nil {
 		if _, serr := os.Stat(plan.Path); serr == nil {
 			err = runLabGuest(ctx, e.stdout)
+		} else if isCaptureService() {
+			err = runCaptureService(ctx, e.stdout)
 		} else {
-			err = fmt.Errorf("no job: neither the lab plan %s nor a kdump configuration is in this initramfs", plan.Path)
+			err = fmt.Errorf("no job: neither the lab plan %s nor a kdump configuration with /proc/vmcore is in this initramfs", plan.Path)
 		}
 	}
 	if err != nil {
