@@ -27,6 +27,9 @@ const (
 	InitPath        = "init"
 	ConfigPath      = "etc/kdump.conf"
 	CaptureInfoPath = "etc/gokdump/capture.json"
+	// ModuleListPath lists CaptureInfo.Modules again, one absolute path a line, for
+	// readers that want only the load order (package capture's ModulesFile).
+	ModuleListPath = "etc/gokdump/modules"
 )
 
 // CaptureInfo is what the first kernel learned for the capture environment, written
@@ -262,6 +265,13 @@ func (p *Plan) Archive() (*initramfs.Archive, error) {
 		return nil, err
 	}
 	if err := a.AddFile(CaptureInfoPath, 0o644, append(info, '\n')); err != nil {
+		return nil, err
+	}
+	list := "# kernel modules to load, in order (written by gokdump initramfs)\n"
+	for _, m := range p.Info.Modules {
+		list += m + "\n"
+	}
+	if err := a.AddFile(ModuleListPath, 0o644, []byte(list)); err != nil {
 		return nil, err
 	}
 	for _, f := range p.Files {

@@ -234,6 +234,9 @@ func TestBuildImage(t *testing.T) {
 		info.Modules[3] != "/lib/modules/"+testRelease+"/kernel/fs/ext4/ext4.ko" {
 		t.Errorf("capture info %+v", info)
 	}
+	if got := ents[ModuleListPath].data; !strings.HasSuffix(got, "\n"+strings.Join(info.Modules, "\n")+"\n") {
+		t.Errorf("module list %q", got)
+	}
 	if _, ok := ents["lib/modules/"+testRelease+"/kernel/drivers/net/virtio_net.ko"]; ok {
 		t.Error("a module the target does not need is in the image")
 	}

@@ -26,6 +26,8 @@ type System struct {
 	// LibDirs are the directories shared libraries are looked for in, in order
 	// (the dynamic loader's default directories on Debian and Fedora).
 	LibDirs []string
+	// Kexec loads the capture kernel (nil: kexec_file_load).
+	Kexec Kexec
 }
 
 // DefaultStateDir is where the capture initramfs images are kept.

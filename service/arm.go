@@ -1,0 +1,223 @@
+package service
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/kexec"
+)
+
+// Kexec loads and unloads the capture kernel. Host systems use package kexec
+// (kexec_file_load); tests record the calls.
+type Kexec interface {
+	LoadCrash(kernel, initrd, cmdline string) error
+	UnloadCrash() error
+}
+
+type hostKexec struct{}
+
+func (hostKexec) LoadCrash(kernel, initrd, cmdline string) error {
+	return kexec.LoadCrash(kernel, initrd, cmdline)
+}
+func (hostKexec) UnloadCrash() error { return kexec.UnloadCrash() }
+
+func (s *System) kexec() Kexec {
+	if s.Kexec != nil {
+		return s.Kexec
+	}
+	return hostKexec{}
+}
+
+// CaptureOptions are added to the capture kernel's command line after
+// kexec.DefaultCaptureOptions: rdinit=/init makes the kernel run gokdump from the
+// capture initramfs even when the running kernel was started with another rdinit=.
+var CaptureOptions = []string{"rdinit=/init"}
+
+// ErrNoReservation is returned by Start when no memory is reserved for a capture
+// kernel.
+var ErrNoReservation = errors.New("no memory is reserved for a capture kernel")
+
+// StartOptions says how to arm.
+type StartOptions struct {
+	Config *config.Config
+	// ConfigData is the configuration file's bytes, put in the image (nil: Config
+	// formatted).
+	ConfigData []byte
+	Release    string // the kernel release to arm ("" : the running one)
+	Kernel     string // the kernel image ("" : /boot/vmlinuz-RELEASE or /lib/modules/RELEASE/vmlinuz)
+	Self       string // the gokdump binary for /init ("" : /proc/self/exe)
+	Image      string // where the capture initramfs is kept ("" : StateDir/initramfs-RELEASE.img)
+	// ExtraCmdline are options added last to the capture command line.
+	ExtraCmdline []string
+}
+
+// StartResult is what Start did.
+type StartResult struct {
+	Reserved      int64  // bytes reserved with crashkernel=
+	Kernel        string // the capture kernel image loaded
+	Image         string // the capture initramfs loaded
+	Rebuilt       bool
+	RebuildReason string // why it was rebuilt ("" when reused)
+	Cmdline       string // the capture kernel's command line (the kernel adds elfcorehdr=)
+	Notes         []string
+}
+
+// Start arms the capture kernel: it checks that memory is reserved, builds the
+// capture initramfs or reuses an up-to-date one, loads the kernel and initramfs with
+// the capture command line, and sets kernel.panic_on_oops=1 so an oops leads to a
+// dump.
+func (s *System) Start(opts StartOptions) (*StartResult, error) {
+	if opts.Config == nil {
+		return nil, errors.New("service: no configuration")
+	}
+	st, err := kexec.ReadStateAt(s.SysRoot)
+	if err != nil {
+		return nil, err
+	}
+	if st.CrashSize == 0 {
+		return nil, s.noReservationError()
+	}
+	res := &StartResult{Reserved: st.CrashSize}
+	release := opts.Release
+	if release == "" {
+		if release, err = s.Release(); err != nil {
+			return nil, err
+		}
+	}
+	res.Kernel = opts.Kernel
+	if res.Kernel == "" {
+		if res.Kernel, err = s.KernelImage(release); err != nil {
+			return nil, err
+		}
+	}
+	res.Image = opts.Image
+	if res.Image == "" {
+		res.Image = s.ImagePath(release)
+	}
+
+	// Build the image, or reuse it when nothing it was made from changed.
+	plan, err := s.Plan(BuildOptions{Config: opts.Config, ConfigData: opts.ConfigData, Release: release, Self: opts.Self})
+	if err != nil {
+		return nil, fmt.Errorf("planning the capture initramfs: %w", err)
+	}
+	res.Notes = append(res.Notes, plan.Info.Notes...)
+	now, err := plan.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	_, statErr := os.Stat(res.Image)
+	exists := statErr == nil
+	old, _ := ReadManifest(ManifestPath(res.Image))
+	res.RebuildReason = RebuildReason(opts.Config, exists, old, now)
+	if res.RebuildReason != "" {
+		if _, err := plan.Build(res.Image); err != nil {
+			return nil, fmt.Errorf("building the capture initramfs %s: %w", res.Image, err)
+		}
+		res.Rebuilt = true
+	}
+
+	cmdline, err := s.Cmdline()
+	if err != nil {
+		return nil, err
+	}
+	res.Cmdline = kexec.CaptureCmdline(cmdline, append(append([]string(nil), CaptureOptions...), opts.ExtraCmdline...))
+	if err := s.kexec().LoadCrash(res.Kernel, res.Image, res.Cmdline); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(s.ProcRoot, "sys/kernel/panic_on_oops"), []byte("1\n"), 0o644); err != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("could not set kernel.panic_on_oops=1 (%v): an oops will not lead to a dump", err))
+	}
+	if err := s.recordArming(time.Now()); err != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("could not record the arming time (%v): status cannot tell which dumps are new", err))
+	}
+	return res, nil
+}
+
+// noReservationError explains how to reserve memory, distinguishing a missing
+// crashkernel= from one the kernel could not honour.
+func (s *System) noReservationError() error {
+	cmdline, _ := s.Cmdline()
+	for _, w := range strings.Fields(cmdline) {
+		if strings.HasPrefix(w, "crashkernel=") {
+			return fmt.Errorf("%w: the kernel was started with %s but reserved nothing (too large for this machine's memory, or no range matched its size: see \"dmesg | grep -i crashkernel\"); use a smaller size, e.g. crashkernel=256M, and reboot", ErrNoReservation, w)
+		}
+	}
+	return fmt.Errorf("%w: add crashkernel=256M (or a size by memory range, e.g. Debian's crashkernel=512M-:192M or Fedora's crashkernel=2G-64G:256M,64G-:512M) to the kernel command line (GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub or grub2-mkconfig) and reboot; \"gokdump estimate\" recommends a size", ErrNoReservation)
+}
+
+// Stop unloads the capture kernel.
+func (s *System) Stop() error { return s.kexec().UnloadCrash() }
+
+// armingRecord is written by Start so that Status, after the next boot, can tell
+// the dumps saved since the last arming of the previous boot.
+type armingRecord struct {
+	BootTime int64 `json:"boot_time"` // btime of the boot that armed
+	ArmedAt  int64 `json:"armed_at"`  // when, Unix seconds
+}
+
+const (
+	armedFile         = "armed.json"
+	armedPreviousFile = "armed-previous.json"
+)
+
+// recordArming writes the arming record, keeping the last one of an earlier boot
+// as armed-previous.json.
+func (s *System) recordArming(now time.Time) error {
+	boot, err := s.BootTime()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.StateDir, 0o700); err != nil {
+		return err
+	}
+	cur := filepath.Join(s.StateDir, armedFile)
+	if old, err := readArming(cur); err == nil && old.BootTime != boot.Unix() {
+		if err := os.Rename(cur, filepath.Join(s.StateDir, armedPreviousFile)); err != nil {
+			return err
+		}
+	}
+	data, _ := json.Marshal(armingRecord{BootTime: boot.Unix(), ArmedAt: now.Unix()})
+	return writeFileAtomic(cur, append(data, '\n'), 0o600)
+}
+
+func readArming(p string) (armingRecord, error) {
+	var r armingRecord
+	data, err := readSmall(p, 4096)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		return r, fmt.Errorf("%s: %w", p, err)
+	}
+	return r, nil
+}
+
+// lastArmingBefore returns when the capture kernel was last armed in a boot other
+// than the one that started at boot, if recorded.
+func (s *System) lastArmingBefore(boot time.Time) (time.Time, bool) {
+	for _, name := range []string{armedFile, armedPreviousFile} {
+		r, err := readArming(filepath.Join(s.StateDir, name))
+		if err != nil {
+			continue // none, or unreadable: as if never armed
+		}
+		if r.BootTime != boot.Unix() && r.ArmedAt > 0 {
+			return time.Unix(r.ArmedAt, 0), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// formatSize prints a byte count in MiB (as crashkernel= sizes are given).
+func formatSize(n int64) string {
+	if n%(1<<20) == 0 {
+		return strconv.FormatInt(n>>20, 10) + "M"
+	}
+	return fmt.Sprintf("%.1fM", float64(n)/(1<<20))
+}

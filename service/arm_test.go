@@ -1,0 +1,277 @@
+package service
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+type kexecCall struct{ op, kernel, initrd, cmdline string }
+
+type fakeKexec struct {
+	calls []kexecCall
+	err   error
+}
+
+func (k *fakeKexec) LoadCrash(kernel, initrd, cmdline string) error {
+	k.calls = append(k.calls, kexecCall{"load", kernel, initrd, cmdline})
+	return k.err
+}
+
+func (k *fakeKexec) UnloadCrash() error {
+	k.calls = append(k.calls, kexecCall{op: "unload"})
+	return k.err
+}
+
+// setKexecFiles writes the sysfs kexec files: old (kernel/kexec_crash_*), new
+// (kernel/kexec/*) or both.
+func (m *fakeMachine) setKexecFiles(layout string, loaded bool, size int64) {
+	os.RemoveAll(m.path("sys/kernel"))
+	l := "0"
+	if loaded {
+		l = "1"
+	}
+	sz := strconv.FormatInt(size, 10)
+	if layout == "old" || layout == "both" {
+		m.write("sys/kernel/kexec_crash_loaded", l+"\n")
+		m.write("sys/kernel/kexec_crash_size", sz+"\n")
+		m.write("sys/kernel/kexec_loaded", "0\n")
+	}
+	if layout == "new" || layout == "both" {
+		m.write("sys/kernel/kexec/crash_loaded", l+"\n")
+		m.write("sys/kernel/kexec/crash_size", sz+"\n")
+		m.write("sys/kernel/kexec/crash_elfcorehdr_size", "4096\n")
+		m.write("sys/kernel/kexec/loaded", "0\n")
+	}
+}
+
+func TestStartWithoutReservation(t *testing.T) {
+	m := newFakeMachine(t)
+	k := &fakeKexec{}
+	m.Kexec = k
+	m.setKexecFiles("old", false, 0)
+	m.write("proc/cmdline", "root=/dev/vda1 ro\n")
+	_, err := m.Start(StartOptions{Config: mustConfig(t, "")})
+	if !errors.Is(err, ErrNoReservation) || !strings.Contains(err.Error(), "add crashkernel=256M") {
+		t.Errorf("no crashkernel=: %v", err)
+	}
+	// crashkernel= given but nothing reserved: a different fix.
+	m.write("proc/cmdline", "root=/dev/vda1 crashkernel=64G\n")
+	_, err = m.Start(StartOptions{Config: mustConfig(t, "")})
+	if !errors.Is(err, ErrNoReservation) || !strings.Contains(err.Error(), "crashkernel=64G but reserved nothing") {
+		t.Errorf("crashkernel= not honoured: %v", err)
+	}
+	if len(k.calls) != 0 {
+		t.Errorf("kexec called: %+v", k.calls)
+	}
+	// A kernel without crash dump support.
+	os.RemoveAll(m.path("sys/kernel"))
+	if _, err := m.Start(StartOptions{Config: mustConfig(t, "")}); err == nil || !strings.Contains(err.Error(), "no crash dump support") {
+		t.Errorf("no kexec files: %v", err)
+	}
+}
+
+func TestStart(t *testing.T) {
+	m := newFakeMachine(t)
+	k := &fakeKexec{}
+	m.Kexec = k
+	m.setKexecFiles("new", false, 256<<20)
+	m.write("proc/sys/kernel/panic_on_oops", "0\n")
+	conf := "ext4 /dev/vdb\n"
+	opts := StartOptions{Config: mustConfig(t, conf), ConfigData: []byte(conf), Self: m.path("usr/sbin/gokdump")}
+	res, err := m.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := m.path("var/lib/gokdump/initramfs-" + testRelease + ".img")
+	if !res.Rebuilt || res.Image != img || res.Kernel != m.path("boot/vmlinuz-"+testRelease) || res.Reserved != 256<<20 {
+		t.Errorf("result %+v", res)
+	}
+	if len(k.calls) != 1 || k.calls[0] != (kexecCall{"load", res.Kernel, img, res.Cmdline}) {
+		t.Fatalf("kexec calls %+v", k.calls)
+	}
+	for _, want := range []string{"root=UUID=1234", "nr_cpus=1", "reset_devices", "rdinit=/init"} {
+		if !strings.Contains(" "+res.Cmdline+" ", " "+want+" ") {
+			t.Errorf("capture command line %q lacks %s", res.Cmdline, want)
+		}
+	}
+	for _, gone := range []string{"crashkernel", "BOOT_IMAGE", "quiet"} {
+		if strings.Contains(res.Cmdline, gone) {
+			t.Errorf("capture command line %q keeps %s", res.Cmdline, gone)
+		}
+	}
+	if data, _ := os.ReadFile(m.path("proc/sys/kernel/panic_on_oops")); string(data) != "1\n" {
+		t.Errorf("panic_on_oops = %q", data)
+	}
+	if _, err := os.Stat(filepath.Join(m.StateDir, armedFile)); err != nil {
+		t.Errorf("no arming record: %v", err)
+	}
+
+	// Again: the image is reused.
+	res, err = m.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rebuilt {
+		t.Errorf("rebuilt without a change: %s", res.RebuildReason)
+	}
+	// A changed configuration rebuilds it.
+	conf2 := conf + "final_action halt\n"
+	opts.Config, opts.ConfigData = mustConfig(t, conf2), []byte(conf2)
+	if res, err = m.Start(opts); err != nil || !res.Rebuilt || res.RebuildReason != "the configuration changed" {
+		t.Errorf("after a config change: %+v %v", res, err)
+	}
+	// The kernel's refusal is passed on.
+	k.err = errors.New("EPERM")
+	if _, err := m.Start(opts); err == nil || err.Error() != "EPERM" {
+		t.Errorf("load error: %v", err)
+	}
+	k.err = nil
+	if err := m.Stop(); err != nil || k.calls[len(k.calls)-1].op != "unload" {
+		t.Errorf("Stop: %v %+v", err, k.calls)
+	}
+	// --kernel and a missing kernel.
+	os.Remove(m.path("boot/vmlinuz-" + testRelease))
+	if _, err := m.Start(opts); err == nil || !strings.Contains(err.Error(), "--kernel") {
+		t.Errorf("missing kernel: %v", err)
+	}
+	m.write("lab/bzImage", "k")
+	opts.Kernel = m.path("lab/bzImage")
+	if res, err := m.Start(opts); err != nil || res.Kernel != opts.Kernel {
+		t.Errorf("--kernel: %+v %v", res, err)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	for _, tc := range []struct {
+		layout string
+		loaded bool
+	}{{"old", false}, {"old", true}, {"new", false}, {"new", true}, {"both", true}} {
+		m := newFakeMachine(t)
+		m.setKexecFiles(tc.layout, tc.loaded, 192<<20)
+		st, err := m.ReadStatus(mustConfig(t, "path /var/crash"))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.layout, err)
+		}
+		if st.CrashLoaded != tc.loaded || st.CrashSize != 192<<20 || !st.BootTime.Equal(time.Unix(1700000000, 0)) {
+			t.Errorf("%s loaded=%v: %+v", tc.layout, tc.loaded, st)
+		}
+		if (tc.layout == "new") != (st.ElfcorehdrSize == 4096) && tc.layout != "both" {
+			t.Errorf("%s: elfcorehdr size %d", tc.layout, st.ElfcorehdrSize)
+		}
+	}
+}
+
+func TestStatusDumps(t *testing.T) {
+	m := newFakeMachine(t)
+	m.setKexecFiles("old", true, 256<<20)
+	dumps := m.path("srv/crash")
+	cfg := mustConfig(t, "path "+dumps)
+	// Path on the root file system (ext4 vda1) is read directly.
+	mkdump := func(name string, complete bool) {
+		f := "vmcore-incomplete"
+		if complete {
+			f = "vmcore"
+		}
+		m.write(strings.TrimPrefix(filepath.Join(dumps, name, f), m.root+"/"), "dump")
+	}
+	mkdump("host-2023-11-10-10:00:00", true)  // before the previous arming
+	mkdump("host-2023-11-14-20:00:00", false) // after it: new
+	m.write(strings.TrimPrefix(filepath.Join(dumps, "lost+found", "x"), m.root+"/"), "")
+
+	// Without an arming record, only dumps after this boot (2023-11-14 22:13:20 UTC) count.
+	st, err := m.ReadStatus(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.DumpDir != dumps || len(st.Dumps) != 2 || len(st.New) != 0 {
+		t.Errorf("no record: dir %q dumps %d new %d", st.DumpDir, len(st.Dumps), len(st.New))
+	}
+	// Armed in the previous boot on 2023-11-12: the later dump is new.
+	m.write("var/lib/gokdump/armed.json", `{"boot_time": 1699700000, "armed_at": 1699790000}`)
+	st, err = m.ReadStatus(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.New) != 1 || !strings.HasSuffix(st.New[0].Dir, "host-2023-11-14-20:00:00") || st.Since.Unix() != 1699790000 {
+		t.Errorf("with a record: new %+v since %v", st.New, st.Since)
+	}
+	// Arming again in this boot keeps the previous boot's record.
+	if err := m.recordArming(time.Unix(1700000100, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = m.ReadStatus(cfg); err != nil || len(st.New) != 1 || st.Since.Unix() != 1699790000 {
+		t.Errorf("after re-arming: %+v %v", st, err)
+	}
+
+	// A file system target that is not mounted: said so, no error.
+	st, err = m.ReadStatus(mustConfig(t, "ext4 /dev/vdb"))
+	if err != nil || st.DumpDir != "" || !strings.Contains(st.DumpDirNote, "not mounted") {
+		t.Errorf("unmounted target: %+v %v", st, err)
+	}
+	// Mounted: found under its mount point.
+	m.write("proc/self/mountinfo", "21 1 253:1 / / rw - ext4 /dev/vda1 rw\n30 21 253:16 / /mnt/dumps rw - ext4 /dev/vdb rw\n")
+	if st, err = m.ReadStatus(mustConfig(t, "ext4 /dev/vdb\npath /crash")); err != nil || st.DumpDir != "/mnt/dumps/crash" {
+		t.Errorf("mounted target: %+v %v", st, err)
+	}
+	if st, err = m.ReadStatus(mustConfig(t, "ssh a@b\ncore_collector makedumpfile -F")); err != nil || !strings.Contains(st.DumpDirNote, "ssh target") {
+		t.Errorf("ssh target: %+v %v", st, err)
+	}
+}
+
+func TestComputeEstimate(t *testing.T) {
+	e := ComputeEstimate(EstimateInputs{Kernel: 40 << 20, ImageCompressed: 10 << 20, ImageUnpacked: 25 << 20, Modules: 3 << 20})
+	if e.Total != (40+10+25+3+64+32)<<20 || e.Recommended != 192<<20 || e.Crashkernel() != "crashkernel=192M" {
+		t.Errorf("%+v %s", e, e.Crashkernel())
+	}
+	// Exactly on a 32 MiB boundary stays there.
+	if e := ComputeEstimate(EstimateInputs{Kernel: 32 << 20}); e.Recommended != 128<<20 {
+		t.Errorf("boundary: %d", e.Recommended>>20)
+	}
+	if e := ComputeEstimate(EstimateInputs{Kernel: 32<<20 + 1}); e.Recommended != 160<<20 {
+		t.Errorf("one byte over: %d", e.Recommended>>20)
+	}
+}
+
+func TestKernelMemory(t *testing.T) {
+	dir := t.TempDir()
+	hdr := make([]byte, 0x400)
+	copy(hdr[0x202:], "HdrS")
+	binary.LittleEndian.PutUint16(hdr[0x206:], 0x20f)
+	binary.LittleEndian.PutUint32(hdr[0x260:], 45<<20)
+	p := filepath.Join(dir, "bzImage")
+	os.WriteFile(p, hdr, 0o644)
+	if n, from, err := kernelMemory(p); err != nil || n != 45<<20 || !strings.Contains(from, "init_size") {
+		t.Errorf("bzImage: %d %q %v", n, from, err)
+	}
+	binary.LittleEndian.PutUint16(hdr[0x206:], 0x209) // too old for init_size
+	os.WriteFile(p, hdr, 0o644)
+	if n, _, err := kernelMemory(p); err != nil || n != 4*0x400 {
+		t.Errorf("old protocol: %d %v", n, err)
+	}
+	os.WriteFile(p, []byte("tiny"), 0o644)
+	if n, _, err := kernelMemory(p); err != nil || n != 16 {
+		t.Errorf("tiny: %d %v", n, err)
+	}
+}
+
+func TestEstimate(t *testing.T) {
+	m := newFakeMachine(t)
+	m.setKexecFiles("old", false, 128<<20)
+	e, err := m.Estimate(StartOptions{Config: mustConfig(t, "ext4 /dev/vdb"), Self: m.path("usr/sbin/gokdump")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fake kernel is 12 KiB without a bzImage header.
+	if e.Kernel != 4*12<<10 || e.Reserved != 128<<20 || e.ImageCompressed <= 0 || e.ImageUnpacked <= 0 || e.Modules <= 0 {
+		t.Errorf("%+v", e)
+	}
+	if e.Recommended != 128<<20 {
+		t.Errorf("recommended %d MiB for a tiny kernel and image", e.Recommended>>20)
+	}
+}

@@ -1,0 +1,99 @@
+package service
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gokdump/gokdump/capture"
+	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/kexec"
+)
+
+// Status is the state of the kdump service.
+type Status struct {
+	kexec.State
+	BootTime time.Time
+	// DumpDir is where dumps are looked for on this machine ("" when the target is not
+	// mounted here or is remote: DumpDirNote says why).
+	DumpDir     string
+	DumpDirNote string
+	// Dumps are the dumps in DumpDir, oldest first.
+	Dumps []capture.Dump
+	// Since is the time after which a dump counts as new: the last arming in an
+	// earlier boot when recorded, else this boot's start.
+	Since time.Time
+	// New are the dumps saved after Since: what the crash (or crashes) before this
+	// boot left.
+	New []capture.Dump
+}
+
+// ReadStatus reports whether a capture kernel is loaded, how much memory is
+// reserved, and the dumps saved since the service was last armed in an earlier boot.
+func (s *System) ReadStatus(cfg *config.Config) (*Status, error) {
+	st, err := kexec.ReadStateAt(s.SysRoot)
+	if err != nil {
+		return nil, err
+	}
+	out := &Status{State: st}
+	if out.BootTime, err = s.BootTime(); err != nil {
+		return nil, err
+	}
+	out.Since = out.BootTime
+	if t, ok := s.lastArmingBefore(out.BootTime); ok {
+		out.Since = t
+	}
+	out.DumpDir, out.DumpDirNote = s.dumpDir(cfg)
+	if out.DumpDir == "" {
+		return out, nil
+	}
+	dumps, err := capture.List(out.DumpDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("listing dumps: %w", err)
+	}
+	out.Dumps = dumps
+	for _, d := range dumps {
+		if d.Time.After(out.Since) {
+			out.New = append(out.New, d)
+		}
+	}
+	return out, nil
+}
+
+// dumpDir is where this machine sees the dumps: Path on the root file system, or
+// under the target's mount point when the target is mounted here.
+func (s *System) dumpDir(cfg *config.Config) (dir, note string) {
+	t := cfg.Target
+	switch {
+	case t.Kind == config.TargetRootfs:
+		return cfg.Path, ""
+	case !t.Kind.IsFilesystem():
+		return "", fmt.Sprintf("dumps go to the %s target %s: look there", t.Kind, t.Spec)
+	}
+	dev, err := s.dumpDevice(cfg)
+	if err != nil || dev.Name == "" {
+		return "", fmt.Sprintf("the target %s is not present", t.Spec)
+	}
+	p := filepath.Join(s.ProcRoot, "self/mountinfo")
+	data, err := readSmall(p, maxSmallFile)
+	if err != nil {
+		return "", err.Error()
+	}
+	ms, err := parseMountinfo(bytes.NewReader(data), p)
+	if err != nil {
+		return "", err.Error()
+	}
+	for _, m := range ms {
+		if m.source == "/dev/"+dev.Name {
+			return filepath.Join(m.point, cfg.Path), ""
+		}
+		if name, err := s.nameByNumber(m.majMin); err == nil && name == dev.Name && !strings.HasPrefix(m.majMin, "0:") {
+			return filepath.Join(m.point, cfg.Path), ""
+		}
+	}
+	return "", fmt.Sprintf("the target %s (%s) is not mounted: mount it to see its dumps (gokdump list)", t.Spec, dev.Name)
+}
