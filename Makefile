@@ -11,7 +11,7 @@ APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs gcc liblzo2-
             python3 python3-libkdumpfile
 TEST_TIMEOUT ?= 75m
 
-.PHONY: all build deps test test-short test-crash demo bench fuzz clean
+.PHONY: all build deps test test-short test-crash demo bench fuzz clean install
 
 all: build
 
@@ -67,6 +67,25 @@ fuzz:
 	    echo "== $$p $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 30s $$p || exit 1; \
 	  done; \
 	done
+
+# install puts the binary in $(SBINDIR), the systemd unit (running that binary) in
+# $(UNITDIR), and the documented default kdump.conf in $(SYSCONFDIR) unless one is
+# there already. DESTDIR stages the tree (packaging); PREFIX moves the binary.
+PREFIX     ?= /usr
+SBINDIR    ?= $(PREFIX)/sbin
+UNITDIR    ?= /lib/systemd/system
+SYSCONFDIR ?= /etc
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/gokdump
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/sbin/gokdump|$(SBINDIR)/gokdump|g' dist/gokdump.service > $(DESTDIR)$(UNITDIR)/gokdump.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/gokdump.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/kdump.conf ]; then \
+	  echo "keeping the existing $(DESTDIR)$(SYSCONFDIR)/kdump.conf"; \
+	else \
+	  install -D -m 0644 dist/kdump.conf $(DESTDIR)$(SYSCONFDIR)/kdump.conf; \
+	fi
 
 clean:
 	rm -rf bin
