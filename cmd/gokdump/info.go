@@ -10,13 +10,16 @@ import (
 	"time"
 
 	"github.com/gokdump/gokdump/arch/x86"
+	"github.com/gokdump/gokdump/crashinfo"
+	"github.com/gokdump/gokdump/kallsyms"
+	"github.com/gokdump/gokdump/printk"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
 func init() {
 	register(&command{
 		name:    "info",
-		summary: "what a dump holds: kernel, crash time, CPUs, memory, paging, KASLR",
+		summary: "what a dump holds: kernel, crash time, CPUs, memory, paging, KASLR, what crashed",
 		run:     runInfo,
 	})
 }
@@ -56,7 +59,61 @@ type infoReport struct {
 	PhysBase      string `json:"phys_base,omitempty"`
 	DirectMapBase string `json:"direct_map_base,omitempty"`
 
+	// Crash is what the kernel log says crashed (package crashinfo).
+	Crash *crashSummary `json:"crash,omitempty"`
+	// CPURegisters is each CPU's saved instruction and stack pointer, the crashing
+	// CPU first, with the instruction pointer resolved through the kernel's own
+	// symbol table (package kallsyms) when the dump locates it.
+	CPURegisters []cpuRegisters `json:"cpu_registers,omitempty"`
+	// Symbols says where symbol names came from.
+	Symbols *symbolSummary `json:"symbols,omitempty"`
+
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// crashSummary is the final crash report of the kernel log.
+type crashSummary struct {
+	Kind            string       `json:"kind"`   // panic, oops, warning, hung-task
+	Reason          string       `json:"reason"` // the report's first line
+	Panic           string       `json:"panic,omitempty"`
+	TimestampNs     uint64       `json:"timestamp_ns"`
+	CPU             *int         `json:"cpu,omitempty"`
+	PID             *int         `json:"pid,omitempty"`
+	Comm            string       `json:"comm,omitempty"`
+	Frames          []crashFrame `json:"frames,omitempty"`
+	Signature       string       `json:"signature"`
+	SignatureReason string       `json:"signature_reason"`
+	SignatureFrames []string     `json:"signature_frames"`
+	Notes           []string     `json:"notes,omitempty"`
+}
+
+// crashFrame is one call trace line, "function+0xoffset/0xsize [module]".
+type crashFrame struct {
+	Function string `json:"function"`
+	Offset   string `json:"offset"`
+	Size     string `json:"size"`
+	Module   string `json:"module,omitempty"`
+	Reliable bool   `json:"reliable"`
+	Context  string `json:"context,omitempty"`
+}
+
+// cpuRegisters is one NT_PRSTATUS note: CPU is the note's index, which is the CPU
+// number when every possible CPU saved its registers (the lab's and most machines').
+type cpuRegisters struct {
+	CPU      int    `json:"cpu"`
+	PID      int    `json:"pid"`
+	Crashed  bool   `json:"crashed,omitempty"`
+	UserMode bool   `json:"user_mode,omitempty"`
+	RIP      string `json:"rip"`
+	RSP      string `json:"rsp"`
+	Symbol   string `json:"symbol,omitempty"`
+}
+
+// symbolSummary says which symbol table resolved addresses.
+type symbolSummary struct {
+	Source string `json:"source"` // "kallsyms": the kernel's own tables, found through VMCOREINFO
+	Count  int    `json:"count"`
+	Percpu bool   `json:"absolute_percpu"`
 }
 
 // dumpSummary says how a kdump-compressed dump was filtered and compressed.
@@ -78,7 +135,10 @@ func runInfo(ctx context.Context, e *env, args []string) int {
 
 Prints what a dump holds: the crashed kernel's release, version and build ID, the crash
 time (UTC), the number of CPUs, the physical memory ranges, the paging mode, the KASLR
-offset, phys_base and the direct-map base. Reads ELF vmcores (including /proc/vmcore),
+offset, phys_base and the direct-map base; and what crashed, from the kernel log: the
+panic or oops line, the crashing CPU and task, the call trace and a signature that is
+the same for the same bug on every boot; and each CPU's saved instruction pointer as
+symbol+offset, from the kernel's own symbol table (kernels 6.0 and later). Reads ELF vmcores (including /proc/vmcore),
 kdump-compressed dumps and their flattened form (makedumpfile's and gokdump's).`)
 	asJSON := fs.Bool("json", false, "print JSON (field names are stable, see docs/info-json.md)")
 	pos, code, done := parseArgs(fs, args)
@@ -165,6 +225,7 @@ func buildInfo(f *vmcore.File) (*infoReport, error) {
 	r.PagingLevels = as.Levels
 	r.PhysBase = hex(as.PhysBase)
 	r.DirectMapBase = hex(as.DirectMapBase)
+	addCrash(r, as, info, prs, warn)
 	uts, err := f.UTSName(as)
 	if err != nil {
 		warn("utsname: %v", err)
@@ -179,6 +240,93 @@ func buildInfo(f *vmcore.File) (*infoReport, error) {
 		warn("init_uts_ns release %q differs from VMCOREINFO OSRELEASE %q: page tables or symbols are wrong", uts.Release, r.Kernel.Release)
 	}
 	return r, nil
+}
+
+// addCrash fills the crash section from the kernel log, and the CPUs' registers with
+// their symbols from the kernel's kallsyms tables.
+func addCrash(r *infoReport, as *x86.AddressSpace, info *vmcore.VMCOREINFO, prs []vmcore.PRStatus, warn func(string, ...any)) {
+	var rep *crashinfo.Report
+	log, err := printk.Read(as, info)
+	if err != nil {
+		warn("kernel log: %v", err)
+	}
+	if log != nil {
+		rep, err = crashinfo.Analyze(log.Records)
+		if err != nil {
+			warn("crash: %v", err)
+		}
+	}
+	crashed := -1
+	if rep != nil {
+		c := &crashSummary{Kind: string(rep.Kind), Reason: rep.Reason, Panic: rep.Panic, TimestampNs: rep.TimestampNs,
+			Comm: rep.Comm, Signature: rep.Signature, SignatureReason: rep.SignatureReason,
+			SignatureFrames: rep.SignatureFrames, Notes: rep.Notes}
+		if rep.CPU >= 0 {
+			c.CPU = &rep.CPU
+		}
+		if rep.PID >= 0 {
+			c.PID = &rep.PID
+		}
+		for _, f := range rep.Frames {
+			c.Frames = append(c.Frames, crashFrame{Function: f.Function, Offset: hex(f.Offset), Size: hex(f.Size),
+				Module: f.Module, Reliable: f.Reliable, Context: f.Context})
+		}
+		r.Crash = c
+		crashed = crashingNote(rep, prs, warn)
+		if crashed >= 0 {
+			r.CrashingCPU = &crashed
+		}
+	}
+
+	syms, err := kallsyms.Read(as, info)
+	if err != nil {
+		warn("symbols: %v", err)
+	} else {
+		r.Symbols = &symbolSummary{Source: "kallsyms", Count: syms.Len(), Percpu: syms.AbsolutePercpu}
+	}
+	order := make([]int, 0, len(prs))
+	if crashed >= 0 {
+		order = append(order, crashed)
+	}
+	for i := range prs {
+		if i != crashed {
+			order = append(order, i)
+		}
+	}
+	for _, i := range order {
+		p := &prs[i]
+		c := cpuRegisters{CPU: i, PID: int(p.Pid), Crashed: i == crashed, RIP: hex(p.Regs.RIP), RSP: hex(p.Regs.RSP)}
+		// The low two bits of CS are the privilege level the CPU was running at.
+		c.UserMode = p.Regs.CS&3 == 3
+		if syms != nil && !c.UserMode {
+			if loc, ok := syms.Lookup(p.Regs.RIP); ok {
+				c.Symbol = loc.String()
+			}
+		}
+		r.CPURegisters = append(r.CPURegisters, c)
+	}
+}
+
+// crashingNote returns the index of the NT_PRSTATUS note of the CPU the log says
+// crashed, checked against the PID that note holds; -1 when it cannot tell.
+func crashingNote(rep *crashinfo.Report, prs []vmcore.PRStatus, warn func(string, ...any)) int {
+	if rep.CPU >= 0 && rep.CPU < len(prs) && (rep.PID < 0 || int(prs[rep.CPU].Pid) == rep.PID) {
+		return rep.CPU
+	}
+	if rep.PID > 0 {
+		for i := range prs {
+			if int(prs[i].Pid) == rep.PID {
+				if rep.CPU >= 0 {
+					warn("crash: the log says CPU %d crashed running PID %d; that PID is in CPU note %d", rep.CPU, rep.PID, i)
+				}
+				return i
+			}
+		}
+	}
+	if rep.CPU >= 0 {
+		warn("crash: the log says CPU %d crashed running PID %d; no CPU note holds that PID", rep.CPU, rep.PID)
+	}
+	return -1
 }
 
 type physRange struct{ start, end uint64 } // [start, end)
@@ -263,6 +411,61 @@ func writeInfoText(w io.Writer, r *infoReport) {
 	}
 	line("phys_base", r.PhysBase)
 	line("direct map", r.DirectMapBase)
+	if c := r.Crash; c != nil {
+		line("crash", c.Reason)
+		if c.Panic != "" && !strings.HasSuffix(c.Reason, c.Panic) {
+			line("panic", c.Panic)
+		}
+		var task []string
+		if c.Comm != "" {
+			task = append(task, c.Comm)
+		}
+		if c.PID != nil {
+			task = append(task, fmt.Sprintf("(pid %d)", *c.PID))
+		}
+		if c.CPU != nil {
+			task = append(task, fmt.Sprintf("on CPU %d", *c.CPU))
+		}
+		line("task", strings.Join(task, " "))
+		line("signature", fmt.Sprintf("%s (%s)", c.Signature, strings.Join(c.SignatureFrames, " ")))
+		for i, f := range c.Frames {
+			k := ""
+			if i == 0 {
+				k = "call trace:"
+			}
+			s := f.Function + "+" + f.Offset + "/" + f.Size
+			if f.Module != "" {
+				s += " [" + f.Module + "]"
+			}
+			if !f.Reliable {
+				s = "? " + s
+			}
+			if f.Context != "" {
+				s += "  <" + f.Context + ">"
+			}
+			fmt.Fprintf(w, "%-15s %s\n", k, s)
+		}
+		for _, n := range c.Notes {
+			line("note", n)
+		}
+	}
+	for _, c := range r.CPURegisters {
+		k := fmt.Sprintf("cpu %d", c.CPU)
+		if c.Crashed {
+			k += " (crashed)"
+		}
+		v := fmt.Sprintf("pid %d, rip %s", c.PID, c.RIP)
+		switch {
+		case c.Symbol != "":
+			v += " " + c.Symbol
+		case c.UserMode:
+			v += " (user mode)"
+		}
+		fmt.Fprintf(w, "%-15s %s\n", k+":", v)
+	}
+	if s := r.Symbols; s != nil {
+		line("symbols", fmt.Sprintf("%d from the kernel's kallsyms tables", s.Count))
+	}
 	for _, wmsg := range r.Warnings {
 		line("warning", strings.TrimSpace(wmsg))
 	}

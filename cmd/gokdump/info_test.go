@@ -33,6 +33,7 @@ func TestInfoJSON(t *testing.T) {
 			cfg.Kernel.KASLROffset = tc.kaslr
 			cfg.Kernel.DirectMapBase = map[int]uint64{4: 0xffff888000000000, 5: 0xff11000000000000}[tc.levels]
 			cfg.CPUs = 3
+			withCrash(t, &cfg)
 			c, err := synth.New(cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -139,6 +140,7 @@ func TestInfoBadInput(t *testing.T) {
 // were filtered; the kernel facts must be the same as the ELF original's.
 func TestInfoKdumpCompressed(t *testing.T) {
 	cfg := synth.Default()
+	withCrash(t, &cfg) // the log and symbol tables survive filtering
 	c, err := synth.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -181,6 +183,9 @@ func TestInfoKdumpCompressed(t *testing.T) {
 		}
 		if len(rg.Warnings) != 0 {
 			t.Errorf("warnings: %q", rg.Warnings)
+		}
+		if rg.Crash == nil || rg.Crash.Signature != rw.Crash.Signature || len(rg.CPURegisters) == 0 || rg.CPURegisters[0].Symbol == "" {
+			t.Errorf("flattened=%v: crash %+v registers %+v: the log or the symbol tables were lost", flat, rg.Crash, rg.CPURegisters)
 		}
 		// What the kernel was is the same whatever the dump's format.
 		rg.File, rg.Format, rg.Flattened, rg.Dump = rw.File, rw.Format, rw.Flattened, rw.Dump
