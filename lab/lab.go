@@ -60,6 +60,27 @@ type Config struct {
 	MemoryFile string
 	// Timeout bounds the whole VM run; default 10 minutes.
 	Timeout time.Duration
+	// Crash is how the guest crashes: a plan crash method (plan.CrashSysrq,
+	// plan.CrashInitExit); default plan.CrashSysrq.
+	Crash string
+	// Service, when set, runs the kdump service instead of the lab's own capture:
+	// the first kernel arms with "gokdump start" and the capture kernel saves the
+	// dump where Service.KdumpConf says (usually one of ExtraDisks). The workload
+	// sizes then default to 0. Result.Vmcore stays empty: the test reads the target.
+	Service *Service
+}
+
+// Service is the kdump service setup of a lab guest.
+type Service struct {
+	KdumpConf string      // written to /etc/kdump.conf by the first kernel
+	Files     []GuestFile // put into the first kernel's initramfs (hooks, ...)
+}
+
+// GuestFile is a file the first kernel's initramfs holds.
+type GuestFile struct {
+	Path string // absolute path in the guest
+	Mode os.FileMode
+	Data []byte
 }
 
 // Result is what one lab crash produced. Paths are inside Config.Dir.
@@ -99,10 +120,15 @@ func (c *Config) setDefaults() error {
 	def(&c.MemoryMiB, 1536)
 	def(&c.CPUs, 2)
 	def(&c.CrashKernelMiB, 256)
-	def(&c.PageCacheMiB, 128)
-	def(&c.AnonMiB, 128)
+	if c.Service == nil {
+		def(&c.PageCacheMiB, 128)
+		def(&c.AnonMiB, 128)
+	}
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Minute
+	}
+	if c.Crash == "" {
+		c.Crash = plan.CrashSysrq
 	}
 	if c.PageCacheMiB+c.AnonMiB+c.CrashKernelMiB+256 > c.MemoryMiB {
 		return fmt.Errorf("lab: %d MiB of guest memory is too little for %d MiB page cache + %d MiB anonymous + %d MiB crashkernel",
@@ -136,9 +162,12 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 		PageCacheMiB:    cfg.PageCacheMiB,
 		AnonMiB:         cfg.AnonMiB,
 		CaptureExtra:    cfg.CaptureExtra,
-		Crash:           plan.CrashSysrq,
+		Crash:           cfg.Crash,
 		Capture:         plan.CaptureRawTar,
 		DiskWaitSeconds: 60,
+	}
+	if cfg.Service != nil {
+		p.Capture, p.KdumpConf = plan.CaptureService, cfg.Service.KdumpConf
 	}
 	initrd := filepath.Join(cfg.Dir, "initrd.img")
 	if err := writeFirstInitramfs(initrd, &cfg, p); err != nil {
@@ -149,18 +178,20 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 	vmcoreImg := filepath.Join(cfg.Dir, "vmcore.img")
 	defer os.Remove(factsImg)
 	defer os.Remove(vmcoreImg)
-	for _, d := range []struct {
-		path string
-		size int64
-	}{{factsImg, factsDiskSize}, {vmcoreImg, cfg.vmcoreDiskSize()}} {
-		if err := makeDisk(d.path, d.size); err != nil {
+	disks := []Disk{{factsImg, plan.DiskFacts}, {vmcoreImg, plan.DiskVmcore}}
+	sizes := []int64{factsDiskSize, cfg.vmcoreDiskSize()}
+	if cfg.Service != nil {
+		disks, sizes = disks[:1], sizes[:1] // the service saves to its own target
+	}
+	for i, d := range disks {
+		if err := makeDisk(d.Path, sizes[i]); err != nil {
 			return res, err
 		}
 	}
 	v := &vm{
 		kernel: cfg.Kernel.Image, initrd: initrd, cmdline: cfg.firstCmdline(),
 		cpu: cfg.CPU, memoryMiB: cfg.MemoryMiB, cpus: cfg.CPUs, memoryFile: cfg.MemoryFile,
-		disks:   append([]Disk{{factsImg, plan.DiskFacts}, {vmcoreImg, plan.DiskVmcore}}, cfg.ExtraDisks...),
+		disks:   append(disks, cfg.ExtraDisks...),
 		console: res.ConsoleLog,
 	}
 	vctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -181,13 +212,20 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 			return res, fmt.Errorf("lab: the guest failed: %s (console: %s)", l, res.ConsoleLog)
 		}
 	}
-	for _, ev := range []string{plan.EventFacts, plan.EventArmed, plan.EventSaved} {
+	events := []string{plan.EventFacts, plan.EventArmed, plan.EventSaved}
+	if cfg.Service != nil {
+		events = events[:2] // the capture kernel is the service's: it says nothing to the lab
+	}
+	for _, ev := range events {
 		if !hasEvent(lines, ev) {
 			return res, fmt.Errorf("lab: the guest never printed %q %q (console: %s)", plan.ConsolePrefix, ev, res.ConsoleLog)
 		}
 	}
 	if res.Facts, err = readFacts(factsImg, filepath.Join(cfg.Dir, "facts")); err != nil {
 		return res, err
+	}
+	if cfg.Service != nil {
+		return res, nil
 	}
 	files, err := extractTar(vmcoreImg, cfg.Dir, map[string]int64{
 		plan.VmcoreCmdline: 64 << 10,

@@ -175,7 +175,7 @@ func readProc(path string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// first is the first kernel's job: facts, workload, arm, crash.
+// first is the first kernel's job: facts, workload, arm, crash (the plan's method).
 func (g *labGuest) first(ctx context.Context) error {
 	if err := g.saveFacts(); err != nil {
 		return fmt.Errorf("facts: %w", err)
@@ -185,14 +185,23 @@ func (g *labGuest) first(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("workload: %w", err)
 	}
-	if err := g.arm(); err != nil {
+	arm := g.arm
+	if g.plan.Capture == plan.CaptureService {
+		arm = func() error { return g.armService(ctx) }
+	}
+	if err := arm(); err != nil {
 		return fmt.Errorf("arming: %w", err)
 	}
 	g.say("%s", plan.EventArmed)
+	unix.Sync()
+	if g.plan.Crash == plan.CrashInitExit {
+		// PID 1 exiting is a panic ("Attempted to kill init!") in do_exit.
+		anon[0] = 0
+		os.Exit(plan.InitExitCode)
+	}
 	if err := os.WriteFile("/proc/sys/kernel/sysrq", []byte("1\n"), 0); err != nil {
 		return err
 	}
-	unix.Sync()
 	err = os.WriteFile("/proc/sysrq-trigger", []byte("c"), 0)
 	// Still here: the kernel did not crash, or did not reach the capture kernel.
 	anon[0] = 0 // keep the workload's memory alive up to the crash

@@ -66,15 +66,33 @@ const (
 	MarkerAnon      = "GOKDUMP-LAB-ANON page "
 )
 
-// Crash methods.
+// Crash methods: two unrelated ways to take the kernel down, so tests can tell crash
+// signatures apart (the Debian kernels build no crash-test module such as LKDTM).
 const (
-	CrashSysrq = "sysrq-c" // echo c > /proc/sysrq-trigger
+	CrashSysrq = "sysrq-c" // echo c > /proc/sysrq-trigger: panic("sysrq triggered crash")
+	// CrashInitExit makes the guest's init (PID 1) exit with InitExitCode: the kernel
+	// panics in do_exit with "Attempted to kill init! exitcode=0x00000700".
+	CrashInitExit = "init-exit"
 )
+
+// InitExitCode is the status init exits with for CrashInitExit.
+const InitExitCode = 7
 
 // Capture actions: what the capture kernel's init does.
 const (
 	CaptureRawTar = "raw-tar" // write cmdline and vmcore as a tar to the DiskVmcore disk
+	// CaptureService runs the kdump service as a machine would: the first kernel writes
+	// KdumpConf to /etc/kdump.conf and arms with "gokdump start"; the capture kernel
+	// boots the image start built (no plan in it) and saves the dump as configured.
+	CaptureService = "service"
 )
+
+// KdumpConfPath is where the first kernel writes Plan.KdumpConf.
+const KdumpConfPath = "/etc/kdump.conf"
+
+// ServiceHostname is the host name the first kernel sets in service mode; the capture
+// names the dump directory after it.
+const ServiceHostname = "gokdump-lab"
 
 // Plan tells the guest what to do. The host writes it as JSON to Path.
 type Plan struct {
@@ -89,10 +107,12 @@ type Plan struct {
 	AnonMiB int `json:"anon_mib"`
 	// CaptureExtra is added to the capture kernel's command line.
 	CaptureExtra []string `json:"capture_extra"`
-	// Crash is how the first kernel crashes (CrashSysrq).
+	// Crash is how the first kernel crashes (CrashSysrq, CrashInitExit).
 	Crash string `json:"crash"`
-	// Capture is what the capture kernel does (CaptureRawTar).
+	// Capture is what the capture kernel does (CaptureRawTar or CaptureService).
 	Capture string `json:"capture"`
+	// KdumpConf is the kdump.conf of CaptureService.
+	KdumpConf string `json:"kdump_conf,omitempty"`
 	// DiskWaitSeconds bounds the wait for a disk to appear after its driver loads.
 	DiskWaitSeconds int `json:"disk_wait_seconds"`
 }
@@ -106,10 +126,12 @@ func (p *Plan) Validate() error {
 		return fmt.Errorf("plan: page_cache_mib %d out of range [0, 65536]", p.PageCacheMiB)
 	case p.AnonMiB < 0 || p.AnonMiB > 1<<16:
 		return fmt.Errorf("plan: anon_mib %d out of range [0, 65536]", p.AnonMiB)
-	case p.Crash != CrashSysrq:
-		return fmt.Errorf("plan: unknown crash method %q (want %q)", p.Crash, CrashSysrq)
-	case p.Capture != CaptureRawTar:
-		return fmt.Errorf("plan: unknown capture action %q (want %q)", p.Capture, CaptureRawTar)
+	case p.Crash != CrashSysrq && p.Crash != CrashInitExit:
+		return fmt.Errorf("plan: unknown crash method %q (want %q or %q)", p.Crash, CrashSysrq, CrashInitExit)
+	case p.Capture != CaptureRawTar && p.Capture != CaptureService:
+		return fmt.Errorf("plan: unknown capture action %q (want %q or %q)", p.Capture, CaptureRawTar, CaptureService)
+	case (p.Capture == CaptureService) != (p.KdumpConf != ""):
+		return fmt.Errorf("plan: kdump_conf goes with capture %q, and only with it", CaptureService)
 	case p.DiskWaitSeconds < 0 || p.DiskWaitSeconds > 600:
 		return fmt.Errorf("plan: disk_wait_seconds %d out of range [0, 600]", p.DiskWaitSeconds)
 	}

@@ -35,6 +35,19 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+func TestServiceRoundTrip(t *testing.T) {
+	p := valid()
+	p.Capture, p.KdumpConf = CaptureService, "ext4 LABEL=gokdump-dumps\nfinal_action poweroff\n"
+	data, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Read(bytes.NewReader(data))
+	if err != nil || q.Capture != CaptureService || q.KdumpConf != p.KdumpConf {
+		t.Errorf("round trip: %+v %v", q, err)
+	}
+}
+
 func TestReadRejects(t *testing.T) {
 	for name, mutate := range map[string]func(*Plan){
 		"no release":    func(p *Plan) { p.Release = "" },
@@ -44,6 +57,8 @@ func TestReadRejects(t *testing.T) {
 		"capture":       func(p *Plan) { p.Capture = "" },
 		"relative":      func(p *Plan) { p.Modules = []string{"virtio_blk.ko"} },
 		"disk wait":     func(p *Plan) { p.DiskWaitSeconds = 100000 },
+		"no kdump.conf": func(p *Plan) { p.Capture = CaptureService },
+		"stray conf":    func(p *Plan) { p.KdumpConf = "path /var/crash\n" },
 	} {
 		p := valid()
 		mutate(p)
@@ -100,4 +115,19 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("re-reading a marshalled plan: %v", err)
 		}
 	})
+}
+
+func TestCrashMethods(t *testing.T) {
+	for _, m := range []string{CrashSysrq, CrashInitExit} {
+		p := valid()
+		p.Crash = m
+		data, err := p.Marshal()
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		q, err := Read(bytes.NewReader(data))
+		if err != nil || q.Crash != m {
+			t.Errorf("%s: read back %+v, %v", m, q, err)
+		}
+	}
 }
