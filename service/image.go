@@ -160,6 +160,18 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kernel modules for the dump target (%s): %w", strings.Join(names, " "), err)
 		}
+		// Soft dependencies (crc32c for ext4 and xfs) come first: the capture
+		// initramfs has no modprobe for the kernel to ask for them later.
+		if soft, missing := softDeps(modDir, mods); len(soft) > 0 || len(missing) > 0 {
+			if len(missing) > 0 {
+				p.Info.Notes = append(p.Info.Notes, "soft dependencies provided by no module (built in, or not needed): "+strings.Join(missing, " "))
+			}
+			if len(soft) > 0 {
+				if mods, err = kmod.Resolve(modDir, append(soft, names...)...); err != nil {
+					return nil, fmt.Errorf("kernel modules for the dump target (%s): %w", strings.Join(names, " "), err)
+				}
+			}
+		}
 		for _, m := range mods {
 			rel, err := filepath.Rel(modDir, m.Path)
 			if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
