@@ -16,6 +16,7 @@ func FuzzRead(f *testing.F) {
 		{Symbols: testSymbols(), AbsolutePercpu: true},
 		{Symbols: testSymbols()[2:]},
 		{Symbols: testSymbols()[2:], Absolute: true},
+		{Symbols: testSymbols()[2:], PlaceRelative: true},
 	} {
 		img, lines, err := tab.Image(tablesAt)
 		if err != nil {

@@ -10,19 +10,17 @@
 //	                         the first has bit 7 set), then that many token bytes
 //	kallsyms_token_table     256 NUL-terminated strings, one after the other
 //	kallsyms_token_index     256 u16: where each token starts in the token table
-//	kallsyms_offsets         per symbol, s32, turned into an address with
-//	kallsyms_relative_base   u64 (see below)
+//	kallsyms_offsets         per symbol, s32, turned into an address (see Encoding)
+//	kallsyms_relative_base   u64 base of the offsets, 4.6 to 6.19
 //	kallsyms_addresses       instead of the two above when the kernel stored
 //	                         absolute addresses (!CONFIG_KALLSYMS_BASE_RELATIVE,
-//	                         never on x86_64)
+//	                         never on x86_64; gone in 6.11)
 //
 // A name decodes to its type letter (the first character: t, T, d, ...) followed by
-// the symbol name. An offset becomes an address in one of two ways:
-// CONFIG_KALLSYMS_ABSOLUTE_PERCPU (x86_64 SMP kernels until 6.15) stores non-negative
-// values as absolute addresses (the per-CPU symbols) and negative ones as
-// relative_base - 1 - value; without it, every address is relative_base + (u32)value.
-// The kernel configuration is not in the dump, so Read computes the address of a
-// symbol VMCOREINFO also names (_stext) both ways and keeps the rule that agrees.
+// the symbol name. How an offset becomes an address changed over time (see the
+// Encoding constants); the kernel configuration is not in the dump, so Read computes
+// the address of a symbol VMCOREINFO also names (_stext) every way that applies and
+// keeps the one that agrees.
 //
 // Kernels before 6.0 do not name the tables: Read returns ErrNoTables. Symbols of
 // loaded modules live in the modules' own tables, not here, so module addresses do
@@ -113,6 +111,24 @@ func (l Location) String() string {
 	return fmt.Sprintf("%s+0x%x/0x%x", l.Name, l.Offset, l.Size)
 }
 
+// Encoding is how the tables store addresses.
+type Encoding string
+
+const (
+	// Absolute: kallsyms_addresses holds every address (before 6.11, on
+	// architectures without CONFIG_KALLSYMS_BASE_RELATIVE).
+	Absolute Encoding = "absolute"
+	// BaseRelative: address = kallsyms_relative_base + (u32)offset (4.6 to 6.19).
+	BaseRelative Encoding = "base-relative"
+	// AbsolutePercpu: CONFIG_KALLSYMS_ABSOLUTE_PERCPU, x86_64 SMP kernels 4.6 to 6.14:
+	// non-negative offsets are absolute addresses (per-CPU symbols near zero),
+	// negative ones give kallsyms_relative_base - 1 - offset.
+	AbsolutePercpu Encoding = "absolute-percpu"
+	// PlaceRelative: address = &kallsyms_offsets[i] + offset, 7.0 and later
+	// ("kallsyms: Get rid of kallsyms relative base"; no kallsyms_relative_base).
+	PlaceRelative Encoding = "place-relative"
+)
+
 // Table is a kernel's decoded symbol table, sorted by address.
 type Table struct {
 	syms   []Symbol // by address; symbols at one address keep the kernel's order
@@ -121,8 +137,8 @@ type Table struct {
 	// the last symbol, as the kernel's own is_ksym_addr does, so that per-CPU offsets
 	// (small absolute values) never name a direct-map or user address.
 	lo, hi uint64
-	// AbsolutePercpu tells which address rule the tables use (see the package comment).
-	AbsolutePercpu bool
+	// Encoding is the address rule the tables turned out to use.
+	Encoding Encoding
 }
 
 // Len is the number of symbols.
@@ -198,8 +214,8 @@ func Read(mem Memory, info Info) (*Table, error) {
 	offsets, hasOffsets := info.Symbol("kallsyms_offsets")
 	base, hasBase := info.Symbol("kallsyms_relative_base")
 	absolute, hasAbsolute := info.Symbol("kallsyms_addresses")
-	if !(hasOffsets && hasBase) && !hasAbsolute {
-		missing = append(missing, "SYMBOL(kallsyms_offsets) and SYMBOL(kallsyms_relative_base), or SYMBOL(kallsyms_addresses)")
+	if !hasOffsets && !hasAbsolute {
+		missing = append(missing, "SYMBOL(kallsyms_offsets) or SYMBOL(kallsyms_addresses)")
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%w: missing %s", ErrNoTables, strings.Join(missing, ", "))
@@ -258,31 +274,46 @@ func Read(mem Memory, info Info) (*Table, error) {
 	}
 
 	t := &Table{syms: make([]Symbol, n)}
-	if hasOffsets && hasBase {
-		var bb [8]byte
-		if err := r.read(bb[:], base, "kallsyms_relative_base"); err != nil {
-			return nil, err
+	if hasOffsets {
+		var rel uint64
+		if hasBase {
+			var bb [8]byte
+			if err := r.read(bb[:], base, "kallsyms_relative_base"); err != nil {
+				return nil, err
+			}
+			rel = binary.LittleEndian.Uint64(bb[:])
 		}
-		rel := binary.LittleEndian.Uint64(bb[:])
 		offs, err := readU32s(r, offsets, int(n), "kallsyms_offsets")
 		if err != nil {
 			return nil, err
 		}
-		switch c := int32(offs[checkIdx]); {
-		case percpuAddress(rel, c) == check:
-			t.AbsolutePercpu = true
-		case rel+uint64(uint32(c)) == check:
-		default:
-			return nil, &FormatError{Addr: offsets + 4*uint64(checkIdx),
-				Msg: fmt.Sprintf("offset 0x%x of %s with kallsyms_relative_base 0x%x gives neither rule's address 0x%x from VMCOREINFO",
-					uint32(c), checkName, rel, check)}
-		}
-		for i, o := range offs {
-			a := rel + uint64(o)
-			if t.AbsolutePercpu {
-				a = percpuAddress(rel, int32(o))
+		addr := func(enc Encoding, i int) uint64 {
+			switch enc {
+			case BaseRelative:
+				return rel + uint64(offs[i])
+			case AbsolutePercpu:
+				return percpuAddress(rel, int32(offs[i]))
+			default: // PlaceRelative
+				return offsets + 4*uint64(i) + uint64(int64(int32(offs[i])))
 			}
-			t.syms[i] = Symbol{Name: names[i], Type: types[i], Addr: a}
+		}
+		encs := []Encoding{PlaceRelative}
+		if hasBase {
+			encs = []Encoding{BaseRelative, AbsolutePercpu, PlaceRelative}
+		}
+		for _, enc := range encs {
+			if addr(enc, checkIdx) == check {
+				t.Encoding = enc
+				break
+			}
+		}
+		if t.Encoding == "" {
+			return nil, &FormatError{Addr: offsets + 4*uint64(checkIdx),
+				Msg: fmt.Sprintf("offset 0x%x of %s (kallsyms_relative_base 0x%x) gives no encoding's address 0x%x from VMCOREINFO",
+					offs[checkIdx], checkName, rel, check)}
+		}
+		for i := range offs {
+			t.syms[i] = Symbol{Name: names[i], Type: types[i], Addr: addr(t.Encoding, i)}
 		}
 	} else {
 		addrs, err := readU64s(r, absolute, int(n), "kallsyms_addresses")
@@ -293,6 +324,7 @@ func Read(mem Memory, info Info) (*Table, error) {
 			return nil, &FormatError{Addr: absolute + 8*uint64(checkIdx),
 				Msg: fmt.Sprintf("kallsyms_addresses gives %s at 0x%x, VMCOREINFO 0x%x", checkName, addrs[checkIdx], check)}
 		}
+		t.Encoding = Absolute
 		for i, a := range addrs {
 			t.syms[i] = Symbol{Name: names[i], Type: types[i], Addr: a}
 		}
@@ -301,8 +333,8 @@ func Read(mem Memory, info Info) (*Table, error) {
 	return t, nil
 }
 
-// percpuAddress is the CONFIG_KALLSYMS_ABSOLUTE_PERCPU rule: non-negative values are
-// absolute, negative ones count down from relative_base - 1.
+// percpuAddress is the AbsolutePercpu rule: non-negative values are absolute,
+// negative ones count down from relative_base - 1.
 func percpuAddress(base uint64, v int32) uint64 {
 	if v >= 0 {
 		return uint64(v)

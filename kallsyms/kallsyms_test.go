@@ -95,10 +95,12 @@ func TestReadRules(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		tab  kallsymstest.Tables
+		enc  kallsyms.Encoding
 	}{
-		{"absolute percpu", kallsymstest.Tables{AbsolutePercpu: true}},
-		{"relative", kallsymstest.Tables{}},
-		{"absolute addresses", kallsymstest.Tables{Absolute: true}},
+		{"absolute percpu", kallsymstest.Tables{AbsolutePercpu: true}, kallsyms.AbsolutePercpu},
+		{"relative", kallsymstest.Tables{}, kallsyms.BaseRelative},
+		{"absolute addresses", kallsymstest.Tables{Absolute: true}, kallsyms.Absolute},
+		{"place relative", kallsymstest.Tables{PlaceRelative: true}, kallsyms.PlaceRelative},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.tab.Symbols = testSymbols()
@@ -111,8 +113,8 @@ func TestReadRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tab.Len() != len(tc.tab.Symbols) || tab.AbsolutePercpu != tc.tab.AbsolutePercpu {
-				t.Errorf("%d symbols, absolute percpu %v; want %d, %v", tab.Len(), tab.AbsolutePercpu, len(tc.tab.Symbols), tc.tab.AbsolutePercpu)
+			if tab.Len() != len(tc.tab.Symbols) || tab.Encoding != tc.enc {
+				t.Errorf("%d symbols, encoding %q; want %d, %q", tab.Len(), tab.Encoding, len(tc.tab.Symbols), tc.enc)
 			}
 			for i, want := range tc.tab.Symbols {
 				if got := tab.Symbols()[i]; got != want {
@@ -196,6 +198,9 @@ func TestReadErrors(t *testing.T) {
 			wantErr: "missing SYMBOL(kallsyms_names)", noTable: true},
 		{name: "no address keys", damage: func(m *flatMemory, in *info) { delete(in.syms, "kallsyms_offsets") },
 			wantErr: "SYMBOL(kallsyms_offsets)", noTable: true},
+		// Without the base only place-relative offsets are tried, and they do not fit.
+		{name: "no relative base", damage: func(m *flatMemory, in *info) { delete(in.syms, "kallsyms_relative_base") },
+			wantErr: "gives no encoding's address"},
 		{name: "no check symbol", damage: func(m *flatMemory, in *info) { delete(in.syms, "_stext") },
 			wantErr: "names none of", noTable: true},
 		{name: "zero symbols", damage: func(m *flatMemory, in *info) { put32(m, in.syms["kallsyms_num_syms"], 0) },
@@ -209,7 +214,7 @@ func TestReadErrors(t *testing.T) {
 			m.data[at], m.data[at+1] = 0xff, 0xff
 		}, wantErr: "kallsyms_token_table"},
 		{name: "stext moved", damage: func(m *flatMemory, in *info) { in.syms["_stext"] += 0x200000 },
-			wantErr: "gives neither rule's address"},
+			wantErr: "gives no encoding's address"},
 		{name: "unreadable base", damage: func(m *flatMemory, in *info) { in.syms["kallsyms_relative_base"] = 0x1000 },
 			wantErr: "cannot read kallsyms_relative_base"},
 		{name: "zero-token name", damage: func(m *flatMemory, in *info) { m.data[in.syms["kallsyms_names"]-m.base] = 0 },

@@ -111,9 +111,9 @@ type cpuRegisters struct {
 
 // symbolSummary says which symbol table resolved addresses.
 type symbolSummary struct {
-	Source string `json:"source"` // "kallsyms": the kernel's own tables, found through VMCOREINFO
-	Count  int    `json:"count"`
-	Percpu bool   `json:"absolute_percpu"`
+	Source   string `json:"source"` // "kallsyms": the kernel's own tables, found through VMCOREINFO
+	Count    int    `json:"count"`
+	Encoding string `json:"encoding"` // how the tables store addresses (kallsyms.Encoding)
 }
 
 // dumpSummary says how a kdump-compressed dump was filtered and compressed.
@@ -282,7 +282,7 @@ func addCrash(r *infoReport, as *x86.AddressSpace, info *vmcore.VMCOREINFO, prs 
 	if err != nil {
 		warn("symbols: %v", err)
 	} else {
-		r.Symbols = &symbolSummary{Source: "kallsyms", Count: syms.Len(), Percpu: syms.AbsolutePercpu}
+		r.Symbols = &symbolSummary{Source: "kallsyms", Count: syms.Len(), Encoding: string(syms.Encoding)}
 	}
 	order := make([]int, 0, len(prs))
 	if crashed >= 0 {

@@ -123,7 +123,7 @@ func TestInfoCrash(t *testing.T) {
 	if fmt.Sprint(r.CPURegisters) != fmt.Sprint(want) {
 		t.Errorf("cpu_registers\n got %+v\nwant %+v", r.CPURegisters, want)
 	}
-	if r.Symbols == nil || *r.Symbols != (symbolSummary{Source: "kallsyms", Count: 7, Percpu: true}) {
+	if r.Symbols == nil || *r.Symbols != (symbolSummary{Source: "kallsyms", Count: 7, Encoding: "absolute-percpu"}) {
 		t.Errorf("symbols %+v", r.Symbols)
 	}
 

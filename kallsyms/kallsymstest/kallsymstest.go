@@ -1,7 +1,8 @@
 // Package kallsymstest builds kernel symbol tables in memory for tests of package
 // kallsyms and of the commands that symbolize addresses: names compressed with a token
 // table as the kernel's scripts/kallsyms does, addresses stored under either rule
-// (CONFIG_KALLSYMS_ABSOLUTE_PERCPU or plain relative offsets, or absolute addresses),
+// (CONFIG_KALLSYMS_ABSOLUTE_PERCPU, base-relative or place-relative offsets, or
+// absolute addresses),
 // laid out as one block of kernel memory plus the VMCOREINFO lines a 6.0+ kernel
 // exports for it.
 package kallsymstest
@@ -26,6 +27,9 @@ type Tables struct {
 	AbsolutePercpu bool
 	// Absolute writes kallsyms_addresses instead of offsets and a relative base.
 	Absolute bool
+	// PlaceRelative stores each offset relative to its own address, without a
+	// relative base (7.0+).
+	PlaceRelative bool
 	// ShortCounts writes token counts in one byte always (kernels before 6.1);
 	// Image fails if a name needs 128 tokens or more.
 	ShortCounts bool
@@ -66,6 +70,18 @@ func (t *Tables) Image(base uint64) ([]byte, []string, error) {
 			b = binary.LittleEndian.AppendUint64(b, s.Addr)
 		}
 		put("kallsyms_addresses", b)
+	} else if t.PlaceRelative {
+		align(8)
+		at := base + uint64(len(img))
+		var b []byte
+		for i, s := range syms {
+			d := int64(s.Addr - (at + 4*uint64(i)))
+			if d != int64(int32(d)) {
+				return nil, nil, fmt.Errorf("kallsymstest: %s at 0x%x is out of 32-bit reach of its offset", s.Name, s.Addr)
+			}
+			b = binary.LittleEndian.AppendUint32(b, uint32(int32(d)))
+		}
+		put("kallsyms_offsets", b)
 	} else {
 		rel := ^uint64(0)
 		for _, s := range syms {
