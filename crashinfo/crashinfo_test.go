@@ -474,3 +474,26 @@ func TestCallerMismatch(t *testing.T) {
 		t.Errorf("CPU %d PID %d notes %q", rep.CPU, rep.PID, rep.Notes)
 	}
 }
+
+// The CPU line across versions: 6.15+ appends the preemption model; a comm may hold
+// spaces.
+func TestCPULineFormats(t *testing.T) {
+	for _, tc := range []struct {
+		line     string
+		cpu, pid int
+		comm     string
+	}{
+		{"CPU: 2 UID: 1000 PID: 5 Comm: my task Tainted: G        W          6.16.0 #1 PREEMPT(lazy) ", 2, 5, "my task"},
+		{"CPU: 0 UID: 0 PID: 1 Comm: init Not tainted 7.0.0-rc1 #1 PREEMPT(voluntary) ", 0, 1, "init"},
+		{"CPU: 3 PID: 77 Comm: kworker/u8:1 Kdump: loaded Tainted: G        W  O      5.10.0-30-amd64 #1 Debian 5.10.218-1", 3, 77, "kworker/u8:1"},
+		{"CPU: 1 PID: 9 Comm: sh 4.9.0 #1", 1, 9, "sh"},
+	} {
+		rep, err := crashinfo.Analyze(recs("Kernel panic - not syncing: x\n" + tc.line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.CPU != tc.cpu || rep.PID != tc.pid || rep.Comm != tc.comm {
+			t.Errorf("%q: CPU %d PID %d comm %q, want %d %d %q", tc.line, rep.CPU, rep.PID, rep.Comm, tc.cpu, tc.pid, tc.comm)
+		}
+	}
+}
