@@ -89,6 +89,7 @@ func crashFor(t *testing.T, v labVariant) *Result {
 		c.res, c.err = Crash(ctx, Config{
 			Kernel: k, Gokdump: bin, Dir: dir,
 			CPU: v.cpu, KASLR: v.kaslr, PageCacheMiB: workloadMiB, AnonMiB: workloadMiB,
+			Crash: v.crash, MemoryMiB: v.memoryMiB,
 		})
 		if c.res != nil {
 			t.Logf("%s: VM ran %s; console %s", v.name, c.res.Elapsed.Round(time.Second), c.res.ConsoleLog)
@@ -129,6 +130,10 @@ type labVariant struct {
 	// levels is the paging depth the guest must run with: -cpu max under TCG offers
 	// LA57, qemu64 does not.
 	levels int
+	// crash is the plan crash method (default sysrq-c); memoryMiB the guest memory
+	// (default 1536).
+	crash     string
+	memoryMiB int
 }
 
 var labVariants = []labVariant{
