@@ -55,8 +55,14 @@ func TestCollectRealCrash(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if vd := run(t, vmd, res.Vmcore); len(want) < len(vd) || !bytes.HasPrefix(want, vd[:bytes.IndexByte(vd, '\n')+1]) {
+			vd := run(t, vmd, res.Vmcore)
+			if len(want) < len(vd) || !bytes.HasPrefix(want, vd[:bytes.IndexByte(vd, '\n')+1]) {
 				t.Fatalf("makedumpfile --dump-dmesg of the vmcore does not look like the kernel log vmcore-dmesg gives:\n%.300s", want)
+			}
+			// The log's pages survive the strongest filtering: gokdump dmesg of our
+			// -d 31 dump is vmcore-dmesg of the vmcore, byte for byte.
+			if got := run(t, bin, "dmesg", ours); !bytes.Equal(got, vd) {
+				t.Errorf("gokdump dmesg of our -d 31 dump differs from vmcore-dmesg of the vmcore (%d vs %d bytes)", len(got), len(vd))
 			}
 			for _, c := range []struct{ flag, name string }{{"-c", "zlib"}, {"-l", "lzo"}} {
 				file := ours
