@@ -331,8 +331,12 @@ func (f *Flow) describeCrash(src *vmcore.File, st *Status) {
 	}
 }
 
-// safeHost makes a node name usable as part of a directory name.
+// safeHost makes a node name usable as part of a directory name; "" when the kernel
+// had none ("(none)" is the kernel's default before anything sets it).
 func safeHost(s string) string {
+	if s == "(none)" {
+		return ""
+	}
 	var b strings.Builder
 	for _, r := range s {
 		switch {

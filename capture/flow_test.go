@@ -451,6 +451,17 @@ func TestExecHook(t *testing.T) {
 	}
 }
 
+func TestSafeHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"crashbox": "crashbox", "db-1.example.org": "db-1.example.org", "(none)": "", "": "",
+		"../etc": "_etc", "a b/c": "a_b_c", "..": "", strings.Repeat("x", 100): strings.Repeat("x", 64),
+	} {
+		if got := safeHost(in); got != want {
+			t.Errorf("safeHost(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestPanicWriter(t *testing.T) {
 	p := &panicWriter{}
 	for _, chunk := range []string{"[ 1.0] hello\n[ 2.0] Kernel pa", "nic - not syncing: Fatal exception\n[ 3.0] Kernel panic - not syncing: second\n"} {

@@ -57,6 +57,24 @@ func writeFirstInitramfs(file string, cfg *Config, p *plan.Plan) error {
 	for i := range host {
 		add(a.AddFileFrom(guest[i], 0o644, host[i]))
 	}
+	if cfg.Service != nil {
+		// What "gokdump start" reads on a real machine besides the modules: the lists
+		// of the module tree (built-in drivers need no file) and the kernel's
+		// configuration (which compression its initramfs may use).
+		modDir := path.Join("/lib/modules", cfg.Kernel.Release)
+		for _, name := range []string{"modules.builtin", "modules.order", "modules.dep"} {
+			if _, err := os.Stat(filepath.Join(cfg.Kernel.ModuleDir, name)); err == nil {
+				add(a.AddFileFrom(path.Join(modDir, name), 0o644, filepath.Join(cfg.Kernel.ModuleDir, name)))
+			}
+		}
+		conf := filepath.Join(cfg.Kernel.Dir, "boot", "config-"+cfg.Kernel.Release)
+		if _, err := os.Stat(conf); err == nil {
+			add(a.AddFileFrom("/boot/config-"+cfg.Kernel.Release, 0o644, conf))
+		}
+		for _, f := range cfg.Service.Files {
+			add(a.AddFile(f.Path, f.Mode, f.Data))
+		}
+	}
 	for _, d := range []string{"proc", "sys", "dev", "tmp", "run"} {
 		add(a.AddDir(d, 0o755))
 	}

@@ -145,7 +145,7 @@ func runService(ctx context.Context, cfg lab.Config, demo bool) error {
 	if err := lab.MakeExt4(ctx, disk, 512, "gokdump-dumps"); err != nil {
 		return err
 	}
-	cfg.Modules = []string{"ext4"}
+	cfg.Modules = []string{"ext4", "crc32c_generic"} // the tree "gokdump start" takes the capture modules from
 	cfg.ExtraDisks = []lab.Disk{{Path: disk, Serial: "gokdump-dumps"}}
 	cfg.Service = &lab.Service{KdumpConf: serviceKdumpConf}
 	fmt.Printf("kdump.conf:\n%s", serviceKdumpConf)

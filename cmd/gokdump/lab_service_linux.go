@@ -1,0 +1,55 @@
+package main
+
+// The real-crash lab's guest in service mode (plan.CaptureService): the first kernel
+// arms the way a machine does, with kdump.conf and "gokdump start"; the capture kernel
+// then boots the image start built, which holds no lab plan, so its init is the capture
+// service (capture_linux.go), not the lab.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gokdump/gokdump/kexec"
+	"github.com/gokdump/gokdump/lab/plan"
+)
+
+// armServiceTimeout bounds "gokdump start" in the guest (it builds and compresses the
+// capture initramfs under TCG).
+const armServiceTimeout = 5 * time.Minute
+
+// armService writes the plan's kdump.conf and runs "gokdump start" (this binary, as a
+// child process: it is not PID 1, so it runs the command).
+func (g *labGuest) armService(ctx context.Context) error {
+	// A machine has a name; the capture names the dump directory after it.
+	if err := unix.Sethostname([]byte(plan.ServiceHostname)); err != nil {
+		return fmt.Errorf("sethostname: %w", err)
+	}
+	if err := os.MkdirAll("/etc", 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(plan.KdumpConfPath, []byte(g.plan.KdumpConf), 0o600); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, armServiceTimeout)
+	defer cancel()
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "/proc/self/exe", "start", "--config", plan.KdumpConfPath, "--kernel", plan.KernelPath)
+	cmd.Stdout, cmd.Stderr = g.con, g.con
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("gokdump start: %w", err)
+	}
+	g.say("service-start-seconds=%.1f", time.Since(start).Seconds())
+	st, err := kexec.ReadState()
+	if err != nil {
+		return err
+	}
+	if !st.CrashLoaded {
+		return fmt.Errorf("gokdump start succeeded but the kernel says no capture kernel is loaded")
+	}
+	return nil
+}
