@@ -40,10 +40,12 @@ test: deps
 test-short:
 	$(GO) test -short ./...
 
-# demo crashes a real Debian kernel in QEMU, captures it with gokdump in the capture
-# kernel, and prints `gokdump info` of the saved dump.
+# demo runs the kdump service end to end on a real Debian kernel in QEMU: the guest
+# writes kdump.conf (an ext4 target on a second disk), arms with `gokdump start` and
+# crashes; the capture kernel's gokdump saves the dump there; the host copies it out
+# (debugfs) and prints `gokdump list` and `gokdump info` of the saved dump.
 demo: deps build
-	$(GO) run ./lab/cmd/labcrash -demo
+	$(GO) run ./lab/cmd/labcrash -demo -service
 
 # test-crash has the crash utility open every kind of dump gokdump writes of real lab
 # crashes (6.1 and 6.12): sys, log, bt, ps, kmem -i, held to crash's output for

@@ -62,7 +62,7 @@ func writeFirstInitramfs(file string, cfg *Config, p *plan.Plan) error {
 		// of the module tree (built-in drivers need no file) and the kernel's
 		// configuration (which compression its initramfs may use).
 		modDir := path.Join("/lib/modules", cfg.Kernel.Release)
-		for _, name := range []string{"modules.builtin", "modules.order", "modules.dep"} {
+		for _, name := range []string{"modules.builtin", "modules.order"} {
 			if _, err := os.Stat(filepath.Join(cfg.Kernel.ModuleDir, name)); err == nil {
 				add(a.AddFileFrom(path.Join(modDir, name), 0o644, filepath.Join(cfg.Kernel.ModuleDir, name)))
 			}
