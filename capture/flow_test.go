@@ -529,3 +529,22 @@ func TestFlowLoadsModulesFirst(t *testing.T) {
 		t.Errorf("warnings %q lack the failed module", st.Warnings)
 	}
 }
+
+// TestFlowSameSecond: two captures in one second (a crash loop) keep both dumps.
+func TestFlowSameSecond(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "final_action halt\n")
+	first := tf.run(t)
+	tf.target.mounted = false
+	second := tf.run(t)
+	if first.Result != Complete || second.Result != Complete || first.Dir == second.Dir {
+		t.Fatalf("results %s %s in %s and %s", first.Result, second.Result, first.Dir, second.Dir)
+	}
+	if filepath.Base(second.Dir) != "crashbox-2026-11-26-07:08:09.1" {
+		t.Errorf("second dump in %s", second.Dir)
+	}
+	ds, err := List(tf.base)
+	if err != nil || len(ds) != 2 || ds[1].Dir != second.Dir {
+		t.Errorf("List: %+v %v", ds, err)
+	}
+}
