@@ -85,10 +85,14 @@ type Flow struct {
 	// (TargetErr says why): the capture then fails and failure_action runs.
 	Target    Target
 	TargetErr error
-	Vmcore    string // the crashed kernel's memory: /proc/vmcore
-	Machine   Machine
-	Console   io.Writer
-	Timeouts  Timeouts
+	// Dir is the dumps' directory on the mounted target, when it is not Config.Path:
+	// the image builder's service.DumpDevice.Dir, for a path on a file system the
+	// first kernel mounted somewhere else than "/".
+	Dir      string
+	Vmcore   string // the crashed kernel's memory: /proc/vmcore
+	Machine  Machine
+	Console  io.Writer
+	Timeouts Timeouts
 
 	// Modules are module files to load first, in order (dependencies first), with
 	// LoadModule (kmod.LoadFile in the capture kernel).
@@ -213,7 +217,11 @@ func (f *Flow) save(ctx context.Context) *Status {
 			f.logf("warning: unmounting %s: %v", st.Target, err)
 		}
 	}()
-	base := filepath.Join(root, cfg.Path)
+	dumpDir := cfg.Path
+	if f.Dir != "" {
+		dumpDir = f.Dir
+	}
+	base := filepath.Join(root, dumpDir)
 	if err := os.MkdirAll(base, 0o700); err != nil {
 		return fail(err)
 	}

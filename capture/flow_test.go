@@ -548,3 +548,24 @@ func TestFlowSameSecond(t *testing.T) {
 		t.Errorf("List: %+v %v", ds, err)
 	}
 }
+
+// A path on a file system the first kernel mounted below "/" (path /var/crash on a
+// separate /var): the capture kernel mounts that file system at its root, and the
+// builder's Dir says where the dumps go there.
+func TestFlowDirOnTarget(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "path /var/crash\nfinal_action poweroff\n")
+	tf.Dir = "/crash"
+	st := tf.run(t)
+	if st.Result != Complete {
+		t.Fatalf("result %s %q, want complete", st.Result, st.Error)
+	}
+	want := filepath.Join(tf.target.dir, "crash", "crashbox-2026-11-26-07:08:09")
+	if st.Dir != want {
+		t.Errorf("dump dir %s, want %s", st.Dir, want)
+	}
+	wantFiles(t, want, StatusFile, DumpFile, DmesgFile)
+	if _, err := os.Stat(filepath.Join(tf.target.dir, "var")); !os.IsNotExist(err) {
+		t.Errorf("the configured path was created on the target too: %v", err)
+	}
+}

@@ -139,8 +139,9 @@ type Config struct {
 	// ForceRebuild rebuilds the capture initramfs on every start; ForceNoRebuild
 	// never rebuilds an existing one.
 	ForceRebuild, ForceNoRebuild bool
-	// KeepDumps is gokdump's extension keep_dumps N: after saving, only the newest N
-	// dumps in Path are kept. 0 keeps them all.
+	// KeepDumps is gokdump's extension keep_dumps N: the capture prunes the dumps in
+	// Path to the newest N-1 before it writes, so that with the new one N are kept
+	// and the space of the old ones is free for it. 0 keeps them all.
 	KeepDumps int
 
 	// Lines maps each directive present to the line it is on.

@@ -42,6 +42,11 @@ type DumpDevice struct {
 	// Spec is how the capture environment finds it: the target's device, LABEL= or
 	// UUID= as configured, or for the root file system the UUID= (or device) found here.
 	Spec string `json:"spec"`
+	// Dir is where dumps go on this device, from the root of its file system, when that
+	// differs from the configured path: the root file system target whose path is on a
+	// file system mounted elsewhere (path /var/crash on a separate /var is /crash on
+	// that device). "" means the configured path.
+	Dir string `json:"dir,omitempty"`
 }
 
 // dumpDevice finds the device dumps go to for cfg. For the root file system (no
@@ -175,7 +180,7 @@ func udevEscape(s string) string {
 
 // mount is one line of /proc/self/mountinfo.
 type mount struct {
-	majMin, point, fstype, source string
+	majMin, root, point, fstype, source string
 }
 
 // parseMountinfo reads /proc/self/mountinfo (proc(5)): ID PARENT MAJ:MIN ROOT POINT
@@ -196,7 +201,7 @@ func parseMountinfo(r io.Reader, name string) ([]mount, error) {
 		if len(f) < 6 || sep < 0 || sep+2 >= len(f) {
 			return nil, fmt.Errorf("%s:%d: not a mountinfo line (want ID PARENT MAJ:MIN ROOT POINT OPTIONS ... - TYPE SOURCE OPTIONS)", name, line)
 		}
-		ms = append(ms, mount{majMin: f[2], point: unescapeOctal(f[4]), fstype: f[sep+1], source: unescapeOctal(f[sep+2])})
+		ms = append(ms, mount{majMin: f[2], root: unescapeOctal(f[3]), point: unescapeOctal(f[4]), fstype: f[sep+1], source: unescapeOctal(f[sep+2])})
 		if len(ms) > 100000 {
 			return nil, fmt.Errorf("%s: more than 100000 mounts", name)
 		}
@@ -264,6 +269,12 @@ func (s *System) rootfsDevice(dir string) (DumpDevice, error) {
 		return DumpDevice{}, fmt.Errorf("path %s is on a %s file system (%s), which the capture kernel cannot save to: configure an ext4, xfs or btrfs target", dir, best.fstype, best.point)
 	}
 	d := DumpDevice{FSType: best.fstype, Spec: best.source}
+	// The capture kernel mounts the device's file system at its root: the dumps'
+	// directory there is the mount's root (a bind mount or subvolume) plus dir below
+	// the mount point.
+	if rel := filepath.Join(best.root, strings.TrimPrefix(dir, strings.TrimSuffix(best.point, "/"))); rel != filepath.Clean(dir) {
+		d.Dir = rel
+	}
 	// Btrfs reports an anonymous device number (major 0): go by the source.
 	if !strings.HasPrefix(best.majMin, "0:") {
 		d.Name, err = s.nameByNumber(best.majMin)

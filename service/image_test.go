@@ -72,13 +72,13 @@ func TestPlanModules(t *testing.T) {
 		modules    []string // names, in load order
 		notes      int
 	}{
-		{"ext4 on a virtio disk", "ext4 /dev/vdb", DumpDevice{"ext4", "vdb", "/dev/vdb"},
+		{"ext4 on a virtio disk", "ext4 /dev/vdb", DumpDevice{FSType: "ext4", Name: "vdb", Spec: "/dev/vdb"},
 			[]string{"jbd2", "mbcache", "crc16", "ext4", "virtio_ring", "virtio_blk", "virtio_pci"}, 0},
-		{"root file system", "path /var/crash", DumpDevice{"ext4", "vda1", "/dev/vda1"},
+		{"root file system", "path /var/crash", DumpDevice{FSType: "ext4", Name: "vda1", Spec: "/dev/vda1"},
 			[]string{"jbd2", "mbcache", "crc16", "ext4", "virtio_ring", "virtio_blk", "virtio_pci"}, 0},
-		{"raw", "raw /dev/sda\ncore_collector makedumpfile -F -l\nextra_modules nvme", DumpDevice{"", "sda", "/dev/sda"},
+		{"raw", "raw /dev/sda\ncore_collector makedumpfile -F -l\nextra_modules nvme", DumpDevice{FSType: "", Name: "sda", Spec: "/dev/sda"},
 			[]string{"sd_mod", "libahci", "ahci", "nvme"}, 0},
-		{"missing device", "btrfs /dev/vdz", DumpDevice{"btrfs", "", "/dev/vdz"},
+		{"missing device", "btrfs /dev/vdz", DumpDevice{FSType: "btrfs", Name: "", Spec: "/dev/vdz"},
 			[]string{"btrfs", "sd_mod", "libahci", "ahci", "virtio_ring", "virtio_blk", "virtio_pci"}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,8 +122,13 @@ func TestPlanLabelAndMountinfo(t *testing.T) {
 	}
 	// A mount point with an escaped space, on SATA.
 	d, err := m.rootfsDevice("/srv/my dumps/x")
-	if err != nil || d != (DumpDevice{"xfs", "sda", "/dev/sda"}) {
+	if err != nil || d != (DumpDevice{FSType: "xfs", Name: "sda", Spec: "/dev/sda", Dir: "/x"}) {
 		t.Errorf("rootfsDevice: %+v, %v", d, err)
+	}
+	// path below a mount point that is not "/": the capture kernel mounts that
+	// file system at its root, so the directory is relative to the mount.
+	if d, err := m.rootfsDevice("/srv/my dumps"); err != nil || d.Dir != "/" {
+		t.Errorf("rootfsDevice of the mount point itself: %+v, %v", d, err)
 	}
 	if _, err := m.rootfsDevice("/tmp/crash"); err == nil || !strings.Contains(err.Error(), "tmpfs") {
 		t.Errorf("dump path on tmpfs: %v", err)

@@ -54,6 +54,7 @@ func runCaptureService(ctx context.Context, con io.Writer) error {
 	}
 	if info != nil {
 		flow.Modules = info.Modules
+		flow.Dir = info.Device.Dir
 	}
 	flow.Target, flow.TargetErr = captureTarget(cfg, info)
 	_, err = flow.Run(ctx)
