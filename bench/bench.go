@@ -6,7 +6,9 @@
 //
 // Method: each vmcore is read once before its runs so both tools find it in the page
 // cache; each configuration runs every tool Runs times, round-robin (so a change in the
-// machine's load hits all tools alike), and the median run is reported. The time of a
+// machine's load hits all tools alike), and the median run is reported (makedumpfile
+// with --num-threads 2 runs once only when that run is over twice as slow as its
+// single-threaded one: it cannot be its best). The time of a
 // run is the child's wall time plus an fsync of its output by the harness: gokdump
 // syncs its output before it exits and makedumpfile does not, so this is the time until
 // the dump is on disk for both. Peak memory is the child's ru_maxrss from wait4.

@@ -155,3 +155,36 @@ func TestJobs(t *testing.T) {
 		}
 	}
 }
+
+// TestRun runs fake tools round-robin: each job gets a sample per round, except a
+// two-thread makedumpfile job over twice as slow as the single-threaded one, which
+// runs once.
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	job := func(tool string, sleep string) Job {
+		out := filepath.Join(dir, strings.ReplaceAll(tool, " ", "_"))
+		return Job{Vmcore: "v", Config: "-d 1 -c", Tool: tool, Command: Command{
+			Argv:   []string{"sh", "-c", "sleep " + sleep + "; echo data > \"$1\"", "sh", out},
+			Output: out,
+		}}
+	}
+	jobs := []Job{job(Gokdump, "0"), job(Makedumpfile, "0.05"), job(MakedumpfileMT, "1")}
+	var log bytes.Buffer
+	res, err := Run(context.Background(), jobs, 3, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{3, 3, 1} {
+		if got := len(res[i].Samples); got != want {
+			t.Errorf("%s: %d samples, want %d", res[i].Tool, got, want)
+		}
+	}
+	if !strings.Contains(log.String(), "not run again") {
+		t.Errorf("log does not say the slow job was dropped:\n%s", log.String())
+	}
+	for _, j := range jobs {
+		if _, err := os.Stat(j.Command.Output); !os.IsNotExist(err) {
+			t.Errorf("%s: output left behind (%v)", j.Tool, err)
+		}
+	}
+}

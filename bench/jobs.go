@@ -48,18 +48,37 @@ func Jobs(label, vmcore, gokdump, makedumpfile, outDir string) []Job {
 	return jobs
 }
 
+// slowFactor: a makedumpfile --num-threads 2 job whose first run takes more than this
+// many times its single-threaded first run is not run again (on 2 busy cores its
+// threads can take minutes where one thread takes seconds); makedumpfile's best is
+// then its single-threaded time whatever the repeats would show.
+const slowFactor = 2
+
 // Run measures every job runs times, round-robin (all jobs once, then all again), so
 // a change in the machine's load over the minutes of a bench falls on every tool. Each
-// output is removed after its run. log, when not nil, gets a line per run.
+// output is removed after its run. A two-thread makedumpfile job far slower than the
+// single-threaded one (slowFactor) runs once only. log, when not nil, gets a line per
+// run.
 func Run(ctx context.Context, jobs []Job, runs int, log io.Writer) ([]Result, error) {
 	results := make([]Result, len(jobs))
 	for i, j := range jobs {
 		results[i] = Result{Vmcore: j.Vmcore, Config: j.Config, Tool: j.Tool}
 	}
+	dropped := make([]bool, len(jobs))
 	for round := 1; round <= runs; round++ {
 		for i, j := range jobs {
 			if err := ctx.Err(); err != nil {
 				return results, err
+			}
+			if dropped[i] {
+				continue
+			}
+			if round == 2 && tooSlow(results, i) {
+				dropped[i] = true
+				if log != nil {
+					fmt.Fprintf(log, "  %s %s: first run over %dx the single-threaded one; not run again\n", j.Tool, j.Config, slowFactor)
+				}
+				continue
 			}
 			s, err := Measure(ctx, j.Command)
 			os.Remove(j.Command.Output)
@@ -74,4 +93,19 @@ func Run(ctx context.Context, jobs []Job, runs int, log io.Writer) ([]Result, er
 		}
 	}
 	return results, nil
+}
+
+// tooSlow says whether results[i] is a two-thread makedumpfile result whose first run
+// took over slowFactor times the single-threaded first run of the same configuration.
+func tooSlow(results []Result, i int) bool {
+	r := results[i]
+	if r.Tool != MakedumpfileMT || len(r.Samples) == 0 {
+		return false
+	}
+	for _, o := range results {
+		if o.Tool == Makedumpfile && o.Vmcore == r.Vmcore && o.Config == r.Config && len(o.Samples) > 0 {
+			return r.Samples[0].Wall > slowFactor*o.Samples[0].Wall
+		}
+	}
+	return false
 }

@@ -171,15 +171,15 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 // vmcore and configuration, then the verdicts, PASS or MISS.
 func WriteTable(w io.Writer, results []Result, verdicts []Verdict) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "vmcore\tconfig\ttool\twall s (median)\twall s (min-max)\tcpu s\tpeak RSS MiB\toutput MiB\t")
+	fmt.Fprintln(tw, "vmcore\tconfig\ttool\truns\twall s (median)\twall s (min-max)\tcpu s\tpeak RSS MiB\toutput MiB\t")
 	for _, r := range results {
 		m := r.Median()
 		lo, hi := m.Wall, m.Wall
 		for _, s := range r.Samples {
 			lo, hi = min(lo, s.Wall), max(hi, s.Wall)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.2f-%.2f\t%.2f\t%.1f\t%.1f\t\n",
-			r.Vmcore, r.Config, r.Tool, m.Wall.Seconds(), lo.Seconds(), hi.Seconds(), m.CPU.Seconds(), mib(MaxRSS(r.Samples)), mib(m.Size))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f\t%.2f-%.2f\t%.2f\t%.1f\t%.1f\t\n",
+			r.Vmcore, r.Config, r.Tool, len(r.Samples), m.Wall.Seconds(), lo.Seconds(), hi.Seconds(), m.CPU.Seconds(), mib(MaxRSS(r.Samples)), mib(m.Size))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

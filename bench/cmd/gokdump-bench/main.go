@@ -115,7 +115,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "gokdump-bench: %s, %d CPUs; gokdump %s; %s\n", time.Now().UTC().Format(time.RFC3339),
 		runtime.NumCPU(), version(ctx, gokdump, "dump", "-v"), version(ctx, mdf, "-v"))
 	fmt.Fprintf(stdout, "load average at start: %s\n", loadAvg())
-	fmt.Fprintf(stdout, "method: vmcore read once into the page cache; %d runs per tool and configuration, round-robin; median by wall time;\n"+
+	fmt.Fprintf(stdout, "method: vmcore read once into the page cache; %d runs per tool and configuration, round-robin; median by wall time\n"+
+		"        (makedumpfile --num-threads 2 runs once if that is over 2x its single-threaded time);\n"+
 		"        time = child's wall time + fsync of its output by the bench; peak RSS = the child's ru_maxrss\n", *runs)
 
 	var results []bench.Result
