@@ -168,16 +168,29 @@ func TestRun(t *testing.T) {
 			Output: out,
 		}}
 	}
-	jobs := []Job{job(Gokdump, "0"), job(Makedumpfile, "0.05"), job(MakedumpfileMT, "1")}
+	broken := job(MakedumpfileMT, "0")
+	broken.Config = "-d 31 -l"
+	broken.Command.Argv = []string{"sh", "-c", "echo aborted >&2; exit 134"}
+	jobs := []Job{job(Gokdump, "0"), job(Makedumpfile, "0.05"), job(MakedumpfileMT, "1"), broken}
 	var log bytes.Buffer
 	res, err := Run(context.Background(), jobs, 3, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range []int{3, 3, 1} {
+	for i, want := range []int{3, 3, 1, 0} {
 		if got := len(res[i].Samples); got != want {
 			t.Errorf("%s: %d samples, want %d", res[i].Tool, got, want)
 		}
+	}
+	if !strings.Contains(res[3].Err, "aborted") {
+		t.Errorf("the failing job's error %q does not carry its stderr", res[3].Err)
+	}
+	var table bytes.Buffer
+	if err := WriteTable(&table, res, Evaluate(res, []string{"v"})); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "failed after 0 good runs: makedumpfile --num-threads 2 -d 31 -l") {
+		t.Errorf("the table does not report the failure:\n%s", table.String())
 	}
 	if !strings.Contains(log.String(), "not run again") {
 		t.Errorf("log does not say the slow job was dropped:\n%s", log.String())

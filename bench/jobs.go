@@ -82,8 +82,18 @@ func Run(ctx context.Context, jobs []Job, runs int, log io.Writer) ([]Result, er
 			}
 			s, err := Measure(ctx, j.Command)
 			os.Remove(j.Command.Output)
+			if ctx.Err() != nil {
+				return results, ctx.Err()
+			}
 			if err != nil {
-				return results, err
+				// A tool that fails (makedumpfile 1.7.2's threads can abort) is
+				// reported, not retried; the bench goes on with the others.
+				results[i].Err = err.Error()
+				dropped[i] = true
+				if log != nil {
+					fmt.Fprintf(log, "  [%d/%d] %-28s %-9s FAILED: %v\n", round, runs, j.Tool, j.Config, err)
+				}
+				continue
 			}
 			results[i].Samples = append(results[i].Samples, s)
 			if log != nil {

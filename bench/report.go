@@ -23,6 +23,7 @@ type Result struct {
 	Config  string // dump options, e.g. "-d 1 -c"
 	Tool    string // Gokdump, Makedumpfile or MakedumpfileMT
 	Samples []Sample
+	Err     string // why the last run failed; no further runs were made
 }
 
 // Median is the result's median run.
@@ -173,6 +174,10 @@ func WriteTable(w io.Writer, results []Result, verdicts []Verdict) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "vmcore\tconfig\ttool\truns\twall s (median)\twall s (min-max)\tcpu s\tpeak RSS MiB\toutput MiB\t")
 	for _, r := range results {
+		if len(r.Samples) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t0\tfailed\t\t\t\t\t\n", r.Vmcore, r.Config, r.Tool)
+			continue
+		}
 		m := r.Median()
 		lo, hi := m.Wall, m.Wall
 		for _, s := range r.Samples {
@@ -183,6 +188,12 @@ func WriteTable(w io.Writer, results []Result, verdicts []Verdict) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, r := range results {
+		if r.Err != "" {
+			msg, _, _ := strings.Cut(r.Err, "\n")
+			fmt.Fprintf(w, "failed after %d good runs: %s %s on %s: %s\n", len(r.Samples), r.Tool, r.Config, r.Vmcore, msg)
+		}
 	}
 	fmt.Fprintln(w)
 	for _, v := range verdicts {
