@@ -65,7 +65,7 @@ func TestCrashUtility(t *testing.T) {
 			path := func(name string) string { return filepath.Join(dir, name) }
 
 			// crash must be able to open the crash at all: Debian's crash 8.0.2 (2022)
-			// cannot open a 6.12 kernel's vmcore (it fails to read page_offset_base
+			// cannot open a 6.12 kernel's vmcore (read errors on page_offset_base or "accessible check"
 			// and exits 1); a newer crash would run this variant.
 			if out, err := crashOn(crashBin, vmlinux, res.Vmcore, dir); err != nil {
 				t.Skipf("%s cannot open the original vmcore of %s either, so it cannot judge our dumps: %v\n%s",
