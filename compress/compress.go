@@ -5,7 +5,7 @@
 // makedumpfile compresses every page on its own, with no dictionary shared between
 // pages, so that a reader can decode any page alone. This package does the same, with
 // the settings makedumpfile uses, so that crash, makedumpfile and libkdumpfile read our
-// pages: a zlib stream (RFC 1950, as zlib's compress2) at best speed, a raw LZO1X-1
+// pages: a zlib stream (RFC 1950, as zlib's compress2), a raw LZO1X-1
 // stream, a raw snappy block (not the framed stream), and one complete zstd frame per
 // page (as ZSTD_compressCCtx writes; at zstd's default level rather than makedumpfile's
 // level 1, for smaller dumps at little cost).
