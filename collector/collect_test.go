@@ -3,7 +3,6 @@ package collector
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -148,6 +147,10 @@ func checkDump(t *testing.T, k *testKernel, out *vmcore.File, types []mm.PageTyp
 	var kdumpBits uint64
 	buf := make([]byte, 4096)
 	bad := 0
+	var inFile func(pfn uint64) bool // ELF: some PT_LOAD has file data for pfn
+	if format == ELF {
+		inFile = checkELFLoads(t, k, out, types, level)
+	}
 	for pfn := uint64(0); pfn < testPFNs; pfn++ {
 		if !k.present(pfn) {
 			continue
@@ -202,15 +205,21 @@ func checkDump(t *testing.T, k *testKernel, out *vmcore.File, types []mm.PageTyp
 				t.Errorf("pfn %#x (%v) is excluded but reads back", pfn, types[pfn])
 				bad++
 			}
-		case dumped || err == nil:
-			// ELF: dumped pages, and excluded ones in short runs, hold their contents.
-			if err != nil || !bytes.Equal(rb, rp) {
-				t.Errorf("pfn %#x (%v, dumped %v): read back %v, contents equal %v", pfn, types[pfn], dumped, err, bytes.Equal(rb, rp))
+		default:
+			// ELF: dumped pages, and excluded ones in short runs, hold their contents;
+			// the other excluded pages are in a PT_LOAD's zero-filled tail.
+			wantPage := rp
+			if !inFile(pfn) {
+				wantPage = make([]byte, len(rb))
+			}
+			if dumped && !inFile(pfn) {
+				t.Errorf("pfn %#x (%v) is dumped but no PT_LOAD has its data", pfn, types[pfn])
 				bad++
 			}
-		case !errors.Is(err, vmcore.ErrHole):
-			t.Errorf("pfn %#x excluded: read error %v, want a hole", pfn, err)
-			bad++
+			if err != nil || !bytes.Equal(rb, wantPage) {
+				t.Errorf("pfn %#x (%v, dumped %v, in the file %v): read back %v, contents as expected %v", pfn, types[pfn], dumped, inFile(pfn), err, bytes.Equal(rb, wantPage))
+				bad++
+			}
 		}
 		if bad > 10 {
 			t.Fatal("too many errors")
@@ -300,8 +309,10 @@ func TestKnownPages(t *testing.T) {
 	}
 }
 
-// TestELFGaps: runs of 256 or more excluded pages become gaps between PT_LOADs; shorter
-// runs stay, with their contents, as makedumpfile does.
+// TestELFGaps: a run of 256 or more excluded pages splits a PT_LOAD, and the piece
+// before it reaches the next one's start with a zero-filled tail, so the pages read
+// back as zeros, not as a hole; shorter runs stay in the file with their contents, as
+// makedumpfile writes them.
 func TestELFGaps(t *testing.T) {
 	k := newTestKernel(t, profile612)
 	src := k.open(t)
@@ -311,8 +322,39 @@ func TestELFGaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 4096)
-	if _, err := out.ReadPhys(buf, (pfnZero+150)*4096); !errors.Is(err, vmcore.ErrHole) {
-		t.Errorf("middle of %d zero pages: %v, want a hole", nZero, err)
+	for _, pfn := range []uint64{pfnZero, pfnZero + 150, pfnZero + nZero - 1} {
+		clear(buf)
+		buf[0] = 1
+		if _, err := out.ReadPhys(buf, pfn*4096); err != nil || !isZero(buf) {
+			t.Errorf("pfn %#x, in the %d zero pages left out: %v, zero %v; want zeros", pfn, nZero, err, isZero(buf))
+		}
+	}
+	// The split: one PT_LOAD's data ends at the zero pages, its memory at their end,
+	// where the next PT_LOAD starts.
+	var before, after *vmcore.Segment
+	for i := range out.Loads {
+		l := &out.Loads[i]
+		if l.Phys < pfnZero*4096 && l.Phys+l.MemSize > pfnZero*4096 {
+			before = l
+		}
+		if l.Phys == (pfnZero+nZero)*4096 {
+			after = l
+		}
+	}
+	switch {
+	case before == nil || after == nil:
+		t.Errorf("no PT_LOAD across pfn %#x (%v) or none starting at pfn %#x (%v):%s", uint64(pfnZero), before, uint64(pfnZero+nZero), after, segString(out.Loads))
+	case before.Phys+before.FileSize != pfnZero*4096 || before.Phys+before.MemSize != (pfnZero+nZero)*4096:
+		t.Errorf("PT_LOAD before the zero pages: paddr %#x filesz %#x memsz %#x; want its data to end at %#x and its memory at %#x",
+			before.Phys, before.FileSize, before.MemSize, uint64(pfnZero*4096), uint64((pfnZero+nZero)*4096))
+	case after.Virt != before.Virt+(after.Phys-before.Phys):
+		t.Errorf("PT_LOAD after the zero pages: vaddr %#x, want %#x", after.Virt, before.Virt+(after.Phys-before.Phys))
+	}
+	// Five zero pages amid data are written (their data is zeros).
+	for _, l := range out.Loads {
+		if a := uint64(pfnZeroShort+2) * 4096; l.Phys <= a && a < l.Phys+l.MemSize && a >= l.Phys+l.FileSize {
+			t.Errorf("pfn %#x, in a run of 5 zero pages, is in the zero tail of PT_LOAD %#x, want it in the file", uint64(pfnZeroShort+2), l.Phys)
+		}
 	}
 	if _, err := out.ReadPhys(buf, (pfnZeroShort+2)*4096); err != nil || !isZero(buf) {
 		t.Errorf("inside 5 zero pages: %v, want the (zero) contents", err)
@@ -320,19 +362,65 @@ func TestELFGaps(t *testing.T) {
 	if res.stats.ELFExcludedPages == 0 || res.stats.ELFExcludedPages >= res.stats.ExcludedPages {
 		t.Errorf("ELF excluded %d of %d excluded pages: want some, not all", res.stats.ELFExcludedPages, res.stats.ExcludedPages)
 	}
-	// Every output PT_LOAD starts and ends on a dumped page, and the kernel text alias
+	// The pieces of each source PT_LOAD tile it: each ends where the next starts, the
+	// last at the source's end; none has more file than memory. The kernel text alias
 	// is kept with its virtual addresses.
 	var textPieces int
-	for _, l := range out.Loads {
-		if l.Virt >= 0xffffffff80000000 {
-			textPieces++
+	i := 0
+	for _, s := range src.Loads {
+		at := s.Phys
+		for ; i < len(out.Loads) && at < s.Phys+s.MemSize; i++ {
+			l := out.Loads[i]
+			if l.Phys != at || l.FileSize > l.MemSize || l.MemSize == 0 || l.Virt != s.Virt+(l.Phys-s.Phys) {
+				t.Errorf("source PT_LOAD %#x+%#x: piece paddr %#x vaddr %#x filesz %#x memsz %#x, want it at %#x",
+					s.Phys, s.MemSize, l.Phys, l.Virt, l.FileSize, l.MemSize, at)
+			}
+			if l.Virt >= 0xffffffff80000000 {
+				textPieces++
+			}
+			at = l.Phys + l.MemSize
 		}
-		if l.FileSize != l.MemSize || l.FileSize == 0 {
-			t.Errorf("PT_LOAD %#x: filesz %#x memsz %#x", l.Phys, l.FileSize, l.MemSize)
+		if at != s.Phys+s.MemSize {
+			t.Errorf("source PT_LOAD %#x+%#x: the pieces end at %#x", s.Phys, s.MemSize, at)
 		}
+	}
+	if i != len(out.Loads) {
+		t.Errorf("%d PT_LOADs beyond the source's:%s", len(out.Loads)-i, segString(out.Loads[i:]))
 	}
 	if textPieces == 0 {
 		t.Error("no PT_LOAD of the kernel text map")
+	}
+}
+
+// checkELFLoads compares an ELF dump's PT_LOADs with the ones makedumpfile writes for the
+// pages the dump level keeps (makedumpfileELFLoads) and says which pfns have file data.
+func checkELFLoads(t *testing.T, k *testKernel, out *vmcore.File, types []mm.PageType, level mm.DumpLevel) func(pfn uint64) bool {
+	t.Helper()
+	dumped := func(pfn uint64) bool {
+		if pfn >= testPFNs || !k.present(pfn) || level.Excludes(types[pfn]) {
+			return false
+		}
+		return level&mm.ExcludeZero == 0 || !isZero(k.page(pfn))
+	}
+	var segs []vmcore.Segment
+	for _, l := range k.loads {
+		segs = append(segs, vmcore.Segment{Phys: l.Phys, Virt: l.Virt, FileSize: l.Size, MemSize: l.Size})
+	}
+	want := makedumpfileELFLoads(segs, 4096, dumped)
+	got := make([]vmcore.Segment, len(out.Loads))
+	for i, l := range out.Loads {
+		got[i] = vmcore.Segment{Phys: l.Phys, Virt: l.Virt, FileSize: l.FileSize, MemSize: l.MemSize}
+	}
+	if segString(got) != segString(want) {
+		t.Errorf("PT_LOADs:%s\nwant (as makedumpfile lays them out):%s", segString(got), segString(want))
+	}
+	return func(pfn uint64) bool {
+		for _, l := range want {
+			if l.Phys < (pfn+1)*4096 && l.Phys+l.FileSize > pfn*4096 {
+				return true
+			}
+		}
+		return false
 	}
 }
 

@@ -20,6 +20,15 @@
 //     chunks in flight. The output is the same byte for byte whatever the window size or
 //     the number of threads.
 //
+// An ELF dump (Format ELF, makedumpfile -E) has the same program headers as
+// makedumpfile 1.7.2 writes for the same vmcore and level: each source PT_LOAD is
+// split only where 256 or more excluded pages are followed by a kept one, shorter runs
+// of excluded pages stay in the file with their real contents, and each piece's p_memsz
+// reaches the next piece (the last one's the end of the source PT_LOAD), so the pages
+// left out read back as zeros rather than as a hole. Readers such as crash give up on
+// an address no PT_LOAD covers, and some of the pages a level leaves out (zero pages,
+// at -d 1 and up) are ones they read.
+//
 // Usage:
 //
 //	src, err := vmcore.Open("/proc/vmcore")

@@ -10,52 +10,86 @@ import (
 	"github.com/gokdump/gokdump/vmcore"
 )
 
-// minELFGap is makedumpfile's PFN_EXCLUDED: only runs of at least this many excluded
-// pages are left out of an ELF dump (and split its PT_LOADs); shorter runs are written
-// with their contents, since a PT_LOAD header costs more than a few pages of file and
-// many small PT_LOADs slow readers down.
+// minELFGap is makedumpfile's PFN_EXCLUDED: a PT_LOAD of an ELF dump is split only
+// where at least this many excluded pages are followed by a dumped one. Shorter runs
+// are written with their real contents, as makedumpfile writes them: a PT_LOAD header
+// costs more than a few pages of file, and many small PT_LOADs slow readers down.
 const minELFGap = 256
 
+// elfPiece is one output PT_LOAD, in pfns: file data for [start, fileEnd), then
+// memory up to end that reads as zero (p_memsz beyond p_filesz).
+type elfPiece struct{ start, fileEnd, end uint64 }
+
 // elfLoadPlan lays out the output PT_LOADs of one source PT_LOAD while the windows go
-// by in pfn order.
+// by in pfn order, the way makedumpfile -E does (write_elf_pages_cyclic), so that our
+// program headers are the same as its for the same vmcore and level:
+//   - the pieces tile the source PT_LOAD: the first starts where it starts, each
+//     other one at a dumped page that follows minELFGap or more excluded ones, and
+//     each one's p_memsz reaches the start of the next (the last one's the end of the
+//     source PT_LOAD), so a left-out page reads back as zeros, not as a hole: readers
+//     such as crash take a hole for an unreadable address and give up, while a
+//     zero-filled page is what a level that leaves out zero pages promises anyway;
+//   - a piece's file data runs from its start to its last dumped page, so excluded
+//     pages at its end (any number of them before the source PT_LOAD ends) are in the
+//     zero tail only, and a run of minELFGap or more at the very start of the source
+//     PT_LOAD makes a piece with no file data at all;
+//   - a page the source PT_LOAD holds only in part at its start is always written
+//     (makedumpfile does not look it up in the bitmap); one at its end is written when
+//     the bitmap keeps it.
 type elfLoadPlan struct {
 	seg        vmcore.Segment
 	first, end uint64 // the pfns the segment touches
+	scan       uint64 // the first pfn the bitmap decides: first, or first+1 after a partial page
 
-	active      bool
-	start, last uint64     // the open piece: its first pfn and the pfn after its last dumped one
-	gap         uint64     // excluded pages since last
-	pieces      []pfnRange // closed pieces
+	start, fileEnd uint64 // the open piece: its first pfn and the pfn after its last written one
+	pieces         []elfPiece
 }
 
+func newELFLoadPlan(seg vmcore.Segment, pageSize uint64) *elfLoadPlan {
+	p := &elfLoadPlan{seg: seg, first: seg.Phys / pageSize, end: (seg.Phys + seg.MemSize + pageSize - 1) / pageSize}
+	p.scan, p.start, p.fileEnd = p.first, p.first, p.first
+	if seg.Phys%pageSize != 0 {
+		p.scan, p.fileEnd = p.first+1, p.first+1
+	}
+	return p
+}
+
+// add takes the verdicts of window w on the segment's pfns; windows come in pfn order.
 func (p *elfLoadPlan) add(w *window) {
-	from, to := max(p.first, w.start), min(p.end, w.start+w.n)
+	from, to := max(p.scan, w.start), min(p.end, w.start+w.n)
 	for pos := from; pos < to; {
 		s, k := nextRun(w.dumped, pos-w.start, to-w.start, true)
 		if k == 0 {
-			p.gap += to - pos
 			return
 		}
 		s += w.start
-		p.gap += s - pos
-		switch {
-		case !p.active:
-			p.active, p.start = true, s
-		case p.gap >= minELFGap:
-			p.pieces = append(p.pieces, pfnRange{p.start, p.last})
+		// Every pfn from fileEnd to s is excluded: the plan has seen them all.
+		if s-p.fileEnd >= minELFGap {
+			p.pieces = append(p.pieces, elfPiece{p.start, p.fileEnd, s})
 			p.start = s
 		}
-		p.gap = 0
-		p.last = s + k
+		p.fileEnd = s + k
 		pos = s + k
 	}
 }
 
+// close ends the last piece at the end of the segment.
 func (p *elfLoadPlan) close() {
-	if p.active {
-		p.pieces = append(p.pieces, pfnRange{p.start, p.last})
-		p.active = false
+	p.pieces = append(p.pieces, elfPiece{p.start, p.fileEnd, p.end})
+}
+
+// load returns piece r as an output PT_LOAD in bytes: its pfn bounds cut to the
+// segment, its virtual address moved along with the physical one (a segment without
+// one, as a kdump-compressed source's, keeps 0 rather than get a made-up address).
+func (p *elfLoadPlan) load(r elfPiece, pageSize uint64) dumpfile.ELFLoad {
+	segEnd := p.seg.Phys + p.seg.MemSize
+	at := func(pfn uint64) uint64 { return min(max(pfn*pageSize, p.seg.Phys), segEnd) }
+	phys := at(r.start)
+	l := dumpfile.ELFLoad{Phys: phys, FileSize: at(r.fileEnd) - phys, MemSize: at(r.end) - phys}
+	if p.seg.Virt != 0 {
+		l.Virt = p.seg.Virt + (phys - p.seg.Phys)
 	}
+	return l
 }
 
 func (c *collector) collectELF(ctx context.Context, out *output) error {
@@ -65,7 +99,7 @@ func (c *collector) collectELF(ctx context.Context, out *output) error {
 		if l.MemSize == 0 {
 			continue
 		}
-		plans = append(plans, &elfLoadPlan{seg: l, first: l.Phys / s.pageSize, end: (l.Phys + l.MemSize + s.pageSize - 1) / s.pageSize})
+		plans = append(plans, newELFLoadPlan(l, s.pageSize))
 	}
 	zeroScan := c.opts.DumpLevel&1 != 0
 	_, err := c.pass1(ctx, zeroScan, func(w *window) {
@@ -87,18 +121,15 @@ func (c *collector) collectELF(ctx context.Context, out *output) error {
 		// too: counted once in the statistics, written twice as makedumpfile does.
 		alias := p.seg.Virt >= x86.KernelTextMap && len(plans) > 1
 		for _, r := range p.pieces {
-			phys := max(p.seg.Phys, r.start*s.pageSize)
-			end := min(p.seg.Phys+p.seg.MemSize, r.end*s.pageSize)
-			virt := uint64(0)
-			if p.seg.Virt != 0 {
-				virt = p.seg.Virt + (phys - p.seg.Phys)
+			l := p.load(r, s.pageSize)
+			if l.FileSize > 0 {
+				l.Data = &physReader{ctx: ctx, c: c, addr: l.Phys, end: l.Phys + l.FileSize}
 			}
-			ew.Loads = append(ew.Loads, dumpfile.ELFLoad{Phys: phys, Virt: virt, FileSize: end - phys, MemSize: end - phys,
-				Data: &physReader{ctx: ctx, c: c, addr: phys, end: end}})
+			ew.Loads = append(ew.Loads, l)
 			if alias {
-				aliased += r.end - r.start
+				aliased += r.fileEnd - r.start
 			} else {
-				total += r.end - r.start
+				total += r.fileEnd - r.start
 			}
 		}
 	}
