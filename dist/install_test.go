@@ -65,7 +65,7 @@ func TestMakeInstall(t *testing.T) {
 	}
 	install()
 	for name, mode := range map[string]os.FileMode{
-		"opt/gk/sbin/gokdump":               0o755,
+		"opt/gk/sbin/gokdump":                0o755,
 		"lib/systemd/system/gokdump.service": 0o644,
 		"etc/kdump.conf":                     0o644,
 	} {
