@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/internal/testenv"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
@@ -65,49 +64,11 @@ func seedCorpora(t testing.TB) map[string]map[string][]any {
 	}
 }
 
-// encodeCorpusFile writes the `go test fuzz v1` format.
-func encodeCorpusFile(args []any) []byte {
-	var b strings.Builder
-	b.WriteString("go test fuzz v1\n")
-	for _, a := range args {
-		switch v := a.(type) {
-		case []byte:
-			fmt.Fprintf(&b, "[]byte(%q)\n", v)
-		case bool:
-			fmt.Fprintf(&b, "bool(%v)\n", v)
-		default:
-			panic(fmt.Sprintf("unsupported corpus type %T", a))
-		}
-	}
-	return []byte(b.String())
-}
-
 // TestFuzzSeeds keeps testdata/fuzz in step with the writer: it fails when
 // a committed seed differs from what the writer makes today. Regenerate
 // with: go test ./vmcore -run TestFuzzSeeds -update
 func TestFuzzSeeds(t *testing.T) {
-	for target, seeds := range seedCorpora(t) {
-		dir := filepath.Join("testdata", "fuzz", target)
-		if *update {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for name, args := range seeds {
-			path := filepath.Join(dir, name)
-			want := encodeCorpusFile(args)
-			if *update {
-				if err := os.WriteFile(path, want, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			got, err := os.ReadFile(path)
-			if err != nil || !bytes.Equal(got, want) {
-				t.Errorf("%s is missing or stale (%v); run: go test ./vmcore -run TestFuzzSeeds -update", path, err)
-			}
-		}
-	}
+	testenv.CheckFuzzSeeds(t, seedCorpora(t), *update, "go test ./vmcore -run TestFuzzSeeds -update")
 }
 
 // checkFormatError fails unless err is a *FormatError for file with an

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/internal/testenv"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
@@ -130,28 +129,7 @@ func kdumpSeeds(t testing.TB) map[string]map[string][]any {
 // step with the writer. Regenerate with:
 // go test ./vmcore -run TestKdumpFuzzSeeds -update
 func TestKdumpFuzzSeeds(t *testing.T) {
-	for target, seeds := range kdumpSeeds(t) {
-		dir := filepath.Join("testdata", "fuzz", target)
-		if *update {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for name, args := range seeds {
-			path := filepath.Join(dir, name)
-			want := encodeCorpusFile(args)
-			if *update {
-				if err := os.WriteFile(path, want, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			got, err := os.ReadFile(path)
-			if err != nil || !bytes.Equal(got, want) {
-				t.Errorf("%s is missing or stale (%v); run: go test ./vmcore -run TestKdumpFuzzSeeds -update", path, err)
-			}
-		}
-	}
+	testenv.CheckFuzzSeeds(t, kdumpSeeds(t), *update, "go test ./vmcore -run TestKdumpFuzzSeeds -update")
 }
 
 // TestSmallKdump checks the seed builder's output reads back.
