@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/gokdump/gokdump/internal/testenv"
 )
 
 // clibs is a running testdata/pagecodecs.c: the C zlib, liblzo2, libsnappy and libzstd
@@ -64,32 +66,8 @@ func installCLibs(t *testing.T) {
 func startCLibs(t *testing.T) *clibs {
 	t.Helper()
 	installCLibs(t)
-	bin := filepath.Join(t.TempDir(), "pagecodecs")
-	build := exec.Command("gcc", "-O2", "-Wall", "-o", bin, filepath.Join("testdata", "pagecodecs.c"),
-		"-lz", "-llzo2", "-lsnappy", "-lzstd")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the C codec helper: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("C codec helper: %v", err)
-		}
-	})
-	return &clibs{in: bufio.NewWriter(stdin), out: bufio.NewReader(stdout)}
+	h := testenv.StartCHelper(t, filepath.Join("testdata", "pagecodecs.c"), "-lz", "-llzo2", "-lsnappy", "-lzstd")
+	return &clibs{in: h.In, out: h.Out}
 }
 
 var clibCodec = map[Codec]byte{Zlib: 'z', LZO: 'l', Snappy: 's', Zstd: 'Z'}

@@ -9,12 +9,13 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/gokdump/gokdump/internal/testenv"
 )
 
 // liblzo is a running testdata/lzohelper.c: liblzo2's own lzo1x_1_compress and
 // lzo1x_decompress_safe, the functions makedumpfile and libkdumpfile call.
 type liblzo struct {
-	cmd *exec.Cmd
 	in  *bufio.Writer
 	out *bufio.Reader
 }
@@ -64,30 +65,8 @@ func installLiblzo(t *testing.T) {
 func startLiblzo(t *testing.T) *liblzo {
 	t.Helper()
 	installLiblzo(t)
-	bin := filepath.Join(t.TempDir(), "lzohelper")
-	if out, err := exec.Command("gcc", "-O2", "-Wall", "-o", bin, filepath.Join("testdata", "lzohelper.c"), "-llzo2").CombinedOutput(); err != nil {
-		t.Fatalf("building the liblzo2 helper: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("liblzo2 helper: %v", err)
-		}
-	})
-	return &liblzo{cmd: cmd, in: bufio.NewWriter(stdin), out: bufio.NewReader(stdout)}
+	h := testenv.StartCHelper(t, filepath.Join("testdata", "lzohelper.c"), "-llzo2")
+	return &liblzo{in: h.In, out: h.Out}
 }
 
 func (l *liblzo) call(t *testing.T, op byte, limit int, data []byte) (status int32, out []byte) {
