@@ -59,6 +59,16 @@ func TestCollectRealCrash(t *testing.T) {
 			if len(want) < len(vd) || !bytes.HasPrefix(want, vd[:bytes.IndexByte(vd, '\n')+1]) {
 				t.Fatalf("makedumpfile --dump-dmesg of the vmcore does not look like the kernel log vmcore-dmesg gives:\n%.300s", want)
 			}
+			// kdump-tools saves the log with makedumpfile --dump-dmesg: ours writes the
+			// same bytes, from the vmcore and from our -d 31 dump.
+			for _, in := range []string{res.Vmcore, ours} {
+				log := filepath.Join(dir, "gokdump-dump-dmesg."+filepath.Base(in))
+				run(t, bin, "dump", "--dump-dmesg", in, log)
+				if got, err := os.ReadFile(log); err != nil || !bytes.Equal(got, want) {
+					t.Errorf("gokdump dump --dump-dmesg %s differs from makedumpfile --dump-dmesg of the vmcore (%d vs %d bytes, %v)",
+						filepath.Base(in), len(got), len(want), err)
+				}
+			}
 			// The log's pages survive the strongest filtering: gokdump dmesg of our
 			// -d 31 dump is vmcore-dmesg of the vmcore, byte for byte.
 			if got := run(t, bin, "dmesg", ours); !bytes.Equal(got, vd) {

@@ -362,3 +362,27 @@ func TestAppendEscapedAllBytes(t *testing.T) {
 		}
 	}
 }
+
+// makedumpfile --dump-dmesg differs from vmcore-dmesg in three ways (see text.go); the
+// lab holds the whole output to makedumpfile's on real crashes, this pins each rule.
+func TestAppendMakedumpfileText(t *testing.T) {
+	for _, tc := range []struct {
+		ts   uint64
+		text string
+		want string
+	}{
+		{7196636000, "sysrq: Trigger a crash", "[    7.196636] sysrq: Trigger a crash\n"},
+		{1000, "first\nsecond\n  third", "[    0.000001] first\n               second\n                 third\n"},
+		{123456789012345, "a\nb", "[123456.789012] a\n                b\n"},
+		{0, "tab\there \x01 \x7f \x80 \xff", "[    0.000000] tab\there \\x01 \\x7f \\xffffff80 \\xffffffff\n"},
+	} {
+		got := string(AppendMakedumpfileText(nil, &Record{TimestampNs: tc.ts, Text: tc.text}))
+		if got != tc.want {
+			t.Errorf("%q:\n got %q\nwant %q", tc.text, got, tc.want)
+		}
+		// vmcore-dmesg's form of the same record has no indentation and no sign extension.
+		if strings.Contains(tc.text, "\n") && strings.Contains(string(AppendText(nil, &Record{TimestampNs: tc.ts, Text: tc.text})), "\n   ") {
+			t.Errorf("%q: vmcore-dmesg's form is indented too", tc.text)
+		}
+	}
+}

@@ -78,3 +78,57 @@ func (l *Log) WriteText(w io.Writer) error {
 	}
 	return bw.Flush()
 }
+
+// makedumpfile's --dump-dmesg writes the log almost as vmcore-dmesg does; kdump-tools
+// saves it with that command, so `gokdump dump --dump-dmesg` must write the same bytes
+// (makedumpfile 1.7.2, printk.c and makedumpfile.c):
+//   - a newline inside a record is followed by as many spaces as the record's
+//     "[%5llu.%06llu] " stamp is wide, so continuation lines line up;
+//   - bytes that are neither printable nor white space are written as "\x%02x" of a
+//     C char: a byte of 0x80 or more is sign-extended ("\xffffff80");
+//   - a record of the lockless ring without a text block is not printed;
+//   - the 3.5-5.9 layout's wrap markers are not printed.
+
+// AppendMakedumpfileText appends r as makedumpfile --dump-dmesg prints it.
+func AppendMakedumpfileText(dst []byte, r *Record) []byte {
+	const hexDigits = "0123456789abcdef"
+	start := len(dst)
+	dst = appendStamp(dst, r.TimestampNs)
+	indent := len(dst) - start
+	for i := 0; i < len(r.Text); i++ {
+		c := r.Text[i]
+		switch {
+		case c == '\n':
+			dst = append(dst, '\n')
+			for range indent {
+				dst = append(dst, ' ')
+			}
+		case (c >= 0x20 && c <= 0x7e) || (c >= '\t' && c <= '\r'):
+			dst = append(dst, c)
+		case c >= 0x80:
+			dst = append(dst, '\\', 'x', 'f', 'f', 'f', 'f', 'f', 'f', hexDigits[c>>4], hexDigits[c&0xf])
+		default:
+			dst = append(dst, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+	}
+	return append(dst, '\n')
+}
+
+// WriteMakedumpfileText writes the log as makedumpfile --dump-dmesg writes it.
+func (l *Log) WriteMakedumpfileText(w io.Writer) error {
+	if l.Layout == Plain {
+		_, err := w.Write(l.raw)
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var line []byte
+	for i := range l.Records {
+		r := &l.Records[i]
+		if l.Layout == Lockless && r.Text == "" {
+			continue
+		}
+		line = AppendMakedumpfileText(line[:0], r)
+		bw.Write(line)
+	}
+	return bw.Flush()
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/dumpfile"
 	"github.com/gokdump/gokdump/mm"
+	"github.com/gokdump/gokdump/printk"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
@@ -28,6 +29,7 @@ func init() {
 const dumpUsage = `Usage: gokdump dump [OPTIONS] VMCORE DUMPFILE
        gokdump dump -F [OPTIONS] VMCORE > FLATTENED
        gokdump dump -R DUMPFILE < FLATTENED
+       gokdump dump --dump-dmesg VMCORE LOGFILE
 
 Saves the crashed kernel's memory (VMCORE, e.g. /proc/vmcore) to DUMPFILE, leaving
 out the pages the dump level says, as makedumpfile does and with its options; run
@@ -43,6 +45,8 @@ Options:
   -E                   write an ELF core instead of the kdump-compressed format
   -F                   write the flattened format to standard output (for pipes)
   -R                   rebuild DUMPFILE from a flattened stream on standard input
+  --dump-dmesg         write the kernel log to LOGFILE as makedumpfile does (for its
+                       exact layout; "gokdump dmesg" prints vmcore-dmesg's)
   -f                   overwrite DUMPFILE if it exists
   -L SIZE              stop (incomplete dump) before DUMPFILE grows beyond SIZE
                        bytes (K, M, G suffixes)
@@ -73,6 +77,7 @@ type dumpArgs struct {
 	codec        compress.Codec
 	elf, flat    bool
 	rearrange    bool
+	dmesg        bool // --dump-dmesg: write the kernel log, not a dump
 	force        bool
 	sizeLimit    int64
 	threads      int
@@ -151,7 +156,7 @@ var dumpOpts = []dumpOpt{
 	{long: "work-dir", arg: true, set: func(*dumpArgs, string) error { return nil }},
 	{long: "splitblock-size", arg: true, set: func(*dumpArgs, string) error { return nil }},
 
-	{long: "dump-dmesg", unsupported: "use \"gokdump dmesg\""},
+	{long: "dump-dmesg", set: func(a *dumpArgs, _ string) error { a.dmesg = true; return nil }},
 	{long: "partial-dmesg", unsupported: "use \"gokdump dmesg\""},
 	{long: "split", unsupported: "split dumps are not written yet"},
 	{long: "reassemble", unsupported: "split dumps are not written yet"},
@@ -310,6 +315,13 @@ func findLong(name string) (*dumpOpt, error) {
 func (a *dumpArgs) check() error {
 	n := len(a.operands)
 	switch {
+	case a.dmesg:
+		if a.rearrange || a.flat || a.elf || a.dryRun {
+			return errors.New("--dump-dmesg writes the kernel log and takes no dump output option")
+		}
+		if n != 2 {
+			return fmt.Errorf("--dump-dmesg wants two operands, VMCORE and LOGFILE (got %d)", n)
+		}
 	case a.rearrange:
 		if a.flat || a.elf || a.dryRun {
 			return errors.New("-R rebuilds a dump from a flattened stream and takes no other output option")
@@ -374,7 +386,48 @@ func runDump(ctx context.Context, e *env, args []string) int {
 	if a.rearrange {
 		return rearrange(e, a, errorf)
 	}
+	if a.dmesg {
+		return dumpDmesg(a, errorf)
+	}
 	return dump(ctx, e, a, msgOut, errorf)
+}
+
+// dumpDmesg is makedumpfile --dump-dmesg VMCORE LOGFILE (what kdump-tools saves the
+// log with): the kernel log in makedumpfile's layout, mode 0600. A damaged ring gives
+// the records read before the damage, and exit code 1.
+func dumpDmesg(a *dumpArgs, errorf func(string, ...any)) int {
+	src, err := vmcore.Open(a.operands[0])
+	if err != nil {
+		errorf("%v", err)
+		return 1
+	}
+	defer src.Close()
+	log, readErr := printk.ReadFile(src)
+	if log == nil {
+		errorf("%v", readErr)
+		return 1
+	}
+	out, err := createDumpFile(a.operands[1], a.force)
+	if err != nil {
+		errorf("%v", err)
+		return 1
+	}
+	err = log.WriteMakedumpfileText(out)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		errorf("writing %s: %v", a.operands[1], err)
+		return 1
+	}
+	if readErr != nil {
+		errorf("%v", readErr)
+		return 1
+	}
+	return 0
 }
 
 func rearrange(e *env, a *dumpArgs, errorf func(string, ...any)) int {
