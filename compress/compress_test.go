@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/gokdump/gokdump/compress/internal/testpage"
 	"github.com/gokdump/gokdump/compress/lzo"
+	"github.com/gokdump/gokdump/internal/testenv"
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
 )
@@ -272,23 +272,8 @@ func TestSteadyStateAllocs(t *testing.T) {
 	}
 }
 
-// countAllocs returns the number of heap allocations n calls of f make, after a warm-up
-// of 10000 calls: the Go runtime fills each call site's type assertion cache (which
-// allocates) only on about one miss in 1024, so the first thousands of calls through the
-// zlib reader's interfaces can allocate a few bytes.
-func countAllocs(n int, f func(i int)) uint64 {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	for i := range 10000 {
-		f(i)
-	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for i := range n {
-		f(i)
-	}
-	runtime.ReadMemStats(&after)
-	return after.Mallocs - before.Mallocs
-}
+// countAllocs returns the allocations n warm calls of f make (testenv.SteadyAllocs).
+func countAllocs(n int, f func(i int)) uint64 { return testenv.SteadyAllocs(10000, n, f) }
 
 func FuzzPageDecompress(f *testing.F) {
 	pages, _ := testpage.Pages(testpage.Slab, 1, 1)

@@ -7,10 +7,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"testing"
 
 	"github.com/gokdump/gokdump/compress/internal/testpage"
+	"github.com/gokdump/gokdump/internal/testenv"
 )
 
 type namedInput struct {
@@ -302,17 +302,8 @@ func TestCompressAllocs(t *testing.T) {
 	}
 }
 
-func countAllocs(n int, f func(i int)) uint64 {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	f(0)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for i := range n {
-		f(i)
-	}
-	runtime.ReadMemStats(&after)
-	return after.Mallocs - before.Mallocs
-}
+// countAllocs returns the allocations n warm calls of f make (testenv.SteadyAllocs).
+func countAllocs(n int, f func(i int)) uint64 { return testenv.SteadyAllocs(1, n, f) }
 
 func FuzzRoundTrip(f *testing.F) {
 	f.Add([]byte("hello, hello, hello kdump"))
