@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokdump/gokdump/arch/x86/x86test"
 	"github.com/gokdump/gokdump/collector"
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/config"
@@ -44,12 +43,7 @@ func testVmcore(t *testing.T) string {
 	}
 	cfg := synth.Default()
 	cfg.Nodename = "crashbox"
-	img, lines := r.Image(cfg.Kernel.DirectMapBase + ringPhys)
-	cfg.Extra = lines
-	cfg.Place = func(ram []byte, k *x86test.Kernel) error {
-		copy(ram[ringPhys:], img)
-		return nil
-	}
+	cfg.AddImage(ringPhys, r.Image)
 	c, err := synth.New(cfg)
 	if err != nil {
 		t.Fatal(err)

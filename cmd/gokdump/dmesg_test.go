@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gokdump/gokdump/arch/x86/x86test"
 	"github.com/gokdump/gokdump/internal/synth"
 	"github.com/gokdump/gokdump/printk/printktest"
 )
@@ -23,12 +22,7 @@ func dmesgDump(t *testing.T, ring *printktest.Lockless) string {
 	t.Helper()
 	cfg := synth.Default()
 	if ring != nil {
-		img, lines := ring.Image(cfg.Kernel.DirectMapBase + ringPhys)
-		cfg.Extra = lines
-		cfg.Place = func(ram []byte, k *x86test.Kernel) error {
-			copy(ram[ringPhys:], img)
-			return nil
-		}
+		cfg.AddImage(ringPhys, ring.Image)
 	}
 	c, err := synth.New(cfg)
 	if err != nil {

@@ -38,6 +38,24 @@ type Config struct {
 	// into ram, physical memory from address 0, after the page tables and utsname are
 	// in it and before the dump is written.
 	Place func(ram []byte, k *x86test.Kernel) error
+	// Blobs are more bytes of kernel data to put into physical memory, before Place
+	// runs; AddImage adds one.
+	Blobs []Blob
+}
+
+// Blob is Data at physical address Phys.
+type Blob struct {
+	Phys uint64
+	Data []byte
+}
+
+// AddImage puts a kernel data structure that build lays out for its direct-map
+// address (a printk ring from printktest, say) at physical address phys, and adds the
+// VMCOREINFO lines build returns.
+func (c *Config) AddImage(phys uint64, build func(vaddr uint64) ([]byte, []string)) {
+	img, lines := build(c.Kernel.DirectMapBase + phys)
+	c.Extra = append(c.Extra, lines...)
+	c.Blobs = append(c.Blobs, Blob{Phys: phys, Data: img})
 }
 
 // Default is a 64 MiB 4-level machine with KASLR and two CPUs.
@@ -89,6 +107,12 @@ func New(cfg Config) (*Crash, error) {
 		copy(name[i*65:(i+1)*65], s)
 	}
 
+	for _, b := range cfg.Blobs {
+		if b.Phys+uint64(len(b.Data)) > uint64(len(ram)) {
+			return nil, fmt.Errorf("synth: blob at 0x%x+0x%x beyond RAM", b.Phys, len(b.Data))
+		}
+		copy(ram[b.Phys:], b.Data)
+	}
 	if cfg.Place != nil {
 		if err := cfg.Place(ram, k); err != nil {
 			return nil, err
