@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/gokdump/gokdump/printk"
-	"github.com/gokdump/gokdump/vmcore"
 )
 
 func init() {
@@ -49,18 +48,9 @@ Reads every layout of the log (the lockless ring of 5.10+, the records of 3.5-5.
 character ring of older kernels) from the dump's VMCOREINFO alone. When the log is
 damaged, the records before the damage are printed and the error says where it stopped.`)
 	asJSON := fs.Bool("json", false, "print one JSON object per record (seq, timestamp_ns, caller, level, facility, text)")
-	pos, code, done := parseArgs(fs, args)
-	if done {
+	f, code := openDumpArg(e, fs, args)
+	if f == nil {
 		return code
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
-	}
-	f, err := vmcore.Open(pos[0])
-	if err != nil {
-		fmt.Fprintf(e.stderr, "gokdump dmesg: %v\n", err)
-		return 1
 	}
 	defer f.Close()
 	log, readErr := printk.ReadFile(f)

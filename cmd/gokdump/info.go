@@ -141,18 +141,9 @@ the same for the same bug on every boot; and each CPU's saved instruction pointe
 symbol+offset, from the kernel's own symbol table (kernels 6.0 and later). Reads ELF vmcores (including /proc/vmcore),
 kdump-compressed dumps and their flattened form (makedumpfile's and gokdump's).`)
 	asJSON := fs.Bool("json", false, "print JSON (field names are stable, see docs/info-json.md)")
-	pos, code, done := parseArgs(fs, args)
-	if done {
+	f, code := openDumpArg(e, fs, args)
+	if f == nil {
 		return code
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
-	}
-	f, err := vmcore.Open(pos[0])
-	if err != nil {
-		fmt.Fprintf(e.stderr, "gokdump info: %v\n", err)
-		return 1
 	}
 	defer f.Close()
 	r, err := buildInfo(f)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/gokdump/gokdump/vmcore"
 )
 
 // command is one gokdump subcommand. Each lives in a file of its own (info.go, ...) and
@@ -142,4 +144,24 @@ func parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, done bo
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// openDumpArg parses args for a command that takes flags and one DUMP operand and opens
+// the dump. When f is nil the command returns code at once (help, bad usage: 2, or a
+// dump that cannot be opened: 1, reported on e.stderr).
+func openDumpArg(e *env, fs *flag.FlagSet, args []string) (f *vmcore.File, code int) {
+	pos, code, done := parseArgs(fs, args)
+	if done {
+		return nil, code
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return nil, 2
+	}
+	f, err := vmcore.Open(pos[0])
+	if err != nil {
+		fmt.Fprintf(e.stderr, "%s: %v\n", fs.Name(), err)
+		return nil, 1
+	}
+	return f, 0
 }
