@@ -549,6 +549,15 @@ type limitedWriter struct {
 	off   int64
 }
 
+// Fd passes on the file's descriptor, when it has one, so the collector can start
+// writeback as it writes.
+func (l *limitedWriter) Fd() uintptr {
+	if f, ok := l.w.(interface{ Fd() uintptr }); ok {
+		return f.Fd()
+	}
+	return ^uintptr(0)
+}
+
 func (l *limitedWriter) WriteAt(p []byte, off int64) (int, error) {
 	if off+int64(len(p)) <= l.limit {
 		return l.w.WriteAt(p, off)

@@ -578,6 +578,9 @@ type limitedFile struct {
 	limit int64
 }
 
+// Fd lets the collector start writeback of the file as it writes (collector.Collect).
+func (l *limitedFile) Fd() uintptr { return l.f.Fd() }
+
 func (l *limitedFile) WriteAt(p []byte, off int64) (int, error) {
 	if off >= l.limit {
 		return 0, fmt.Errorf("writing at offset %d: %w (%d bytes)", off, errSizeLimit, l.limit)

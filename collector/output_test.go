@@ -1,0 +1,64 @@
+package collector
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// fdFile is a destination that says it has a file descriptor.
+type fdFile struct{ *os.File }
+
+// TestWriteback checks that writing a dump starts writeback of each further 8 MiB
+// written, on the output's descriptor, ranges following each other.
+func TestWriteback(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "dump"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	type call struct {
+		fd     int
+		off, n int64
+	}
+	var calls []call
+	saved := startWriteback
+	startWriteback = func(fd int, off, n int64) { calls = append(calls, call{fd, off, n}) }
+	defer func() { startWriteback = saved }()
+
+	o, err := newOutput(fdFile{f}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	for i := range 20 {
+		if _, err := o.WriteAt(buf, int64(i)<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []call{{int(f.Fd()), 0, 8 << 20}, {int(f.Fd()), 8 << 20, 8 << 20}}
+	if len(calls) != len(want) {
+		t.Fatalf("writeback started %d times (%v), want %v", len(calls), calls, want)
+	}
+	for i := range want {
+		if calls[i] != want[i] {
+			t.Errorf("writeback call %d: %+v, want %+v", i, calls[i], want[i])
+		}
+	}
+
+	// A destination without a descriptor gets none.
+	calls = nil
+	o, _ = newOutput(&limitlessBuffer{}, Options{})
+	for i := range 20 {
+		o.WriteAt(buf, int64(i)<<20)
+	}
+	if len(calls) != 0 {
+		t.Errorf("writeback started on a destination without a descriptor: %v", calls)
+	}
+}
+
+// limitlessBuffer is an io.Writer and io.WriterAt that keeps nothing.
+type limitlessBuffer struct{}
+
+func (*limitlessBuffer) Write(p []byte) (int, error)            { return len(p), nil }
+func (*limitlessBuffer) WriteAt(p []byte, _ int64) (int, error) { return len(p), nil }
