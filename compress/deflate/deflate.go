@@ -152,6 +152,14 @@ func (e *Encoder) parse(src []byte, pos int) int {
 	limit := maxBlockTokens - 1 // room for this token
 	// The last position a 3-byte string (read as 4 bytes) can be hashed at.
 	hashEnd := n - 4
+	tail := true // the block runs to the end of src
+	if n-pos > maxStored {
+		// A block also ends before it covers more input than a stored block can
+		// hold, so that storing is always an option and MaxDeflateLen holds: no
+		// match may start where it could run past pos+maxStored.
+		hashEnd = pos + maxStored - maxMatch - 4
+		tail = false
+	}
 	i := pos
 	for i <= hashEnd && len(e.tokens) < limit {
 		cur := binary.LittleEndian.Uint32(src[i:])
@@ -181,7 +189,7 @@ func (e *Encoder) parse(src []byte, pos int) int {
 		}
 		i += bestLen
 	}
-	for i < n && len(e.tokens) < limit {
+	for tail && i < n && len(e.tokens) < limit {
 		e.literal(src[i])
 		i++
 	}

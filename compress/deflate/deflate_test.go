@@ -69,6 +69,9 @@ func inputs() map[string][]byte {
 		bigRandom[i] = byte(r.Uint32())
 	}
 	m["big-random"] = bigRandom
+	// Long runs: blocks end by the bytes they cover (a stored block's limit), not
+	// by their tokens.
+	m["big-zero"] = make([]byte, 300000)
 	return m
 }
 
@@ -101,7 +104,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil || !bytes.Equal(got, in) {
 				t.Fatalf("%s: raw deflate round trip: %v", name, err)
 			}
-			t.Logf("%s: %d -> %d", name, len(in), len(z))
+
 		}
 	}
 }
@@ -274,4 +277,19 @@ func FuzzRoundTrip(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBlockInputLimit: a block never covers more input than a stored block holds, so
+// storing stays an option (and MaxDeflateLen a bound) for any input.
+func TestBlockInputLimit(t *testing.T) {
+	var e Encoder
+	in := make([]byte, 300000)
+	e.init(len(in))
+	end := e.parse(in, 0)
+	if end > maxStored || end < maxStored-maxMatch-4 {
+		t.Errorf("first block of %d zero bytes ends at %d, want just below %d", len(in), end, maxStored)
+	}
+	if got := inflateZlib(t, e.Zlib(nil, in)); !bytes.Equal(got, in) {
+		t.Error("round trip differs")
+	}
 }
