@@ -109,9 +109,30 @@ func hash4(u uint32) uint32 {
 	return (u * 0x9e3779b1) >> (32 - hashLog)
 }
 
-// matchLen returns the length of the common prefix of a and b.
+// matchLen returns the length of the common prefix of a and b. Kernel pages often hold
+// a short pattern repeated to the page's end (fills, poison, zeroed tails), so the
+// common case is a match of thousands of bytes: it compares 32 bytes a step.
 func matchLen(a, b []byte) int {
 	n := 0
+	for len(a) >= 32 && len(b) >= 32 {
+		x0 := binary.LittleEndian.Uint64(a[0:]) ^ binary.LittleEndian.Uint64(b[0:])
+		x1 := binary.LittleEndian.Uint64(a[8:]) ^ binary.LittleEndian.Uint64(b[8:])
+		x2 := binary.LittleEndian.Uint64(a[16:]) ^ binary.LittleEndian.Uint64(b[16:])
+		x3 := binary.LittleEndian.Uint64(a[24:]) ^ binary.LittleEndian.Uint64(b[24:])
+		if x0|x1|x2|x3 != 0 {
+			switch {
+			case x0 != 0:
+				return n + bits.TrailingZeros64(x0)>>3
+			case x1 != 0:
+				return n + 8 + bits.TrailingZeros64(x1)>>3
+			case x2 != 0:
+				return n + 16 + bits.TrailingZeros64(x2)>>3
+			}
+			return n + 24 + bits.TrailingZeros64(x3)>>3
+		}
+		a, b = a[32:], b[32:]
+		n += 32
+	}
 	for len(a) >= 8 && len(b) >= 8 {
 		if x := binary.LittleEndian.Uint64(a) ^ binary.LittleEndian.Uint64(b); x != 0 {
 			return n + bits.TrailingZeros64(x)>>3
