@@ -225,6 +225,9 @@ func checkDump(t *testing.T, k *testKernel, out *vmcore.File, types []mm.PageTyp
 			t.Fatal("too many errors")
 		}
 	}
+	if format == KdumpCompressed {
+		checkDumpedBitmap(t, out)
+	}
 	want.sumExcluded()
 	if st.OriginalPages != want.OriginalPages || st.TotalPages != testPFNs || st.HolePages != testPFNs-want.OriginalPages {
 		t.Errorf("pages: original %d total %d hole %d, want %d %d %d", st.OriginalPages, st.TotalPages, st.HolePages, want.OriginalPages, testPFNs, testPFNs-want.OriginalPages)
@@ -456,5 +459,30 @@ func TestDeterminism(t *testing.T) {
 					tc.format, tc.codec, tc.level, v.WindowPFNs, v.Threads, v.ChunkPages, len(got.out), len(ref.out))
 			}
 		}
+	}
+}
+
+// checkDumpedBitmap reads f's 2nd bitmap in pieces of several sizes, up to and past
+// max_mapnr, and holds each bit to PageDumped.
+func checkDumpedBitmap(t *testing.T, f *vmcore.File) {
+	t.Helper()
+	maxPFN := f.Kdump.MaxMapnr
+	for _, size := range []int{1, 3, 64, 1000} {
+		buf := make([]byte, size)
+		for start := uint64(0); start < maxPFN+16; start += uint64(8 * size) {
+			if err := f.DumpedBitmap(buf, start); err != nil {
+				t.Fatalf("DumpedBitmap(%d bytes, pfn %#x): %v", size, start, err)
+			}
+			for i := range uint64(8 * size) {
+				got := buf[i/8]&(1<<(i%8)) != 0
+				want, err := f.PageDumped(start + i)
+				if err != nil || got != want {
+					t.Fatalf("pfn %#x: DumpedBitmap says %v, PageDumped %v (%v)", start+i, got, want, err)
+				}
+			}
+		}
+	}
+	if err := f.DumpedBitmap(make([]byte, 1), 3); err == nil {
+		t.Error("DumpedBitmap accepted a start pfn that is not a multiple of 8")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 
@@ -63,9 +64,10 @@ func (p *windowPool) unref(w *window) {
 
 // classifyWorker is one goroutine's classification state.
 type classifyWorker struct {
-	c   *collector
-	cls *mm.Classifier // nil when the kernel cannot be classified
-	buf []byte         // pages read by the zero scan
+	c      *collector
+	cls    *mm.Classifier // nil when the kernel cannot be classified
+	buf    []byte         // pages read by the zero scan
+	bitmap []byte         // a kdump-compressed source's 2nd bitmap for the window
 }
 
 func (c *collector) newClassifyWorker() *classifyWorker {
@@ -121,21 +123,18 @@ func (wk *classifyWorker) dropNoData(w *window) error {
 	if s.f.Format != vmcore.FormatKdump {
 		return nil
 	}
-	for pos := uint64(0); pos < w.n; {
-		st, k := nextRun(w.dumped, pos, w.n, true)
-		if k == 0 {
-			break
-		}
-		for i := st; i < st+k; i++ {
-			ok, err := s.f.PageDumped(w.start + i)
-			if err != nil {
-				return fmt.Errorf("collector: %w", err)
-			}
-			if !ok {
-				w.noData += clearBits(w.dumped, i, 1)
-			}
-		}
-		pos = st + k
+	// Windows start at multiples of WindowPFNs, itself a multiple of 8.
+	nb := w.bytes()
+	if cap(wk.bitmap) < int(nb) {
+		wk.bitmap = make([]byte, nb)
+	}
+	held := wk.bitmap[:nb]
+	if err := s.f.DumpedBitmap(held, w.start); err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	for i, b := range held {
+		w.noData += uint64(bits.OnesCount8(w.dumped[i] &^ b))
+		w.dumped[i] &= b
 	}
 	return nil
 }

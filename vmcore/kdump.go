@@ -667,6 +667,39 @@ func (f *File) PageDumped(pfn uint64) (bool, error) {
 	return f.kdumpBit2(pfn)
 }
 
+// DumpedBitmap fills dst with the 2nd bitmap of a kdump-compressed file for the pfns
+// from start (a multiple of 8) on: bit i of dst[j] says whether pfn start+8j+i is in
+// the file. Pfns at or beyond max_mapnr read as not dumped. It is PageDumped for a
+// whole range at once, for callers that walk every pfn (refiltering).
+func (f *File) DumpedBitmap(dst []byte, start uint64) error {
+	if f.kdump == nil {
+		return fmt.Errorf("vmcore: %s: DumpedBitmap: not a kdump-compressed file", f.Name)
+	}
+	if start%8 != 0 {
+		return fmt.Errorf("vmcore: %s: DumpedBitmap: start pfn 0x%x is not a multiple of 8", f.Name, start)
+	}
+	k := f.kdump
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	clear(dst)
+	maxPFN := k.info.MaxMapnr
+	if start >= maxPFN {
+		return nil
+	}
+	first := start / 8
+	n := min(uint64(len(dst)), (maxPFN+7)/8-first) // bytes of the bitmap below max_mapnr
+	if n == 0 {
+		return nil
+	}
+	if err := f.readFull(dst[:n], k.info.Bitmap2+int64(first), "2nd bitmap"); err != nil {
+		return err
+	}
+	if maxPFN < start+8*n {
+		dst[n-1] &= byte(1)<<(maxPFN%8) - 1 // the bits of the last byte beyond max_mapnr
+	}
+	return nil
+}
+
 // set sets field i of u, in struct new_utsname order.
 func (u *UTSName) set(i int, v string) {
 	switch i {
