@@ -4,15 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/gokdump/gokdump/assemble"
 	"github.com/gokdump/gokdump/assemble/assembletest"
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/internal/testenv"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
@@ -70,24 +68,12 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 // TestFuzzSeeds keeps the checked-in seed corpus equal to what the builder makes
 // (go test -run TestFuzzSeeds -update-seeds rewrites it).
 func TestFuzzSeeds(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzAssemble")
+	seeds := map[string][]any{}
 	for name, ram := range fuzzSeeds(t) {
-		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", ram)
-		path := filepath.Join(dir, name)
-		if *updateSeeds {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil || string(got) != want {
-			t.Errorf("%s is missing or stale (%v): run go test -run TestFuzzSeeds -update-seeds", path, err)
-		}
+		seeds[name] = []any{ram}
 	}
+	testenv.CheckFuzzSeeds(t, map[string]map[string][]any{"FuzzAssemble": seeds}, *updateSeeds,
+		"go test ./assemble -run TestFuzzSeeds -update-seeds")
 }
 
 // FuzzAssemble treats its input as physical memory with an ELF core header at

@@ -3,7 +3,6 @@ package initramfs
 import (
 	"bytes"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -333,22 +332,12 @@ func imageSeeds(t testing.TB) map[string][]byte {
 // TestWriteSeeds regenerates the FuzzImage seeds with -write-seeds and otherwise
 // checks they are current.
 func TestWriteSeeds(t *testing.T) {
+	seeds := map[string][]any{}
 	for name, data := range imageSeeds(t) {
-		p := filepath.Join("testdata", "fuzz", "FuzzImage", name)
-		content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
-		if *writeSeeds {
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if old, err := os.ReadFile(p); err != nil || string(old) != content {
-			t.Errorf("seed %s is missing or stale (%v): run go test -run TestWriteSeeds -write-seeds", p, err)
-		}
+		seeds[name] = []any{data}
 	}
+	testenv.CheckFuzzSeeds(t, map[string]map[string][]any{"FuzzImage": seeds}, *writeSeeds,
+		"go test ./initramfs -run TestWriteSeeds -write-seeds")
 }
 
 // FuzzImage reads arbitrary bytes as an image: detection, decompression and the

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
+	"github.com/gokdump/gokdump/internal/testenv"
 	"strings"
 	"testing"
 
@@ -113,31 +111,16 @@ func FuzzPlain(f *testing.F) {
 
 // The checked-in seed corpora are the builders' output; -write-seeds rewrites them.
 func TestFuzzSeeds(t *testing.T) {
-	for name, seeds := range map[string][][]byte{
+	corpora := map[string]map[string][]any{}
+	for target, seeds := range map[string][][]byte{
 		"FuzzLockless":   locklessSeeds(t),
 		"FuzzStructured": structuredSeeds(t),
 		"FuzzPlain":      plainSeeds(t),
 	} {
-		dir := filepath.Join("testdata", "fuzz", name)
+		corpora[target] = map[string][]any{}
 		for i, s := range seeds {
-			file := filepath.Join(dir, fmt.Sprintf("builder-%d", i))
-			content := []byte("go test fuzz v1\n[]byte(" + strconv.Quote(string(s)) + ")\n")
-			if *writeSeeds {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(file, content, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			got, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestFuzzSeeds -write-seeds)", err)
-			}
-			if !bytes.Equal(got, content) {
-				t.Errorf("%s is not what the builders write now (run go test -run TestFuzzSeeds -write-seeds)", file)
-			}
+			corpora[target][fmt.Sprintf("builder-%d", i)] = []any{s}
 		}
 	}
+	testenv.CheckFuzzSeeds(t, corpora, *writeSeeds, "go test ./printk -run TestFuzzSeeds -write-seeds")
 }

@@ -5,13 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/gokdump/gokdump/arch/x86"
 	"github.com/gokdump/gokdump/arch/x86/x86test"
+	"github.com/gokdump/gokdump/internal/testenv"
 )
 
 // Fuzz memory: fuzzPages table pages at physical 0, root first. The fuzz
@@ -223,7 +221,7 @@ var updateSeeds = flag.Bool("update-seeds", false, "rewrite testdata/fuzz/FuzzTr
 // The checked-in corpus is what fuzzSeeds builds now; -update-seeds
 // rewrites it after a change to the builder or the seeds.
 func TestFuzzSeedCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzTranslate")
+	corpus := map[string][]any{}
 	for _, s := range fuzzSeeds(t) {
 		// The seeds mean what their names say: the good ones translate.
 		sme := uint64(0)
@@ -234,23 +232,8 @@ func TestFuzzSeedCorpus(t *testing.T) {
 		if phys, _, ok := referenceWalk(fuzzMemory(s.records), s.vaddr, levels, sme); ok != (s.phys != 0) || phys != s.phys {
 			t.Errorf("seed %s: 0x%x -> 0x%x ok=%v, want 0x%x", s.name, s.vaddr, phys, ok, s.phys)
 		}
-		want := fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\nuint64(%d)\nuint8(%d)\n", s.records, s.vaddr, s.mode)
-		path := filepath.Join(dir, s.name)
-		if *updateSeeds {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, want, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run go test -run TestFuzzSeedCorpus -update-seeds)", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s is stale; run go test -run TestFuzzSeedCorpus -update-seeds", path)
-		}
+		corpus[s.name] = []any{s.records, s.vaddr, s.mode}
 	}
+	testenv.CheckFuzzSeeds(t, map[string]map[string][]any{"FuzzTranslate": corpus}, *updateSeeds,
+		"go test ./arch/x86 -run TestFuzzSeedCorpus -update-seeds")
 }

@@ -308,23 +308,12 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 // TestWriteSeeds regenerates the checked-in seed corpus with -write-seeds and
 // otherwise checks it is current.
 func TestWriteSeeds(t *testing.T) {
+	seeds := map[string][]any{}
 	for name, data := range fuzzSeeds(t) {
-		p := filepath.Join("testdata", "fuzz", "FuzzReader", name)
-		content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
-		if *writeSeeds {
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		old, err := os.ReadFile(p)
-		if err != nil || string(old) != content {
-			t.Errorf("seed %s is missing or stale (%v): run go test -run TestWriteSeeds -write-seeds", p, err)
-		}
+		seeds[name] = []any{data}
 	}
+	testenv.CheckFuzzSeeds(t, map[string]map[string][]any{"FuzzReader": seeds}, *writeSeeds,
+		"go test ./internal/cpio -run TestWriteSeeds -write-seeds")
 }
 
 // FuzzReader reads arbitrary bytes; whatever parses must write back to an archive

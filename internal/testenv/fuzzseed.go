@@ -24,6 +24,8 @@ func FuzzCorpusFile(args ...any) []byte {
 			fmt.Fprintf(&b, "bool(%v)\n", v)
 		case uint64:
 			fmt.Fprintf(&b, "uint64(%d)\n", v)
+		case uint8:
+			fmt.Fprintf(&b, "uint8(%d)\n", v)
 		case int:
 			fmt.Fprintf(&b, "int(%d)\n", v)
 		default:
