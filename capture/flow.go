@@ -265,7 +265,7 @@ func (f *Flow) save(ctx context.Context) *Status {
 	}
 	st.Dir = dir
 	st.Result, st.Error = Incomplete, "capture in progress"
-	if err := writeStatus(dir, st); err != nil {
+	if err := writeStatus(dir, st, true); err != nil {
 		return fail(fmt.Errorf("writing %s: %w", filepath.Join(dir, StatusFile), err))
 	}
 	f.logf("saving to %s", dir)
@@ -306,7 +306,7 @@ func (f *Flow) save(ctx context.Context) *Status {
 }
 
 func (f *Flow) recordStatus(dir string, st *Status) {
-	if err := writeStatus(dir, st); err != nil {
+	if err := writeStatus(dir, st, false); err != nil {
 		f.logf("warning: writing %s: %v", filepath.Join(dir, StatusFile), err)
 	}
 }

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -99,20 +100,63 @@ func decodeStatus(r io.Reader, name string) (*Status, error) {
 	return &st, nil
 }
 
-// writeStatus replaces dir's status file atomically.
-func writeStatus(dir string, st *Status) error {
+// statusReserve is the size of the first status file of a capture ("capture in
+// progress"), padded with spaces (JSON allows them after the value): it holds disk
+// space for the final status, which a dump that fills the target leaves no room for.
+const statusReserve = 64 << 10
+
+// writeStatus replaces dir's status file atomically; with reserve it pads the file
+// to statusReserve bytes. When the atomic replace fails (on a full disk the new file
+// finds no free block), the status is written over the old file in place, into the
+// space its reservation holds: a status torn by a crash is possible then, where
+// otherwise there would be none.
+func writeStatus(dir string, st *Status, reserve bool) error {
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, StatusFile+".tmp")
-	if err := writeFileSync(tmp, append(data, '\n')); err != nil {
+	data = append(data, '\n')
+	if reserve && len(data) < statusReserve {
+		data = append(data, bytes.Repeat([]byte{' '}, statusReserve-len(data))...)
+	}
+	name := filepath.Join(dir, StatusFile)
+	tmp := name + ".tmp"
+	err = writeFileSync(tmp, data)
+	if err == nil {
+		if err = os.Rename(tmp, name); err == nil {
+			return syncDir(dir)
+		}
+	}
+	os.Remove(tmp)
+	if ierr := overwriteFile(name, data); ierr != nil {
+		return fmt.Errorf("%w (and writing it in place: %v)", err, ierr)
+	}
+	return nil
+}
+
+// overwriteFile writes data over the existing file name from its start, padded with
+// spaces to the file's size so that nothing of the old contents is left after it, and
+// flushes it to the disk.
+func overwriteFile(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY, 0)
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, StatusFile)); err != nil {
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
 		return err
 	}
-	return syncDir(dir)
+	if pad := fi.Size() - int64(len(data)); pad > 0 {
+		data = append(bytes.Clone(data), bytes.Repeat([]byte{' '}, int(pad))...)
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // writeFileSync writes a new 0600 file and flushes it to the disk.
