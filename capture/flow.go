@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gokdump/gokdump/collector"
@@ -49,13 +48,13 @@ type DumpWriter interface {
 // Collector is core_collector, parsed: package main turns the makedumpfile options into
 // these with the same parser "gokdump dump" uses.
 type Collector struct {
-	Args    []string          // as configured, for the status file
-	Options collector.Options // DumpLevel is set from Levels
+	Args []string // as configured, for the status file
+	// Options are the collector's; DumpLevel is set from Levels. SizeLimit is
+	// makedumpfile's -L.
+	Options collector.Options
 	// Levels are makedumpfile's -d levels; a dump that does not fit is retried with
 	// the next one, as makedumpfile does. Empty means level 0.
 	Levels []mm.DumpLevel
-	// SizeLimit is makedumpfile's -L: the dump stops, incomplete, at this size (0: none).
-	SizeLimit int64
 }
 
 // Timeouts bound each step. Zero fields take the defaults of DefaultTimeouts.
@@ -492,10 +491,6 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *S
 			warn(msg)
 		}
 	}
-	var dst io.Writer = out
-	if f.Collector.SizeLimit > 0 {
-		dst = &limitedWriter{w: out, limit: f.Collector.SizeLimit}
-	}
 	levels := f.Collector.Levels
 	if len(levels) == 0 {
 		levels = []mm.DumpLevel{0}
@@ -504,8 +499,8 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *S
 	for i, level := range levels {
 		opts.DumpLevel = level
 		f.logf("collecting: dump level %d, %s", level, strings.Join(f.Collector.Args, " "))
-		stats, err = collector.Collect(ctx, src, dst, opts)
-		if err == nil || i == len(levels)-1 || !isNoSpace(err) {
+		stats, err = collector.Collect(ctx, src, out, opts)
+		if err == nil || i == len(levels)-1 || !collector.NoSpace(err) {
 			break
 		}
 		f.logf("dump level %d does not fit (%v); retrying with level %d", level, err, levels[i+1])
@@ -536,46 +531,6 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *S
 	}
 	st.Dump = DumpFile
 	return syncDir(dir)
-}
-
-func isNoSpace(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG)
-}
-
-// limitedWriter is makedumpfile's -L: writes beyond limit fail as a full disk would.
-type limitedWriter struct {
-	w     DumpWriter
-	limit int64
-	off   int64
-}
-
-// Fd passes on the file's descriptor, when it has one, so the collector can start
-// writeback as it writes.
-func (l *limitedWriter) Fd() uintptr {
-	if f, ok := l.w.(interface{ Fd() uintptr }); ok {
-		return f.Fd()
-	}
-	return ^uintptr(0)
-}
-
-func (l *limitedWriter) WriteAt(p []byte, off int64) (int, error) {
-	if off+int64(len(p)) <= l.limit {
-		return l.w.WriteAt(p, off)
-	}
-	n := 0
-	if off < l.limit {
-		var err error
-		if n, err = l.w.WriteAt(p[:l.limit-off], off); err != nil {
-			return n, err
-		}
-	}
-	return n, fmt.Errorf("size limit %d bytes (-L): %w", l.limit, syscall.EFBIG)
-}
-
-func (l *limitedWriter) Write(p []byte) (int, error) {
-	n, err := l.WriteAt(p, l.off)
-	l.off += int64(n)
-	return n, err
 }
 
 // progressLines turns the collector's redrawn progress line ("\r...") into a console

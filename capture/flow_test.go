@@ -313,7 +313,7 @@ func TestFlowSizeLimitRetriesNextLevel(t *testing.T) {
 	t.Parallel()
 	tf := newTestFlow(t, "failure_action halt\n")
 	tf.Collector.Levels = []mm.DumpLevel{0, 31}
-	tf.Collector.SizeLimit = 1 // nothing fits
+	tf.Collector.Options.SizeLimit = 1 // nothing fits
 	st := tf.run(t)
 	if st.Result != Incomplete {
 		t.Fatalf("result %s, want incomplete", st.Result)

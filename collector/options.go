@@ -54,6 +54,10 @@ type Options struct {
 	// work; 0 means DefaultChunkPages. Each chunk in flight holds about twice
 	// ChunkPages pages of buffers.
 	ChunkPages int
+	// SizeLimit is makedumpfile's -L: writes that would make the dump larger fail
+	// (the part below the limit is written) as on a full disk, with an error that
+	// NoSpace recognises, and the dump ends incomplete. 0 means no limit.
+	SizeLimit int64
 	// Progress, when not nil, gets a progress line rewritten in place ("\r"). Pass it
 	// only when it is a terminal.
 	Progress io.Writer

@@ -3,9 +3,11 @@ package collector
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"sync"
+	"syscall"
 
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -14,6 +16,8 @@ import (
 type output struct {
 	w  io.Writer   // for streams (ELF, flattened)
 	wa io.WriterAt // for a kdump-compressed file, and to mark an ELF file incomplete
+
+	limit int64 // Options.SizeLimit; 0: none
 
 	mu  sync.Mutex
 	n   int64 // bytes written through w
@@ -28,8 +32,17 @@ type output struct {
 // writebackChunk is how much is written between two starts of writeback.
 const writebackChunk = 8 << 20
 
-// fder is a destination backed by a file descriptor: an *os.File, or a wrapper of one
-// that says so.
+// ErrSizeLimit is wrapped by the error of a write beyond Options.SizeLimit.
+var ErrSizeLimit = errors.New("size limit reached")
+
+// NoSpace reports whether err means the dump did not fit: a full disk or quota, a file
+// too large, or Options.SizeLimit. makedumpfile retries at its next dump level then.
+func NoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
+		errors.Is(err, syscall.EFBIG) || errors.Is(err, ErrSizeLimit)
+}
+
+// fder is a destination backed by a file descriptor, such as an *os.File.
 type fder interface{ Fd() uintptr }
 
 func newOutput(dst io.Writer, opts Options) (*output, error) {
@@ -39,7 +52,7 @@ func newOutput(dst io.Writer, opts Options) (*output, error) {
 	if dst == nil {
 		return nil, errors.New("collector: no output")
 	}
-	o := &output{w: dst, fd: -1}
+	o := &output{w: dst, fd: -1, limit: opts.SizeLimit}
 	if f, ok := dst.(fder); ok {
 		o.fd = int(f.Fd())
 	}
@@ -53,7 +66,14 @@ func newOutput(dst io.Writer, opts Options) (*output, error) {
 }
 
 func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	off := o.n // Write is only called by one goroutine at a time
+	o.mu.Unlock()
+	p, over := o.clip(p, off)
 	n, err := o.w.Write(p)
+	if err == nil && over {
+		err = o.limitError(off + int64(n))
+	}
 	o.mu.Lock()
 	o.n += int64(n)
 	o.writeback(o.n)
@@ -62,12 +82,29 @@ func (o *output) Write(p []byte) (int, error) {
 }
 
 func (o *output) WriteAt(p []byte, off int64) (int, error) {
+	p, over := o.clip(p, off)
 	n, err := o.wa.WriteAt(p, off)
+	if err == nil && over {
+		err = o.limitError(off + int64(n))
+	}
 	o.mu.Lock()
 	o.end = max(o.end, off+int64(n))
 	o.writeback(o.end)
 	o.mu.Unlock()
 	return n, err
+}
+
+// clip cuts p, to be written at off, to what fits below the size limit, and says
+// whether it had to.
+func (o *output) clip(p []byte, off int64) ([]byte, bool) {
+	if o.limit <= 0 || off+int64(len(p)) <= o.limit {
+		return p, false
+	}
+	return p[:max(0, o.limit-off)], true
+}
+
+func (o *output) limitError(off int64) error {
+	return fmt.Errorf("writing at offset %d: %w (%d bytes, -L)", off, ErrSizeLimit, o.limit)
 }
 
 // writeback starts the kernel writing the dump's dirty pages below end to disk once

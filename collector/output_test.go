@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -62,3 +63,40 @@ type limitlessBuffer struct{}
 
 func (*limitlessBuffer) Write(p []byte) (int, error)            { return len(p), nil }
 func (*limitlessBuffer) WriteAt(p []byte, _ int64) (int, error) { return len(p), nil }
+
+// TestSizeLimit: a write across Options.SizeLimit writes the part below it and fails
+// with an error NoSpace recognises; writes beyond it write nothing.
+func TestSizeLimit(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "dump"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	o, err := newOutput(f, Options{SizeLimit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 60)
+	if n, err := o.WriteAt(buf, 0); n != 60 || err != nil {
+		t.Fatalf("write below the limit: %d, %v", n, err)
+	}
+	n, err := o.WriteAt(buf, 60)
+	if n != 40 || !errors.Is(err, ErrSizeLimit) || !NoSpace(err) {
+		t.Fatalf("write across the limit: %d, %v; want 40 bytes and ErrSizeLimit", n, err)
+	}
+	if n, err := o.Write(buf); n != 60 || err != nil {
+		t.Fatalf("stream write below the limit: %d, %v", n, err)
+	}
+	if n, err := o.Write(buf); n != 40 || !NoSpace(err) {
+		t.Fatalf("stream write across the limit: %d, %v", n, err)
+	}
+	if n, err := o.WriteAt(buf, 200); n != 0 || !NoSpace(err) {
+		t.Fatalf("write beyond the limit: %d, %v", n, err)
+	}
+	if fi, _ := f.Stat(); fi.Size() != 100 {
+		t.Errorf("file is %d bytes, want the limit, 100", fi.Size())
+	}
+	if NoSpace(errors.New("other")) {
+		t.Error("NoSpace took an unrelated error")
+	}
+}

@@ -37,15 +37,14 @@ func captureCollector(c config.Collector) (capture.Collector, error) {
 	if len(a.operands) > 0 || a.rearrange || a.dryRun || a.checkParams || a.help || a.version {
 		return capture.Collector{}, fmt.Errorf("core_collector %s: only options that save a dump are allowed", c)
 	}
-	opts := collector.Options{Codec: a.codec, Threads: a.threads, WindowPFNs: a.windowPFNs}
+	opts := collector.Options{Codec: a.codec, Threads: a.threads, WindowPFNs: a.windowPFNs, SizeLimit: a.sizeLimit}
 	if a.elf {
 		opts.Format = collector.ELF
 	}
 	return capture.Collector{
-		Args:      append([]string{c.Program}, c.Args...),
-		Options:   opts,
-		Levels:    a.levels,
-		SizeLimit: a.sizeLimit,
+		Args:    append([]string{c.Program}, c.Args...),
+		Options: opts,
+		Levels:  a.levels,
 	}, nil
 }
 

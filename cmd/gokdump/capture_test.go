@@ -44,8 +44,8 @@ func TestCaptureCollector(t *testing.T) {
 			t.Errorf("%q: %v", tc.conf, err)
 			continue
 		}
-		if c.Options.Codec != tc.codec || c.Options.Format != tc.format || !reflect.DeepEqual(c.Levels, tc.levels) || c.SizeLimit != tc.limit {
-			t.Errorf("%q: codec %v format %v levels %v limit %d", tc.conf, c.Options.Codec, c.Options.Format, c.Levels, c.SizeLimit)
+		if c.Options.Codec != tc.codec || c.Options.Format != tc.format || !reflect.DeepEqual(c.Levels, tc.levels) || c.Options.SizeLimit != tc.limit {
+			t.Errorf("%q: codec %v format %v levels %v limit %d", tc.conf, c.Options.Codec, c.Options.Format, c.Levels, c.Options.SizeLimit)
 		}
 		if c.Args[0] != "makedumpfile" {
 			t.Errorf("%q: args %q do not start with the program", tc.conf, c.Args)

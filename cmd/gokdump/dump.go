@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/gokdump/gokdump/collector"
 	"github.com/gokdump/gokdump/compress"
@@ -511,16 +510,14 @@ func dump(ctx context.Context, e *env, a *dumpArgs, msgOut io.Writer, errorf fun
 		}
 		defer file.Close()
 		dst = file
-		if a.sizeLimit > 0 {
-			dst = &limitedFile{f: file, limit: a.sizeLimit}
-		}
+		opts.SizeLimit = a.sizeLimit
 	}
 
 	var st *collector.Stats
 	for i, level := range levels {
 		opts.DumpLevel = level
 		st, err = collector.Collect(ctx, src, dst, opts)
-		if err == nil || i == len(levels)-1 || file == nil || !isNoSpace(err) {
+		if err == nil || i == len(levels)-1 || file == nil || !collector.NoSpace(err) {
 			break
 		}
 		// makedumpfile's retry: the dump did not fit; try the next, usually higher, level.
@@ -562,47 +559,4 @@ func dump(ctx context.Context, e *env, a *dumpArgs, msgOut io.Writer, errorf fun
 		fmt.Fprintf(msgOut, "\n%s Completed.\n", "gokdump dump")
 	}
 	return 0
-}
-
-// errSizeLimit is the error of a write beyond -L; it counts as "no space".
-var errSizeLimit = errors.New("size limit reached")
-
-func isNoSpace(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) || errors.Is(err, errSizeLimit)
-}
-
-// limitedFile is the output with makedumpfile's -L: writes beyond limit fail (the part
-// below the limit is written), as if the disk were full.
-type limitedFile struct {
-	f     *os.File
-	limit int64
-}
-
-// Fd lets the collector start writeback of the file as it writes (collector.Collect).
-func (l *limitedFile) Fd() uintptr { return l.f.Fd() }
-
-func (l *limitedFile) WriteAt(p []byte, off int64) (int, error) {
-	if off >= l.limit {
-		return 0, fmt.Errorf("writing at offset %d: %w (%d bytes)", off, errSizeLimit, l.limit)
-	}
-	if off+int64(len(p)) > l.limit {
-		n, err := l.f.WriteAt(p[:l.limit-off], off)
-		if err == nil {
-			err = fmt.Errorf("writing at offset %d: %w (%d bytes)", off+int64(n), errSizeLimit, l.limit)
-		}
-		return n, err
-	}
-	return l.f.WriteAt(p, off)
-}
-
-func (l *limitedFile) Write(p []byte) (int, error) {
-	off, err := l.f.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return 0, err
-	}
-	n, err := l.WriteAt(p, off)
-	if _, serr := l.f.Seek(off+int64(n), io.SeekStart); err == nil {
-		err = serr
-	}
-	return n, err
 }
