@@ -20,7 +20,8 @@ package deflate
 import (
 	"encoding/binary"
 	"hash/adler32"
-	"math/bits"
+
+	"github.com/gokdump/gokdump/compress/internal/match"
 )
 
 const (
@@ -217,7 +218,7 @@ func (e *Encoder) longest(src []byte, i int, c uint32, p uint32) (int, int) {
 		// best so far, then the first three.
 		if bestLen < maxLen && src[j+bestLen] == cur[bestLen] &&
 			binary.LittleEndian.Uint32(src[j:])&0xffffff == first {
-			l := matchLen(src[j:j+maxLen], cur[:maxLen])
+			l := match.Len(src[j:j+maxLen], cur[:maxLen])
 			if l > bestLen {
 				bestLen, bestDist = l, i-j
 				if l >= niceMatch || l == maxLen {
@@ -241,25 +242,6 @@ func (e *Encoder) longest(src []byte, i int, c uint32, p uint32) (int, int) {
 		return 0, 0
 	}
 	return bestLen, bestDist
-}
-
-// matchLen returns the length of the common prefix of a and b (len(a) == len(b)).
-func matchLen(a, b []byte) int {
-	n := 0
-	for len(a) >= 8 {
-		x := binary.LittleEndian.Uint64(a) ^ binary.LittleEndian.Uint64(b[:8])
-		if x != 0 {
-			return n + bits.TrailingZeros64(x)>>3
-		}
-		a, b = a[8:], b[8:]
-		n += 8
-	}
-	for k := range a {
-		if a[k] != b[k] {
-			return n + k
-		}
-	}
-	return n + len(a)
 }
 
 func (e *Encoder) literal(b byte) {

@@ -4,8 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-	"math/bits"
 	"slices"
+
+	"github.com/gokdump/gokdump/compress/internal/match"
 )
 
 const (
@@ -83,7 +84,7 @@ func (e *Encoder) Compress(dst, src []byte) ([]byte, error) {
 			cand--
 			i--
 		}
-		length := minMatch + matchLen(src[cand+minMatch:], src[i+minMatch:])
+		length := minMatch + match.Len(src[cand+minMatch:], src[i+minMatch:])
 		o = putLiterals(out, o, sPos, src[lit:i])
 		o, sPos = putCopy(out, o, i-cand, length)
 		i += length
@@ -107,46 +108,6 @@ func Compress(dst, src []byte) ([]byte, error) {
 
 func hash4(u uint32) uint32 {
 	return (u * 0x9e3779b1) >> (32 - hashLog)
-}
-
-// matchLen returns the length of the common prefix of a and b. Kernel pages often hold
-// a short pattern repeated to the page's end (fills, poison, zeroed tails), so the
-// common case is a match of thousands of bytes: it compares 32 bytes a step.
-func matchLen(a, b []byte) int {
-	n := 0
-	for len(a) >= 32 && len(b) >= 32 {
-		x0 := binary.LittleEndian.Uint64(a[0:]) ^ binary.LittleEndian.Uint64(b[0:])
-		x1 := binary.LittleEndian.Uint64(a[8:]) ^ binary.LittleEndian.Uint64(b[8:])
-		x2 := binary.LittleEndian.Uint64(a[16:]) ^ binary.LittleEndian.Uint64(b[16:])
-		x3 := binary.LittleEndian.Uint64(a[24:]) ^ binary.LittleEndian.Uint64(b[24:])
-		if x0|x1|x2|x3 != 0 {
-			switch {
-			case x0 != 0:
-				return n + bits.TrailingZeros64(x0)>>3
-			case x1 != 0:
-				return n + 8 + bits.TrailingZeros64(x1)>>3
-			case x2 != 0:
-				return n + 16 + bits.TrailingZeros64(x2)>>3
-			}
-			return n + 24 + bits.TrailingZeros64(x3)>>3
-		}
-		a, b = a[32:], b[32:]
-		n += 32
-	}
-	for len(a) >= 8 && len(b) >= 8 {
-		if x := binary.LittleEndian.Uint64(a) ^ binary.LittleEndian.Uint64(b); x != 0 {
-			return n + bits.TrailingZeros64(x)>>3
-		}
-		a, b = a[8:], b[8:]
-		n += 8
-	}
-	m := min(len(a), len(b))
-	for i := 0; i < m; i++ {
-		if a[i] != b[i] {
-			return n + i
-		}
-	}
-	return n + m
 }
 
 // putLiterals writes a run of literal bytes at out[o:] and returns the new length.
