@@ -116,8 +116,8 @@ func writeStatus(dir string, st *Status, reserve bool) error {
 		return err
 	}
 	data = append(data, '\n')
-	if reserve && len(data) < statusReserve {
-		data = append(data, bytes.Repeat([]byte{' '}, statusReserve-len(data))...)
+	if reserve {
+		data = padSpaces(data, statusReserve)
 	}
 	name := filepath.Join(dir, StatusFile)
 	tmp := name + ".tmp"
@@ -147,16 +147,22 @@ func overwriteFile(name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if pad := fi.Size() - int64(len(data)); pad > 0 {
-		data = append(bytes.Clone(data), bytes.Repeat([]byte{' '}, int(pad))...)
-	}
-	if _, err := f.WriteAt(data, 0); err != nil {
+	if _, err := f.WriteAt(padSpaces(data, int(fi.Size())), 0); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {
 		return err
 	}
 	return f.Close()
+}
+
+// padSpaces returns data followed by spaces up to size bytes (data itself when it is
+// that long already); JSON readers skip them after the value.
+func padSpaces(data []byte, size int) []byte {
+	if len(data) >= size {
+		return data
+	}
+	return append(data, bytes.Repeat([]byte{' '}, size-len(data))...)
 }
 
 // writeFileSync writes a new 0600 file and flushes it to the disk.
