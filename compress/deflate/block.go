@@ -99,8 +99,16 @@ func (e *Encoder) writeBlock(in []byte, final bool) {
 			fixBits += int(f) * int(fixedDist.len[s])
 		}
 	}
-	dynBits += hdrBits + e.extra
-	fixBits += 3 + e.extra
+	// The extra bits of lengths and distances cost the same in either block.
+	extra := 0
+	for c, f := range e.lit[firstLengthSym:] {
+		extra += int(f) * int(lengthExtra[c])
+	}
+	for c, f := range e.dist {
+		extra += int(f) * int(distExtra[c])
+	}
+	dynBits += hdrBits + extra
+	fixBits += 3 + extra
 	// A stored block: its 3 header bits, padding to a byte, LEN and NLEN, the bytes.
 	storedBits := -1
 	if len(in) <= maxStored {

@@ -65,7 +65,6 @@ type Encoder struct {
 	tokens []token
 	lit    [numLitLen]uint16 // frequencies of literal/length symbols in the block
 	dist   [numDist]uint16   // frequencies of distance symbols
-	extra  int               // extra bits the block's matches need
 
 	bw    bitWriter
 	codes codeBuilder
@@ -83,9 +82,10 @@ func MaxZlibLen(n int) int { return MaxDeflateLen(n) + 2 + 4 }
 
 // MaxDeflateLen is the most bytes Deflate appends for n bytes of input.
 func MaxDeflateLen(n int) int {
-	// Every block but the last holds maxBlockTokens-1 tokens, so at least as many
-	// bytes; a stored block costs 5 bytes (and 7 bits of padding at most) more
-	// than its input.
+	// Every block but the last covers at least maxBlockTokens-1 bytes (it ends at
+	// that many tokens, or a match short of maxStored bytes); a stored block costs 5
+	// bytes (and 7 bits of padding at most) more than its input, and each block is
+	// at most that.
 	blocks := (n + maxBlockTokens - 2) / (maxBlockTokens - 1)
 	return n + 5*max(blocks, 1) + 1
 }
@@ -104,18 +104,15 @@ func (e *Encoder) Zlib(dst, src []byte) []byte {
 func (e *Encoder) Deflate(dst, src []byte) []byte {
 	e.init(len(src))
 	e.bw.reset(dst)
-	start := 0 // first input byte of the current block
-	pos := 0
-	for {
-		end := e.parse(src, pos)
+	for start := 0; ; {
+		end := e.parse(src, start)
 		final := end == len(src)
 		e.writeBlock(src[start:end], final)
 		if final {
-			break
+			return e.bw.finish()
 		}
-		start, pos = end, end
+		start = end
 	}
-	return e.bw.finish()
 }
 
 // init readies the tables for an input of n bytes.
@@ -147,7 +144,6 @@ func (e *Encoder) parse(src []byte, pos int) int {
 	e.tokens = e.tokens[:0]
 	clear(e.lit[:])
 	clear(e.dist[:])
-	e.extra = 0
 	head, prev, base := e.head, e.prev, e.base
 	n := len(src)
 	limit := maxBlockTokens - 1 // room for this token
@@ -255,5 +251,4 @@ func (e *Encoder) match(length, dist int) {
 	dc := distCode(dist - 1)
 	e.lit[firstLengthSym+int(lc)]++
 	e.dist[dc]++
-	e.extra += int(lengthExtra[lc]) + int(distExtra[dc])
 }
