@@ -33,10 +33,6 @@ rounded up to a multiple of 32 MiB.`)
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return 2
-	}
 	cfg, data, err := f.load()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "gokdump estimate: %v\n", err)

@@ -196,3 +196,19 @@ func TestInfoKdumpCompressed(t *testing.T) {
 		}
 	}
 }
+
+// TestNoOperands: the commands that take only flags refuse an operand with their
+// usage and exit status 2, before doing anything.
+func TestNoOperands(t *testing.T) {
+	for _, args := range [][]string{
+		{"list", "bogus"}, {"status", "bogus"}, {"estimate", "bogus"}, {"start", "bogus"},
+		{"stop", "bogus"}, {"restart", "bogus"}, {"init", "bogus"},
+		{"initramfs", "-o", filepath.Join(t.TempDir(), "img"), "bogus"},
+		{"list", "--dir", t.TempDir(), "bogus"},
+	} {
+		code, _, stderr := runCmd(t, args...)
+		if code != 2 || !strings.Contains(stderr, "Usage: gokdump "+args[0]) {
+			t.Errorf("gokdump %s: exit %d, stderr %q; want 2 and the usage", strings.Join(args, " "), code, stderr)
+		}
+	}
+}

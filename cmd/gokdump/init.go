@@ -32,10 +32,6 @@ rebooting or on any error. Refuses to run as another PID.`)
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return 2
-	}
 	if err := initProcess(ctx, e); err != nil {
 		fmt.Fprintf(e.stderr, "gokdump init: %v\n", err)
 		return 1

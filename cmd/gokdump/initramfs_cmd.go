@@ -34,7 +34,7 @@ bytes. A manifest of the inputs is written beside it (FILE.json).`)
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	if fs.NArg() != 0 || *out == "" {
+	if *out == "" {
 		fs.Usage()
 		return 2
 	}

@@ -52,10 +52,6 @@ of the target device (which must be mounted; --dir names the directory instead).
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return 2
-	}
 	if *dir == "" {
 		explicit := *file != "" || os.Getenv(configEnv) != ""
 		cfg, err := loadConfig(configPath(*file), explicit)

@@ -114,10 +114,15 @@ func newFlagSet(e *env, name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args into fs and returns (exit code, done): done is true when the
-// command should return at once (help was asked for, or the flags were bad).
+// parseFlags parses args into fs for a command that takes no operands and returns
+// (exit code, done): done is true when the command should return at once (help was
+// asked for, or the flags were bad, or an operand was given: usage, 2).
 func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
-	_, code, done := parseArgs(fs, args)
+	pos, code, done := parseArgs(fs, args)
+	if !done && len(pos) != 0 {
+		fs.Usage()
+		return 2, true
+	}
 	return code, done
 }
 

@@ -89,10 +89,6 @@ func runStart(ctx context.Context, e *env, args []string) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return 2
-	}
 	return doStart(e, f, "start")
 }
 
@@ -138,10 +134,6 @@ Unloads the capture kernel (nothing happens on a crash afterwards).`)
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return 2
-	}
 	return doStop(e, service.Host(), "stop")
 }
 
@@ -160,10 +152,6 @@ func runRestart(ctx context.Context, e *env, args []string) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return 2
-	}
 	if code := doStop(e, &f.sys, "restart"); code != 0 {
 		return code
 	}
@@ -180,10 +168,6 @@ record of that, since this boot). Exit status 0 when armed, 3 when not, 1 on err
 	f := addServiceFlags(fs)
 	if code, done := parseFlags(fs, args); done {
 		return code
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return 2
 	}
 	cfg, _, err := f.load()
 	if err != nil {
