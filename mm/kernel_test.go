@@ -126,6 +126,22 @@ func commonKeys(s *fakeSyms) {
 	s.length["zone.free_area"] = 11
 }
 
+// keys5_10 are 5.10's VMCOREINFO keys, which 6.1 shares but for its memory layout.
+func keys5_10(s *fakeSyms) {
+	commonKeys(s)
+	s.off["page.compound_dtor"] = 16
+	s.off["page.compound_order"] = 17
+	s.off["page.compound_head"] = 8
+	s.num["PG_lru"], s.num["PG_private"], s.num["PG_swapcache"], s.num["PG_swapbacked"], s.num["PG_slab"], s.num["PG_hwpoison"] = 4, 13, 10, 19, 9, 23
+	s.num["PG_head_mask"] = 1 << 16
+	s.num["PAGE_BUDDY_MAPCOUNT_VALUE"] = -129
+	s.num["PAGE_OFFLINE_MAPCOUNT_VALUE"] = -257
+	s.num["HUGETLB_PAGE_DTOR"] = 2
+	s.num["SECTION_SIZE_BITS"] = 27
+	s.num["MAX_PHYSMEM_BITS"] = 46
+	s.length["mem_section"] = 2048
+}
+
 func neg(v int64) uint32 { return uint32(v) }
 
 var profiles = []profile{
@@ -151,18 +167,7 @@ var profiles = []profile{
 		name: "5.10", lru: 4, private: 13, swapcache: 10, swapbacked: 19, head: 16, hwpoison: 23, slabFlag: 9, hugetlbFlag: -1,
 		buddy: neg(-129), offline: neg(-257), orderKind: "byte", orderOff: 17, dtorOff: 16, dtorHugetlb: 2, compound: "compound_head",
 		keys: func(s *fakeSyms) {
-			commonKeys(s)
-			s.off["page.compound_dtor"] = 16
-			s.off["page.compound_order"] = 17
-			s.off["page.compound_head"] = 8
-			s.num["PG_lru"], s.num["PG_private"], s.num["PG_swapcache"], s.num["PG_swapbacked"], s.num["PG_slab"], s.num["PG_hwpoison"] = 4, 13, 10, 19, 9, 23
-			s.num["PG_head_mask"] = 1 << 16
-			s.num["PAGE_BUDDY_MAPCOUNT_VALUE"] = -129
-			s.num["PAGE_OFFLINE_MAPCOUNT_VALUE"] = -257
-			s.num["HUGETLB_PAGE_DTOR"] = 2
-			s.num["SECTION_SIZE_BITS"] = 27
-			s.num["MAX_PHYSMEM_BITS"] = 46
-			s.length["mem_section"] = 2048
+			keys5_10(s)
 		},
 	},
 	{
@@ -170,16 +175,7 @@ var profiles = []profile{
 		name: "6.1", lru: 4, private: 13, swapcache: 10, swapbacked: 19, head: 16, hwpoison: 23, slabFlag: 9, hugetlbFlag: -1,
 		buddy: neg(-129), offline: neg(-257), orderKind: "byte", orderOff: 17, dtorOff: 16, dtorHugetlb: 2, compound: "compound_head",
 		keys: func(s *fakeSyms) {
-			commonKeys(s)
-			s.off["page.compound_dtor"] = 16
-			s.off["page.compound_order"] = 17
-			s.off["page.compound_head"] = 8
-			s.num["PG_lru"], s.num["PG_private"], s.num["PG_swapcache"], s.num["PG_swapbacked"], s.num["PG_slab"], s.num["PG_hwpoison"] = 4, 13, 10, 19, 9, 23
-			s.num["PG_head_mask"] = 1 << 16
-			s.num["PAGE_BUDDY_MAPCOUNT_VALUE"] = -129
-			s.num["PAGE_OFFLINE_MAPCOUNT_VALUE"] = -257
-			s.num["HUGETLB_PAGE_DTOR"] = 2
-			s.num["SECTION_SIZE_BITS"] = 27
+			keys5_10(s)
 			s.num["MAX_PHYSMEM_BITS"] = 52
 			s.num["pgtable_l5_enabled"] = 1
 			// Debian enables CONFIG_PAGE_EXTENSION: struct mem_section has
