@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -20,52 +18,18 @@ type clibs struct {
 	out *bufio.Reader
 }
 
-// The headers the helper needs and the Debian packages that have them.
-var clibHeaders = map[string]string{
+// What the helper needs to build, and the Debian packages that have it.
+var clibPackages = map[string]string{
+	"gcc":                      "gcc",
 	"/usr/include/zlib.h":      "zlib1g-dev",
 	"/usr/include/lzo/lzo1x.h": "liblzo2-dev",
 	"/usr/include/snappy-c.h":  "libsnappy-dev",
 	"/usr/include/zstd.h":      "libzstd-dev",
 }
 
-// installCLibs installs gcc and the codec headers with apt-get when missing (the test
-// fails, not skips, when that is impossible).
-func installCLibs(t *testing.T) {
-	t.Helper()
-	pkgs := []string{}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		pkgs = append(pkgs, "gcc")
-	}
-	for h, p := range clibHeaders {
-		if _, err := os.Stat(h); err != nil {
-			pkgs = append(pkgs, p)
-		}
-	}
-	if len(pkgs) == 0 {
-		return
-	}
-	install := func() error {
-		cmd := exec.Command("apt-get", append([]string{"install", "-y", "-q"}, pkgs...)...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Logf("apt-get install %v: %v\n%s", pkgs, err, out)
-		}
-		return err
-	}
-	if install() != nil {
-		if out, err := exec.Command("apt-get", "update", "-q").CombinedOutput(); err != nil {
-			t.Logf("apt-get update: %v\n%s", err, out)
-		}
-		if install() != nil {
-			t.Fatalf("the C interop test needs %v and could not install them (apt-get install -y %v)", pkgs, pkgs)
-		}
-	}
-}
-
 func startCLibs(t *testing.T) *clibs {
 	t.Helper()
-	installCLibs(t)
+	testenv.NeedPackages(t, clibPackages)
 	h := testenv.StartCHelper(t, filepath.Join("testdata", "pagecodecs.c"), "-lz", "-llzo2", "-lsnappy", "-lzstd")
 	return &clibs{in: h.In, out: h.Out}
 }

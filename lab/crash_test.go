@@ -314,19 +314,10 @@ func rearrange(t *testing.T, prog string, args []string, flat string) {
 }
 
 // needCrash returns the crash utility, installing Debian's crash package when it is
-// missing and apt-get is there.
+// missing.
 func needCrash(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("crash"); err == nil {
-		return p
-	}
-	if apt, err := exec.LookPath("apt-get"); err == nil {
-		cmd := exec.Command(apt, "install", "-y", "-q", "crash")
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("apt-get install crash: %v\n%s", err, out)
-		}
-	}
+	testenv.NeedPackages(t, map[string]string{"crash": "crash"})
 	return testenv.NeedTool(t, "crash", "crash")
 }
 

@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/gokdump/gokdump/internal/testenv"
@@ -20,51 +17,10 @@ type liblzo struct {
 	out *bufio.Reader
 }
 
-const lzoHeader = "/usr/include/lzo/lzo1x.h"
-
-var installOnce sync.Once
-
-// installLiblzo installs gcc and liblzo2-dev with apt-get when they are missing (as
-// `make deps` does); the test fails, not skips, when that is impossible.
-func installLiblzo(t *testing.T) {
-	t.Helper()
-	installOnce.Do(func() {
-		_, gccErr := exec.LookPath("gcc")
-		_, hdrErr := os.Stat(lzoHeader)
-		if gccErr == nil && hdrErr == nil {
-			return
-		}
-		if _, err := exec.LookPath("apt-get"); err != nil {
-			return // reported below
-		}
-		install := func() error {
-			cmd := exec.Command("apt-get", "install", "-y", "-q", "gcc", "liblzo2-dev")
-			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Logf("apt-get install gcc liblzo2-dev: %v\n%s", err, out)
-			}
-			return err
-		}
-		if install() != nil {
-			if out, err := exec.Command("apt-get", "update", "-q").CombinedOutput(); err != nil {
-				t.Logf("apt-get update: %v\n%s", err, out)
-			}
-			install()
-		}
-	})
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Fatalf("the liblzo2 interop test needs gcc and could not install it (apt-get install -y gcc liblzo2-dev): %v", err)
-	}
-	if _, err := os.Stat(lzoHeader); err != nil {
-		t.Fatalf("the liblzo2 interop test needs liblzo2-dev and could not install it (apt-get install -y liblzo2-dev): %v", err)
-	}
-}
-
 // startLiblzo builds the helper into a temporary directory and starts it.
 func startLiblzo(t *testing.T) *liblzo {
 	t.Helper()
-	installLiblzo(t)
+	testenv.NeedPackages(t, map[string]string{"gcc": "gcc", "/usr/include/lzo/lzo1x.h": "liblzo2-dev"})
 	h := testenv.StartCHelper(t, filepath.Join("testdata", "lzohelper.c"), "-llzo2")
 	return &liblzo{in: h.In, out: h.Out}
 }

@@ -22,11 +22,7 @@ func NeedPythonModule(t testing.TB, module, debianPackage string) string {
 	if _, err := imp(); err == nil {
 		return DebianPython
 	}
-	if apt, err := exec.LookPath("apt-get"); err == nil {
-		if b, err := exec.Command(apt, "install", "-y", debianPackage).CombinedOutput(); err != nil {
-			t.Logf("apt-get install %s: %v\n%s", debianPackage, err, b)
-		}
-	}
+	aptInstall(t, debianPackage)
 	if b, err := imp(); err != nil {
 		t.Fatalf("python3 cannot import %s (%v: %s); install it: apt-get install -y %s (make deps does)", module, err, b, debianPackage)
 	}
