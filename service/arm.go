@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/kexec"
 )
 
@@ -189,7 +190,7 @@ func (s *System) recordArming(now time.Time) error {
 
 func readArming(p string) (armingRecord, error) {
 	var r armingRecord
-	data, err := readSmall(p, 4096)
+	data, err := smallfile.Read(p, 4096)
 	if err != nil {
 		return r, err
 	}

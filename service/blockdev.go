@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/target"
 	"golang.org/x/sys/unix"
 )
@@ -243,7 +244,7 @@ func isOctal(s string) bool {
 // yet): the mount with the longest mount point that is a prefix of dir.
 func (s *System) rootfsDevice(dir string) (DumpDevice, error) {
 	p := filepath.Join(s.ProcRoot, "self/mountinfo")
-	data, err := readSmall(p, maxSmallFile)
+	data, err := smallfile.Read(p, maxSmallFile)
 	if err != nil {
 		return DumpDevice{}, fmt.Errorf("finding the file system of %s: %w", dir, err)
 	}
@@ -320,7 +321,7 @@ func (s *System) driverModules(name string) ([]string, error) {
 			add("dm_mod")
 		case strings.HasPrefix(name, "md"):
 			add("md_mod")
-			if lvl, err := readSmall(filepath.Join(dev, "md/level"), 64); err == nil {
+			if lvl, err := smallfile.Read(filepath.Join(dev, "md/level"), 64); err == nil {
 				if l := strings.TrimSpace(string(lvl)); strings.HasPrefix(l, "raid") {
 					add(raidModule(l))
 				}

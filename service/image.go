@@ -18,6 +18,7 @@ import (
 
 	"github.com/gokdump/gokdump/config"
 	"github.com/gokdump/gokdump/initramfs"
+	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/kmod"
 )
 
@@ -366,7 +367,7 @@ func hashFile(p string) (string, error) {
 
 // ReadManifest reads the manifest stored beside an image.
 func ReadManifest(path string) (*Manifest, error) {
-	data, err := readSmall(path, 4<<20)
+	data, err := smallfile.Read(path, 4<<20)
 	if err != nil {
 		return nil, err
 	}

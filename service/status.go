@@ -11,6 +11,7 @@ import (
 
 	"github.com/gokdump/gokdump/capture"
 	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/kexec"
 )
 
@@ -79,7 +80,7 @@ func (s *System) dumpDir(cfg *config.Config) (dir, note string) {
 		return "", fmt.Sprintf("the target %s is not present", t.Spec)
 	}
 	p := filepath.Join(s.ProcRoot, "self/mountinfo")
-	data, err := readSmall(p, maxSmallFile)
+	data, err := smallfile.Read(p, maxSmallFile)
 	if err != nil {
 		return "", err.Error()
 	}

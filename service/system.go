@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gokdump/gokdump/internal/smallfile"
 )
 
 // System names the parts of the machine the service reads and writes. Host returns
@@ -57,27 +59,10 @@ func Host() *System {
 // mountinfo): all are far smaller.
 const maxSmallFile = 4 << 20
 
-// readSmall reads a small file whole, refusing one larger than limit.
-func readSmall(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return data, nil
-}
-
 // Release returns the running kernel's release (uname -r), from
 // /proc/sys/kernel/osrelease.
 func (s *System) Release() (string, error) {
-	data, err := readSmall(filepath.Join(s.ProcRoot, "sys/kernel/osrelease"), 256)
+	data, err := smallfile.Read(filepath.Join(s.ProcRoot, "sys/kernel/osrelease"), 256)
 	if err != nil {
 		return "", fmt.Errorf("kernel release: %w", err)
 	}
@@ -103,7 +88,7 @@ func validRelease(r string) bool {
 
 // Cmdline returns the running kernel's command line.
 func (s *System) Cmdline() (string, error) {
-	data, err := readSmall(filepath.Join(s.ProcRoot, "cmdline"), 64<<10)
+	data, err := smallfile.Read(filepath.Join(s.ProcRoot, "cmdline"), 64<<10)
 	if err != nil {
 		return "", fmt.Errorf("kernel command line: %w", err)
 	}
@@ -113,7 +98,7 @@ func (s *System) Cmdline() (string, error) {
 // BootTime returns when the running kernel booted (btime in /proc/stat).
 func (s *System) BootTime() (time.Time, error) {
 	p := filepath.Join(s.ProcRoot, "stat")
-	data, err := readSmall(p, maxSmallFile)
+	data, err := smallfile.Read(p, maxSmallFile)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("boot time: %w", err)
 	}

@@ -17,12 +17,12 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gokdump/gokdump/initramfs"
+	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/kexec"
 	"github.com/gokdump/gokdump/kmod"
 	"github.com/gokdump/gokdump/lab/plan"
+	"golang.org/x/sys/unix"
 )
 
 // labGuest carries the plan and the console through the guest's steps.
@@ -158,23 +158,6 @@ func (d *tarDisk) close() error {
 	return err
 }
 
-// readProc reads a /proc or /sys file whole, up to limit bytes (their stat size is 0).
-func readProc(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: more than %d bytes", path, limit)
-	}
-	return data, nil
-}
-
 // first is the first kernel's job: facts, workload, arm, crash (the plan's method).
 func (g *labGuest) first(ctx context.Context) error {
 	if err := g.saveFacts(); err != nil {
@@ -238,7 +221,7 @@ func (g *labGuest) saveFacts() error {
 	}
 	contents := map[string][]byte{plan.FactsUname: unJSON}
 	for _, f := range files {
-		data, err := readProc(f.path, f.limit)
+		data, err := smallfile.Read(f.path, f.limit)
 		if err != nil {
 			return err
 		}
@@ -383,7 +366,7 @@ func (g *labGuest) arm() error {
 	if err := a.WriteFile(initrd, initramfs.None); err != nil {
 		return err
 	}
-	cmdline, err := readProc("/proc/cmdline", 64<<10)
+	cmdline, err := smallfile.Read("/proc/cmdline", 64<<10)
 	if err != nil {
 		return err
 	}
@@ -405,7 +388,7 @@ func (g *labGuest) arm() error {
 // capture is the capture kernel's job: save /proc/vmcore and this command line (which
 // holds elfcorehdr=) as a tar archive on the vmcore disk.
 func (g *labGuest) capture(ctx context.Context) error {
-	cmdline, err := readProc("/proc/cmdline", 64<<10)
+	cmdline, err := smallfile.Read("/proc/cmdline", 64<<10)
 	if err != nil {
 		return err
 	}

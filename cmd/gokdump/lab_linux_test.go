@@ -111,19 +111,6 @@ func TestTarDisk(t *testing.T) {
 	}
 }
 
-func TestReadProcLimit(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(p, []byte("12345"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := readProc(p, 4); err == nil {
-		t.Error("5 bytes with limit 4: no error")
-	}
-	if data, err := readProc(p, 5); err != nil || string(data) != "12345" {
-		t.Errorf("readProc = %q, %v", data, err)
-	}
-}
-
 func TestInitRefusesOtherPIDs(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := run(t.Context(), []string{"gokdump", "init"}, &out, &errb)
