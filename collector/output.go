@@ -66,9 +66,7 @@ func newOutput(dst io.Writer, opts Options) (*output, error) {
 }
 
 func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	off := o.n // Write is only called by one goroutine at a time
-	o.mu.Unlock()
+	off := o.n // only Write changes o.n, and one goroutine at a time writes the stream
 	p, over := o.clip(p, off)
 	n, err := o.w.Write(p)
 	if err == nil && over {
