@@ -49,7 +49,7 @@ func TestWriteback(t *testing.T) {
 
 	// A destination without a descriptor gets none.
 	calls = nil
-	o, _ = newOutput(&limitlessBuffer{}, Options{})
+	o, _ = newOutput(&memFile{}, Options{})
 	for i := range 20 {
 		o.WriteAt(buf, int64(i)<<20)
 	}
@@ -57,12 +57,6 @@ func TestWriteback(t *testing.T) {
 		t.Errorf("writeback started on a destination without a descriptor: %v", calls)
 	}
 }
-
-// limitlessBuffer is an io.Writer and io.WriterAt that keeps nothing.
-type limitlessBuffer struct{}
-
-func (*limitlessBuffer) Write(p []byte) (int, error)            { return len(p), nil }
-func (*limitlessBuffer) WriteAt(p []byte, _ int64) (int, error) { return len(p), nil }
 
 // TestSizeLimit: a write across Options.SizeLimit writes the part below it and fails
 // with an error NoSpace recognises; writes beyond it write nothing.
