@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -484,5 +485,17 @@ func checkDumpedBitmap(t *testing.T, f *vmcore.File) {
 	}
 	if err := f.DumpedBitmap(make([]byte, 1), 3); err == nil {
 		t.Error("DumpedBitmap accepted a start pfn that is not a multiple of 8")
+	}
+}
+
+// TestProgress: with Options.Progress the dump draws makedumpfile's "Copying data"
+// line, rewritten in place, and ends it at 100%.
+func TestProgress(t *testing.T) {
+	k := newTestKernel(t, profile61)
+	var line bytes.Buffer
+	collect(t, k.open(t), Options{DumpLevel: 31, Codec: compress.LZO, Progress: &line})
+	out := line.String()
+	if !strings.HasPrefix(out, "\rCopying data") || !strings.HasSuffix(out, "[100.0 %]              \n") {
+		t.Errorf("progress output %q: want \\r-rewritten Copying data lines ending at 100%%", out)
 	}
 }
