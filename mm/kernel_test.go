@@ -126,7 +126,8 @@ func commonKeys(s *fakeSyms) {
 	s.length["zone.free_area"] = 11
 }
 
-// keys5_10 are 5.10's VMCOREINFO keys, which 6.1 shares but for its memory layout.
+// keys5_10 are 5.10's VMCOREINFO keys, which 6.1 shares but for its memory layout and
+// 6.3 but for the folio fields that replace page.compound_*.
 func keys5_10(s *fakeSyms) {
 	commonKeys(s)
 	s.off["page.compound_dtor"] = 16
@@ -189,18 +190,11 @@ var profiles = []profile{
 		name: "6.3", lru: 4, private: 13, swapcache: 10, swapbacked: 19, head: 16, hwpoison: 23, slabFlag: 9, hugetlbFlag: -1,
 		buddy: neg(-129), offline: neg(-257), orderKind: "byte", orderOff: 17, dtorOff: 16, dtorHugetlb: 2, compound: "compound_head",
 		keys: func(s *fakeSyms) {
-			commonKeys(s)
+			keys5_10(s)
+			delete(s.off, "page.compound_dtor")
+			delete(s.off, "page.compound_order")
 			s.off["folio._folio_dtor"] = 80
 			s.off["folio._folio_order"] = 81
-			s.off["page.compound_head"] = 8
-			s.num["PG_lru"], s.num["PG_private"], s.num["PG_swapcache"], s.num["PG_swapbacked"], s.num["PG_slab"], s.num["PG_hwpoison"] = 4, 13, 10, 19, 9, 23
-			s.num["PG_head_mask"] = 1 << 16
-			s.num["PAGE_BUDDY_MAPCOUNT_VALUE"] = -129
-			s.num["PAGE_OFFLINE_MAPCOUNT_VALUE"] = -257
-			s.num["HUGETLB_PAGE_DTOR"] = 2
-			s.num["SECTION_SIZE_BITS"] = 27
-			s.num["MAX_PHYSMEM_BITS"] = 46
-			s.length["mem_section"] = 2048
 		},
 	},
 	{
