@@ -139,8 +139,10 @@ func (c *Config) setDefaults() error {
 
 // firstCmdline is the first kernel's command line. panic=1 with -no-reboot turns any
 // panic that does not reach the capture kernel into a prompt QEMU exit.
+// printk.devkmsg=on lifts the rate limit of /dev/kmsg (10 lines in 5 s), through which
+// the guest repeats its console lines: the "armed" line is its eleventh.
 func (c *Config) firstCmdline() string {
-	args := []string{"console=ttyS0", "crashkernel=" + strconv.Itoa(c.CrashKernelMiB) + "M", "panic=1", "gokdump.lab=1"}
+	args := []string{"console=ttyS0", "crashkernel=" + strconv.Itoa(c.CrashKernelMiB) + "M", "panic=1", "gokdump.lab=1", "printk.devkmsg=on"}
 	if !c.KASLR {
 		args = append(args, "nokaslr")
 	}
