@@ -15,6 +15,7 @@ import (
 
 	"github.com/gokdump/gokdump/collector"
 	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/printk"
 	"github.com/gokdump/gokdump/vmcore"
@@ -319,10 +320,10 @@ func (f *Flow) describeCrash(src *vmcore.File, st *Status) {
 		st.CrashTime, _ = info.CrashTime()
 		st.CrashTime = st.CrashTime.UTC()
 	}
-	as, err := src.KernelSpace()
+	k, err := kernel.Open(src)
 	if err == nil {
 		var u vmcore.UTSName
-		if u, err = src.UTSName(as); err == nil {
+		if u, err = k.UTSName(); err == nil {
 			if h := safeHost(u.Nodename); h != "" {
 				st.Host = h
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/gokdump/gokdump/arch/x86"
 	"github.com/gokdump/gokdump/crashinfo"
 	"github.com/gokdump/gokdump/kallsyms"
+	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/printk"
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -208,16 +209,16 @@ func buildInfo(f *vmcore.File) (*infoReport, error) {
 		r.Memory.TotalBytes += m.end - m.start
 	}
 
-	as, err := f.KernelSpace()
+	k, err := kernel.Open(f)
 	if err != nil {
 		warn("kernel page tables: %v", err)
 		return r, nil
 	}
-	r.PagingLevels = as.Levels
-	r.PhysBase = hex(as.PhysBase)
-	r.DirectMapBase = hex(as.DirectMapBase)
-	addCrash(r, as, info, prs, warn)
-	uts, err := f.UTSName(as)
+	r.PagingLevels = k.Layout.PagingLevels
+	r.PhysBase = hex(k.Layout.PhysBase)
+	r.DirectMapBase = hex(k.Layout.DirectMapBase)
+	addCrash(r, k, info, prs, warn)
+	uts, err := k.UTSName()
 	if err != nil {
 		warn("utsname: %v", err)
 		return r, nil
@@ -235,9 +236,9 @@ func buildInfo(f *vmcore.File) (*infoReport, error) {
 
 // addCrash fills the crash section from the kernel log, and the CPUs' registers with
 // their symbols from the kernel's kallsyms tables.
-func addCrash(r *infoReport, as *x86.AddressSpace, info *vmcore.VMCOREINFO, prs []vmcore.PRStatus, warn func(string, ...any)) {
+func addCrash(r *infoReport, k *kernel.Kernel, info *vmcore.VMCOREINFO, prs []vmcore.PRStatus, warn func(string, ...any)) {
 	var rep *crashinfo.Report
-	log, err := printk.Read(as, info)
+	log, err := printk.Read(k, info)
 	if err != nil {
 		warn("kernel log: %v", err)
 	}
@@ -269,7 +270,7 @@ func addCrash(r *infoReport, as *x86.AddressSpace, info *vmcore.VMCOREINFO, prs 
 		}
 	}
 
-	syms, err := kallsyms.Read(as, info)
+	syms, err := kallsyms.Read(k, info)
 	if err != nil {
 		warn("symbols: %v", err)
 	} else {
