@@ -1,8 +1,9 @@
 // Package synth builds small synthetic vmcores for tests: a crashed x86_64 kernel whose
 // page tables translate, whose VMCOREINFO has what a real kernel writes, with one
 // NT_PRSTATUS note per CPU and a struct uts_namespace at SYMBOL(init_uts_ns). Everything
-// is written with the project's own writers (dumpfile, x86test), so tests of every later
-// stage (info, the collector, printk) start from a dump they can reason about exactly.
+// is written with the project's own writers (dumpfile, x86test; printktest and
+// kallsymstest for AddCrash's log and symbols), so tests of every later stage (info, the
+// collector, printk) start from a dump they can reason about exactly.
 package synth
 
 import (
