@@ -45,14 +45,7 @@ func TestDescribeCrash(t *testing.T) {
 	if err := cfg.AddCrash(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := synth.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path, err := c.WriteFile(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, path := synth.Temp(t, cfg)
 	built, r := describe(t, path)
 	if len(r.Warnings) != 0 {
 		t.Errorf("warnings %q", r.Warnings)
@@ -106,14 +99,7 @@ func TestDescribeCrash(t *testing.T) {
 // A dump without a log or kallsyms tables (a kernel before 6.0, or a damaged one):
 // the crash section and symbols are left out, and the warnings say why.
 func TestDescribeCrashUnsupported(t *testing.T) {
-	c, err := synth.New(synth.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	path, err := c.WriteFile(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, path := synth.Temp(t, synth.Default())
 	_, r := describe(t, path)
 	if r.Crash != nil || r.Symbols != nil || r.CrashingCPU != nil {
 		t.Errorf("crash %+v symbols %+v crashing CPU %v from a dump without log or tables", r.Crash, r.Symbols, r.CrashingCPU)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"testing"
 
 	"github.com/gokdump/gokdump/arch/x86"
 	"github.com/gokdump/gokdump/arch/x86/x86test"
@@ -171,4 +172,18 @@ func New(cfg Config) (*Crash, error) {
 func (c *Crash) WriteFile(dir string) (string, error) {
 	p := filepath.Join(dir, "vmcore")
 	return p, os.WriteFile(p, c.Image, 0o600)
+}
+
+// Temp builds the dump cfg describes and writes it into a temporary directory of tb's;
+// a failure ends the test.
+func Temp(tb testing.TB, cfg Config) (c *Crash, path string) {
+	tb.Helper()
+	c, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if path, err = c.WriteFile(tb.TempDir()); err != nil {
+		tb.Fatal(err)
+	}
+	return c, path
 }
