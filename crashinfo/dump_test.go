@@ -134,3 +134,54 @@ func TestDescribeWarnsOnMismatchedUTS(t *testing.T) {
 		t.Errorf("no warning: %q", r.Warnings)
 	}
 }
+
+// NoCrash leaves out what needs the log and the symbol table, and nothing else; the
+// capture names the machine with it.
+func TestDescribeNoCrash(t *testing.T) {
+	cfg := synth.Default()
+	if err := cfg.AddCrash(); err != nil {
+		t.Fatal(err)
+	}
+	_, path := synth.Temp(t, cfg)
+	f, err := vmcore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d, err := crashinfo.Describe(f, crashinfo.Options{NoCrash: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Crash != nil || d.CrashingCPU != nil || d.CPURegisters != nil || d.Symbols != nil || len(d.Warnings) != 0 || d.UTSNameErr != nil {
+		t.Errorf("crash %+v, crashing CPU %v, registers %+v, symbols %+v, warnings %q, utsname %v",
+			d.Crash, d.CrashingCPU, d.CPURegisters, d.Symbols, d.Warnings, d.UTSNameErr)
+	}
+	if d.Kernel.Release != cfg.Release || d.Kernel.Nodename != cfg.Nodename || d.Kernel.Version != cfg.Version ||
+		d.CrashTime != "2025-11-26T04:53:50Z" || d.CPUs != cfg.CPUs || d.PagingLevels != 4 {
+		t.Errorf("kernel %+v, crash time %q, cpus %d, paging levels %d", d.Kernel, d.CrashTime, d.CPUs, d.PagingLevels)
+	}
+}
+
+// Page tables that do not translate leave the kernel's uname unknown: the warning and
+// UTSNameErr say why, and the rest of the report is there.
+func TestDescribeWithoutPageTables(t *testing.T) {
+	cfg := synth.Default()
+	c, err := synth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := bytes.Clone(c.Image)
+	// The page tables are the last MiB of the kernel image; the RAM is the end of the file.
+	tables := len(img) - len(c.RAM) + int(cfg.Kernel.ImagePhys+cfg.Kernel.ImageSize) - 1<<20
+	clear(img[tables : tables+1<<20])
+	p := filepath.Join(t.TempDir(), "vmcore")
+	if err := os.WriteFile(p, img, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	built, r := describe(t, p)
+	if built.UTSNameErr == nil || r.UTSNameErr != nil || r.Kernel.Nodename != "" || r.Kernel.Release != cfg.Release ||
+		len(r.Warnings) != 1 || !strings.HasPrefix(r.Warnings[0], "kernel page tables: ") ||
+		!strings.HasSuffix(r.Warnings[0], built.UTSNameErr.Error()) || r.Memory.TotalBytes != cfg.Kernel.RAMSize {
+		t.Errorf("UTSNameErr %v, kernel %+v, warnings %q, memory %d", built.UTSNameErr, r.Kernel, r.Warnings, r.Memory.TotalBytes)
+	}
+}
