@@ -15,6 +15,7 @@ import (
 
 	"github.com/gokdump/gokdump/collector"
 	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/crashinfo"
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/printk"
 	"github.com/gokdump/gokdump/vmcore"
@@ -193,7 +194,7 @@ func (f *Flow) save(ctx context.Context) *Status {
 		return fail(err)
 	}
 	defer src.Close()
-	f.describeCrash(src, st)
+	f.recordKernel(src, st)
 	f.logf("crashed kernel %s on host %q", st.KernelRelease, st.Host)
 
 	if f.Target == nil {
@@ -310,27 +311,19 @@ func (f *Flow) recordStatus(dir string, st *Status) {
 	}
 }
 
-// describeCrash fills in what the dump says about the crashed machine. Each fact is
-// best effort: a dump whose kernel cannot be read is still worth saving.
-func (f *Flow) describeCrash(src *vmcore.File, st *Status) {
-	info, err := src.VMCOREINFO()
+// recordKernel fills in what the dump's report (crashinfo.Describe, without the log
+// and symbols that "gokdump info" reads too) says about the crashed machine. Each fact
+// is best effort: a dump whose kernel cannot be read is still worth saving.
+func (f *Flow) recordKernel(src *vmcore.File, st *Status) {
+	d, err := crashinfo.Describe(src, crashinfo.Options{NoCrash: true})
 	if err == nil {
-		st.KernelRelease, _ = info.OSRelease()
-		st.CrashTime, _ = info.CrashTime()
-		st.CrashTime = st.CrashTime.UTC()
-	}
-	as, err := src.KernelSpace()
-	if err == nil {
-		var u vmcore.UTSName
-		if u, err = src.UTSName(as); err == nil {
-			if h := safeHost(u.Nodename); h != "" {
-				st.Host = h
-			}
-			st.KernelVersion = u.Version
-			if st.KernelRelease == "" {
-				st.KernelRelease = u.Release
-			}
+		st.KernelRelease = d.Kernel.Release
+		st.CrashTime, _ = time.Parse(time.RFC3339, d.CrashTime)
+		if h := safeHost(d.Kernel.Nodename); h != "" {
+			st.Host = h
 		}
+		st.KernelVersion = d.Kernel.Version
+		err = d.UTSNameErr
 	}
 	if err != nil {
 		st.Warnings = append(st.Warnings, "host name: "+err.Error())

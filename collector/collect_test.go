@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gokdump/gokdump/compress"
+	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -51,7 +52,7 @@ func expectedTypes(tb testing.TB, f *vmcore.File, level mm.DumpLevel) []mm.PageT
 	if err != nil {
 		tb.Fatal(err)
 	}
-	as, err := f.KernelSpace()
+	as, err := kernel.Open(f)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/gokdump/gokdump/arch/x86"
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
@@ -38,6 +38,7 @@ type elfPiece struct{ start, fileEnd, end uint64 }
 //     the bitmap keeps it.
 type elfLoadPlan struct {
 	seg        vmcore.Segment
+	alias      bool   // the kernel-text alias of memory other segments hold (kernel.TextAliases)
 	first, end uint64 // the pfns the segment touches
 	scan       uint64 // the first pfn the bitmap decides: first, or first+1 after a partial page
 
@@ -95,11 +96,14 @@ func (p *elfLoadPlan) load(r elfPiece, pageSize uint64) dumpfile.ELFLoad {
 func (c *collector) collectELF(ctx context.Context, out *output) error {
 	s := c.src
 	plans := make([]*elfLoadPlan, 0, len(s.f.Loads))
-	for _, l := range s.f.Loads {
+	aliases := kernel.TextAliases(s.f)
+	for i, l := range s.f.Loads {
 		if l.MemSize == 0 {
 			continue
 		}
-		plans = append(plans, newELFLoadPlan(l, s.pageSize))
+		p := newELFLoadPlan(l, s.pageSize)
+		p.alias = aliases[i]
+		plans = append(plans, p)
 	}
 	zeroScan := c.opts.DumpLevel&1 != 0
 	_, err := c.pass1(ctx, zeroScan, func(w *window) {
@@ -119,14 +123,13 @@ func (c *collector) collectELF(ctx context.Context, out *output) error {
 		p.close()
 		// The kernel-text PT_LOAD is an alias of memory a direct-map PT_LOAD holds
 		// too: counted once in the statistics, written twice as makedumpfile does.
-		alias := p.seg.Virt >= x86.KernelTextMap && len(plans) > 1
 		for _, r := range p.pieces {
 			l := p.load(r, s.pageSize)
 			if l.FileSize > 0 {
 				l.Data = &physReader{ctx: ctx, c: c, addr: l.Phys, end: l.Phys + l.FileSize}
 			}
 			ew.Loads = append(ew.Loads, l)
-			if alias {
+			if p.alias {
 				aliased += r.fileEnd - r.start
 			} else {
 				total += r.fileEnd - r.start

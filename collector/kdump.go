@@ -56,8 +56,8 @@ func (c *collector) kdumpHeader() (*dumpfile.KdumpHeader, error) {
 		h.CrashTime = t
 	}
 	if s.as != nil {
-		h.PhysBase = s.as.PhysBase
-		uts, err := s.f.UTSName(s.as)
+		h.PhysBase = s.as.Layout.PhysBase
+		uts, err := s.as.UTSName()
 		if err == nil {
 			h.UTSName = uts
 		} else {

@@ -6,7 +6,7 @@ import (
 	"math"
 	"sort"
 
-	"github.com/gokdump/gokdump/arch/x86"
+	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -16,7 +16,7 @@ import (
 type source struct {
 	f        *vmcore.File
 	info     *vmcore.VMCOREINFO
-	as       *x86.AddressSpace // nil when the page tables cannot be used
+	as       *kernel.Kernel // the crashed kernel's address space; nil when its page tables cannot be used
 	pageSize uint64
 	maxPFN   uint64     // max_mapnr: pfns below the highest byte of memory, rounded up
 	present  []pfnRange // pfns some PT_LOAD holds, sorted, merged
@@ -53,7 +53,7 @@ func (s symbols) Number(n string) (int64, bool)  { return s.v.Number(n) }
 // memory is the crashed kernel's memory as mm reads it: virtual addresses through the
 // page tables, physical ones straight from the dump.
 type memory struct {
-	as *x86.AddressSpace
+	as *kernel.Kernel
 	f  *vmcore.File
 }
 
@@ -112,7 +112,7 @@ func openSource(f *vmcore.File, level mm.DumpLevel, warn func(string)) (*source,
 		s.present = append(s.present, r)
 	}
 
-	as, err := f.KernelSpace()
+	as, err := kernel.Open(f)
 	if err != nil {
 		warn(fmt.Sprintf("cannot use the kernel's page tables, so struct pages cannot be read: %v", err))
 	} else {

@@ -43,10 +43,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
-// Memory is the crashed kernel's virtual memory; *x86.AddressSpace implements it.
+// Memory is the crashed kernel's virtual memory; *kernel.Kernel implements it.
 type Memory interface {
 	ReadVirt(p []byte, vaddr uint64) (int, error)
 }
@@ -180,15 +181,11 @@ func (t *Table) Lookup(addr uint64) (Location, bool) {
 
 // ReadFile reads the symbol table of a dump. Errors name the file.
 func ReadFile(f *vmcore.File) (*Table, error) {
-	info, err := f.VMCOREINFO()
+	k, err := kernel.Open(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
 	}
-	as, err := f.KernelSpace()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name, err)
-	}
-	t, err := Read(as, info)
+	t, err := Read(k, k.Info)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
 	}

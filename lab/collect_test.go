@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gokdump/gokdump/internal/testenv"
+	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/lab/plan"
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/vmcore"
@@ -273,7 +274,7 @@ func classify(t *testing.T, f *vmcore.File, pfns []uint64) map[uint64]mm.PageTyp
 	if err != nil {
 		t.Fatal(err)
 	}
-	as, err := f.KernelSpace()
+	as, err := kernel.Open(f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokdump/gokdump/arch/x86"
 	"github.com/gokdump/gokdump/internal/testenv"
+	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/lab/plan"
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -352,11 +354,11 @@ func checkVirtual(t *testing.T, res *Result) {
 			t.Errorf("SYMBOL(%s)=%#x, guest kallsyms %#x", name, got, syms[name])
 		}
 	}
-	as, err := f.KernelSpace()
+	k, err := kernel.Open(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	uts, err := f.UTSName(as)
+	uts, err := k.UTSName()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,6 +368,10 @@ func checkVirtual(t *testing.T, res *Result) {
 	// linux_banner is "Linux version RELEASE (builder) VERSION\n": a symbol VMCOREINFO
 	// does not name, found only through the guest's kallsyms, read through a page walk
 	// (Walk, not the text-map shortcut) to prove the tables themselves.
+	as, ok := k.Space.(*x86.AddressSpace)
+	if !ok {
+		t.Fatalf("the guest's address space is a %T, not x86_64's", k.Space)
+	}
 	phys, _, err := as.Walk(syms["linux_banner"])
 	if err != nil {
 		t.Fatalf("walking linux_banner %#x: %v", syms["linux_banner"], err)

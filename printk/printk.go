@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
-// Memory is the crashed kernel's virtual memory. *x86.AddressSpace implements it.
+// Memory is the crashed kernel's virtual memory. *kernel.Kernel implements it.
 // ReadVirt reads len(p) bytes at vaddr; when it stops early it returns the number of
 // bytes read and an error.
 type Memory interface {
@@ -156,15 +157,11 @@ func Read(mem Memory, info Info) (*Log, error) {
 
 // ReadFile reads the kernel log of an ELF vmcore. Errors name the file.
 func ReadFile(f *vmcore.File) (*Log, error) {
-	info, err := f.VMCOREINFO()
+	k, err := kernel.Open(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
 	}
-	as, err := f.KernelSpace()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name, err)
-	}
-	l, err := Read(as, info)
+	l, err := Read(k, k.Info)
 	if err != nil {
 		err = fmt.Errorf("%s: %w", f.Name, err)
 	}

@@ -12,7 +12,8 @@
 // ELF notes as [Note] values (per-CPU NT_PRSTATUS register sets and the
 // VMCOREINFO text the kernel prepared for dump tools), and reads physical
 // memory by address. Turning kernel virtual addresses into physical ones is
-// the job of the arch packages, which read through [File.ReadPhys].
+// the next stage's job (package kernel, with the arch packages), which reads
+// through [File.ReadPhys]; this package knows no architecture's page tables.
 //
 // Only x86_64 little-endian dumps are accepted. Everything read
 // from the file is checked before it is used: a damaged file gives a

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gokdump/gokdump/arch/x86"
 	"github.com/gokdump/gokdump/compress"
 )
 
@@ -360,30 +359,6 @@ func (f *File) kdumpLoads(k *KdumpInfo) error {
 		return emit(min(uint64(nbytes)*8, k.MaxMapnr))
 	}
 	return nil
-}
-
-// kdumpSymbols gives x86.NewKernelSpace the sub header's phys_base when
-// VMCOREINFO lacks NUMBER(phys_base) (kernels before 4.10): an ELF dump's
-// kernel-text PT_LOAD would give it, but a kdump-compressed file has no
-// virtual addresses.
-type kdumpSymbols struct {
-	*VMCOREINFO
-	physBase uint64
-}
-
-func (s kdumpSymbols) Number(name string) (int64, bool) {
-	if v, ok := s.VMCOREINFO.Number(name); ok || name != "phys_base" {
-		return v, ok
-	}
-	return int64(s.physBase), true
-}
-
-// x86Symbols returns what KernelSpace hands x86.NewKernelSpace as symbols.
-func (f *File) x86Symbols(info *VMCOREINFO) x86.Symbols {
-	if f.Kdump == nil {
-		return info
-	}
-	return kdumpSymbols{info, f.Kdump.PhysBase()}
 }
 
 // readKdumpPhys is ReadPhys for a kdump-compressed file, one page at a time.

@@ -13,6 +13,7 @@ import (
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/dumpfile"
 	"github.com/gokdump/gokdump/internal/synth"
+	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
@@ -57,11 +58,11 @@ func newKdumpSource() (*kdumpSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	as, err := f.KernelSpace()
+	k, err := kernel.Open(f)
 	if err != nil {
 		return nil, err
 	}
-	uts, err := f.UTSName(as)
+	uts, err := k.UTSName()
 	if err != nil {
 		return nil, err
 	}

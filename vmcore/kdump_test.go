@@ -11,6 +11,7 @@ import (
 
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
@@ -169,11 +170,11 @@ func TestKdumpRoundTrip(t *testing.T) {
 			if n, err := f.ReadPhys(big, 0x10c*kdPage); !errors.Is(err, vmcore.ErrExcluded) || n != kdPage || !bytes.Equal(big[:n], s.page(0x10c)) {
 				t.Errorf("ReadPhys up to excluded pfn 0x10d: %d, %v", n, err)
 			}
-			as, err := f.KernelSpace()
+			k, err := kernel.Open(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			uts, err := f.UTSName(as)
+			uts, err := k.UTSName()
 			if err != nil || uts != s.uts {
 				t.Errorf("UTSName through the page tables: %+v, %v", uts, err)
 			}

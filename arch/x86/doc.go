@@ -13,7 +13,8 @@
 //
 // The package does not parse ELF or VMCOREINFO itself; it sees the dump only
 // through the small [PhysReader] and [Symbols] interfaces and the [Load]
-// ranges, so that it stays independent of the vmcore reader.
+// ranges, so that it stays independent of the vmcore reader. Package kernel
+// builds it for a dump when the dump's machine is x86_64.
 //
 // Page tables in a damaged dump can point anywhere, including back at
 // themselves. Every walk takes at most one step per paging level, refuses

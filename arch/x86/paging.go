@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/gokdump/gokdump/internal/ranges"
 )
 
 // PhysReader reads the dump's physical memory. A read that touches memory
@@ -177,16 +179,14 @@ type AddressSpace struct {
 
 	mem      PhysReader
 	addrMask uint64
-	memory   []physRange // merged, sorted physical ranges of the loads
-	direct   []Load      // direct-map loads, sorted by Virt
+	memory   []ranges.Range // merged, sorted physical ranges of the loads
+	direct   []Load         // direct-map loads, sorted by Virt
 
 	mu      sync.Mutex
 	tables  *tableCache
 	tlb     [tlbSize]tlbEntry
 	tlbNext int
 }
-
-type physRange struct{ start, end uint64 } // [start, end)
 
 // tlbSize recent leaf translations are remembered: sequential reads of
 // struct pages hit the same 2 MiB vmemmap page thousands of times.
@@ -231,12 +231,12 @@ func New(cfg Config) (*AddressSpace, error) {
 		if l.Phys+l.Size < l.Phys {
 			return nil, fmt.Errorf("x86: load %d: physical range 0x%x+0x%x overflows", i, l.Phys, l.Size)
 		}
-		as.memory = append(as.memory, physRange{l.Phys, l.Phys + l.Size})
+		as.memory = append(as.memory, ranges.Range{Start: l.Phys, End: l.Phys + l.Size})
 		if isDirectMapLoad(l) && l.Virt-l.Phys == cfg.DirectMapBase && l.Virt+l.Size > l.Virt {
 			as.direct = append(as.direct, l)
 		}
 	}
-	as.memory = mergeRanges(as.memory)
+	as.memory = ranges.Merge(as.memory)
 	sort.Slice(as.direct, func(i, j int) bool { return as.direct[i].Virt < as.direct[j].Virt })
 	size := cfg.TableCacheSize
 	if size == 0 {
@@ -256,27 +256,14 @@ func isDirectMapLoad(l Load) bool {
 
 func inTextMap(v uint64) bool { return v >= KernelTextMap && v-KernelTextMap < KernelTextMapSize }
 
-func mergeRanges(r []physRange) []physRange {
-	sort.Slice(r, func(i, j int) bool { return r[i].start < r[j].start })
-	out := r[:0]
-	for _, x := range r {
-		if n := len(out); n > 0 && x.start <= out[n-1].end {
-			out[n-1].end = max(out[n-1].end, x.end)
-			continue
-		}
-		out = append(out, x)
-	}
-	return out
-}
-
 // inMemory reports whether [addr, addr+size) lies in the loads (always true
 // when no loads were given).
 func (as *AddressSpace) inMemory(addr, size uint64) bool {
 	if len(as.memory) == 0 {
 		return true
 	}
-	i := sort.Search(len(as.memory), func(i int) bool { return as.memory[i].end > addr })
-	return i < len(as.memory) && as.memory[i].start <= addr && addr+size <= as.memory[i].end && addr+size > addr
+	i := sort.Search(len(as.memory), func(i int) bool { return as.memory[i].End > addr })
+	return i < len(as.memory) && as.memory[i].Start <= addr && addr+size <= as.memory[i].End && addr+size > addr
 }
 
 // canonical reports whether the bits above the top translated bit (47 for

@@ -1,8 +1,9 @@
 // Package synth builds small synthetic vmcores for tests: a crashed x86_64 kernel whose
 // page tables translate, whose VMCOREINFO has what a real kernel writes, with one
 // NT_PRSTATUS note per CPU and a struct uts_namespace at SYMBOL(init_uts_ns). Everything
-// is written with the project's own writers (dumpfile, x86test), so tests of every later
-// stage (info, the collector, printk) start from a dump they can reason about exactly.
+// is written with the project's own writers (dumpfile, x86test; printktest and
+// kallsymstest for AddCrash's log and symbols), so tests of every later stage (info, the
+// collector, printk) start from a dump they can reason about exactly.
 package synth
 
 import (
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"testing"
 
 	"github.com/gokdump/gokdump/arch/x86"
 	"github.com/gokdump/gokdump/arch/x86/x86test"
@@ -170,4 +172,18 @@ func New(cfg Config) (*Crash, error) {
 func (c *Crash) WriteFile(dir string) (string, error) {
 	p := filepath.Join(dir, "vmcore")
 	return p, os.WriteFile(p, c.Image, 0o600)
+}
+
+// Temp builds the dump cfg describes and writes it into a temporary directory of tb's;
+// a failure ends the test.
+func Temp(tb testing.TB, cfg Config) (c *Crash, path string) {
+	tb.Helper()
+	c, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if path, err = c.WriteFile(tb.TempDir()); err != nil {
+		tb.Fatal(err)
+	}
+	return c, path
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
@@ -30,14 +31,14 @@ func TestNewReadsBack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			as, err := f.KernelSpace()
+			k, err := kernel.Open(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if as.Levels != tc.levels {
-				t.Errorf("levels %d, want %d", as.Levels, tc.levels)
+			if k.Layout.PagingLevels != tc.levels {
+				t.Errorf("levels %d, want %d", k.Layout.PagingLevels, tc.levels)
 			}
-			uts, err := f.UTSName(as)
+			uts, err := k.UTSName()
 			if err != nil {
 				t.Fatal(err)
 			}
