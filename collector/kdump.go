@@ -73,6 +73,8 @@ func (c *collector) kdumpHeader() (*dumpfile.KdumpHeader, error) {
 	return h, nil
 }
 
+// warn reports msg through Options.Warn and records it in Stats.Warnings: every
+// warning goes through here, so the two never disagree.
 func (c *collector) warn(msg string) {
 	c.stats.Warnings = append(c.stats.Warnings, msg)
 	if c.opts.Warn != nil {
