@@ -119,25 +119,31 @@ func openSource(f *vmcore.File, level mm.DumpLevel, warn func(string)) (*source,
 		s.as = as
 	}
 	// Classify at every level: hwpoison and offline pages are left out even at -d 0,
-	// as makedumpfile does.
+	// as makedumpfile does. But -d 0 and -d 1 leave out no page type, so when pages
+	// cannot be classified the dump is still what was asked for: no warning then
+	// (Stats.Classified still records it).
+	cannotClassify := warn
+	if level&^mm.ExcludeZero == 0 {
+		cannotClassify = func(string) {}
+	}
 	if s.as == nil {
-		warn(fmt.Sprintf("dump level %d: keeping every page but zero pages", level))
+		cannotClassify(fmt.Sprintf("dump level %d: keeping every page but zero pages", level))
 		return s, nil
 	}
 	layout, err := mm.NewLayout(symbols{info})
 	var missing *mm.MissingKeysError
 	switch {
 	case errors.As(err, &missing):
-		warn(fmt.Sprintf("cannot classify pages (%v): keeping every page but zero pages", err))
+		cannotClassify(fmt.Sprintf("cannot classify pages (%v): keeping every page but zero pages", err))
 		return s, nil
 	case err != nil:
-		warn(fmt.Sprintf("cannot classify pages: %v: keeping every page but zero pages", err))
+		cannotClassify(fmt.Sprintf("cannot classify pages: %v: keeping every page but zero pages", err))
 		return s, nil
 	}
 	mem := memory{as: s.as, f: f}
 	secs, err := mm.ReadSections(layout, mem, s.maxPFN)
 	if err != nil {
-		warn(fmt.Sprintf("cannot read mem_section: %v: keeping every page but zero pages", err))
+		cannotClassify(fmt.Sprintf("cannot read mem_section: %v: keeping every page but zero pages", err))
 		return s, nil
 	}
 	s.layout, s.secs, s.mem = layout, secs, mem
