@@ -7,6 +7,7 @@ import (
 
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/internal/bitmap"
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -209,7 +210,7 @@ func (c *collector) pass2Kdump(ctx context.Context, kw *dumpfile.KdumpWriter) er
 		queue <- item{win: w} // room for every chunk and window: never blocks
 		defer c.windows.unref(w)
 		for pos := uint64(0); pos < w.n; {
-			s, k := nextRun(w.dumped, pos, w.n, true)
+			s, k := bitmap.NextRun(w.dumped, pos, w.n, true)
 			if k == 0 {
 				break
 			}

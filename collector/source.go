@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/gokdump/gokdump/arch/x86"
+	"github.com/gokdump/gokdump/internal/bitmap"
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -160,7 +161,7 @@ func (s *source) presentIn(b []byte, start, n uint64) {
 	for ; i < len(s.present) && s.present[i].start < end; i++ {
 		a := max(s.present[i].start, start)
 		z := min(s.present[i].end, end)
-		setBits(b, a-start, z-a)
+		bitmap.Set(b, a-start, z-a)
 	}
 }
 
