@@ -11,9 +11,10 @@
 //	cfg, err := config.Load("/etc/kdump.conf")
 //	// cfg.Path, cfg.Target.Kind, cfg.Collector.Args, cfg.FailureAction, ...
 //
-// The options of core_collector are makedumpfile's; they are checked by the
-// collector's own option parser through Config.CheckCollector, which package main
-// (where that parser lives) calls after Load.
+// The options of core_collector are makedumpfile's; package config keeps them as words.
+// Package makedumpfile checks them (makedumpfile.CheckConfig, which every gokdump
+// command that loads the file calls after Load): its parser turns them into the
+// collector's options, and config stays free of the collector.
 package config
 
 import (
@@ -577,16 +578,6 @@ func setBool(field func(*Config) *bool) func(*Config, *parser, string, int) erro
 		}
 		return nil
 	}
-}
-
-// CheckCollector checks the core_collector options with check (package main passes
-// the option parser of "gokdump dump"); a problem is reported as an Error on the
-// core_collector line.
-func (c *Config) CheckCollector(check func(args []string, target TargetKind) error) error {
-	if err := check(c.Collector.Args, c.Target.Kind); err != nil {
-		return &Error{File: c.File, Line: c.Collector.Line, Msg: "core_collector: " + err.Error()}
-	}
-	return nil
 }
 
 // Format writes c in kdump.conf syntax, one directive a line, defaults included, so

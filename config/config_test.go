@@ -229,25 +229,6 @@ func sameConfig(a, b *Config) bool {
 	return reflect.DeepEqual(x, y)
 }
 
-func TestCheckCollector(t *testing.T) {
-	c, err := Parse(strings.NewReader("\n\ncore_collector makedumpfile -F -d 31\nssh a@b"), "k")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gotArgs []string
-	var gotKind TargetKind
-	err = c.CheckCollector(func(args []string, k TargetKind) error {
-		gotArgs, gotKind = args, k
-		return errors.New("bad option")
-	})
-	if err == nil || err.Error() != "k:3: core_collector: bad option" {
-		t.Errorf("CheckCollector: %v", err)
-	}
-	if !reflect.DeepEqual(gotArgs, []string{"-F", "-d", "31"}) || gotKind != TargetSSH {
-		t.Errorf("checker got %q %q", gotArgs, gotKind)
-	}
-}
-
 func TestLoad(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "kdump.conf")
 	if err := os.WriteFile(p, []byte("path /x\nnonsense\n"), 0o600); err != nil {

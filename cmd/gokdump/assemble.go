@@ -12,6 +12,7 @@ import (
 	"github.com/gokdump/gokdump/assemble"
 	"github.com/gokdump/gokdump/collector"
 	"github.com/gokdump/gokdump/compress"
+	"github.com/gokdump/gokdump/makedumpfile"
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -150,7 +151,7 @@ header, 5 memory cannot be read, 8 cannot write, 9 bad arguments.`)
 	name := "standard output"
 	if *out != "" {
 		name = *out
-		if file, err = createDumpFile(name, *force); err != nil {
+		if file, err = makedumpfile.Create(name, *force); err != nil {
 			return errorf(asmExitWrite, "%v", err)
 		}
 		defer file.Close()

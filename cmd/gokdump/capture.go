@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gokdump/gokdump/capture"
-	"github.com/gokdump/gokdump/collector"
 	"github.com/gokdump/gokdump/config"
 	"github.com/gokdump/gokdump/service"
 	"github.com/gokdump/gokdump/target"
@@ -23,30 +22,6 @@ const captureTargetWait = 30 * time.Second
 
 // captureMountPoint is where the capture mounts a file system target.
 const captureMountPoint = "/kdumproot"
-
-// captureCollector turns core_collector into the collector's settings, with the
-// option parser of "gokdump dump" (so both accept exactly the same options).
-func captureCollector(c config.Collector) (capture.Collector, error) {
-	a, err := parseDumpArgs(c.Args)
-	if err != nil {
-		return capture.Collector{}, fmt.Errorf("core_collector %s: %w", c, err)
-	}
-	if a.flat {
-		return capture.Collector{}, fmt.Errorf("core_collector %s: -F (a flattened stream) is for ssh and raw targets, which the capture does not save to yet", c)
-	}
-	if len(a.operands) > 0 || a.rearrange || a.dryRun || a.checkParams || a.help || a.version {
-		return capture.Collector{}, fmt.Errorf("core_collector %s: only options that save a dump are allowed", c)
-	}
-	opts := collector.Options{Codec: a.codec, Threads: a.threads, WindowPFNs: a.windowPFNs, SizeLimit: a.sizeLimit}
-	if a.elf {
-		opts.Format = collector.ELF
-	}
-	return capture.Collector{
-		Args:    append([]string{c.Program}, c.Args...),
-		Options: opts,
-		Levels:  a.levels,
-	}, nil
-}
 
 // captureTarget is the dump target of cfg as the capture kernel reaches it. The device
 // the builder found (info.Device: for the root file system, its UUID) wins over the

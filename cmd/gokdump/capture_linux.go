@@ -40,7 +40,7 @@ func runCaptureService(ctx context.Context, con io.Writer) error {
 	if err != nil {
 		fmt.Fprintf(con, "gokdump: warning: %v\n", err)
 	}
-	col, err := captureCollector(cfg.Collector)
+	col, err := capture.ParseCollector(cfg.Collector)
 	if err != nil {
 		return fmt.Errorf("capture: %s: %w", cfg.File, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/makedumpfile"
 )
 
 // The "config" command checks kdump.conf. The helpers here (configPath, loadConfig)
@@ -50,44 +51,10 @@ func loadConfig(file string, explicit bool) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.CheckCollector(checkCollectorArgs); err != nil {
+	if err := makedumpfile.CheckConfig(c); err != nil {
 		return nil, err
 	}
 	return c, nil
-}
-
-// checkCollectorArgs checks core_collector options as "gokdump dump" would take them
-// with the operands the capture environment adds, plus the rules of the target: a
-// remote or raw target receives a flattened stream (-F), a file system target a file.
-func checkCollectorArgs(args []string, target config.TargetKind) error {
-	a, err := parseDumpArgs(args)
-	if err != nil {
-		return err
-	}
-	switch {
-	case len(a.operands) > 0:
-		return fmt.Errorf("operands %q: the capture environment adds VMCORE and DUMPFILE itself", a.operands)
-	case a.help || a.version || a.checkParams || a.dryRun:
-		return errors.New("-h, -v, --check-params and --dry-run do not save a dump")
-	case a.rearrange:
-		return errors.New("-R rebuilds a dump from a flattened stream; it does not save one")
-	}
-	switch target {
-	case config.TargetSSH, config.TargetRaw:
-		if !a.flat {
-			return fmt.Errorf("an %s target needs the flattened format: add -F", target)
-		}
-	default:
-		if a.flat {
-			return errors.New("-F writes a flattened stream, which only ssh and raw targets take: remove it")
-		}
-	}
-	if a.flat {
-		a.operands = []string{"/proc/vmcore"}
-	} else {
-		a.operands = []string{"/proc/vmcore", "vmcore"}
-	}
-	return a.check()
 }
 
 func runConfig(ctx context.Context, e *env, args []string) int {
