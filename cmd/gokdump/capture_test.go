@@ -8,44 +8,7 @@ import (
 	"testing"
 
 	"github.com/gokdump/gokdump/capture"
-	"github.com/gokdump/gokdump/config"
-	"github.com/gokdump/gokdump/service"
-	"github.com/gokdump/gokdump/target"
 )
-
-func parseConf(t *testing.T, text string) *config.Config {
-	t.Helper()
-	c, err := config.Parse(strings.NewReader(text), "kdump.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func TestCaptureTarget(t *testing.T) {
-	tg, err := captureTarget(parseConf(t, "ext4 LABEL=gokdump-dumps\n"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, ok := tg.(*target.Local)
-	if !ok || l.FSType != "ext4" || l.Device != (target.Device{Label: "gokdump-dumps"}) || l.Wait != captureTargetWait {
-		t.Errorf("ext4 LABEL=: %#v", tg)
-	}
-	// The builder's device wins (for the root file system it is the only source).
-	info := &service.CaptureInfo{Device: service.DumpDevice{FSType: "xfs", Name: "vda1", Spec: "UUID=0e1d2c3b-4a59-6877-8695-a4b3c2d1e0ff"}}
-	tg, err = captureTarget(parseConf(t, "path /var/crash\n"), info)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l := tg.(*target.Local); l.FSType != "xfs" || l.Device.UUID != "0e1d2c3b-4a59-6877-8695-a4b3c2d1e0ff" {
-		t.Errorf("rootfs: %#v", l)
-	}
-	for _, conf := range []string{"path /var/crash\n", "ssh kdump@example.org\nsshkey /root/.ssh/kdump_id_rsa\ncore_collector makedumpfile -F -l -d 31\n", "raw /dev/vdc\ncore_collector makedumpfile -F -l -d 31\n"} {
-		if tg, err := captureTarget(parseConf(t, conf), nil); err == nil {
-			t.Errorf("%q: %v, want an error", conf, tg)
-		}
-	}
-}
 
 func TestList(t *testing.T) {
 	dir := t.TempDir()
