@@ -18,8 +18,13 @@
 //	opts := cmd.Options() // Codec: compress.LZO, Format: collector.KdumpCompressed
 //	for _, level := range cmd.DumpLevels() { opts.DumpLevel = level; ... }
 //
-// It is not the collector (package collector filters and writes the dump) and it does
-// not run the command or print its messages: cmd/gokdump does. It may import config,
-// which is below it; config must not import it, since that would bring the collector
-// into the configuration parser.
+// The Run methods then do what the mode says, as makedumpfile does it: [Command.RunDump]
+// (with the level retry when a dump does not fit), [Command.RunRearrange] and
+// [Command.RunDmesg], creating their output as [Create] does (mode 0600, an existing
+// file only with -f).
+//
+// It is not the collector (package collector filters and writes the dump), and it
+// prints nothing: the messages, and the --message-level that chooses them, are
+// cmd/gokdump's. It may import config, which is below it; config must not import it,
+// since that would bring the collector into the configuration parser.
 package makedumpfile

@@ -5,13 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/gokdump/gokdump/collector"
-	"github.com/gokdump/gokdump/dumpfile"
 	"github.com/gokdump/gokdump/makedumpfile"
-	"github.com/gokdump/gokdump/printk"
-	"github.com/gokdump/gokdump/vmcore"
 )
 
 func init() {
@@ -92,79 +88,20 @@ func runDump(ctx context.Context, e *env, args []string) int {
 	}
 	switch a.Mode() {
 	case makedumpfile.Rearrange:
-		return rearrange(e, a, errorf)
+		err = a.RunRearrange(e.stdin)
 	case makedumpfile.Dmesg:
-		return dumpDmesg(a, errorf)
+		err = a.RunDmesg()
+	default:
+		return dump(ctx, e, a, msgOut, errorf)
 	}
-	return dump(ctx, e, a, msgOut, errorf)
-}
-
-// dumpDmesg is makedumpfile --dump-dmesg VMCORE LOGFILE (what kdump-tools saves the
-// log with): the kernel log in makedumpfile's layout, mode 0600. A damaged ring gives
-// the records read before the damage, and exit code 1.
-func dumpDmesg(a *makedumpfile.Command, errorf func(string, ...any)) int {
-	src, err := vmcore.Open(a.Operands[0])
 	if err != nil {
 		errorf("%v", err)
-		return 1
-	}
-	defer src.Close()
-	log, readErr := printk.ReadFile(src)
-	if log == nil {
-		errorf("%v", readErr)
-		return 1
-	}
-	out, err := makedumpfile.Create(a.Operands[1], a.Force)
-	if err != nil {
-		errorf("%v", err)
-		return 1
-	}
-	err = log.WriteMakedumpfileText(out)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		errorf("writing %s: %v", a.Operands[1], err)
-		return 1
-	}
-	if readErr != nil {
-		errorf("%v", readErr)
-		return 1
-	}
-	return 0
-}
-
-func rearrange(e *env, a *makedumpfile.Command, errorf func(string, ...any)) int {
-	out, err := makedumpfile.Create(a.Operands[0], a.Force)
-	if err != nil {
-		errorf("%v", err)
-		return 1
-	}
-	err = dumpfile.Rearrange(out, e.stdin)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		errorf("rebuilding %s from the flattened stream: %v", a.Operands[0], err)
 		return 1
 	}
 	return 0
 }
 
 func dump(ctx context.Context, e *env, a *makedumpfile.Command, msgOut io.Writer, errorf func(string, ...any)) int {
-	src, err := vmcore.Open(a.Operands[0])
-	if err != nil {
-		errorf("%v", err)
-		return 1
-	}
-	defer src.Close()
-
 	opts := a.Options()
 	opts.Warn = func(msg string) {
 		if a.Prints(makedumpfile.MessageCommon) {
@@ -174,44 +111,7 @@ func dump(ctx context.Context, e *env, a *makedumpfile.Command, msgOut io.Writer
 	if a.Prints(makedumpfile.MessageProgress) && isTerminal(e.stderr) {
 		opts.Progress = e.stderr
 	}
-	levels := a.DumpLevels()
-
-	var dst io.Writer
-	var file *os.File
-	name := "standard output"
-	switch {
-	case a.DryRun:
-	case a.Flat:
-		dst = e.stdout
-	default:
-		name = a.Operands[1]
-		file, err = makedumpfile.Create(name, a.Force)
-		if err != nil {
-			errorf("%v", err)
-			return 1
-		}
-		defer file.Close()
-		dst = file
-	}
-
-	var st *collector.Stats
-	for i, level := range levels {
-		opts.DumpLevel = level
-		st, err = collector.Collect(ctx, src, dst, opts)
-		if err == nil || i == len(levels)-1 || file == nil || !collector.NoSpace(err) {
-			break
-		}
-		// makedumpfile's retry: the dump did not fit; try the next, usually higher, level.
-		opts.Warn(fmt.Sprintf("dump level %d does not fit (%v); retrying with level %d", level, err, levels[i+1]))
-		if terr := file.Truncate(0); terr != nil {
-			break
-		}
-	}
-	if file != nil {
-		if serr := file.Sync(); err == nil && serr != nil {
-			err = fmt.Errorf("syncing %s: %w", name, serr)
-		}
-	}
+	st, name, err := a.RunDump(ctx, e.stdout, opts)
 	if st != nil && (a.ShowStats || a.Prints(makedumpfile.MessageReport)) {
 		if a.JSON {
 			st.WriteJSON(msgOut)
@@ -220,11 +120,6 @@ func dump(ctx context.Context, e *env, a *makedumpfile.Command, msgOut io.Writer
 		}
 	}
 	if err != nil {
-		if file != nil && !errors.Is(err, collector.ErrIncomplete) {
-			// Nothing useful was written: leave no empty file behind.
-			file.Close()
-			os.Remove(name)
-		}
 		errorf("%v", err)
 		if errors.Is(err, collector.ErrIncomplete) && a.Prints(makedumpfile.MessageCommon) {
 			fmt.Fprintf(msgOut, "This is an incomplete dumpfile, but might be analyzable: %s\n", name)
