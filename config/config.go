@@ -19,6 +19,7 @@ package config
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -212,6 +213,39 @@ func Load(file string) (*Config, error) {
 	}
 	defer f.Close()
 	return Parse(f, file)
+}
+
+// LoadOrDefault is Load for the service, which must work on a machine nobody
+// configured: a missing file that was not named explicitly (explicit is false: the
+// default location) is the default configuration, as with Fedora's kdump, where an
+// installed but untouched service dumps to /var/crash; its File says so. A missing
+// file named explicitly is an error. data is the file's bytes (nil for the defaults),
+// which the capture initramfs carries.
+func LoadOrDefault(file string, explicit bool) (c *Config, data []byte, err error) {
+	f, err := os.Open(file)
+	if errors.Is(err, os.ErrNotExist) && !explicit {
+		c = Default()
+		c.File = file + " (missing: defaults)"
+		return c, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	// Parse refuses more than maxLines lines of maxLineLen: read no more than that.
+	const maxSize = maxLines * (maxLineLen + 1)
+	data, err = io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	if len(data) > maxSize {
+		return nil, nil, &Error{File: file, Msg: fmt.Sprintf("larger than %d bytes: not a kdump.conf", maxSize)}
+	}
+	c, err = Parse(bytes.NewReader(data), file)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, data, nil
 }
 
 // directive says how one kdump.conf directive is read.

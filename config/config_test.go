@@ -255,3 +255,29 @@ func TestDirectivesListed(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadOrDefault(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "kdump.conf")
+	c, data, err := LoadOrDefault(missing, false)
+	if err != nil || data != nil || c.Path != DefaultDumpPath || c.File != missing+" (missing: defaults)" {
+		t.Errorf("missing default file: %+v, %q, %v", c, data, err)
+	}
+	if _, _, err := LoadOrDefault(missing, true); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing explicit file: %v", err)
+	}
+	text := "path /x\ncore_collector makedumpfile -c -d 1\n"
+	os.WriteFile(missing, []byte(text), 0o600)
+	c, data, err = LoadOrDefault(missing, false)
+	if err != nil || string(data) != text || c.Path != "/x" || c.File != missing {
+		t.Errorf("file: %+v, %q, %v", c, data, err)
+	}
+	os.WriteFile(missing, []byte("path /y\nbogus\n"), 0o600)
+	if _, _, err := LoadOrDefault(missing, true); err == nil || !strings.HasPrefix(err.Error(), missing+":2: ") {
+		t.Errorf("bad line: %v", err)
+	}
+	os.WriteFile(missing, bytes.Repeat([]byte("# comment\n"), maxLines*(maxLineLen+1)/10+1), 0o600)
+	if _, _, err := LoadOrDefault(missing, true); err == nil || !strings.Contains(err.Error(), "not a kdump.conf") {
+		t.Errorf("huge file: %v", err)
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 
@@ -36,25 +35,25 @@ func configPath(flagValue string) string {
 	return config.DefaultFile
 }
 
-// loadConfig reads and checks the configuration file, including the core_collector
-// options, which are checked by the same parser "gokdump dump" uses. A missing file
-// at the default location is the default configuration (as with Fedora's kdump, an
-// installed but untouched service dumps to /var/crash); a missing file named
-// explicitly is an error.
+// loadConfig reads the configuration file as config.LoadOrDefault does (a missing file
+// at the default location is the default configuration) and checks the core_collector
+// options with the parser "gokdump dump" uses.
 func loadConfig(file string, explicit bool) (*config.Config, error) {
-	c, err := config.Load(file)
-	if errors.Is(err, os.ErrNotExist) && !explicit {
-		c = config.Default()
-		c.File = file + " (missing: defaults)"
-		err = nil
-	}
+	c, _, err := loadConfigData(file, explicit)
+	return c, err
+}
+
+// loadConfigData is loadConfig with the file's bytes (nil for the defaults), which
+// the capture initramfs carries.
+func loadConfigData(file string, explicit bool) (c *config.Config, data []byte, err error) {
+	c, data, err = config.LoadOrDefault(file, explicit)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := makedumpfile.CheckConfig(c); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return c, nil
+	return c, data, nil
 }
 
 func runConfig(ctx context.Context, e *env, args []string) int {
