@@ -33,14 +33,7 @@ func (a *Command) RunDmesg() error {
 	if err != nil {
 		return err
 	}
-	err = log.WriteMakedumpfileText(out)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := finish(out, log.WriteMakedumpfileText(out)); err != nil {
 		return fmt.Errorf("writing %s: %v", a.Operands[1], err)
 	}
 	return readErr
@@ -52,17 +45,22 @@ func (a *Command) RunRearrange(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	err = dumpfile.Rearrange(out, r)
+	if err := finish(out, dumpfile.Rearrange(out, r)); err != nil {
+		return fmt.Errorf("rebuilding %s from the flattened stream: %v", a.Operands[0], err)
+	}
+	return nil
+}
+
+// finish syncs and closes out after a write that returned err, and returns the first
+// error of the three.
+func finish(out *os.File, err error) error {
 	if err == nil {
 		err = out.Sync()
 	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return fmt.Errorf("rebuilding %s from the flattened stream: %v", a.Operands[0], err)
-	}
-	return nil
+	return err
 }
 
 // RunDump saves VMCORE (mode Dump or Flattened) with the collector options opts (from

@@ -12,20 +12,6 @@ import (
 	"github.com/gokdump/gokdump/printk/printktest"
 )
 
-func synthVmcore(t *testing.T) (dir, path string) {
-	t.Helper()
-	c, err := synth.New(synth.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir = t.TempDir()
-	path, err = c.WriteFile(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir, path
-}
-
 func command(t *testing.T, args ...string) *Command {
 	t.Helper()
 	a, err := Parse(args)
@@ -41,7 +27,7 @@ func command(t *testing.T, args ...string) *Command {
 // TestRunDump: the level retry, the flattened stream and -R's rebuild, and no file left
 // behind by a dump that failed.
 func TestRunDump(t *testing.T) {
-	dir, vm := synthVmcore(t)
+	dir, vm := synth.WriteTemp(t, synth.Default())
 	out := filepath.Join(dir, "out")
 	a := command(t, "-L", "2M", "-d", "0,1", vm, out)
 	var warned []string
@@ -89,15 +75,7 @@ func TestRunDmesg(t *testing.T) {
 	}
 	cfg := synth.Default()
 	cfg.AddImage(0x1000000, ring.Image)
-	c, err := synth.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	vm, err := c.WriteFile(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, vm := synth.WriteTemp(t, cfg)
 	log := filepath.Join(dir, "dmesg.txt")
 	if err := command(t, "--dump-dmesg", vm, log).RunDmesg(); err != nil {
 		t.Fatal(err)
@@ -109,7 +87,7 @@ func TestRunDmesg(t *testing.T) {
 	if err := command(t, "--dump-dmesg", vm, log).RunDmesg(); err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Errorf("existing log file: %v", err)
 	}
-	_, bare := synthVmcore(t)
+	_, bare := synth.WriteTemp(t, synth.Default())
 	if err := command(t, "--dump-dmesg", bare, filepath.Join(dir, "none")).RunDmesg(); err == nil || !strings.Contains(err.Error(), "no kernel log") {
 		t.Errorf("no log: %v", err)
 	}

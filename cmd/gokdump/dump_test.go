@@ -17,16 +17,7 @@ import (
 
 func synthVmcore(t *testing.T) (dir, path string) {
 	t.Helper()
-	c, err := synth.New(synth.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir = t.TempDir()
-	path, err = c.WriteFile(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir, path
+	return synth.WriteTemp(t, synth.Default())
 }
 
 func runAs(t *testing.T, argv0 string, stdin []byte, args ...string) (int, string, string) {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"testing"
 
 	"github.com/gokdump/gokdump/arch/x86"
 	"github.com/gokdump/gokdump/arch/x86/x86test"
@@ -170,4 +171,20 @@ func New(cfg Config) (*Crash, error) {
 func (c *Crash) WriteFile(dir string) (string, error) {
 	p := filepath.Join(dir, "vmcore")
 	return p, os.WriteFile(p, c.Image, 0o600)
+}
+
+// WriteTemp builds the crash cfg describes and writes it into a new temporary directory
+// of tb, failing tb on any error. It returns the directory and the dump's path.
+func WriteTemp(tb testing.TB, cfg Config) (dir, path string) {
+	tb.Helper()
+	c, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir = tb.TempDir()
+	path, err = c.WriteFile(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dir, path
 }
