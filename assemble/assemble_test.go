@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"errors"
+	"flag"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -470,5 +471,16 @@ func TestParseRange(t *testing.T) {
 		if _, err := assemble.ParseRange(in); err == nil {
 			t.Errorf("ParseRange(%q): no error", in)
 		}
+	}
+	// Ranges collects repeated --map options.
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var maps assemble.Ranges
+	fs.Var(&maps, "map", "")
+	if err := fs.Parse([]string{"--map", "0:0:1M", "--map=1M:4G:4K"}); err != nil || len(maps) != 2 || maps[1] != (assemble.Range{Off: 1 << 20, Phys: 4 << 30, Size: 4 << 10}) {
+		t.Errorf("--map twice: %v, %+v", err, maps)
+	}
+	if err := fs.Parse([]string{"--map", "1:2"}); err == nil || len(maps) != 2 {
+		t.Errorf("bad --map: %v, %+v", err, maps)
 	}
 }

@@ -38,6 +38,22 @@ func ParseRange(s string) (Range, error) {
 	return Range{Off: v[0], Phys: v[1], Size: v[2]}, nil
 }
 
+// Ranges are ranges given as repeated "FILEOFF:PHYS:SIZE" options: a flag.Value whose
+// Set parses one with ParseRange and adds it.
+type Ranges []Range
+
+func (l *Ranges) String() string { return fmt.Sprint(*l) }
+
+// Set adds the range s names.
+func (l *Ranges) Set(s string) error {
+	r, err := ParseRange(s)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, r)
+	return nil
+}
+
 // Memory is physical memory read from a file or device: /dev/mem (the physical
 // address is the offset), a raw RAM image holding memory from address 0, or an image
 // holding several ranges at given offsets.

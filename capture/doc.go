@@ -27,4 +27,9 @@
 // which mounts it; the gokdump initramfs has no root file system, so dump_to_rootfs
 // reboots, saying why on the console. failure_action shell runs /bin/sh when the
 // initramfs holds one (extra_bins /bin/sh), and reboots when it exits or is missing.
+//
+// The Flow's settings come from kdump.conf: ParseCollector turns core_collector into
+// the collector's options and dump levels with the parser "gokdump dump" uses (package
+// makedumpfile), TargetFor turns the target directive (or the device the image builder
+// found) into a Target.
 package capture

@@ -46,8 +46,8 @@ type DumpWriter interface {
 	Close() error
 }
 
-// Collector is core_collector, parsed: package main turns the makedumpfile options into
-// these with the same parser "gokdump dump" uses.
+// Collector is core_collector, parsed (ParseCollector) with the same parser "gokdump
+// dump" uses.
 type Collector struct {
 	Args []string // as configured, for the status file
 	// Options are the collector's; DumpLevel is set from Levels. SizeLimit is

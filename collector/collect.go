@@ -45,13 +45,7 @@ func Collect(ctx context.Context, src *vmcore.File, dst io.Writer, opts Options)
 		st.Codec = "none"
 	}
 	st.DryRun = opts.DryRun
-	warn := func(msg string) {
-		st.Warnings = append(st.Warnings, msg)
-		if opts.Warn != nil {
-			opts.Warn(msg)
-		}
-	}
-	s, err := openSource(src, opts.DumpLevel, warn)
+	s, err := openSource(src, opts.DumpLevel, c.warn)
 	if err != nil {
 		return st, err
 	}
@@ -79,7 +73,7 @@ func Collect(ctx context.Context, src *vmcore.File, dst io.Writer, opts Options)
 	st.BytesWritten = out.size()
 	st.Duration = time.Since(begin)
 	if c.stats.UnreadableStructPages > 0 {
-		warn(fmt.Sprintf("%d struct pages could not be read; their pages were kept", c.stats.UnreadableStructPages))
+		c.warn(fmt.Sprintf("%d struct pages could not be read; their pages were kept", c.stats.UnreadableStructPages))
 	}
 	return st, err
 }
@@ -110,8 +104,8 @@ func (c *collector) pass1(ctx context.Context, zeroScan bool, also func(*window)
 		c.windows.put(w)
 		return nil
 	})
-	if firstReadErr != nil && c.opts.Warn != nil {
-		c.opts.Warn(fmt.Sprintf("first unreadable struct page: %v", firstReadErr))
+	if firstReadErr != nil {
+		c.warn(fmt.Sprintf("first unreadable struct page: %v", firstReadErr))
 	}
 	c.stats.sumExcluded()
 	return dumped, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,11 @@ func TestCorruptKernelData(t *testing.T) {
 			// and the dump says so.
 			if len(warned) == 0 && st.UnreadableStructPages == 0 {
 				t.Errorf("damaged kernel data went unnoticed: stats %+v", st)
+			}
+			// Every warning is both reported (Options.Warn) and recorded (Stats.Warnings),
+			// so the status file says what the console said.
+			if !slices.Equal(warned, st.Warnings) {
+				t.Errorf("reported warnings %q, recorded %q", warned, st.Warnings)
 			}
 			out, oerr := vmcore.NewFile(bytes.NewReader(dst.b), int64(len(dst.b)), "out")
 			if oerr != nil {

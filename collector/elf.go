@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/internal/bitmap"
 	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -59,7 +60,7 @@ func newELFLoadPlan(seg vmcore.Segment, pageSize uint64) *elfLoadPlan {
 func (p *elfLoadPlan) add(w *window) {
 	from, to := max(p.scan, w.start), min(p.end, w.start+w.n)
 	for pos := from; pos < to; {
-		s, k := nextRun(w.dumped, pos-w.start, to-w.start, true)
+		s, k := bitmap.NextRun(w.dumped, pos-w.start, to-w.start, true)
 		if k == 0 {
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/gokdump/gokdump/internal/bitmap"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
@@ -60,7 +61,7 @@ func planLoads(seg vmcore.Segment, pageSize, windowPFNs uint64, dumped func(pfn 
 		clear(w.dumped)
 		for i := range windowPFNs {
 			if dumped(start + i) {
-				setBits(w.dumped, i, 1)
+				bitmap.Set(w.dumped, i, 1)
 			}
 		}
 		p.add(w)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/internal/bitmap"
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -73,6 +74,8 @@ func (c *collector) kdumpHeader() (*dumpfile.KdumpHeader, error) {
 	return h, nil
 }
 
+// warn reports msg through Options.Warn and records it in Stats.Warnings: every
+// warning goes through here, so the two never disagree.
 func (c *collector) warn(msg string) {
 	c.stats.Warnings = append(c.stats.Warnings, msg)
 	if c.opts.Warn != nil {
@@ -207,7 +210,7 @@ func (c *collector) pass2Kdump(ctx context.Context, kw *dumpfile.KdumpWriter) er
 		queue <- item{win: w} // room for every chunk and window: never blocks
 		defer c.windows.unref(w)
 		for pos := uint64(0); pos < w.n; {
-			s, k := nextRun(w.dumped, pos, w.n, true)
+			s, k := bitmap.NextRun(w.dumped, pos, w.n, true)
 			if k == 0 {
 				break
 			}

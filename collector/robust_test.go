@@ -13,6 +13,7 @@ import (
 
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
@@ -179,6 +180,25 @@ func TestUnclassifiable(t *testing.T) {
 	}
 	if res.ExcludedFree+res.ExcludedUser+res.ExcludedCache != 0 || res.ExcludedZero == 0 {
 		t.Errorf("stats %+v: want only zero pages excluded", res)
+	}
+}
+
+// TestUnclassifiableLowLevels: -d 0 and -d 1 leave out no page type, so a kernel whose
+// pages cannot be classified is no reason to warn there: the dump is what was asked for.
+func TestUnclassifiableLowLevels(t *testing.T) {
+	k2 := newTestKernel(t, profile{name: "bare", levels: 4, keys: func(*dumpfile.VMCOREINFOText) {}, buddy: 1, offline: 1})
+	for _, level := range []mm.DumpLevel{0, 1} {
+		var warned []string
+		res, err := Collect(context.Background(), k2.open(t), &memFile{}, Options{DumpLevel: level, Warn: func(m string) { warned = append(warned, m) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Classified || len(warned) != 0 || len(res.Warnings) != 0 {
+			t.Errorf("-d %d: classified %v, warnings %q, recorded %q; want no warning", level, res.Classified, warned, res.Warnings)
+		}
+		if (level == 1) != (res.ExcludedZero != 0) {
+			t.Errorf("-d %d: %d zero pages left out", level, res.ExcludedZero)
+		}
 	}
 }
 

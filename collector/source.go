@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/gokdump/gokdump/internal/bitmap"
 	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/vmcore"
@@ -119,25 +120,31 @@ func openSource(f *vmcore.File, level mm.DumpLevel, warn func(string)) (*source,
 		s.as = as
 	}
 	// Classify at every level: hwpoison and offline pages are left out even at -d 0,
-	// as makedumpfile does.
+	// as makedumpfile does. But -d 0 and -d 1 leave out no page type, so when pages
+	// cannot be classified the dump is still what was asked for: no warning then
+	// (Stats.Classified still records it).
+	cannotClassify := warn
+	if level&^mm.ExcludeZero == 0 {
+		cannotClassify = func(string) {}
+	}
 	if s.as == nil {
-		warn(fmt.Sprintf("dump level %d: keeping every page but zero pages", level))
+		cannotClassify(fmt.Sprintf("dump level %d: keeping every page but zero pages", level))
 		return s, nil
 	}
 	layout, err := mm.NewLayout(symbols{info})
 	var missing *mm.MissingKeysError
 	switch {
 	case errors.As(err, &missing):
-		warn(fmt.Sprintf("cannot classify pages (%v): keeping every page but zero pages", err))
+		cannotClassify(fmt.Sprintf("cannot classify pages (%v): keeping every page but zero pages", err))
 		return s, nil
 	case err != nil:
-		warn(fmt.Sprintf("cannot classify pages: %v: keeping every page but zero pages", err))
+		cannotClassify(fmt.Sprintf("cannot classify pages: %v: keeping every page but zero pages", err))
 		return s, nil
 	}
 	mem := memory{as: s.as, f: f}
 	secs, err := mm.ReadSections(layout, mem, s.maxPFN)
 	if err != nil {
-		warn(fmt.Sprintf("cannot read mem_section: %v: keeping every page but zero pages", err))
+		cannotClassify(fmt.Sprintf("cannot read mem_section: %v: keeping every page but zero pages", err))
 		return s, nil
 	}
 	s.layout, s.secs, s.mem = layout, secs, mem
@@ -154,7 +161,7 @@ func (s *source) presentIn(b []byte, start, n uint64) {
 	for ; i < len(s.present) && s.present[i].start < end; i++ {
 		a := max(s.present[i].start, start)
 		z := min(s.present[i].end, end)
-		setBits(b, a-start, z-a)
+		bitmap.Set(b, a-start, z-a)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gokdump/gokdump/internal/bitmap"
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -96,7 +97,7 @@ func (wk *classifyWorker) classify(ctx context.Context, w *window, zeroScan bool
 	if wk.cls != nil {
 		st := wk.cls.Classify(w.start, w.start+w.n, level, func(pfn, k uint64, t mm.PageType) {
 			if level.Excludes(t) {
-				w.excluded[t] += clearBits(dumped, pfn-w.start, k)
+				w.excluded[t] += bitmap.Clear(dumped, pfn-w.start, k)
 			}
 		})
 		w.unreadable, w.readErr = st.Unreadable, st.ReadErr
@@ -107,7 +108,7 @@ func (wk *classifyWorker) classify(ctx context.Context, w *window, zeroScan bool
 			return
 		}
 	}
-	w.count = popcount(dumped)
+	w.count = bitmap.Count(dumped)
 }
 
 // dropNoData clears the pages the source has no data for: those an earlier filtering
@@ -117,7 +118,7 @@ func (wk *classifyWorker) dropNoData(w *window) error {
 	end := w.start + w.n
 	for _, r := range s.noData {
 		if a, z := max(r.start, w.start), min(r.end, end); a < z {
-			w.noData += clearBits(w.dumped, a-w.start, z-a)
+			w.noData += bitmap.Clear(w.dumped, a-w.start, z-a)
 		}
 	}
 	if s.f.Format != vmcore.FormatKdump {
@@ -148,7 +149,7 @@ func (wk *classifyWorker) scanZero(ctx context.Context, w *window) error {
 	}
 	batch := uint64(c.opts.ChunkPages)
 	for pos := uint64(0); pos < w.n; {
-		s, k := nextRun(w.dumped, pos, w.n, true)
+		s, k := bitmap.NextRun(w.dumped, pos, w.n, true)
 		if k == 0 {
 			break
 		}
@@ -164,7 +165,7 @@ func (wk *classifyWorker) scanZero(ctx context.Context, w *window) error {
 			}
 			for i := uint64(0); i < m; i++ {
 				if isZero(buf[i*ps : (i+1)*ps]) {
-					w.zero += clearBits(w.dumped, s+done+i, 1)
+					w.zero += bitmap.Clear(w.dumped, s+done+i, 1)
 				}
 			}
 			done += m

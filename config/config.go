@@ -11,13 +11,15 @@
 //	cfg, err := config.Load("/etc/kdump.conf")
 //	// cfg.Path, cfg.Target.Kind, cfg.Collector.Args, cfg.FailureAction, ...
 //
-// The options of core_collector are makedumpfile's; they are checked by the
-// collector's own option parser through Config.CheckCollector, which package main
-// (where that parser lives) calls after Load.
+// The options of core_collector are makedumpfile's; package config keeps them as words.
+// Package makedumpfile checks them (makedumpfile.CheckConfig, which every gokdump
+// command that loads the file calls after Load): its parser turns them into the
+// collector's options, and config stays free of the collector.
 package config
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -211,6 +213,39 @@ func Load(file string) (*Config, error) {
 	}
 	defer f.Close()
 	return Parse(f, file)
+}
+
+// LoadOrDefault is Load for the service, which must work on a machine nobody
+// configured: a missing file that was not named explicitly (explicit is false: the
+// default location) is the default configuration, as with Fedora's kdump, where an
+// installed but untouched service dumps to /var/crash; its File says so. A missing
+// file named explicitly is an error. data is the file's bytes (nil for the defaults),
+// which the capture initramfs carries.
+func LoadOrDefault(file string, explicit bool) (c *Config, data []byte, err error) {
+	f, err := os.Open(file)
+	if errors.Is(err, os.ErrNotExist) && !explicit {
+		c = Default()
+		c.File = file + " (missing: defaults)"
+		return c, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	// Parse refuses more than maxLines lines of maxLineLen: read no more than that.
+	const maxSize = maxLines * (maxLineLen + 1)
+	data, err = io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	if len(data) > maxSize {
+		return nil, nil, &Error{File: file, Msg: fmt.Sprintf("larger than %d bytes: not a kdump.conf", maxSize)}
+	}
+	c, err = Parse(bytes.NewReader(data), file)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, data, nil
 }
 
 // directive says how one kdump.conf directive is read.
@@ -577,16 +612,6 @@ func setBool(field func(*Config) *bool) func(*Config, *parser, string, int) erro
 		}
 		return nil
 	}
-}
-
-// CheckCollector checks the core_collector options with check (package main passes
-// the option parser of "gokdump dump"); a problem is reported as an Error on the
-// core_collector line.
-func (c *Config) CheckCollector(check func(args []string, target TargetKind) error) error {
-	if err := check(c.Collector.Args, c.Target.Kind); err != nil {
-		return &Error{File: c.File, Line: c.Collector.Line, Msg: "core_collector: " + err.Error()}
-	}
-	return nil
 }
 
 // Format writes c in kdump.conf syntax, one directive a line, defaults included, so

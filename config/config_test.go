@@ -229,25 +229,6 @@ func sameConfig(a, b *Config) bool {
 	return reflect.DeepEqual(x, y)
 }
 
-func TestCheckCollector(t *testing.T) {
-	c, err := Parse(strings.NewReader("\n\ncore_collector makedumpfile -F -d 31\nssh a@b"), "k")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gotArgs []string
-	var gotKind TargetKind
-	err = c.CheckCollector(func(args []string, k TargetKind) error {
-		gotArgs, gotKind = args, k
-		return errors.New("bad option")
-	})
-	if err == nil || err.Error() != "k:3: core_collector: bad option" {
-		t.Errorf("CheckCollector: %v", err)
-	}
-	if !reflect.DeepEqual(gotArgs, []string{"-F", "-d", "31"}) || gotKind != TargetSSH {
-		t.Errorf("checker got %q %q", gotArgs, gotKind)
-	}
-}
-
 func TestLoad(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "kdump.conf")
 	if err := os.WriteFile(p, []byte("path /x\nnonsense\n"), 0o600); err != nil {
@@ -272,5 +253,31 @@ func TestDirectivesListed(t *testing.T) {
 		if !found {
 			t.Errorf("Directives() lacks %q: %v", d, got)
 		}
+	}
+}
+
+func TestLoadOrDefault(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "kdump.conf")
+	c, data, err := LoadOrDefault(missing, false)
+	if err != nil || data != nil || c.Path != DefaultDumpPath || c.File != missing+" (missing: defaults)" {
+		t.Errorf("missing default file: %+v, %q, %v", c, data, err)
+	}
+	if _, _, err := LoadOrDefault(missing, true); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing explicit file: %v", err)
+	}
+	text := "path /x\ncore_collector makedumpfile -c -d 1\n"
+	os.WriteFile(missing, []byte(text), 0o600)
+	c, data, err = LoadOrDefault(missing, false)
+	if err != nil || string(data) != text || c.Path != "/x" || c.File != missing {
+		t.Errorf("file: %+v, %q, %v", c, data, err)
+	}
+	os.WriteFile(missing, []byte("path /y\nbogus\n"), 0o600)
+	if _, _, err := LoadOrDefault(missing, true); err == nil || !strings.HasPrefix(err.Error(), missing+":2: ") {
+		t.Errorf("bad line: %v", err)
+	}
+	os.WriteFile(missing, bytes.Repeat([]byte("# comment\n"), maxLines*(maxLineLen+1)/10+1), 0o600)
+	if _, _, err := LoadOrDefault(missing, true); err == nil || !strings.Contains(err.Error(), "not a kdump.conf") {
+		t.Errorf("huge file: %v", err)
 	}
 }

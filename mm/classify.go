@@ -3,6 +3,8 @@ package mm
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/gokdump/gokdump/internal/bitmap"
 )
 
 // PageType is what a page frame holds, as far as dump filtering cares.
@@ -571,24 +573,8 @@ func (c *Classifier) Exclude(window []byte, startPFN, n uint64, level DumpLevel)
 	}
 	st := c.Classify(startPFN, startPFN+n, level, func(pfn, k uint64, t PageType) {
 		if level.Excludes(t) {
-			clearBits(window, pfn-startPFN, k)
+			bitmap.Clear(window, pfn-startPFN, k)
 		}
 	})
 	return st, nil
-}
-
-func clearBits(b []byte, from, n uint64) {
-	end := from + n
-	for from < end && from&7 != 0 {
-		b[from>>3] &^= 1 << (from & 7)
-		from++
-	}
-	if whole := (end - from) >> 3; whole > 0 {
-		clear(b[from>>3 : (from>>3)+whole])
-		from += whole << 3
-	}
-	for from < end {
-		b[from>>3] &^= 1 << (from & 7)
-		from++
-	}
 }

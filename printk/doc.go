@@ -11,7 +11,8 @@
 //
 // Read walks whichever the dump holds and returns a Log of Records; Log.WriteText prints
 // them byte for byte as kexec-tools' vmcore-dmesg does, so existing scripts and habits
-// carry over. Every walk is bounded by the ring sizes the kernel itself allows, and a
+// carry over (Log.WriteMakedumpfileText as makedumpfile --dump-dmesg does, and
+// Log.WriteJSON one JSONRecord a line, for programs). Every walk is bounded by the ring sizes the kernel itself allows, and a
 // damaged ring gives the records read before the damage plus a *FormatError saying which
 // record and address stopped the walk.
 //

@@ -49,6 +49,26 @@ type CaptureInfo struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
+// ReadCaptureInfo reads the CaptureInfo the image builder wrote (in the capture
+// kernel, from "/"+CaptureInfoPath). Module paths must be absolute.
+func ReadCaptureInfo(path string) (*CaptureInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var info CaptureInfo
+	if err := json.NewDecoder(io.LimitReader(f, 4<<20)).Decode(&info); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, m := range info.Modules {
+		if !filepath.IsAbs(m) {
+			return nil, fmt.Errorf("%s: module path %q is not absolute", path, m)
+		}
+	}
+	return &info, nil
+}
+
 // BuildOptions says what goes into a capture initramfs.
 type BuildOptions struct {
 	Config *config.Config

@@ -329,3 +329,25 @@ func TestProgramFilesErrors(t *testing.T) {
 		t.Errorf("interpreter loop: %q %v", files, err)
 	}
 }
+
+func TestReadCaptureInfo(t *testing.T) {
+	dir := t.TempDir()
+	write := func(text string) string {
+		p := filepath.Join(dir, "capture.json")
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p := write(`{"release":"6.1.0-t","modules":["/lib/modules/6.1.0-t/ext4.ko"],"device":{"fstype":"xfs","spec":"UUID=x"}}`)
+	info, err := ReadCaptureInfo(p)
+	if err != nil || info.Release != "6.1.0-t" || len(info.Modules) != 1 || info.Device.FSType != "xfs" {
+		t.Errorf("%+v, %v", info, err)
+	}
+	if _, err := ReadCaptureInfo(write(`{"modules":["ext4.ko"]}`)); err == nil || !strings.Contains(err.Error(), "not absolute") {
+		t.Errorf("relative module path: %v", err)
+	}
+	if _, err := ReadCaptureInfo(write(`{"modules":`)); err == nil || !strings.Contains(err.Error(), p) {
+		t.Errorf("cut JSON: %v", err)
+	}
+}

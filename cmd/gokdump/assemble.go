@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"github.com/gokdump/gokdump/assemble"
 	"github.com/gokdump/gokdump/collector"
 	"github.com/gokdump/gokdump/compress"
+	"github.com/gokdump/gokdump/makedumpfile"
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -37,19 +37,6 @@ const (
 	asmExitUsage      = 9
 )
 
-// rangeList collects repeated --map options.
-type rangeList []assemble.Range
-
-func (l *rangeList) String() string { return fmt.Sprint(*l) }
-func (l *rangeList) Set(v string) error {
-	r, err := assemble.ParseRange(v)
-	if err != nil {
-		return err
-	}
-	*l = append(*l, r)
-	return nil
-}
-
 func runAssemble(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "assemble", `[--mem SOURCE] [--map FILEOFF:PHYS:SIZE ...] [-o FILE] [ELFCOREHDR]
 
@@ -68,7 +55,7 @@ flattened when written to standard output).
 Exit codes: 1 no address, 2 bad address, 3 cannot open SOURCE, 4 invalid ELF core
 header, 5 memory cannot be read, 8 cannot write, 9 bad arguments.`)
 	memPath := fs.String("mem", "/dev/mem", "physical memory: /dev/mem or a RAM image file")
-	var maps rangeList
+	var maps assemble.Ranges
 	fs.Var(&maps, "map", "SOURCE holds SIZE bytes of physical memory from PHYS at offset FILEOFF: `FILEOFF:PHYS:SIZE` (repeatable; 0x hex, K/M/G)")
 	out := fs.String("o", "", "write the vmcore to `FILE` instead of standard output")
 	force := fs.Bool("f", false, "overwrite FILE if it exists")
@@ -150,7 +137,7 @@ header, 5 memory cannot be read, 8 cannot write, 9 bad arguments.`)
 	name := "standard output"
 	if *out != "" {
 		name = *out
-		if file, err = createDumpFile(name, *force); err != nil {
+		if file, err = makedumpfile.Create(name, *force); err != nil {
 			return errorf(asmExitWrite, "%v", err)
 		}
 		defer file.Close()
@@ -208,5 +195,3 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 	}
 	return c.w.Write(p)
 }
-
-var _ flag.Value = (*rangeList)(nil)

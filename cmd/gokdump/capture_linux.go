@@ -2,17 +2,20 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/gokdump/gokdump/capture"
 	"github.com/gokdump/gokdump/kmod"
 	"github.com/gokdump/gokdump/service"
 )
+
+// The capture service: what gokdump does as PID 1 of the capture initramfs that
+// "gokdump initramfs" / "gokdump start" build (package service), when the crashed
+// kernel's memory is in /proc/vmcore. The flow itself is package capture; this file
+// only wires the image's configuration into a capture.Flow.
 
 // captureConfigPath is the configuration inside the capture initramfs.
 const captureConfigPath = "/" + service.ConfigPath
@@ -36,11 +39,11 @@ func runCaptureService(ctx context.Context, con io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
-	info, err := readCaptureInfo("/" + service.CaptureInfoPath)
+	info, err := service.ReadCaptureInfo("/" + service.CaptureInfoPath)
 	if err != nil {
 		fmt.Fprintf(con, "gokdump: warning: %v\n", err)
 	}
-	col, err := captureCollector(cfg.Collector)
+	col, err := capture.ParseCollector(cfg.Collector)
 	if err != nil {
 		return fmt.Errorf("capture: %s: %w", cfg.File, err)
 	}
@@ -52,33 +55,16 @@ func runCaptureService(ctx context.Context, con io.Writer) error {
 		Console:    con,
 		LoadModule: func(p string) error { return kmod.LoadFile(p, "") },
 	}
+	var fsType, spec string
 	if info != nil {
 		flow.Modules = info.Modules
 		flow.Dir = info.Device.Dir
+		fsType, spec = info.Device.FSType, info.Device.Spec
 	}
-	flow.Target, flow.TargetErr = captureTarget(cfg, info)
+	flow.Target, flow.TargetErr = capture.TargetFor(cfg, fsType, spec)
 	_, err = flow.Run(ctx)
 	if err == nil {
 		err = errors.New("the machine did not stop after the final action")
 	}
 	return err
-}
-
-// readCaptureInfo reads what the image builder found in the first kernel.
-func readCaptureInfo(path string) (*service.CaptureInfo, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var info service.CaptureInfo
-	if err := json.NewDecoder(io.LimitReader(f, 4<<20)).Decode(&info); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	for _, m := range info.Modules {
-		if !filepath.IsAbs(m) {
-			return nil, fmt.Errorf("%s: module path %q is not absolute", path, m)
-		}
-	}
-	return &info, nil
 }

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 
 	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/makedumpfile"
 )
 
 // The "config" command checks kdump.conf. The helpers here (configPath, loadConfig)
@@ -35,59 +35,25 @@ func configPath(flagValue string) string {
 	return config.DefaultFile
 }
 
-// loadConfig reads and checks the configuration file, including the core_collector
-// options, which are checked by the same parser "gokdump dump" uses. A missing file
-// at the default location is the default configuration (as with Fedora's kdump, an
-// installed but untouched service dumps to /var/crash); a missing file named
-// explicitly is an error.
+// loadConfig reads the configuration file as config.LoadOrDefault does (a missing file
+// at the default location is the default configuration) and checks the core_collector
+// options with the parser "gokdump dump" uses.
 func loadConfig(file string, explicit bool) (*config.Config, error) {
-	c, err := config.Load(file)
-	if errors.Is(err, os.ErrNotExist) && !explicit {
-		c = config.Default()
-		c.File = file + " (missing: defaults)"
-		err = nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := c.CheckCollector(checkCollectorArgs); err != nil {
-		return nil, err
-	}
-	return c, nil
+	c, _, err := loadConfigData(file, explicit)
+	return c, err
 }
 
-// checkCollectorArgs checks core_collector options as "gokdump dump" would take them
-// with the operands the capture environment adds, plus the rules of the target: a
-// remote or raw target receives a flattened stream (-F), a file system target a file.
-func checkCollectorArgs(args []string, target config.TargetKind) error {
-	a, err := parseDumpArgs(args)
+// loadConfigData is loadConfig with the file's bytes (nil for the defaults), which
+// the capture initramfs carries.
+func loadConfigData(file string, explicit bool) (c *config.Config, data []byte, err error) {
+	c, data, err = config.LoadOrDefault(file, explicit)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	switch {
-	case len(a.operands) > 0:
-		return fmt.Errorf("operands %q: the capture environment adds VMCORE and DUMPFILE itself", a.operands)
-	case a.help || a.version || a.checkParams || a.dryRun:
-		return errors.New("-h, -v, --check-params and --dry-run do not save a dump")
-	case a.rearrange:
-		return errors.New("-R rebuilds a dump from a flattened stream; it does not save one")
+	if err := makedumpfile.CheckConfig(c); err != nil {
+		return nil, nil, err
 	}
-	switch target {
-	case config.TargetSSH, config.TargetRaw:
-		if !a.flat {
-			return fmt.Errorf("an %s target needs the flattened format: add -F", target)
-		}
-	default:
-		if a.flat {
-			return errors.New("-F writes a flattened stream, which only ssh and raw targets take: remove it")
-		}
-	}
-	if a.flat {
-		a.operands = []string{"/proc/vmcore"}
-	} else {
-		a.operands = []string{"/proc/vmcore", "vmcore"}
-	}
-	return a.check()
+	return c, data, nil
 }
 
 func runConfig(ctx context.Context, e *env, args []string) int {

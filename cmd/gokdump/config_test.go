@@ -18,37 +18,6 @@ func writeConf(t *testing.T, text string) string {
 	return p
 }
 
-func TestCheckCollectorArgs(t *testing.T) {
-	for _, tc := range []struct {
-		args   string
-		target config.TargetKind
-		error  string
-	}{
-		{"-l --message-level 7 -d 31", config.TargetRootfs, ""},
-		{"-z -d 1,31 --num-threads 1", config.TargetExt4, ""},
-		{"-F -l -d 31", config.TargetSSH, ""},
-		{"-F -c", config.TargetRaw, ""},
-		{"-E -d 31", config.TargetXFS, ""},
-		{"-l -d 31", config.TargetSSH, "add -F"},
-		{"-l -d 31", config.TargetRaw, "add -F"},
-		{"-F -l", config.TargetExt4, "remove it"},
-		{"-E -c", config.TargetExt4, "cannot hold zlib"},
-		{"-d 32", config.TargetExt4, "dump level"},
-		{"--split", config.TargetExt4, "not supported"},
-		{"-l /proc/vmcore out", config.TargetExt4, "adds VMCORE and DUMPFILE itself"},
-		{"-R", config.TargetExt4, "-R rebuilds"},
-		{"--dry-run", config.TargetExt4, "do not save a dump"},
-	} {
-		err := checkCollectorArgs(strings.Fields(tc.args), tc.target)
-		switch {
-		case tc.error == "" && err != nil:
-			t.Errorf("%q (%s): %v", tc.args, tc.target, err)
-		case tc.error != "" && (err == nil || !strings.Contains(err.Error(), tc.error)):
-			t.Errorf("%q (%s): error %v, want %q", tc.args, tc.target, err, tc.error)
-		}
-	}
-}
-
 func TestConfigCheck(t *testing.T) {
 	good := writeConf(t, "ext4 LABEL=crash\ncore_collector makedumpfile -z -d 31\n")
 	code, out, errs := runCmd(t, "config", "check", good)

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/gokdump/gokdump/printk"
@@ -15,28 +13,6 @@ func init() {
 		summary: "the crashed kernel's log, as vmcore-dmesg prints it",
 		run:     runDmesg,
 	})
-}
-
-// dmesgRecord is one line of "gokdump dmesg --json". The field names are a stable
-// interface: fields are only ever added. A field the kernel's log layout does not record
-// is left out.
-type dmesgRecord struct {
-	Seq         uint64       `json:"seq"`
-	TimestampNs uint64       `json:"timestamp_ns"`
-	Caller      *dmesgCaller `json:"caller,omitempty"`
-	Level       *int         `json:"level,omitempty"`
-	Facility    *int         `json:"facility,omitempty"`
-	Subsystem   string       `json:"subsystem,omitempty"`
-	Device      string       `json:"device,omitempty"`
-	// Text is escaped as in the text output ("\xNN" for bytes that are neither printable
-	// ASCII nor white space), so it is plain ASCII whatever the kernel stored.
-	Text string `json:"text"`
-}
-
-// dmesgCaller is who printed: a task (pid) or a CPU in interrupt context.
-type dmesgCaller struct {
-	PID *uint32 `json:"pid,omitempty"`
-	CPU *uint32 `json:"cpu,omitempty"`
 }
 
 func runDmesg(ctx context.Context, e *env, args []string) int {
@@ -57,7 +33,7 @@ damaged, the records before the damage are printed and the error says where it s
 	if log != nil {
 		var werr error
 		if *asJSON {
-			werr = writeDmesgJSON(e, log)
+			werr = log.WriteJSON(e.stdout)
 		} else {
 			werr = log.WriteText(e.stdout)
 		}
@@ -71,33 +47,4 @@ damaged, the records before the damage are printed and the error says where it s
 		return 1
 	}
 	return 0
-}
-
-func writeDmesgJSON(e *env, log *printk.Log) error {
-	bw := bufio.NewWriter(e.stdout)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false) // kernel text is full of <, > and &; keep it readable
-	var text []byte
-	for i := range log.Records {
-		r := &log.Records[i]
-		text = printk.AppendEscaped(text[:0], r.Text)
-		out := dmesgRecord{Seq: r.Seq, TimestampNs: r.TimestampNs, Subsystem: r.Subsystem, Device: r.Device, Text: string(text)}
-		if id, isCPU, ok := r.Caller(); ok {
-			if isCPU {
-				out.Caller = &dmesgCaller{CPU: &id}
-			} else {
-				out.Caller = &dmesgCaller{PID: &id}
-			}
-		}
-		if r.Level >= 0 {
-			out.Level = &r.Level
-		}
-		if r.Facility >= 0 {
-			out.Facility = &r.Facility
-		}
-		if err := enc.Encode(out); err != nil {
-			return err
-		}
-	}
-	return bw.Flush()
 }

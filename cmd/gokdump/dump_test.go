@@ -6,104 +6,19 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/gokdump/gokdump/collector"
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/internal/synth"
-	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
-func TestParseDumpArgs(t *testing.T) {
-	for _, tc := range []struct {
-		args  []string
-		want  dumpArgs
-		error string
-	}{
-		// What kdump-utils (core_collector) and kdump-tools (MAKEDUMP_ARGS) pass.
-		{args: []string{"-l", "--message-level", "7", "-d", "31", "/proc/vmcore", "out"},
-			want: dumpArgs{levels: []mm.DumpLevel{31}, codec: compress.LZO, messageLevel: 7, operands: []string{"/proc/vmcore", "out"}}},
-		{args: []string{"-F", "-l", "--message-level", "7", "-d", "31", "/proc/vmcore"},
-			want: dumpArgs{levels: []mm.DumpLevel{31}, codec: compress.LZO, flat: true, messageLevel: 7, operands: []string{"/proc/vmcore"}}},
-		{args: []string{"-c", "-d", "31", "/proc/vmcore", "out"},
-			want: dumpArgs{levels: []mm.DumpLevel{31}, codec: compress.Zlib, messageLevel: 7, operands: []string{"/proc/vmcore", "out"}}},
-		{args: []string{"-d31", "-z", "vm", "out"},
-			want: dumpArgs{levels: []mm.DumpLevel{31}, codec: compress.Zstd, messageLevel: 7, operands: []string{"vm", "out"}}},
-		{args: []string{"-ld31", "vm", "out"},
-			want: dumpArgs{levels: []mm.DumpLevel{31}, codec: compress.LZO, messageLevel: 7, operands: []string{"vm", "out"}}},
-		{args: []string{"-Epd", "1", "vm", "out"}, // getopt: -E -p -d 1
-			want: dumpArgs{levels: []mm.DumpLevel{1}, codec: compress.Snappy, elf: true, messageLevel: 7, operands: []string{"vm", "out"}}},
-		{args: []string{"vm", "out", "--message-level=31", "--num-th", "3", "--show-stats", "--json", "-d", "1,31"},
-			want: dumpArgs{levels: []mm.DumpLevel{1, 31}, messageLevel: 31, threads: 3, showStats: true, json: true, operands: []string{"vm", "out"}}},
-		{args: []string{"-R", "out"}, want: dumpArgs{rearrange: true, messageLevel: 7, operands: []string{"out"}}},
-		{args: []string{"-f", "-L", "2M", "--dry-run", "--", "-vm"},
-			want: dumpArgs{force: true, sizeLimit: 2 << 20, dryRun: true, messageLevel: 7, operands: []string{"-vm"}}},
-		{args: []string{"--cyclic-buffer", "4", "--non-mmap", "vm", "out"},
-			want: dumpArgs{windowPFNs: 4 * 1024 * 8, messageLevel: 7, operands: []string{"vm", "out"}}},
-		{args: []string{"-Q", "vm", "out"}, error: "unknown option -Q"},
-		{args: []string{"--bogus", "vm", "out"}, error: "unknown option --bogus"},
-		{args: []string{"--split", "vm", "a", "b"}, error: "option --split is not supported"},
-		{args: []string{"-x", "vmlinux", "vm", "out"}, error: "option -x is not supported"},
-		{args: []string{"-d", "32", "vm", "out"}, error: "dump level \"32\" is invalid"},
-		{args: []string{"-d"}, error: "option -d needs an argument"},
-		{args: []string{"--message-level", "x"}, error: "--message-level \"x\""},
-		{args: []string{"--show-stats=1"}, error: "takes no argument"},
-	} {
-		got, err := parseDumpArgs(tc.args)
-		if tc.error != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.error) {
-				t.Errorf("%q: error %v, want %q", tc.args, err, tc.error)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%q: %v", tc.args, err)
-			continue
-		}
-		if !reflect.DeepEqual(*got, tc.want) {
-			t.Errorf("%q:\n got %+v\nwant %+v", tc.args, *got, tc.want)
-		}
-	}
-}
-
-func TestDumpArgsCheck(t *testing.T) {
-	for _, tc := range []struct {
-		args  []string
-		error string
-	}{
-		{[]string{"-E", "-c", "vm", "out"}, "cannot hold zlib"},
-		{[]string{"vm"}, "want two operands"},
-		{[]string{"-F", "vm", "out"}, "wants one operand"},
-		{[]string{"-R"}, "wants one operand"},
-		{[]string{"-R", "-F", "out"}, "no other output option"},
-		{[]string{"--check-params"}, ""},
-		{[]string{"--dry-run", "vm"}, ""},
-	} {
-		a, err := parseDumpArgs(tc.args)
-		if err == nil {
-			err = a.check()
-		}
-		if (err == nil) != (tc.error == "") || err != nil && !strings.Contains(err.Error(), tc.error) {
-			t.Errorf("%q: %v, want %q", tc.args, err, tc.error)
-		}
-	}
-}
-
 func synthVmcore(t *testing.T) (dir, path string) {
 	t.Helper()
-	c, err := synth.New(synth.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir = t.TempDir()
-	path, err = c.WriteFile(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir, path
+	_, path = synth.Temp(t, synth.Default())
+	return filepath.Dir(path), path
 }
 
 func runAs(t *testing.T, argv0 string, stdin []byte, args ...string) (int, string, string) {
@@ -264,24 +179,4 @@ func TestDumpErrors(t *testing.T) {
 		t.Errorf("--help: exit %d", code)
 	}
 	_ = vm
-}
-
-// FuzzParseDumpArgs: any command line gives options or an error, never a panic, and
-// the options it gives pass or fail check without panicking either.
-func FuzzParseDumpArgs(f *testing.F) {
-	for _, s := range []string{"-l --message-level 7 -d 31 /proc/vmcore out", "-ld31 a b", "-F -c -d 31 a", "-R out", "--num-th=2 -L 1G a b", "-d 1,31 -- -x y"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, line string) {
-		a, err := parseDumpArgs(strings.Fields(line))
-		if err != nil {
-			return
-		}
-		_ = a.check()
-		for _, l := range a.levels {
-			if l > mm.MaxDumpLevel {
-				t.Fatalf("%q: level %d accepted", line, l)
-			}
-		}
-	})
 }

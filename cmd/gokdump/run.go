@@ -102,13 +102,23 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun \"gokdump COMMAND --help\" for a command's options.")
 }
 
-// newFlagSet returns a FlagSet for command name whose usage text goes to e.stderr and
-// starts with the given synopsis lines.
+// newFlagSet returns a FlagSet for command name whose usage text goes to e.stderr.
+// synopsis is the usage line's operands, then a blank line and the description; a
+// command with nothing to put on the usage line starts synopsis with the blank line
+// and is shown as "Usage: gokdump NAME [OPTIONS]".
 func newFlagSet(e *env, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet("gokdump "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: gokdump %s %s\n", name, strings.TrimSpace(synopsis))
+		line, text, _ := strings.Cut(synopsis, "\n")
+		line, text = strings.TrimSpace(line), strings.TrimSpace(text)
+		if line == "" {
+			line = "[OPTIONS]"
+		}
+		fmt.Fprintf(e.stderr, "Usage: gokdump %s %s\n", name, line)
+		if text != "" {
+			fmt.Fprintf(e.stderr, "\n%s\n", text)
+		}
 		fs.PrintDefaults()
 	}
 	return fs

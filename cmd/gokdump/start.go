@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -55,19 +54,7 @@ func addServiceFlags(fs *flag.FlagSet) *serviceFlags {
 // default file is missing and the defaults apply).
 func (f *serviceFlags) load() (*config.Config, []byte, error) {
 	explicit := f.config != "" || os.Getenv(configEnv) != ""
-	path := configPath(f.config)
-	cfg, err := loadConfig(path, explicit)
-	if err != nil {
-		return nil, nil, err
-	}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) && !explicit {
-		return cfg, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return cfg, data, nil
+	return loadConfigData(configPath(f.config), explicit)
 }
 
 func (f *serviceFlags) startOptions(cfg *config.Config, data []byte) service.StartOptions {

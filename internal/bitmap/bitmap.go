@@ -1,15 +1,17 @@
-package collector
+// Package bitmap holds the bit operations on dump bitmaps: bit i (byte i>>3, bit i&7,
+// least significant first) stands for pfn start+i, as in the kdump-compressed format.
+// Package mm clears the bits of the pages a dump level leaves out; package collector
+// also counts them and finds the runs of pages to write. It is not the format's layout
+// (where a bitmap sits in a file): that is the dump file's.
+package bitmap
 
 import (
 	"encoding/binary"
 	"math/bits"
 )
 
-// Bitmaps here are dump bitmaps: bit i (byte i>>3, bit i&7, least significant first)
-// stands for pfn start+i, as in the kdump-compressed format.
-
-// setBits sets bits [from, from+n).
-func setBits(b []byte, from, n uint64) {
+// Set sets bits [from, from+n).
+func Set(b []byte, from, n uint64) {
 	end := from + n
 	for from < end && from&7 != 0 {
 		b[from>>3] |= 1 << (from & 7)
@@ -23,8 +25,8 @@ func setBits(b []byte, from, n uint64) {
 	}
 }
 
-// clearBits clears bits [from, from+n) and returns how many were set.
-func clearBits(b []byte, from, n uint64) uint64 {
+// Clear clears bits [from, from+n) and returns how many were set.
+func Clear(b []byte, from, n uint64) uint64 {
 	var cnt uint64
 	end := from + n
 	for from < end && from&7 != 0 {
@@ -49,9 +51,11 @@ func clearBits(b []byte, from, n uint64) uint64 {
 	return cnt
 }
 
-func testBit(b []byte, i uint64) bool { return b[i>>3]&(1<<(i&7)) != 0 }
+// Test reports whether bit i is set.
+func Test(b []byte, i uint64) bool { return b[i>>3]&(1<<(i&7)) != 0 }
 
-func popcount(b []byte) uint64 {
+// Count returns the number of set bits in b.
+func Count(b []byte) uint64 {
 	var n uint64
 	for len(b) >= 8 {
 		n += uint64(bits.OnesCount64(binary.LittleEndian.Uint64(b)))
@@ -63,9 +67,9 @@ func popcount(b []byte) uint64 {
 	return n
 }
 
-// nextRun finds the first run of bits equal to set at or after from and below limit,
+// NextRun finds the first run of bits equal to set at or after from and below limit,
 // returning its start and length; length 0 means none.
-func nextRun(b []byte, from, limit uint64, set bool) (start, n uint64) {
+func NextRun(b []byte, from, limit uint64, set bool) (start, n uint64) {
 	i := from
 	for i < limit {
 		// Skip whole bytes that cannot start a run.
@@ -76,7 +80,7 @@ func nextRun(b []byte, from, limit uint64, set bool) (start, n uint64) {
 				continue
 			}
 		}
-		if testBit(b, i) == set {
+		if Test(b, i) == set {
 			break
 		}
 		i++
@@ -93,7 +97,7 @@ func nextRun(b []byte, from, limit uint64, set bool) (start, n uint64) {
 				continue
 			}
 		}
-		if testBit(b, i) != set {
+		if Test(b, i) != set {
 			break
 		}
 		i++

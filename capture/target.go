@@ -1,0 +1,40 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/target"
+)
+
+// TargetWait bounds the wait for the dump device to appear (drivers probing, slow
+// disks), as Fedora's default of 30 s for the root device.
+const TargetWait = 30 * time.Second
+
+// TargetMountPoint is where the capture mounts a file system target.
+const TargetMountPoint = "/kdumproot"
+
+// TargetFor is the dump target of cfg as the capture kernel reaches it. fsType and spec
+// are the device the image builder found ("" when it found none: for the root file
+// system, its UUID); they win over the configuration's words, which they were made from.
+func TargetFor(cfg *config.Config, fsType, spec string) (Target, error) {
+	fstype, devSpec := string(cfg.Target.Kind), cfg.Target.Spec
+	if fsType != "" && spec != "" {
+		fstype, devSpec = fsType, spec
+	}
+	switch cfg.Target.Kind {
+	case config.TargetRaw, config.TargetSSH, config.TargetNFS:
+		return nil, fmt.Errorf("%s: saving to a %s target is not implemented yet", cfg.File, cfg.Target.Kind)
+	case config.TargetRootfs:
+		if devSpec == "" {
+			return nil, errors.New("no target is configured and the image does not say which device holds the root file system (rebuild it with gokdump initramfs)")
+		}
+	}
+	dev, err := target.ParseDevice(devSpec)
+	if err != nil {
+		return nil, err
+	}
+	return &target.Local{FSType: fstype, Device: dev, Wait: TargetWait, MountPoint: TargetMountPoint}, nil
+}
