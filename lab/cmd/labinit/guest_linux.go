@@ -1,7 +1,8 @@
 package main
 
-// The real-crash lab's guest: gokdump as PID 1 of the lab's first kernel and of its
-// capture kernel. The host side and the protocol are in packages lab and lab/plan.
+// The lab guest's jobs: the first kernel's (facts, workload, arming, crash) and, in
+// the lab's own capture (plan.CaptureRawTar), the capture kernel's. The host side and
+// the protocol are in packages lab and lab/plan.
 
 import (
 	"archive/tar"

@@ -1,9 +1,9 @@
 package main
 
 // The real-crash lab's guest in service mode (plan.CaptureService): the first kernel
-// arms the way a machine does, with kdump.conf and "gokdump start"; the capture kernel
-// then boots the image start built, which holds no lab plan, so its init is the capture
-// service (capture_linux.go), not the lab.
+// arms the way a machine does, with kdump.conf and the real gokdump's "start"; the
+// capture kernel then boots the image start built, whose /init is that gokdump binary
+// (its capture service), not this program.
 
 import (
 	"context"
@@ -22,8 +22,9 @@ import (
 // capture initramfs under TCG).
 const armServiceTimeout = 5 * time.Minute
 
-// armService writes the plan's kdump.conf and runs "gokdump start" (this binary, as a
-// child process: it is not PID 1, so it runs the command).
+// armService writes the plan's kdump.conf and runs "gokdump start" with the gokdump
+// binary the host put at plan.GokdumpPath, as a machine's kdump service would. start
+// puts the binary it runs as (/proc/self/exe) into the capture initramfs as /init.
 func (g *labGuest) armService(ctx context.Context) error {
 	// A machine has a name; the capture names the dump directory after it.
 	if err := unix.Sethostname([]byte(plan.ServiceHostname)); err != nil {
@@ -38,7 +39,7 @@ func (g *labGuest) armService(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, armServiceTimeout)
 	defer cancel()
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "/proc/self/exe", "start", "--config", plan.KdumpConfPath, "--kernel", plan.KernelPath)
+	cmd := exec.CommandContext(ctx, plan.GokdumpPath, "start", "--config", plan.KdumpConfPath, "--kernel", plan.KernelPath)
 	cmd.Stdout, cmd.Stderr = g.con, g.con
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("gokdump start: %w", err)
