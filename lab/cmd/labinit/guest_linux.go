@@ -390,12 +390,18 @@ func (g *labGuest) arm() error {
 	if err := kexec.LoadCrash(plan.KernelPath, initrd, captureCmdline); err != nil {
 		return err
 	}
+	return checkLoaded("kexec_file_load returned")
+}
+
+// checkLoaded asks the kernel whether a capture kernel is loaded after done (what
+// loaded it) succeeded: the crash that follows would otherwise reach no capture kernel.
+func checkLoaded(done string) error {
 	st, err := kexec.ReadState()
 	if err != nil {
 		return err
 	}
 	if !st.CrashLoaded {
-		return fmt.Errorf("kexec_file_load returned but the kernel says no capture kernel is loaded")
+		return fmt.Errorf("%s but the kernel says no capture kernel is loaded", done)
 	}
 	return nil
 }

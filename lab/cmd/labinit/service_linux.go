@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gokdump/gokdump/kexec"
 	"github.com/gokdump/gokdump/lab/plan"
 )
 
@@ -45,12 +44,5 @@ func (g *labGuest) armService(ctx context.Context) error {
 		return fmt.Errorf("gokdump start: %w", err)
 	}
 	g.say("service-start-seconds=%.1f", time.Since(start).Seconds())
-	st, err := kexec.ReadState()
-	if err != nil {
-		return err
-	}
-	if !st.CrashLoaded {
-		return fmt.Errorf("gokdump start succeeded but the kernel says no capture kernel is loaded")
-	}
-	return nil
+	return checkLoaded("gokdump start succeeded")
 }
