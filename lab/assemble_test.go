@@ -34,7 +34,8 @@ func TestAssembleRealCrash(t *testing.T) {
 		t.Skip("boots a QEMU guest (minutes); not in -short")
 	}
 	testenv.NeedTool(t, QEMU, "qemu-system-x86")
-	bin := guestGokdump(t)
+	b := labBinaries(t)
+	bin := b.Gokdump
 	k := testenv.KernelPackage(t, testenv.Kernel61)
 	dir := t.TempDir()
 	ram := filepath.Join(dir, "ram.img")
@@ -43,7 +44,7 @@ func TestAssembleRealCrash(t *testing.T) {
 	// 1 GiB: guest RAM is then one range from address 0 (no PCI hole below 4 GiB),
 	// so the RAM file's offsets are physical addresses.
 	res, err := Crash(ctx, Config{
-		Kernel: k, Gokdump: bin, Dir: dir, CPU: "max", KASLR: true,
+		Kernel: k, Binaries: b, Dir: dir, CPU: "max", KASLR: true,
 		MemoryMiB: 1024, PageCacheMiB: workloadMiB, AnonMiB: workloadMiB,
 		MemoryFile: ram,
 	})

@@ -31,8 +31,9 @@ func guestModules(cfg *Config) (host, guest []string, err error) {
 	return host, guest, nil
 }
 
-// writeFirstInitramfs writes the first kernel's initramfs: gokdump as /init, the kernel
-// image it loads as capture kernel, the modules and the plan (whose Modules it fills).
+// writeFirstInitramfs writes the first kernel's initramfs: the guest program as /init,
+// gokdump where a machine has it (plan.GokdumpPath), the kernel image the guest loads as
+// capture kernel, the modules and the plan (whose Modules it fills).
 // It is uncompressed: compressing it costs more host time than the guest saves.
 func writeFirstInitramfs(file string, cfg *Config, p *plan.Plan) error {
 	host, guest, err := guestModules(cfg)
@@ -51,7 +52,8 @@ func writeFirstInitramfs(file string, cfg *Config, p *plan.Plan) error {
 			addErr = err
 		}
 	}
-	add(a.AddFileFrom("init", 0o755, cfg.Gokdump))
+	add(a.AddFileFrom("init", 0o755, cfg.Guest))
+	add(a.AddFileFrom(plan.GokdumpPath, 0o755, cfg.Gokdump))
 	add(a.AddFileFrom(plan.KernelPath, 0o644, cfg.Kernel.Image))
 	add(a.AddFile(plan.Path, 0o644, planJSON))
 	for i := range host {

@@ -1,15 +1,20 @@
-// Package lab is gokdump's real-crash lab: it boots a Debian kernel in QEMU (TCG) with
-// gokdump as /init, lets the guest arm a capture kernel with gokdump's own kexec code,
-// run a small workload, note facts about itself and crash; the capture kernel (gokdump
-// again as /init) saves /proc/vmcore to a disk, and the host extracts it to a file.
+// Package lab is gokdump's real-crash lab, the host side: it boots a Debian kernel in
+// QEMU (TCG) with the lab's guest program as /init, which arms a capture kernel with
+// gokdump's own kexec code, runs a small workload, notes facts about itself and
+// crashes; the capture kernel (the guest program again as /init) saves /proc/vmcore to
+// a disk, and the host extracts it to a file. In service mode the guest arms with the
+// real gokdump binary ("gokdump start", as a machine does) and the capture kernel runs
+// gokdump's capture service, which saves the dump to a target disk.
 //
 // Everything inside the guest is the project's code: the initramfs images are written by
 // package initramfs, modules are loaded by package kmod, the capture kernel is loaded
-// with package kexec. The protocol between the two sides (plan file, console lines,
-// disks) is in package lab/plan; the guest half is gokdump's "init" command.
+// with package kexec. The guest program is lab/cmd/labinit, a program of its own: the
+// gokdump binary links no lab code. The protocol between the two sides (plan file,
+// console lines, disks) is in package lab/plan.
 //
 //	k, _ := kernelpkg.Get(ctx, cache, "linux-image-6.1.0-56-amd64")
-//	res, err := lab.Crash(ctx, lab.Config{Kernel: k, Gokdump: bin, CPU: "max", KASLR: true, Dir: dir})
+//	bins, _ := lab.BuildBinaries(ctx, binDir)
+//	res, err := lab.Crash(ctx, lab.Config{Kernel: k, Binaries: bins, CPU: "max", KASLR: true, Dir: dir})
 //	// res.Vmcore is the ELF vmcore; res.Facts what the guest said before it crashed.
 //
 // The command lab/cmd/labcrash runs one crash from the shell (`make demo` uses it).
@@ -34,9 +39,9 @@ import (
 
 // Config describes one lab crash. Zero values take the defaults noted.
 type Config struct {
-	Kernel  *kernelpkg.Kernel // the kernel to boot (both first and capture kernel)
-	Gokdump string            // static gokdump binary for the guest (see BuildGokdump)
-	Dir     string            // output directory (created); holds vmcore, console.log, facts/
+	Kernel   *kernelpkg.Kernel // the kernel to boot (both first and capture kernel)
+	Binaries                   // the guest program and gokdump (see BuildBinaries)
+	Dir      string            // output directory (created); holds vmcore, console.log, facts/
 
 	CPU            string // QEMU -cpu model: "max" (5-level paging under TCG) or "qemu64" (4-level); default "max"
 	KASLR          bool   // false adds nokaslr to the command line
@@ -68,6 +73,16 @@ type Config struct {
 	// dump where Service.KdumpConf says (usually one of ExtraDisks). The workload
 	// sizes then default to 0. Result.Vmcore stays empty: the test reads the target.
 	Service *Service
+}
+
+// Binaries are the two static programs of a lab guest (BuildBinaries builds them).
+type Binaries struct {
+	// Guest is the lab's guest program (lab/cmd/labinit): /init of the first kernel's
+	// initramfs and of the capture initramfs it builds for the lab's own capture.
+	Guest string
+	// Gokdump is the product (cmd/gokdump), put at plan.GokdumpPath: in service mode the
+	// guest arms with it and the capture kernel runs it. Tests run it on the host too.
+	Gokdump string
 }
 
 // Service is the kdump service setup of a lab guest.
@@ -106,8 +121,8 @@ func (c *Config) vmcoreDiskSize() int64 { return int64(c.MemoryMiB+512) << 20 }
 var virtioModules = []string{"virtio_pci", "virtio_blk"}
 
 func (c *Config) setDefaults() error {
-	if c.Kernel == nil || c.Gokdump == "" || c.Dir == "" {
-		return errors.New("lab: Config needs Kernel, Gokdump and Dir")
+	if c.Kernel == nil || c.Guest == "" || c.Gokdump == "" || c.Dir == "" {
+		return errors.New("lab: Config needs Kernel, Binaries (Guest and Gokdump) and Dir")
 	}
 	if c.CPU == "" {
 		c.CPU = "max"
@@ -201,7 +216,7 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 	start := time.Now()
 	runErr := v.run(vctx)
 	res.Elapsed = time.Since(start)
-	lines, err := consoleLines(res.ConsoleLog)
+	lines, initErrs, err := consoleLines(res.ConsoleLog)
 	res.Console = lines
 	if err != nil {
 		return res, err
@@ -213,6 +228,9 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 		if strings.HasPrefix(l, plan.EventError) {
 			return res, fmt.Errorf("lab: the guest failed: %s (console: %s)", l, res.ConsoleLog)
 		}
+	}
+	if len(initErrs) > 0 {
+		return res, fmt.Errorf("lab: gokdump's init failed: %s (console: %s)", initErrs[0], res.ConsoleLog)
 	}
 	events := []string{plan.EventFacts, plan.EventArmed, plan.EventSaved}
 	if cfg.Service != nil {
@@ -248,25 +266,30 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
-// consoleLines returns the lab protocol lines of a console log.
-func consoleLines(path string) ([]string, error) {
+// consoleLines returns the lab protocol lines of a console log, and the error lines of
+// gokdump's own init (plan.InitErrorPrefix and what follows it): in service mode the
+// capture kernel runs gokdump's capture service, which prints no lab lines.
+func consoleLines(path string) (lines, initErrs []string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("lab: %w", err)
+		return nil, nil, fmt.Errorf("lab: %w", err)
 	}
 	defer f.Close()
-	var out []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		if l, ok := plan.ParseLine(sc.Text()); ok {
-			out = append(out, l)
+			lines = append(lines, l)
+		}
+		// The kernel may interleave its own messages, so the prefix is searched anywhere.
+		if i := strings.Index(sc.Text(), plan.InitErrorPrefix); i >= 0 {
+			initErrs = append(initErrs, strings.TrimRight(sc.Text()[i:], "\r\n"))
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return out, fmt.Errorf("lab: %s: %w", path, err)
+		return lines, initErrs, fmt.Errorf("lab: %s: %w", path, err)
 	}
-	return out, nil
+	return lines, initErrs, nil
 }
 
 func hasEvent(lines []string, ev string) bool {
@@ -291,28 +314,29 @@ func ConsoleTail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// BuildGokdump builds the static gokdump binary for the guest into dir and returns its
-// path. It must run inside the gokdump repository (it finds the module root from the
-// working directory).
-func BuildGokdump(ctx context.Context, dir string) (string, error) {
+// BuildBinaries builds the guest program (lab/cmd/labinit) and gokdump (cmd/gokdump)
+// into dir, static and -trimpath, and returns their paths. It must run inside the
+// gokdump repository (it finds the module root from the working directory).
+func BuildBinaries(ctx context.Context, dir string) (Binaries, error) {
 	wd, err := os.Getwd()
 	if err != nil {
-		return "", fmt.Errorf("lab: %w", err)
+		return Binaries{}, fmt.Errorf("lab: %w", err)
 	}
 	root, err := kernelpkg.RepoRoot(wd)
 	if err != nil {
-		return "", err
+		return Binaries{}, err
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	out := filepath.Join(dir, "gokdump")
-	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-o", out, "./cmd/gokdump")
+	// One go build for both: with -o naming a directory it writes each program there
+	// under its package directory's name.
+	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-o", dir+string(filepath.Separator), "./lab/cmd/labinit", "./cmd/gokdump")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("lab: go build ./cmd/gokdump: %v\n%s", err, msg)
+		return Binaries{}, fmt.Errorf("lab: go build ./lab/cmd/labinit ./cmd/gokdump: %v\n%s", err, msg)
 	}
-	return out, nil
+	return Binaries{Guest: filepath.Join(dir, "labinit"), Gokdump: filepath.Join(dir, "gokdump")}, nil
 }

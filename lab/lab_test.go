@@ -24,12 +24,12 @@ import (
 	"github.com/gokdump/gokdump/vmcore"
 )
 
-// The guest binary is built once per test binary run, by the first test that needs it,
-// into a directory TestMain removes at the end.
+// The guest program and gokdump are built once per test binary run, by the first test
+// that needs them, into a directory TestMain removes at the end.
 var (
 	binOnce sync.Once
 	binDir  string
-	binPath string
+	bins    Binaries
 	binErr  error
 )
 
@@ -68,7 +68,7 @@ func crashFor(t *testing.T, v labVariant) *Result {
 		t.Skip("boots QEMU guests (minutes); not in -short")
 	}
 	testenv.NeedTool(t, QEMU, "qemu-system-x86")
-	bin := guestGokdump(t)
+	b := labBinaries(t)
 	k := testenv.KernelPackage(t, v.kernel)
 	crashRootOnce.Do(func() { crashRoot, crashRootErr = os.MkdirTemp("", "gokdump-lab-crashes-") })
 	if crashRootErr != nil {
@@ -89,7 +89,7 @@ func crashFor(t *testing.T, v labVariant) *Result {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
 		c.res, c.err = Crash(ctx, Config{
-			Kernel: k, Gokdump: bin, Dir: dir,
+			Kernel: k, Binaries: b, Dir: dir,
 			CPU: v.cpu, KASLR: v.kaslr, PageCacheMiB: workloadMiB, AnonMiB: workloadMiB,
 			Crash: v.crash, MemoryMiB: v.memoryMiB,
 		})
@@ -106,8 +106,8 @@ func crashFor(t *testing.T, v labVariant) *Result {
 	return c.res
 }
 
-// guestGokdump returns the static gokdump binary for lab guests.
-func guestGokdump(t *testing.T) string {
+// labBinaries returns the static guest program and gokdump for lab guests.
+func labBinaries(t *testing.T) Binaries {
 	t.Helper()
 	binOnce.Do(func() {
 		if binDir, binErr = os.MkdirTemp("", "gokdump-lab-bin-"); binErr != nil {
@@ -115,12 +115,19 @@ func guestGokdump(t *testing.T) string {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		binPath, binErr = BuildGokdump(ctx, binDir)
+		bins, binErr = BuildBinaries(ctx, binDir)
 	})
 	if binErr != nil {
 		t.Fatal(binErr)
 	}
-	return binPath
+	return bins
+}
+
+// guestGokdump returns the static gokdump binary of the lab guests, which the tests
+// also run on the host.
+func guestGokdump(t *testing.T) string {
+	t.Helper()
+	return labBinaries(t).Gokdump
 }
 
 // labVariant is one kind of guest the lab must capture.

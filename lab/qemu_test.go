@@ -33,7 +33,7 @@ func TestVMArgs(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	c := Config{Kernel: &kernelpkg.Kernel{}, Gokdump: "/g", Dir: "/d"}
+	c := Config{Kernel: &kernelpkg.Kernel{}, Binaries: Binaries{Guest: "/l", Gokdump: "/g"}, Dir: "/d"}
 	if err := c.setDefaults(); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestConfigDefaults(t *testing.T) {
 	if cl := c.firstCmdline(); strings.Contains(cl, "nokaslr") {
 		t.Errorf("cmdline with KASLR: %q", cl)
 	}
-	small := Config{Kernel: &kernelpkg.Kernel{}, Gokdump: "/g", Dir: "/d", MemoryMiB: 512}
+	small := Config{Kernel: &kernelpkg.Kernel{}, Binaries: Binaries{Guest: "/l", Gokdump: "/g"}, Dir: "/d", MemoryMiB: 512}
 	if err := small.setDefaults(); err == nil {
 		t.Error("512 MiB with 256 MiB reserved and 256 MiB workload: no error")
 	}

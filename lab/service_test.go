@@ -54,7 +54,7 @@ func runService(t *testing.T, c serviceCase) *serviceRun {
 	testenv.NeedTool(t, QEMU, "qemu-system-x86")
 	testenv.NeedTool(t, "mkfs.ext4", "e2fsprogs")
 	testenv.NeedTool(t, "debugfs", "e2fsprogs")
-	bin := guestGokdump(t)
+	b := labBinaries(t)
 	k := testenv.KernelPackage(t, c.kernel)
 	// A failed run's directory is kept (console log, disk image) for a look.
 	dir, err := os.MkdirTemp("", "gokdump-lab-service-")
@@ -79,7 +79,7 @@ func runService(t *testing.T, c serviceCase) *serviceRun {
 		mem = 768
 	}
 	res, err := Crash(ctx, Config{
-		Kernel: k, Gokdump: bin, Dir: dir, CPU: "max", KASLR: true,
+		Kernel: k, Binaries: b, Dir: dir, CPU: "max", KASLR: true,
 		MemoryMiB: mem, CrashKernelMiB: c.crashMiB,
 		Modules:    []string{"ext4", "crc32c_generic"}, // the tree "gokdump start" takes the capture modules from
 		ExtraDisks: []Disk{{Path: disk, Serial: "gokdump-dumps"}},

@@ -1,10 +1,12 @@
 // Package plan is the contract between the real-crash lab's host side (package lab) and
-// gokdump's lab init inside the guest: the plan file the host puts into the initramfs,
-// the console lines the guest prints, the disks it writes and the names inside them.
+// its guest program inside the VM (lab/cmd/labinit): the plan file the host puts into
+// the initramfs, the console lines the guest prints, the disks it writes and the names
+// inside them, and where the guest finds the real gokdump binary.
 //
 // Keeping both halves of the protocol in one small package (no dependencies beyond the
-// standard library) means the guest binary does not link the host's QEMU code, and a
-// change to the protocol is a change in one place.
+// standard library) means the guest program does not link the host's QEMU code, and a
+// change to the protocol is a change in one place. gokdump itself knows nothing of it:
+// the product binary imports no lab package.
 package plan
 
 import (
@@ -14,13 +16,17 @@ import (
 	"strings"
 )
 
-// Path is where the plan sits in the lab initramfs. gokdump's init runs in lab mode
-// when this file exists.
+// Path is where the plan sits in the lab initramfs; the guest (lab/cmd/labinit, the
+// initramfs's /init) reads it first.
 const Path = "/etc/gokdump/lab.json"
 
 // KernelPath is where the first kernel's initramfs holds the kernel image it loads as
 // the capture kernel.
 const KernelPath = "/boot/vmlinuz"
+
+// GokdumpPath is where the first kernel's initramfs holds the real gokdump binary (where
+// "make install" puts it on a machine). In service mode the guest arms with it.
+const GokdumpPath = "/usr/sbin/gokdump"
 
 // ConsolePrefix starts every line the guest prints for the host to parse:
 // "GOKDUMP-LAB key=value", "GOKDUMP-LAB armed", "GOKDUMP-LAB error: message".
@@ -33,6 +39,12 @@ const (
 	EventSaved = "saved"       // capture kernel: the vmcore archive is on its disk
 	EventError = "error:"      // either kernel: what went wrong; the guest powers off
 )
+
+// InitErrorPrefix starts the console line gokdump's own init prints when it fails
+// before it can take kdump.conf's failure_action (cmd/gokdump, init_linux.go). It is
+// the product's text, not this protocol: in service mode the capture kernel runs
+// gokdump's capture service and no lab code, so the host watches for this line there.
+const InitErrorPrefix = "gokdump init: error: "
 
 // Disk serial numbers (QEMU -drive ...,serial=S; the guest reads /sys/block/vdX/serial).
 // Disks are found by role, not by probe order, so lab variants can add disks freely.
@@ -82,8 +94,9 @@ const InitExitCode = 7
 const (
 	CaptureRawTar = "raw-tar" // write cmdline and vmcore as a tar to the DiskVmcore disk
 	// CaptureService runs the kdump service as a machine would: the first kernel writes
-	// KdumpConf to /etc/kdump.conf and arms with "gokdump start"; the capture kernel
-	// boots the image start built (no plan in it) and saves the dump as configured.
+	// KdumpConf to /etc/kdump.conf and arms with "gokdump start" (the binary at
+	// GokdumpPath); the capture kernel boots the image start built (gokdump as /init,
+	// no lab code or plan in it) and saves the dump as configured.
 	CaptureService = "service"
 )
 

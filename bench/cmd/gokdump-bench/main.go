@@ -100,17 +100,21 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("makedumpfile is needed (apt-get install -y makedumpfile; `make deps`): %w", err)
 	}
-	gokdump := *gokdumpFlag
-	if gokdump == "" {
-		binDir, err := os.MkdirTemp(cache, ".bin-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(binDir)
-		if gokdump, err = lab.BuildGokdump(ctx, binDir); err != nil {
-			return err
-		}
+	// The lab guests need the guest program even when -gokdump names the binary to
+	// measure (which then goes into the guests too).
+	binDir, err := os.MkdirTemp(cache, ".bin-")
+	if err != nil {
+		return err
 	}
+	defer os.RemoveAll(binDir)
+	bins, err := lab.BuildBinaries(ctx, binDir)
+	if err != nil {
+		return err
+	}
+	if *gokdumpFlag != "" {
+		bins.Gokdump = *gokdumpFlag
+	}
+	gokdump := bins.Gokdump
 
 	fmt.Fprintf(stdout, "gokdump-bench: %s, %d CPUs; gokdump %s; %s\n", time.Now().UTC().Format(time.RFC3339),
 		runtime.NumCPU(), version(ctx, gokdump, "dump", "-v"), version(ctx, mdf, "-v"))
@@ -122,7 +126,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var results []bench.Result
 	var labels []string
 	for _, g := range chosen {
-		vmcore, err := ensureVmcore(ctx, stdout, cache, *kernel, gokdump, g)
+		vmcore, err := ensureVmcore(ctx, stdout, cache, *kernel, bins, g)
 		if err != nil {
 			return err
 		}
@@ -188,7 +192,7 @@ func cacheDir(flagValue string) (string, error) {
 
 // ensureVmcore returns cache/<name>/vmcore, crashing a lab guest to make it the first
 // time (after checking there is disk for it).
-func ensureVmcore(ctx context.Context, stdout io.Writer, cache, kernel, gokdump string, g guest) (string, error) {
+func ensureVmcore(ctx context.Context, stdout io.Writer, cache, kernel string, bins lab.Binaries, g guest) (string, error) {
 	dst := filepath.Join(cache, g.name, "vmcore")
 	if _, err := os.Stat(dst); err == nil {
 		fmt.Fprintf(stdout, "\n%s guest: using the cached %s\n", g.label, dst)
@@ -222,7 +226,7 @@ func ensureVmcore(ctx context.Context, stdout io.Writer, cache, kernel, gokdump 
 	fmt.Fprintf(stdout, "\n%s guest: crashing %s in QEMU (TCG, %d MiB, crashkernel %d MiB); console in %s\n",
 		g.label, k.Release, g.memoryMiB, crashKernelMiB, filepath.Join(work, "console.log"))
 	res, err := lab.Crash(ctx, lab.Config{
-		Kernel: k, Gokdump: gokdump, Dir: work, CPU: "max", KASLR: true,
+		Kernel: k, Binaries: bins, Dir: work, CPU: "max", KASLR: true,
 		MemoryMiB: g.memoryMiB, CrashKernelMiB: crashKernelMiB, PageCacheMiB: g.pageCacheMiB, AnonMiB: g.anonMiB,
 		Timeout: 60 * time.Minute,
 	})

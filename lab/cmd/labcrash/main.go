@@ -1,6 +1,6 @@
 // Command labcrash runs one real-crash lab crash from the shell: it boots a Debian
-// kernel in QEMU with gokdump as /init, crashes it, and leaves the captured vmcore, the
-// guest's facts and the console log in a directory.
+// kernel in QEMU with the lab's guest program (lab/cmd/labinit) as /init, crashes it,
+// and leaves the captured vmcore, the guest's facts and the console log in a directory.
 //
 //	go run ./lab/cmd/labcrash [-kernel linux-image-amd64] [-cpu max|qemu64] [-kaslr=false] [-out DIR]
 //	go run ./lab/cmd/labcrash -demo   # crash, then `gokdump info` of the raw vmcore
@@ -10,7 +10,7 @@
 //
 // -service runs the kdump service as a machine would: the guest writes kdump.conf with
 // an ext4 target (a second disk the host made with mkfs.ext4 -L gokdump-dumps), arms
-// with "gokdump start" and crashes; the capture kernel's /init (gokdump's capture
+// with the real gokdump's "gokdump start" and crashes; the capture kernel's /init (gokdump's capture
 // service) saves vmcore and vmcore-dmesg.txt there and reboots. The host copies
 // /var/crash out of the disk image with debugfs (without mounting it) into -out.
 //
@@ -84,7 +84,7 @@ func run(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	bin, err := lab.BuildGokdump(ctx, *out)
+	bins, err := lab.BuildBinaries(ctx, *out)
 	if err != nil {
 		return err
 	}
@@ -92,12 +92,12 @@ func run(ctx context.Context, args []string) error {
 		k.Release, *cpu, *kaslr, *mem, *cpus, filepath.Join(*out, "console.log"))
 	if *service {
 		return runService(ctx, lab.Config{
-			Kernel: k, Gokdump: bin, Dir: *out,
+			Kernel: k, Binaries: bins, Dir: *out,
 			CPU: *cpu, KASLR: *kaslr, MemoryMiB: *mem, CPUs: *cpus, Timeout: *timeout,
 		}, *demo)
 	}
 	res, err := lab.Crash(ctx, lab.Config{
-		Kernel: k, Gokdump: bin, Dir: *out,
+		Kernel: k, Binaries: bins, Dir: *out,
 		CPU: *cpu, KASLR: *kaslr, MemoryMiB: *mem, CPUs: *cpus, Timeout: *timeout,
 		MemoryFile: *memFile, Crash: *crash,
 	})
@@ -119,7 +119,7 @@ func run(ctx context.Context, args []string) error {
 	fmt.Printf("  facts:   %s\n", fa.Dir)
 	if *demo {
 		fmt.Printf("\n$ gokdump info %s\n", res.Vmcore)
-		cmd := exec.CommandContext(ctx, bin, "info", res.Vmcore)
+		cmd := exec.CommandContext(ctx, bins.Gokdump, "info", res.Vmcore)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("gokdump info: %w", err)

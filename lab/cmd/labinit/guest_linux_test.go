@@ -111,10 +111,10 @@ func TestTarDisk(t *testing.T) {
 	}
 }
 
-func TestInitRefusesOtherPIDs(t *testing.T) {
+func TestRefusesOtherPIDs(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := run(t.Context(), []string{"gokdump", "init"}, &out, &errb)
-	if code != 1 || !strings.Contains(errb.String(), "PID 1") {
-		t.Errorf("gokdump init as PID %d: code %d, stderr %q", os.Getpid(), code, errb.String())
+	code := run(t.Context(), &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "PID 1") || out.Len() != 0 {
+		t.Errorf("labinit as PID %d: code %d, stdout %q, stderr %q", os.Getpid(), code, out.String(), errb.String())
 	}
 }

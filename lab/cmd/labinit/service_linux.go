@@ -1,9 +1,9 @@
 package main
 
 // The real-crash lab's guest in service mode (plan.CaptureService): the first kernel
-// arms the way a machine does, with kdump.conf and "gokdump start"; the capture kernel
-// then boots the image start built, which holds no lab plan, so its init is the capture
-// service (capture_linux.go), not the lab.
+// arms the way a machine does, with kdump.conf and the real gokdump's "start"; the
+// capture kernel then boots the image start built, whose /init is that gokdump binary
+// (its capture service), not this program.
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gokdump/gokdump/kexec"
 	"github.com/gokdump/gokdump/lab/plan"
 )
 
@@ -22,8 +21,9 @@ import (
 // capture initramfs under TCG).
 const armServiceTimeout = 5 * time.Minute
 
-// armService writes the plan's kdump.conf and runs "gokdump start" (this binary, as a
-// child process: it is not PID 1, so it runs the command).
+// armService writes the plan's kdump.conf and runs "gokdump start" with the gokdump
+// binary the host put at plan.GokdumpPath, as a machine's kdump service would. start
+// puts the binary it runs as (/proc/self/exe) into the capture initramfs as /init.
 func (g *labGuest) armService(ctx context.Context) error {
 	// A machine has a name; the capture names the dump directory after it.
 	if err := unix.Sethostname([]byte(plan.ServiceHostname)); err != nil {
@@ -38,18 +38,11 @@ func (g *labGuest) armService(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, armServiceTimeout)
 	defer cancel()
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "/proc/self/exe", "start", "--config", plan.KdumpConfPath, "--kernel", plan.KernelPath)
+	cmd := exec.CommandContext(ctx, plan.GokdumpPath, "start", "--config", plan.KdumpConfPath, "--kernel", plan.KernelPath)
 	cmd.Stdout, cmd.Stderr = g.con, g.con
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("gokdump start: %w", err)
 	}
 	g.say("service-start-seconds=%.1f", time.Since(start).Seconds())
-	st, err := kexec.ReadState()
-	if err != nil {
-		return err
-	}
-	if !st.CrashLoaded {
-		return fmt.Errorf("gokdump start succeeded but the kernel says no capture kernel is loaded")
-	}
-	return nil
+	return checkLoaded("gokdump start succeeded")
 }

@@ -1,7 +1,8 @@
 package main
 
-// The real-crash lab's guest: gokdump as PID 1 of the lab's first kernel and of its
-// capture kernel. The host side and the protocol are in packages lab and lab/plan.
+// The lab guest's jobs: the first kernel's (facts, workload, arming, crash) and, in
+// the lab's own capture (plan.CaptureRawTar), the capture kernel's. The host side and
+// the protocol are in packages lab and lab/plan.
 
 import (
 	"archive/tar"
@@ -389,12 +390,18 @@ func (g *labGuest) arm() error {
 	if err := kexec.LoadCrash(plan.KernelPath, initrd, captureCmdline); err != nil {
 		return err
 	}
+	return checkLoaded("kexec_file_load returned")
+}
+
+// checkLoaded asks the kernel whether a capture kernel is loaded after done (what
+// loaded it) succeeded: the crash that follows would otherwise reach no capture kernel.
+func checkLoaded(done string) error {
 	st, err := kexec.ReadState()
 	if err != nil {
 		return err
 	}
 	if !st.CrashLoaded {
-		return fmt.Errorf("kexec_file_load returned but the kernel says no capture kernel is loaded")
+		return fmt.Errorf("%s but the kernel says no capture kernel is loaded", done)
 	}
 	return nil
 }
