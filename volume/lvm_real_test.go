@@ -145,7 +145,7 @@ func (s *lvmState) save(t *testing.T, name string) {
 	}
 }
 
-func loadLVMState(t *testing.T, name string) *lvmState {
+func loadLVMState(t testing.TB, name string) *lvmState {
 	dir := filepath.Join("testdata", "lvm", name)
 	s := &lvmState{images: map[string][]byte{}}
 	gzs, _ := filepath.Glob(filepath.Join(dir, "*.img.gz"))
@@ -179,7 +179,7 @@ func reportRows(out string) [][]string {
 	return rows
 }
 
-func atou(t *testing.T, s string) uint64 {
+func atou(t testing.TB, s string) uint64 {
 	t.Helper()
 	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
 	if err != nil {

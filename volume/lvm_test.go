@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -11,10 +13,7 @@ import (
 // realPV returns the first MiB of a PV lvm2 made (TestRealLVM's linear-striped state).
 func realPV(t *testing.T) []byte {
 	s := loadLVMState(t, "linear-striped")
-	for _, img := range s.images {
-		return img
-	}
-	return nil
+	return s.images[slices.Sorted(maps.Keys(s.images))[0]]
 }
 
 func TestLVMCRC(t *testing.T) {
