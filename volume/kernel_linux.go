@@ -213,3 +213,25 @@ func dmTable(ctl *os.File, name string) ([]DMTarget, error) {
 	}
 	return nil, errors.New("table larger than 1 MiB")
 }
+
+// DescribeDevice returns the block stack under the device at path (the dump target's
+// device, as mounted: /dev/mapper/vg-lv, /dev/md0, /dev/sda2), for gokdump start to
+// record and the capture's Activate to bring up; what the capture could not bring up
+// (thin, cache, raid LVs, LUKS, multipath, md other than RAID1 1.2, ...) is refused
+// here, at arming, with an *UnsupportedError that says why.
+func DescribeDevice(path string) (*Stack, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return nil, fmt.Errorf("volume: %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFBLK {
+		return nil, fmt.Errorf("volume: %s is not a block device", path)
+	}
+	link := fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	real, err := filepath.EvalSymlinks(link)
+	if err != nil {
+		return nil, fmt.Errorf("volume: %s: %w", path, err)
+	}
+	v := sysView{sys: "/sys", dev: "/dev", open: func(p string) (ReadAtCloser, error) { return os.Open(p) }}
+	return v.describe(filepath.Base(real))
+}

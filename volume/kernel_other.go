@@ -17,3 +17,6 @@ func (otherKernel) AssembleArray(*Array, []BlockDevice) (BlockDevice, error) {
 	return BlockDevice{}, errNotLinux
 }
 func (otherKernel) MapLV(string, string, []DMTarget) (string, error) { return "", errNotLinux }
+
+// DescribeDevice is Linux's.
+func DescribeDevice(path string) (*Stack, error) { return nil, errNotLinux }
