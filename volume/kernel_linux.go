@@ -106,6 +106,11 @@ func (k *linuxKernel) AssembleArray(a *Array, members []BlockDevice) (BlockDevic
 		return d, err
 	}
 	defer f.Close()
+	// Already running (Activate run again after a failure): GET_ARRAY_INFO answers
+	// only for a configured array.
+	if ioctl(f, mdGetArrayInfo, make([]byte, mdArrayInfoSize)) == nil {
+		return d, nil
+	}
 	if err := ioctl(f, mdSetArrayInfo, mdArrayInfo(1, 2)); err != nil {
 		return d, fmt.Errorf("volume: SET_ARRAY_INFO on %s: %w", d.Name, err)
 	}
@@ -164,6 +169,10 @@ func (k *linuxKernel) MapLV(name, uuid string, table []DMTarget) (string, error)
 		return "", fmt.Errorf("volume: DM_VERSION: %w", err)
 	}
 	reply, err := dmCall(ctl, dmCmdDevCreate, name, uuid, 0, nil, 0)
+	if errors.Is(err, unix.EBUSY) {
+		// Mapped by an earlier Activate: use it if it holds the same table.
+		return k.existing(ctl, name, table)
+	}
 	if err != nil {
 		return "", fmt.Errorf("volume: DM_DEV_CREATE %s: %w", name, err)
 	}
@@ -196,6 +205,24 @@ func (k *linuxKernel) MapLV(name, uuid string, table []DMTarget) (string, error)
 		return "", err
 	}
 	return path, nil
+}
+
+// existing returns the node of dm device name if its live table is table.
+func (k *linuxKernel) existing(ctl *os.File, name string, table []DMTarget) (string, error) {
+	reply, err := dmCall(ctl, dmCmdDevStatus, name, "", 0, nil, 0)
+	if err != nil {
+		return "", fmt.Errorf("volume: %s exists, and DM_DEV_STATUS fails: %w", name, err)
+	}
+	got, err := dmTable(ctl, name)
+	if err != nil {
+		return "", fmt.Errorf("volume: %s exists, and its table cannot be read: %w", name, err)
+	}
+	if !sameTable(got, table) {
+		return "", fmt.Errorf("volume: %s exists with table %v, not %v", name, got, table)
+	}
+	dev := binary.LittleEndian.Uint64(reply[dmDevOff:])
+	path := filepath.Join(k.dev, "mapper", name)
+	return path, ensureNode(path, unix.S_IFBLK, unix.Major(dev), unix.Minor(dev))
 }
 
 // dmTable reads the live table of name, growing the buffer while the kernel says it

@@ -15,8 +15,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gokdump/gokdump/internal/testenv"
+	"golang.org/x/sys/unix"
 )
 
 var updateLVM = flag.Bool("update-lvm", false, "rewrite testdata/lvm from a run of the real lvm2 tools")
@@ -453,37 +455,51 @@ func TestRealLVM(t *testing.T) {
 	}
 	l := newLVMLab(t, 2)
 	armed := map[string]*MappedLV{}
-	var states []*lvmState
+	// Activate through the real probe (this host's /sys/class/block, device nodes made
+	// afresh in a temporary /dev, the loop devices read as block devices), with only
+	// the dm calls left out: the host has no device-mapper.
+	k := &probeKernel{Kernel: &linuxKernel{sys: "/sys", dev: t.TempDir()}, mapped: map[string][]DMTarget{}}
+	var st unix.Stat_t
+	if err := unix.Stat(l.loops[0], &st); err != nil {
+		t.Fatal(err)
+	}
+	loop0 := fmt.Sprintf("%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
 	lvmScenarios(t, l, func(name string, s *lvmState) {
 		t.Run(name, func(t *testing.T) { checkScenario(t, name, s, armed) })
 		if *updateLVM {
 			s.save(t, name)
 		}
-		states = append(states, s)
-	})
-	// Activate over the real devices: the armed linear LV maps while nothing changed
-	// (first state) and is refused after the lvextend (second).
-	for i, s := range states[:2] {
-		k := newMemKernel()
-		for j, loop := range l.loops {
-			k.add(filepath.Base(loop), 7, uint32(j), bytes.NewReader(s.images[filepath.Base(loop)]))
-		}
-		path, err := Activate(context.Background(), &Stack{LV: armed["lin"]}, k, 0)
-		switch i {
-		case 0:
+		switch name {
+		case "linear-striped":
+			path, err := Activate(context.Background(), &Stack{LV: armed["lin"]}, k, 5*time.Second)
 			if err != nil || path != "/dev/mapper/vgtest-lin" {
 				t.Fatalf("Activate = %q, %v", path, err)
 			}
-			if got, want := tableStrings(k.mapped["vgtest-lin"]), []string{"0 16384 linear 7:0 2048"}; !slices.Equal(got, want) {
+			if got, want := tableStrings(k.mapped["vgtest-lin"]), []string{"0 16384 linear " + loop0 + " 2048"}; !slices.Equal(got, want) {
 				t.Errorf("mapped %v, want %v", got, want)
 			}
-		case 1:
+		case "extended":
+			clear(k.mapped)
+			path, err := Activate(context.Background(), &Stack{LV: armed["lin"]}, k, 5*time.Second)
 			if !errors.Is(err, ErrLayoutChanged) || len(k.mapped) != 0 {
 				t.Errorf("Activate after lvextend = %q, %v (mapped %v), want ErrLayoutChanged and nothing mapped", path, err, k.mapped)
 			}
 		}
-	}
+	})
 }
+
+// probeKernel is the real kernel with MapLV recorded instead of done.
+type probeKernel struct {
+	Kernel
+	mapped map[string][]DMTarget
+}
+
+func (p *probeKernel) MapLV(name, uuid string, table []DMTarget) (string, error) {
+	p.mapped[name] = table
+	return "/dev/mapper/" + name, nil
+}
+
+// TestLVMTestdata checks without root or lvm2.
 
 // TestLVMTestdata checks the committed images and tool output of TestRealLVM's
 // scenarios, so the comparison with lvm2 holds on machines without root or lvm2.

@@ -27,7 +27,7 @@ const (
 )
 
 var (
-	mdGetArrayInfo = 2<<30 | mdArrayInfoSize<<16 | mdMajor<<8 | mdNrGetArrayInfo // _IOR
+	mdGetArrayInfo = uintptr(2<<30 | mdArrayInfoSize<<16 | mdMajor<<8 | mdNrGetArrayInfo) // _IOR
 	mdSetArrayInfo = ioctlIOW(mdMajor, mdNrSetArrayInfo, mdArrayInfoSize)
 	mdAddNewDisk   = ioctlIOW(mdMajor, mdNrAddNewDisk, mdDiskInfoSize)
 	mdRunArray     = ioctlIOW(mdMajor, mdNrRunArray, mdParamSize)
