@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 )
@@ -74,7 +73,6 @@ func Activate(ctx context.Context, s *Stack, k Kernel, wait time.Duration) (stri
 		}
 	}
 	var top BlockDevice
-	mdDevs := map[string]bool{}
 	for i := range s.Arrays {
 		a := &s.Arrays[i]
 		members := scan.members[a.UUID]
@@ -93,20 +91,18 @@ func Activate(ctx context.Context, s *Stack, k Kernel, wait time.Duration) (stri
 		if err != nil {
 			return "", fmt.Errorf("volume: assembling md array %s from %d of %d members: %w", a.UUID, len(devs), a.Members, err)
 		}
-		mdDevs[d.Name] = true
 		top = d
 	}
 	if s.LV == nil {
 		return top.Path, nil
 	}
 	if len(s.Arrays) > 0 {
-		// The PVs are the arrays just assembled: scan again, and only those.
+		// The PVs may be the arrays just assembled: scan again. A member is never
+		// taken for a PV (its superblock is read first), and a PV seen on two
+		// devices is refused by mapLV.
 		var err error
 		if scan, err = scanDevices(k); err != nil {
 			return "", err
-		}
-		for uuid, pvs := range scan.pvs {
-			scan.pvs[uuid] = slices.DeleteFunc(pvs, func(p foundPV) bool { return !mdDevs[p.dev.Name] })
 		}
 	}
 	return mapLV(s.LV, scan, k)

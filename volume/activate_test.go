@@ -119,6 +119,9 @@ func TestActivateLVMOverMD(t *testing.T) {
 	if err := json.Unmarshal(js, &back); err != nil || !reflect.DeepEqual(&back, stack) {
 		t.Fatalf("JSON round trip: %v\n%s", err, js)
 	}
+	// A label left in sector 1 of a member by an earlier pvcreate (mdadm --create
+	// does not clear it) must not make the member pass for the PV.
+	copy(members[0][sectorSize:2*sectorSize], members[0][2048*sectorSize+sectorSize:])
 	k := newMemKernel()
 	k.add("vda", 253, 0, bytes.NewReader(members[0]))
 	k.add("vdb", 253, 16, bytes.NewReader(members[1]))

@@ -193,6 +193,9 @@ func DescribeLV(vg *VG, lv string) (*MappedLV, error) {
 			if a.PE > pv.PECount || per > pv.PECount-a.PE {
 				return nil, lineErrorf(s.Line, "LV %s: extents %d..%d of %s, which has %d", lv, a.PE, a.PE+per, pv.Name, pv.PECount)
 			}
+			if a.PE+per > (1<<64-1-pv.PEStart)/vg.ExtentSize {
+				return nil, lineErrorf(s.Line, "LV %s: extent %d of %s overflows a sector count", lv, a.PE+per, pv.Name)
+			}
 			t.Stripes = append(t.Stripes, Stripe{PV: pv.ID, Offset: pv.PEStart + a.PE*vg.ExtentSize})
 			if !slices.Contains(m.PVs, pv.ID) {
 				m.PVs = append(m.PVs, pv.ID)
