@@ -7,8 +7,8 @@ import (
 
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/format/kdump"
 	"github.com/gokdump/gokdump/mm"
-	"github.com/gokdump/gokdump/vmcore"
 )
 
 // chunk is a unit of pass 2's work: up to ChunkPages dumped pages of one window, read
@@ -59,7 +59,7 @@ func (c *collector) kdumpHeader() (*dumpfile.KdumpHeader, error) {
 		h.PhysBase = s.as.PhysBase
 		uts, err := s.f.UTSName(s.as)
 		if err == nil {
-			h.UTSName = uts
+			h.UTSName = kdump.UTSName(uts)
 		} else {
 			c.warn(fmt.Sprintf("utsname: %v; the header names only the release", err))
 		}
@@ -68,7 +68,7 @@ func (c *collector) kdumpHeader() (*dumpfile.KdumpHeader, error) {
 	}
 	if h.UTSName.Sysname == "" {
 		rel, _ := s.info.OSRelease()
-		h.UTSName = vmcore.UTSName{Sysname: "Linux", Release: rel, Machine: "x86_64"}
+		h.UTSName = kdump.UTSName{Sysname: "Linux", Release: rel, Machine: "x86_64"}
 	}
 	return h, nil
 }

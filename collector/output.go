@@ -9,7 +9,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/gokdump/gokdump/vmcore"
+	"github.com/gokdump/gokdump/format/flat"
 )
 
 // output is the destination, counting what is written.
@@ -144,10 +144,10 @@ func (f *flatStream) start() error {
 		return f.err
 	}
 	f.started = true
-	var b [vmcore.FlatStartBlockSize]byte
-	copy(b[:], vmcore.FlatSignature)
-	binary.BigEndian.PutUint64(b[16:], vmcore.FlatType)
-	binary.BigEndian.PutUint64(b[24:], vmcore.FlatVersion)
+	var b [flat.StartBlockSize]byte
+	copy(b[:], flat.Signature)
+	binary.BigEndian.PutUint64(b[16:], flat.Type)
+	binary.BigEndian.PutUint64(b[24:], flat.Version)
 	_, f.err = f.w.Write(b[:])
 	return f.err
 }
@@ -156,7 +156,7 @@ func (f *flatStream) record(p []byte, off int64) (int, error) {
 	if err := f.start(); err != nil {
 		return 0, err
 	}
-	var h [vmcore.FlatRecordHeaderLen]byte
+	var h [flat.RecordHeaderLen]byte
 	binary.BigEndian.PutUint64(h[0:], uint64(off))
 	binary.BigEndian.PutUint64(h[8:], uint64(len(p)))
 	if _, err := f.w.Write(h[:]); err != nil {
@@ -186,7 +186,7 @@ func (f *flatStream) end() error {
 	if err := f.start(); err != nil {
 		return err
 	}
-	var h [vmcore.FlatRecordHeaderLen]byte
+	var h [flat.RecordHeaderLen]byte
 	binary.BigEndian.PutUint64(h[0:], math.MaxUint64)
 	binary.BigEndian.PutUint64(h[8:], math.MaxUint64)
 	_, err := f.w.Write(h[:])

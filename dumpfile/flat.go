@@ -7,12 +7,13 @@ import (
 	"io"
 	"math"
 
+	"github.com/gokdump/gokdump/format/flat"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
 // makedumpfile's flattened format carries a dump through a pipe: every
 // write of the dump file becomes a record {offset, size} + bytes, so that
-// a writer that seeks can stream (see vmcore.FlatRecordHeader).
+// a writer that seeks can stream (see flat.RecordHeader).
 
 // flatSink writes records of the flattened format. After a failed write
 // the stream is out of step (a record header announces bytes that never
@@ -20,7 +21,7 @@ import (
 type flatSink struct {
 	w   io.Writer
 	err error
-	hdr [vmcore.FlatRecordHeaderLen]byte
+	hdr [flat.RecordHeaderLen]byte
 }
 
 func (s *flatSink) writeAt(p []byte, off int64) (int, error) {
@@ -77,27 +78,27 @@ func Rearrange(dst io.WriterAt, src io.Reader) error {
 		return nil
 	}
 	buf := make([]byte, rearrangeBuf)
-	start := buf[:vmcore.FlatStartBlockSize]
+	start := buf[:flat.StartBlockSize]
 	if err := readFull(start, "the start block"); err != nil {
 		return err
 	}
 	sig := start[:16]
-	if !bytes.Equal(bytes.TrimRight(sig, "\x00"), []byte(vmcore.FlatSignature)) || bytes.IndexByte(sig, 0) != len(vmcore.FlatSignature) {
-		return errorf(0, "signature %q, want %q: not a flattened dump", sig, vmcore.FlatSignature)
+	if !bytes.Equal(bytes.TrimRight(sig, "\x00"), []byte(flat.Signature)) || bytes.IndexByte(sig, 0) != len(flat.Signature) {
+		return errorf(0, "signature %q, want %q: not a flattened dump", sig, flat.Signature)
 	}
-	if t := int64(binary.BigEndian.Uint64(start[16:])); t != vmcore.FlatType {
-		return errorf(16, "flattened type %d, want %d", t, vmcore.FlatType)
+	if t := int64(binary.BigEndian.Uint64(start[16:])); t != flat.Type {
+		return errorf(16, "flattened type %d, want %d", t, flat.Type)
 	}
 	// Each pass reads at least a record header, so the loop ends with the stream.
 	for {
 		hdrAt := pos
-		var h [vmcore.FlatRecordHeaderLen]byte
+		var h [flat.RecordHeaderLen]byte
 		if err := readFull(h[:], "a record header (no end record)"); err != nil {
 			return err
 		}
 		off := int64(binary.BigEndian.Uint64(h[0:]))
 		size := int64(binary.BigEndian.Uint64(h[8:]))
-		if off == vmcore.FlatEndMarker && size == vmcore.FlatEndMarker {
+		if off == flat.EndMarker && size == flat.EndMarker {
 			return nil
 		}
 		if off < 0 || size <= 0 || size > math.MaxInt64-off {

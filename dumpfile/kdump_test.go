@@ -10,6 +10,8 @@ import (
 
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/format/flat"
+	"github.com/gokdump/gokdump/format/kdump"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
@@ -25,7 +27,7 @@ func (m *memAt) WriteAt(p []byte, off int64) (int, error) {
 func testHeader() *dumpfile.KdumpHeader {
 	notes := dumpfile.VMCOREINFONote([]byte("OSRELEASE=6.1.0-test\n"))
 	return &dumpfile.KdumpHeader{
-		UTSName:   vmcore.UTSName{Sysname: "Linux", Nodename: "box", Release: "6.1.0-test", Version: "#1 SMP", Machine: "x86_64", Domainname: "(none)"},
+		UTSName:   kdump.UTSName{Sysname: "Linux", Nodename: "box", Release: "6.1.0-test", Version: "#1 SMP", Machine: "x86_64", Domainname: "(none)"},
 		CrashTime: time.Unix(1764132830, 250000000),
 		PageSize:  4096, PhysBase: 0x3a00000, DumpLevel: 31, Notes: notes,
 		VMCOREINFOOffset: 24, VMCOREINFOSize: 21,
@@ -178,7 +180,7 @@ func TestKdumpWriterMisuse(t *testing.T) {
 }
 
 func TestRearrangeErrors(t *testing.T) {
-	start := make([]byte, vmcore.FlatStartBlockSize)
+	start := make([]byte, flat.StartBlockSize)
 	copy(start, "makedumpfile")
 	binary.BigEndian.PutUint64(start[16:], 1)
 	rec := func(off, size int64, data string) []byte {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/gokdump/gokdump/format/kdump"
 )
 
 // Sizes of the ELF64 structures, from the ELF gABI.
@@ -96,7 +98,7 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 		if err := f.readFull(magic[:], 0, "file signature"); err != nil {
 			return nil, err
 		}
-		if isKdumpSignature(magic[:]) {
+		if kdump.IsSignature(magic[:]) {
 			if err := f.readKdump(); err != nil {
 				return nil, err
 			}

@@ -9,6 +9,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+
+	"github.com/gokdump/gokdump/format/flat"
 )
 
 // maxFlatRecords bounds the record index of a flattened file (32 bytes a
@@ -22,7 +24,7 @@ const maxFlatRecords = 1 << 24
 const maxFlatHoles = 1 << 20
 
 func isFlatSignature(b []byte) bool {
-	return len(b) >= 16 && bytes.HasPrefix(b, []byte(FlatSignature+"\x00"))
+	return len(b) >= 16 && bytes.HasPrefix(b, []byte(flat.Signature+"\x00"))
 }
 
 // flatPiece maps file bytes [start, end) of the described file to offset
@@ -91,28 +93,28 @@ func (f *File) unflatten() error {
 	if !isFlatSignature(start[:]) {
 		return nil
 	}
-	if t := int64(binary.BigEndian.Uint64(start[16:])); t != FlatType {
-		return f.errorf(16, "flattened format type %d, want %d", t, FlatType)
+	if t := int64(binary.BigEndian.Uint64(start[16:])); t != flat.Type {
+		return f.errorf(16, "flattened format type %d, want %d", t, flat.Type)
 	}
-	if f.Size < FlatStartBlockSize {
-		return f.errorf(0, "flattened start block truncated: want %d bytes, file size is %d", FlatStartBlockSize, f.Size)
+	if f.Size < flat.StartBlockSize {
+		return f.errorf(0, "flattened start block truncated: want %d bytes, file size is %d", flat.StartBlockSize, f.Size)
 	}
 	type record struct{ start, end, src, seq int64 }
 	var recs []record
-	pos := int64(FlatStartBlockSize)
+	pos := int64(flat.StartBlockSize)
 	ended := false
 	// Each pass moves pos forward by at least 17 bytes or leaves the loop.
 	for pos < f.Size {
-		if f.Size-pos < FlatRecordHeaderLen {
+		if f.Size-pos < flat.RecordHeaderLen {
 			break
 		}
-		var h [FlatRecordHeaderLen]byte
+		var h [flat.RecordHeaderLen]byte
 		if err := f.readFull(h[:], pos, "flattened record header"); err != nil {
 			return err
 		}
 		off := int64(binary.BigEndian.Uint64(h[0:]))
 		size := int64(binary.BigEndian.Uint64(h[8:]))
-		if off == FlatEndMarker && size == FlatEndMarker {
+		if off == flat.EndMarker && size == flat.EndMarker {
 			ended = true
 			break
 		}
@@ -122,7 +124,7 @@ func (f *File) unflatten() error {
 		if len(recs) >= maxFlatRecords {
 			return f.errorf(pos, "flattened file has more than %d records", maxFlatRecords)
 		}
-		data := pos + FlatRecordHeaderLen
+		data := pos + flat.RecordHeaderLen
 		avail := min(size, f.Size-data)
 		if avail > 0 {
 			recs = append(recs, record{off, off + avail, data, int64(len(recs))})
@@ -180,7 +182,7 @@ func (f *File) unflatten() error {
 	// records hold nearly all of it. A file mostly made of holes would let
 	// a few records make readers scan gigabytes of zeros.
 	if size > 2*held+maxFlatHoles {
-		return f.errorf(FlatStartBlockSize, "flattened records describe a file of %d bytes but hold only %d bytes of it", size, held)
+		return f.errorf(flat.StartBlockSize, "flattened records describe a file of %d bytes but hold only %d bytes of it", size, held)
 	}
 	f.r = &flatReaderAt{r: f.r, pieces: pieces, size: size}
 	f.Size = size

@@ -1,8 +1,6 @@
 package vmcore
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/gokdump/gokdump/arch/x86"
 	"github.com/gokdump/gokdump/compress"
+	"github.com/gokdump/gokdump/format/kdump"
 )
 
 // Format names the format of a dump file.
@@ -72,8 +71,8 @@ func (e *PageError) Is(target error) bool { return target == ErrHole }
 
 // KdumpInfo is what the headers of a kdump-compressed file say.
 type KdumpInfo struct {
-	Header    DiskDumpHeader
-	SubHeader KdumpSubHeader // fields newer than Header.HeaderVersion are zero
+	Header    kdump.Header
+	SubHeader kdump.SubHeader // fields newer than Header.HeaderVersion are zero
 
 	UTSName   UTSName        // from the main header
 	Timestamp time.Time      // the main header's timestamp (makedumpfile: the crash time); zero if unset
@@ -86,7 +85,7 @@ type KdumpInfo struct {
 }
 
 // Incomplete reports whether the status says the dump was cut short.
-func (k *KdumpInfo) Incomplete() bool { return k.Header.Status&KdumpIncomplete != 0 }
+func (k *KdumpInfo) Incomplete() bool { return k.Header.Status&kdump.Incomplete != 0 }
 
 // DumpLevel returns makedumpfile's -d level stored in the sub header.
 func (k *KdumpInfo) DumpLevel() int { return int(k.SubHeader.DumpLevel) }
@@ -97,23 +96,14 @@ func (k *KdumpInfo) PhysBase() uint64 { return k.SubHeader.PhysBase }
 // Split returns the pfn range [start, end) of this part when the file is
 // one part of a split dump (makedumpfile --split).
 func (k *KdumpInfo) Split() (start, end uint64, ok bool) {
-	if k.Header.HeaderVersion < 2 || k.SubHeader.Split == 0 {
-		return 0, 0, false
-	}
-	if k.Header.HeaderVersion >= 6 {
-		return k.SubHeader.StartPFN64, k.SubHeader.EndPFN64, true
-	}
-	return k.SubHeader.StartPFN, k.SubHeader.EndPFN, true
+	return k.SubHeader.SplitRange(k.Header.HeaderVersion)
 }
 
 // Bounds of what a kdump-compressed file may make us hold.
 const (
-	rankChunk       = 512 // bytes of 2nd bitmap (4096 pfns) per rank index entry
-	kdumpPageCache  = 16  // decompressed pages kept, as crash's DISKDUMP_CACHED_PAGES
-	kdumpDescCache  = 256 // descriptors read at a time
-	kdumpMaxBlock   = 1 << 20
-	kdumpMinBlock   = 512
-	kdumpCodecFlags = KdumpCompressedZlib | KdumpCompressedLZO | KdumpCompressedSnappy | KdumpCompressedZstd
+	rankChunk      = 512 // bytes of 2nd bitmap (4096 pfns) per rank index entry
+	kdumpPageCache = 16  // decompressed pages kept, as crash's DISKDUMP_CACHED_PAGES
+	kdumpDescCache = 256 // descriptors read at a time
 )
 
 // kdumpReader serves ReadPhys for a kdump-compressed file. Its caches make it
@@ -133,7 +123,7 @@ type kdumpReader struct {
 	chunk    [rankChunk]byte
 
 	descFirst uint64 // index of descs[0]
-	descs     []PageDesc
+	descs     []kdump.PageDesc
 
 	pages  [kdumpPageCache]cachedPage
 	victim int
@@ -147,100 +137,43 @@ type cachedPage struct {
 	data []byte
 }
 
-func isKdumpSignature(b []byte) bool {
-	return bytes.HasPrefix(b, []byte(KdumpSignature)) || bytes.HasPrefix(b, []byte(DiskdumpSignature))
-}
-
 // readKdump reads the headers, notes and 1st bitmap of a kdump-compressed
 // file; the 2nd bitmap and the descriptors are read when pages are.
 func (f *File) readKdump() error {
-	var b [DiskDumpHeaderSize]byte
+	var b [kdump.HeaderSize]byte
 	if err := f.readFull(b[:], 0, "kdump main header"); err != nil {
 		return err
 	}
-	if string(b[:8]) == DiskdumpSignature {
-		return f.errorf(0, "signature %q: the old diskdump format is not supported, only makedumpfile's kdump-compressed format (%q)", DiskdumpSignature, KdumpSignature)
+	h, err := kdump.DecodeHeader(b[:])
+	if err != nil {
+		return withFile(err, f.Name, 0)
 	}
-	k := &KdumpInfo{}
-	h := &k.Header
-	if _, err := binary.Decode(b[:], binary.LittleEndian, h); err != nil {
-		return f.errorf(0, "decoding kdump main header: %v", err)
-	}
-	if h.HeaderVersion < 1 || h.HeaderVersion > KdumpVersion {
-		return f.errorf(8, "kdump header version %d, want 1..%d", h.HeaderVersion, KdumpVersion)
-	}
-	bs := int64(h.BlockSize)
-	if bs < kdumpMinBlock || bs > kdumpMaxBlock || bs&(bs-1) != 0 {
-		return f.errorf(428, "block size %d, want a power of two from %d to %d", bs, kdumpMinBlock, kdumpMaxBlock)
-	}
-	if h.SubHdrSize < 1 {
-		return f.errorf(432, "sub header size %d blocks, want at least 1", h.SubHdrSize)
-	}
-	if h.BitmapBlocks < 2 || h.BitmapBlocks%2 != 0 {
-		return f.errorf(436, "bitmap blocks %d, want an even number of at least 2 (two bitmaps)", h.BitmapBlocks)
-	}
-	// Both sizes are below 2^31 blocks of at most 2^20 bytes: no overflow.
-	k.Bitmap1 = (1 + int64(h.SubHdrSize)) * bs
-	k.BitmapLen = int64(h.BitmapBlocks) / 2 * bs
-	k.Bitmap2 = k.Bitmap1 + k.BitmapLen
-	k.Descriptors = k.Bitmap2 + k.BitmapLen
+	k := &KdumpInfo{Header: *h}
+	l := h.Layout()
+	k.Bitmap1, k.BitmapLen, k.Bitmap2, k.Descriptors = l.Bitmap1, l.BitmapLen, l.Bitmap2, l.Descriptors
+	bs := l.BlockSize
 	if k.Descriptors > f.Size {
 		return f.errorf(432, "sub header (%d blocks) and bitmaps (%d blocks) of %d bytes each end at 0x%x, past the end of the file (size %d)",
 			h.SubHdrSize, h.BitmapBlocks, bs, k.Descriptors, f.Size)
 	}
 	k.PageSize = uint64(bs)
 
-	var sb [KdumpSubHeaderSize]byte
+	var sb [kdump.SubHeaderSize]byte
 	if err := f.readFull(sb[:], bs, "kdump sub header"); err != nil {
 		return err
 	}
-	s := &k.SubHeader
-	if _, err := binary.Decode(sb[:], binary.LittleEndian, s); err != nil {
-		return f.errorf(bs, "decoding kdump sub header: %v", err)
+	s, err := kdump.DecodeSubHeader(sb[:], h)
+	if err != nil {
+		return withFile(err, f.Name, bs)
 	}
-	// Clear what this version does not have, so that callers see zeros.
-	v := h.HeaderVersion
-	if v < 2 {
-		s.Split, s.StartPFN, s.EndPFN = 0, 0, 0
-	}
-	if v < 3 {
-		s.OffsetVMCOREINFO, s.SizeVMCOREINFO = 0, 0
-	}
-	if v < 4 {
-		s.OffsetNote, s.SizeNote = 0, 0
-	}
-	if v < 5 {
-		s.OffsetEraseinfo, s.SizeEraseinfo = 0, 0
-	}
-	if v < 6 {
-		s.StartPFN64, s.EndPFN64, s.MaxMapnr64 = 0, 0, 0
-	}
-
-	k.MaxMapnr = uint64(h.MaxMapnr)
-	if v >= 6 {
-		k.MaxMapnr = s.MaxMapnr64
-	}
-	if k.MaxMapnr > uint64(k.BitmapLen)*8 {
-		return f.errorf(bs+96, "max_mapnr %d does not fit the %d-byte bitmaps", k.MaxMapnr, k.BitmapLen)
-	}
-	if hi, _ := bits.Mul64(k.MaxMapnr, k.PageSize); hi != 0 {
-		return f.errorf(bs+96, "max_mapnr %d pages of %d bytes overflow the physical address space", k.MaxMapnr, bs)
-	}
-	if start, end, ok := k.Split(); ok && (start >= end || end > k.MaxMapnr) {
-		return f.errorf(bs+80, "split part range [%d, %d) not inside [0, max_mapnr %d)", start, end, k.MaxMapnr)
-	}
-	codec, err := compress.CodecFromFlags(h.Status & kdumpCodecFlags)
+	k.SubHeader = *s
+	k.MaxMapnr = kdump.MaxMapnr(h, s)
+	codec, err := compress.CodecFromFlags(h.Status & kdump.CodecFlags)
 	if err != nil {
 		return f.errorf(424, "status 0x%x: %v", h.Status, err)
 	}
 	k.Codec = codec
-	for i := range h.UTSName {
-		field := h.UTSName[i][:]
-		if n := bytes.IndexByte(field, 0); n >= 0 {
-			field = field[:n]
-		}
-		k.UTSName.set(i, string(field))
-	}
+	k.UTSName = UTSName(h.GetUTSName())
 	if h.TimestampSec != 0 || h.TimestampUsec != 0 {
 		k.Timestamp = time.Unix(h.TimestampSec, 0).Add(time.Duration(h.TimestampUsec) * time.Microsecond).UTC()
 	}
@@ -543,34 +476,28 @@ func (k *kdumpReader) rankOf(pfn uint64, f *File) uint64 {
 }
 
 // kdumpDesc returns descriptor idx (of pfn, at address a) and its offset.
-func (f *File) kdumpDesc(idx, pfn, a uint64) (PageDesc, int64, error) {
+func (f *File) kdumpDesc(idx, pfn, a uint64) (kdump.PageDesc, int64, error) {
 	k := f.kdump
 	info := k.info
 	total := k.rank[len(k.rank)-1] - k.partFirst
 	if idx >= total {
-		return PageDesc{}, 0, f.errorf(info.Descriptors, "pfn 0x%x is dumped page %d of only %d", pfn, idx, total)
+		return kdump.PageDesc{}, 0, f.errorf(info.Descriptors, "pfn 0x%x is dumped page %d of only %d", pfn, idx, total)
 	}
-	descOff := info.Descriptors + int64(idx)*PageDescSize
+	descOff := info.Descriptors + int64(idx)*kdump.PageDescSize
 	if idx < k.descFirst || idx >= k.descFirst+uint64(len(k.descs)) {
 		k.descs = k.descs[:0]
 		n := min(total-idx, kdumpDescCache)
-		var b [kdumpDescCache * PageDescSize]byte
-		avail := (f.Size - descOff) / PageDescSize // descriptors wholly in the file
+		var b [kdumpDescCache * kdump.PageDescSize]byte
+		avail := (f.Size - descOff) / kdump.PageDescSize // descriptors wholly in the file
 		if descOff >= f.Size || avail <= 0 {
-			return PageDesc{}, descOff, f.missingOrTruncated(pfn, a, descOff, "its descriptor is past the end of the file")
+			return kdump.PageDesc{}, descOff, f.missingOrTruncated(pfn, a, descOff, "its descriptor is past the end of the file")
 		}
 		n = min(n, uint64(avail))
-		if err := f.readFull(b[:n*PageDescSize], descOff, "page descriptors"); err != nil {
-			return PageDesc{}, descOff, err
+		if err := f.readFull(b[:n*kdump.PageDescSize], descOff, "page descriptors"); err != nil {
+			return kdump.PageDesc{}, descOff, err
 		}
 		for i := range n {
-			e := b[i*PageDescSize:]
-			k.descs = append(k.descs, PageDesc{
-				Offset:    int64(binary.LittleEndian.Uint64(e[0:])),
-				Size:      binary.LittleEndian.Uint32(e[8:]),
-				Flags:     binary.LittleEndian.Uint32(e[12:]),
-				PageFlags: binary.LittleEndian.Uint64(e[16:]),
-			})
+			k.descs = append(k.descs, kdump.DecodePageDesc(b[i*kdump.PageDescSize:]))
 		}
 		k.descFirst = idx
 	}
@@ -588,7 +515,7 @@ func (f *File) missingOrTruncated(pfn, a uint64, off int64, why string) error {
 
 // kdumpDecode reads and decompresses the page descriptor d (at descOff)
 // points at into c.data.
-func (f *File) kdumpDecode(c *cachedPage, d PageDesc, descOff int64, pfn, a uint64) error {
+func (f *File) kdumpDecode(c *cachedPage, d kdump.PageDesc, descOff int64, pfn, a uint64) error {
 	k := f.kdump
 	ps := k.info.PageSize
 	if d.Offset == 0 && d.Size == 0 && d.Flags == 0 {
@@ -601,7 +528,7 @@ func (f *File) kdumpDecode(c *cachedPage, d PageDesc, descOff int64, pfn, a uint
 	if d.Offset > f.Size || int64(d.Size) > f.Size-d.Offset {
 		return f.missingOrTruncated(pfn, a, descOff, fmt.Sprintf("its data [0x%x, +%d) is past the end of the file (size %d)", d.Offset, d.Size, f.Size))
 	}
-	if d.Flags&^uint32(kdumpCodecFlags) != 0 {
+	if d.Flags&^uint32(kdump.CodecFlags) != 0 {
 		return f.errorf(descOff+12, "descriptor of pfn 0x%x: unknown flags 0x%x", pfn, d.Flags)
 	}
 	codec, err := compress.CodecFromFlags(d.Flags)
@@ -698,22 +625,4 @@ func (f *File) DumpedBitmap(dst []byte, start uint64) error {
 		dst[n-1] &= byte(1)<<(maxPFN%8) - 1 // the bits of the last byte beyond max_mapnr
 	}
 	return nil
-}
-
-// set sets field i of u, in struct new_utsname order.
-func (u *UTSName) set(i int, v string) {
-	switch i {
-	case 0:
-		u.Sysname = v
-	case 1:
-		u.Nodename = v
-	case 2:
-		u.Release = v
-	case 3:
-		u.Version = v
-	case 4:
-		u.Machine = v
-	case 5:
-		u.Domainname = v
-	}
 }
