@@ -1,7 +1,6 @@
 package dumpfile
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -125,19 +124,16 @@ type KdumpWriter struct {
 	zeros     []byte  // one zero page
 }
 
-// kdumpSink writes p at offset off of the final file.
+// kdumpSink writes p at offset off of the final file: the file itself, or a
+// *flat.Writer that makes each write a record of the flattened stream.
 type kdumpSink interface {
-	writeAt(p []byte, off int64) (int, error)
+	WriteAt(p []byte, off int64) (int, error)
 }
-
-type fileSink struct{ w io.WriterAt }
-
-func (s fileSink) writeAt(p []byte, off int64) (int, error) { return s.w.WriteAt(p, off) }
 
 // NewKdumpWriter returns a writer of a kdump-compressed file to dst, a new
 // (empty) file: regions the writer never reaches must read back as zeros.
 func NewKdumpWriter(dst io.WriterAt) *KdumpWriter {
-	return &KdumpWriter{out: fileSink{dst}}
+	return &KdumpWriter{out: dst}
 }
 
 // NewFlattenedKdumpWriter returns a writer of the flattened form of a
@@ -145,7 +141,7 @@ func NewKdumpWriter(dst io.WriterAt) *KdumpWriter {
 // `makedumpfile -R` or Rearrange turn it into the ordinary file, and
 // vmcore.Open reads it as it is.
 func NewFlattenedKdumpWriter(dst io.Writer) *KdumpWriter {
-	return &KdumpWriter{out: &flatSink{w: dst}, flat: true}
+	return &KdumpWriter{out: flat.NewWriter(dst), flat: true}
 }
 
 // Layout returns where the parts of the file are; valid after Begin.
@@ -173,11 +169,7 @@ func (w *KdumpWriter) Begin(h *KdumpHeader, dumpedPages uint64) error {
 	}
 	w.begun = true
 	if w.flat {
-		var start [flat.StartBlockSize]byte
-		copy(start[:], flat.Signature)
-		binary.BigEndian.PutUint64(start[16:], flat.Type)
-		binary.BigEndian.PutUint64(start[24:], flat.Version)
-		if err := w.out.(*flatSink).raw(start[:]); err != nil {
+		if err := w.out.(*flat.Writer).Start(); err != nil {
 			return w.fail(fmt.Errorf("dumpfile: writing the flattened start block: %w", err))
 		}
 	}
@@ -310,7 +302,7 @@ func (w *KdumpWriter) writeMainHeader() error {
 
 // writeAll writes p at off, recording a failure as the writer's error.
 func (w *KdumpWriter) writeAll(p []byte, off int64, what string) error {
-	if _, err := w.out.writeAt(p, off); err != nil {
+	if _, err := w.out.WriteAt(p, off); err != nil {
 		return w.fail(fmt.Errorf("dumpfile: writing kdump %s at offset 0x%x: %w", what, off, err))
 	}
 	return nil
@@ -461,21 +453,21 @@ func (w *KdumpWriter) flush() error {
 		}
 	} else {
 		if len(w.descBuf) > 0 {
-			if _, err := w.out.writeAt(w.descBuf, descOff); err != nil {
+			if _, err := w.out.WriteAt(w.descBuf, descOff); err != nil {
 				clear(w.descBuf)
-				w.out.writeAt(w.descBuf, descOff) // best effort: the error below is what counts
+				w.out.WriteAt(w.descBuf, descOff) // best effort: the error below is what counts
 				return w.fail(fmt.Errorf("dumpfile: writing kdump page descriptors at offset 0x%x: %w", descOff, err))
 			}
 		}
 		if len(w.dataBuf) > 0 {
-			if n, err := w.out.writeAt(w.dataBuf, w.dataStart); err != nil {
+			if n, err := w.out.WriteAt(w.dataBuf, w.dataStart); err != nil {
 				written := w.dataStart + int64(n)
 				for i, need := range w.descNeed {
 					if need > written {
 						clear(w.descBuf[i*kdump.PageDescSize : (i+1)*kdump.PageDescSize])
 					}
 				}
-				w.out.writeAt(w.descBuf, descOff) // best effort, as above
+				w.out.WriteAt(w.descBuf, descOff) // best effort, as above
 				return w.fail(fmt.Errorf("dumpfile: writing kdump page data at offset 0x%x: %w", written, err))
 			}
 		}
@@ -516,10 +508,7 @@ func (w *KdumpWriter) end() error {
 	if !w.flat {
 		return nil
 	}
-	var b [flat.RecordHeaderLen]byte
-	binary.BigEndian.PutUint64(b[0:], math.MaxUint64) // -1
-	binary.BigEndian.PutUint64(b[8:], math.MaxUint64)
-	if err := w.out.(*flatSink).raw(b[:]); err != nil {
+	if err := w.out.(*flat.Writer).Close(); err != nil {
 		return w.fail(fmt.Errorf("dumpfile: writing the flattened end record: %w", err))
 	}
 	return nil
@@ -542,14 +531,11 @@ func (w *KdumpWriter) MarkIncomplete() error {
 		w.flush() // a failure leaves zeroed descriptors; the mark is what matters now
 	}
 	w.main.Status |= kdump.Incomplete
-	if _, err := w.out.writeAt(w.main.Bytes(), 0); err != nil {
+	if _, err := w.out.WriteAt(w.main.Bytes(), 0); err != nil {
 		return fmt.Errorf("dumpfile: marking the kdump file incomplete at offset 0: %w", err)
 	}
 	if w.flat {
-		var e [flat.RecordHeaderLen]byte
-		binary.BigEndian.PutUint64(e[0:], math.MaxUint64)
-		binary.BigEndian.PutUint64(e[8:], math.MaxUint64)
-		if err := w.out.(*flatSink).raw(e[:]); err != nil {
+		if err := w.out.(*flat.Writer).Close(); err != nil {
 			return fmt.Errorf("dumpfile: ending the flattened stream: %w", err)
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/gokdump/gokdump/dumpfile"
 	"github.com/gokdump/gokdump/format/flat"
 	"github.com/gokdump/gokdump/format/kdump"
-	"github.com/gokdump/gokdump/vmcore"
 )
 
 type memAt struct{ b []byte }
@@ -214,7 +213,7 @@ func TestRearrangeErrors(t *testing.T) {
 		{"zero size", "positive size", cat(start, rec(0, 0, ""), end)},
 	} {
 		err := dumpfile.Rearrange(&memAt{}, bytes.NewReader(c.in))
-		var fe *vmcore.FormatError
+		var fe *flat.FormatError
 		if !errors.As(err, &fe) || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%s: %v, want a FormatError saying %q", c.name, err, c.msg)
 		}

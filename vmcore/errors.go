@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gokdump/gokdump/format/flat"
 	"github.com/gokdump/gokdump/format/kdump"
 )
 
@@ -55,6 +56,10 @@ func withFile(err error, file string, base int64) error {
 	var ke *kdump.FormatError
 	if errors.As(err, &ke) {
 		return &FormatError{File: file, Off: base + ke.Off, Msg: ke.Msg}
+	}
+	var fle *flat.FormatError
+	if errors.As(err, &fle) {
+		return &FormatError{File: file, Off: base + fle.Off, Msg: fle.Msg}
 	}
 	return err
 }
