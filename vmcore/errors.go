@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gokdump/gokdump/format/elfcore"
 	"github.com/gokdump/gokdump/format/flat"
 	"github.com/gokdump/gokdump/format/kdump"
 )
@@ -56,6 +57,10 @@ func withFile(err error, file string, base int64) error {
 	var ke *kdump.FormatError
 	if errors.As(err, &ke) {
 		return &FormatError{File: file, Off: base + ke.Off, Msg: ke.Msg}
+	}
+	var ee *elfcore.FormatError
+	if errors.As(err, &ee) {
+		return &FormatError{File: file, Off: base + ee.Off, Msg: ee.Msg}
 	}
 	var fle *flat.FormatError
 	if errors.As(err, &fle) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gokdump/gokdump/arch/x86"
 	"github.com/gokdump/gokdump/compress"
+	"github.com/gokdump/gokdump/format/elfcore"
 	"github.com/gokdump/gokdump/format/kdump"
 )
 
@@ -220,7 +221,7 @@ func (f *File) readKdumpNotes(k *KdumpInfo) error {
 			return err
 		}
 		// The kernel writes 4-byte aligned notes, and makedumpfile copies them.
-		notes, err := ParseNotes(data, 4)
+		notes, err := elfcore.ParseNotes(data, 4)
 		if err != nil {
 			return withFile(err, f.Name, int64(s.OffsetNote))
 		}
