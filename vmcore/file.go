@@ -46,9 +46,8 @@ type File struct {
 
 	r          io.ReaderAt
 	closer     io.Closer
-	index      physIndex
-	kdump      *kdumpReader // set for FormatKdump
-	incomplete bool         // kdump status or flattened stream says so
+	phys       physReader // elfReader or kdumpReader: serves ReadPhys
+	incomplete bool       // kdump status or flattened stream says so
 }
 
 // Open opens the named vmcore (a regular file or /proc/vmcore).
@@ -93,7 +92,7 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 	if err := f.readHeaders(); err != nil {
 		return nil, err
 	}
-	f.index = newPhysIndex(f.Loads)
+	f.phys = newELFReader(f)
 	return f, nil
 }
 
