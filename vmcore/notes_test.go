@@ -61,20 +61,6 @@ func TestNoteAlign8(t *testing.T) {
 	}
 }
 
-type noteSum struct {
-	name string
-	typ  uint32
-	desc string
-}
-
-func summarize(notes []vmcore.Note) []noteSum {
-	var out []noteSum
-	for _, n := range notes {
-		out = append(out, noteSum{n.Name, n.Type, string(n.Desc)})
-	}
-	return out
-}
-
 func wantFormatOff(t *testing.T, err error, off int64, msg string) {
 	t.Helper()
 	fe, ok := err.(*vmcore.FormatError)

@@ -137,6 +137,9 @@ func (fr *Reader) Pos() int64 { return fr.pos }
 // Read reads the current record's data; it returns io.EOF at its end, and a
 // FormatError wrapping ErrTruncated when the stream ends inside it.
 func (fr *Reader) Read(p []byte) (int, error) {
+	if fr.err != nil {
+		return 0, fr.err
+	}
 	if fr.left == 0 {
 		return 0, io.EOF
 	}
