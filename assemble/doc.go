@@ -8,7 +8,8 @@
 // the capture kernel as elfcorehdr=. That header describes everything a vmcore needs:
 // one PT_NOTE per CPU (the registers the crashing kernel saved) plus one for
 // VMCOREINFO, and one PT_LOAD per range of the crashed kernel's memory. Package
-// assemble reads the header from [Memory], gathers the notes the way the kernel's own
+// assemble reads the header from [Memory] with package format/elfcore (the parser
+// vmcore reads core files with), gathers the notes the way the kernel's own
 // /proc/vmcore does (each PT_NOTE's p_memsz is only an upper bound: its notes end at
 // an empty note), and presents the result as a [Core]: an ELF file laid out by
 // package dumpfile that can be streamed ([Core.WriteTo]) or read at any offset

@@ -2,28 +2,10 @@ package assemble
 
 import (
 	"debug/elf"
-	"encoding/binary"
 	"errors"
 	"fmt"
-)
 
-// ELF64 structure sizes (gABI) and the fields this package reads.
-const (
-	ehdrSize = 64 // Elf64_Ehdr
-	phdrSize = 56 // Elf64_Phdr
-	shdrSize = 64 // Elf64_Shdr
-	pnXNum   = 0xffff
-
-	// Offsets of Elf64_Ehdr fields, for error messages naming the bad field.
-	offType      = 16
-	offMachine   = 18
-	offVersion   = 20
-	offPhoff     = 32
-	offShoff     = 40
-	offEhsize    = 52
-	offPhentsize = 54
-	offPhnum     = 56
-	offShentsize = 58
+	"github.com/gokdump/gokdump/format/elfcore"
 )
 
 // Bounds on what a header in memory may make us read and hold. A kernel-built header
@@ -76,116 +58,111 @@ type Header struct {
 }
 
 // ReadHeader reads and checks the ELF core header at physical address addr. The ELF
-// header is checked as kexec-tools' kdump program did (magic, ELFCLASS64, native byte
-// order, EV_CURRENT, ET_CORE, header sizes, e_phnum > 0), and for x86_64, the only
-// machine gokdump writes cores for. Errors are *FormatError for a bad header,
-// *MissingError for memory the source does not hold, or read errors.
+// header and the program header table are read by package elfcore, the parser
+// vmcore reads core files with: it checks what kexec-tools' kdump program did (magic,
+// ELFCLASS64, native byte order, EV_CURRENT, ET_CORE, header sizes, e_phnum > 0) and
+// that the machine is x86_64, the only one gokdump writes cores for. What the program
+// headers mean here (p_offset is a physical address, p_memsz bounds the notes) is
+// checked below. Errors are *FormatError for a bad header, *MissingError for memory
+// the source does not hold, or read errors.
 func ReadHeader(mem *Memory, addr uint64) (*Header, error) {
 	bad := func(off uint64, format string, args ...any) error {
 		return &FormatError{Source: mem.name, Phys: addr + off, Msg: fmt.Sprintf(format, args...)}
 	}
-	var eh [ehdrSize]byte
-	if err := mem.ReadPhys(eh[:], addr, "ELF header"); err != nil {
-		return nil, err
-	}
-	le := binary.LittleEndian
-	switch {
-	case string(eh[:4]) != elf.ELFMAG:
-		return nil, bad(0, "no ELF magic: found % x, want 7f 45 4c 46 (is elfcorehdr= the right address?)", eh[:4])
-	case elf.Class(eh[elf.EI_CLASS]) != elf.ELFCLASS64:
-		return nil, bad(elf.EI_CLASS, "class %v, want ELFCLASS64", elf.Class(eh[elf.EI_CLASS]))
-	case elf.Data(eh[elf.EI_DATA]) != elf.ELFDATA2LSB:
-		return nil, bad(elf.EI_DATA, "byte order %v, want the native ELFDATA2LSB", elf.Data(eh[elf.EI_DATA]))
-	case elf.Version(eh[elf.EI_VERSION]) != elf.EV_CURRENT:
-		return nil, bad(elf.EI_VERSION, "e_ident version %d, want EV_CURRENT (1)", eh[elf.EI_VERSION])
-	case elf.Type(le.Uint16(eh[offType:])) != elf.ET_CORE:
-		return nil, bad(offType, "type %v, want ET_CORE", elf.Type(le.Uint16(eh[offType:])))
-	case elf.Version(le.Uint32(eh[offVersion:])) != elf.EV_CURRENT:
-		return nil, bad(offVersion, "e_version %d, want EV_CURRENT (1)", le.Uint32(eh[offVersion:]))
-	case le.Uint16(eh[offEhsize:]) != ehdrSize:
-		return nil, bad(offEhsize, "e_ehsize %d, want %d", le.Uint16(eh[offEhsize:]), ehdrSize)
-	case le.Uint16(eh[offPhentsize:]) != phdrSize:
-		return nil, bad(offPhentsize, "e_phentsize %d, want %d", le.Uint16(eh[offPhentsize:]), phdrSize)
-	case le.Uint16(eh[offPhnum:]) == 0:
-		return nil, bad(offPhnum, "e_phnum is 0: no program headers")
-	case elf.Machine(le.Uint16(eh[offMachine:])) != elf.EM_X86_64:
-		return nil, bad(offMachine, "machine %v, want EM_X86_64 (gokdump writes x86_64 cores)", elf.Machine(le.Uint16(eh[offMachine:])))
-	}
-	phoff := le.Uint64(eh[offPhoff:])
-	phnum := uint64(le.Uint16(eh[offPhnum:]))
-	if phnum == pnXNum {
-		// Extended numbering: the count is in sh_info of section header 0.
-		shoff := le.Uint64(eh[offShoff:])
-		if shoff == 0 || le.Uint16(eh[offShentsize:]) != shdrSize {
-			return nil, bad(offShoff, "e_phnum is PN_XNUM but there is no section header 0 (e_shoff %#x, e_shentsize %d)", shoff, le.Uint16(eh[offShentsize:]))
-		}
-		if addr+shoff < addr || addr+shoff+shdrSize < addr+shoff {
-			return nil, bad(offShoff, "e_shoff %#x overflows", shoff)
-		}
-		var sh [shdrSize]byte
-		if err := mem.ReadPhys(sh[:], addr+shoff, "section header 0"); err != nil {
-			return nil, err
-		}
-		phnum = uint64(le.Uint32(sh[44:])) // sh_info
-	}
-	if phnum > maxProgs {
-		return nil, bad(offPhnum, "%d program headers, more than the %d this reader allows", phnum, maxProgs)
-	}
-	if phoff < ehdrSize || addr+phoff < addr || addr+phoff+phnum*phdrSize < addr+phoff {
-		return nil, bad(offPhoff, "e_phoff %#x: program headers overlap the ELF header or overflow", phoff)
+	src := headerSource{mem, addr}
+	eh, err := elfcore.ReadHeader(src, -1, maxProgs)
+	if err != nil {
+		return nil, src.fromFormat(err)
 	}
 	h := &Header{Addr: addr}
 	var noteBytes uint64
-	// Read the table in bounded chunks.
-	const chunk = 1024
-	buf := make([]byte, min(phnum, chunk)*phdrSize)
-	for first := uint64(0); first < phnum; first += chunk {
-		n := min(phnum-first, chunk)
-		b := buf[:n*phdrSize]
-		if err := mem.ReadPhys(b, addr+phoff+first*phdrSize, "program headers"); err != nil {
-			return nil, err
-		}
-		for i := uint64(0); i < n; i++ {
-			idx := first + i
-			off := phoff + idx*phdrSize
-			p := b[i*phdrSize : (i+1)*phdrSize]
-			typ := elf.ProgType(le.Uint32(p[0:]))
-			at, virt, phys := le.Uint64(p[8:]), le.Uint64(p[16:]), le.Uint64(p[24:])
-			memsz := le.Uint64(p[40:])
-			switch typ {
-			case elf.PT_NOTE:
-				if memsz > maxNoteSegment {
-					return nil, bad(off+40, "PT_NOTE %d: p_memsz %#x is more than the %#x bytes of notes a segment may hold", idx, memsz, maxNoteSegment)
-				}
-				if at+memsz < at {
-					return nil, bad(off+8, "PT_NOTE %d: p_offset %#x + p_memsz %#x overflows", idx, at, memsz)
-				}
-				if noteBytes += memsz; noteBytes > maxNoteBytes {
-					return nil, bad(off+40, "PT_NOTE %d: the PT_NOTEs together exceed %#x bytes", idx, maxNoteBytes)
-				}
-				h.Notes = append(h.Notes, NoteSegment{Index: int(idx), At: at, MaxSize: memsz})
-			case elf.PT_LOAD:
-				if memsz > 0 && (phys+memsz-1 < phys || at+memsz-1 < at) {
-					return nil, bad(off+8, "PT_LOAD %d: p_paddr %#x or p_offset %#x + p_memsz %#x overflows", idx, phys, at, memsz)
-				}
-				h.Loads = append(h.Loads, Load{Index: int(idx), Phys: phys, Virt: virt, At: at, Size: memsz})
-			default:
-				h.Ignored++
+	err = eh.Progs(src, -1, func(p elfcore.Prog) error {
+		idx, off := p.Index, uint64(p.HdrOff)
+		at, virt, phys, memsz := p.Off, p.Vaddr, p.Paddr, p.Memsz
+		switch elf.ProgType(p.Type) {
+		case elf.PT_NOTE:
+			if memsz > maxNoteSegment {
+				return bad(off+40, "PT_NOTE %d: p_memsz %#x is more than the %#x bytes of notes a segment may hold", idx, memsz, maxNoteSegment)
 			}
+			if at+memsz < at {
+				return bad(off+8, "PT_NOTE %d: p_offset %#x + p_memsz %#x overflows", idx, at, memsz)
+			}
+			if noteBytes += memsz; noteBytes > maxNoteBytes {
+				return bad(off+40, "PT_NOTE %d: the PT_NOTEs together exceed %#x bytes", idx, maxNoteBytes)
+			}
+			h.Notes = append(h.Notes, NoteSegment{Index: idx, At: at, MaxSize: memsz})
+		case elf.PT_LOAD:
+			if memsz > 0 && (phys+memsz-1 < phys || at+memsz-1 < at) {
+				return bad(off+8, "PT_LOAD %d: p_paddr %#x or p_offset %#x + p_memsz %#x overflows", idx, phys, at, memsz)
+			}
+			h.Loads = append(h.Loads, Load{Index: idx, Phys: phys, Virt: virt, At: at, Size: memsz})
+		default:
+			h.Ignored++
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, src.fromFormat(err)
 	}
 	if len(h.Loads) == 0 {
-		return nil, bad(offPhnum, "none of the %d program headers is a PT_LOAD: no memory to dump", phnum)
+		return nil, bad(56, "none of the %d program headers is a PT_LOAD: no memory to dump", eh.ProgCount)
 	}
 	return h, nil
+}
+
+// headerSource reads the ELF core header at addr through package elfcore: offsets
+// are from addr.
+type headerSource struct {
+	mem  *Memory
+	addr uint64
+}
+
+func (s headerSource) ReadAt(p []byte, off int64) (int, error) {
+	phys := s.addr + uint64(off)
+	if off < 0 || phys < s.addr || phys+uint64(len(p)) < phys {
+		return 0, &FormatError{Source: s.mem.name, Phys: s.addr, Msg: fmt.Sprintf("offset %#x from the header overflows the physical address space", off)}
+	}
+	if err := s.mem.ReadPhys(p, phys, "ELF core header"); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// fromFormat turns the errors of package elfcore into this package's: a
+// *FormatError at the physical address of the bad field, or the source's error
+// naming what was read.
+func (s headerSource) fromFormat(err error) error {
+	var ee *elfcore.FormatError
+	if errors.As(err, &ee) {
+		msg := ee.Msg
+		if errors.Is(err, elfcore.ErrNoMagic) {
+			msg = "no ELF magic: " + msg + " (is elfcorehdr= the right address?)"
+		}
+		return &FormatError{Source: s.mem.name, Phys: s.addr + uint64(ee.Off), Msg: msg}
+	}
+	var re *elfcore.ReadError
+	if errors.As(err, &re) {
+		var me *MissingError
+		var rd *ReadError
+		switch {
+		case errors.As(re.Err, &me):
+			me.What = re.What
+			return me
+		case errors.As(re.Err, &rd):
+			rd.What = re.What
+			return rd
+		}
+		return re.Err
+	}
+	return err
 }
 
 // ReadNotes reads every PT_NOTE's notes and returns them concatenated: the PT_NOTE of
 // the vmcore. Like the kernel's /proc/vmcore (fs/proc/vmcore.c), each segment's notes
 // end at a note with an empty name (the per-CPU buffers are larger than the notes in
 // them) or where the next note would not fit in p_memsz; unlike the kernel, a note
-// that overruns p_memsz is an error rather than silently dropped. Notes are 4-byte
-// aligned, as the kernel writes them in ELF64 cores.
+// that overruns p_memsz is an error rather than silently dropped (elfcore.KernelNotes).
+// Notes are 4-byte aligned, as the kernel writes them in ELF64 cores.
 func (h *Header) ReadNotes(mem *Memory) ([]byte, error) {
 	var out []byte
 	for _, s := range h.Notes {
@@ -197,12 +174,11 @@ func (h *Header) ReadNotes(mem *Memory) ([]byte, error) {
 		if err := mem.ReadPhys(seg, s.At, what); err != nil {
 			return nil, err
 		}
-		n, err := notesLength(seg)
+		_, n, err := elfcore.KernelNotes(seg)
 		if err != nil {
-			var fe *FormatError
+			var fe *elfcore.FormatError
 			if errors.As(err, &fe) {
-				fe.Source, fe.Phys = mem.name, s.At+fe.Phys
-				fe.Msg = fmt.Sprintf("PT_NOTE %d: %s", s.Index, fe.Msg)
+				return nil, &FormatError{Source: mem.name, Phys: s.At + uint64(fe.Off), Msg: fmt.Sprintf("PT_NOTE %d: %s", s.Index, fe.Msg)}
 			}
 			return nil, err
 		}
@@ -210,31 +186,3 @@ func (h *Header) ReadNotes(mem *Memory) ([]byte, error) {
 	}
 	return out, nil
 }
-
-// notesLength returns how many bytes of seg are notes. Errors are *FormatError with
-// Phys relative to seg.
-func notesLength(seg []byte) (int, error) {
-	le := binary.LittleEndian
-	pos := uint64(0)
-	end := uint64(len(seg))
-	// Each pass moves pos by at least a note header, so the loop ends.
-	for pos+noteHeaderSize <= end {
-		namesz := uint64(le.Uint32(seg[pos:]))
-		descsz := uint64(le.Uint32(seg[pos+4:]))
-		if namesz == 0 {
-			break // the empty note that ends a CPU's notes
-		}
-		size := noteHeaderSize + align4(namesz) + align4(descsz)
-		if size > end-pos {
-			return 0, &FormatError{Phys: pos, Msg: fmt.Sprintf("note with name size %d and descriptor size %d (%d bytes) overruns p_memsz (%d bytes left)",
-				namesz, descsz, size, end-pos)}
-		}
-		pos += size
-	}
-	return int(pos), nil
-}
-
-// noteHeaderSize is sizeof(Elf64_Nhdr).
-const noteHeaderSize = 12
-
-func align4(v uint64) uint64 { return (v + 3) &^ 3 }

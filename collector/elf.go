@@ -145,7 +145,7 @@ func (c *collector) collectELF(ctx context.Context, out *output) error {
 	var mark io.WriterAt
 	var flat *flatStream
 	if c.opts.Flattened {
-		flat = &flatStream{w: out}
+		flat = newFlatStream(out)
 		dst, mark = flat, flat
 	} else if out.wa != nil {
 		mark = out

@@ -7,9 +7,9 @@ import (
 
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/format/kdump"
 	"github.com/gokdump/gokdump/internal/bitmap"
 	"github.com/gokdump/gokdump/mm"
-	"github.com/gokdump/gokdump/vmcore"
 )
 
 // chunk is a unit of pass 2's work: up to ChunkPages dumped pages of one window, read
@@ -60,7 +60,7 @@ func (c *collector) kdumpHeader() (*dumpfile.KdumpHeader, error) {
 		h.PhysBase = s.as.Layout.PhysBase
 		uts, err := s.as.UTSName()
 		if err == nil {
-			h.UTSName = uts
+			h.UTSName = kdump.UTSName(uts)
 		} else {
 			c.warn(fmt.Sprintf("utsname: %v; the header names only the release", err))
 		}
@@ -69,7 +69,7 @@ func (c *collector) kdumpHeader() (*dumpfile.KdumpHeader, error) {
 	}
 	if h.UTSName.Sysname == "" {
 		rel, _ := s.info.OSRelease()
-		h.UTSName = vmcore.UTSName{Sysname: "Linux", Release: rel, Machine: "x86_64"}
+		h.UTSName = kdump.UTSName{Sysname: "Linux", Release: rel, Machine: "x86_64"}
 	}
 	return h, nil
 }

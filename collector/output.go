@@ -1,15 +1,13 @@
 package collector
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"sync"
 	"syscall"
 
-	"github.com/gokdump/gokdump/vmcore"
+	"github.com/gokdump/gokdump/format/flat"
 )
 
 // output is the destination, counting what is written.
@@ -133,62 +131,19 @@ func (discardAt) WriteAt(p []byte, off int64) (int, error) { return len(p), nil 
 // it incomplete) into makedumpfile's flattened format, so that `makedumpfile -R` and
 // gokdump rebuild the file from a pipe, as with makedumpfile -E -F.
 type flatStream struct {
-	w       io.Writer
-	pos     int64
-	started bool
-	err     error
+	fw  *flat.Writer
+	pos int64
 }
 
-func (f *flatStream) start() error {
-	if f.started {
-		return f.err
-	}
-	f.started = true
-	var b [vmcore.FlatStartBlockSize]byte
-	copy(b[:], vmcore.FlatSignature)
-	binary.BigEndian.PutUint64(b[16:], vmcore.FlatType)
-	binary.BigEndian.PutUint64(b[24:], vmcore.FlatVersion)
-	_, f.err = f.w.Write(b[:])
-	return f.err
-}
-
-func (f *flatStream) record(p []byte, off int64) (int, error) {
-	if err := f.start(); err != nil {
-		return 0, err
-	}
-	var h [vmcore.FlatRecordHeaderLen]byte
-	binary.BigEndian.PutUint64(h[0:], uint64(off))
-	binary.BigEndian.PutUint64(h[8:], uint64(len(p)))
-	if _, err := f.w.Write(h[:]); err != nil {
-		f.err = err
-		return 0, err
-	}
-	n, err := f.w.Write(p)
-	if err != nil {
-		f.err = err
-	}
-	return n, err
-}
+func newFlatStream(w io.Writer) *flatStream { return &flatStream{fw: flat.NewWriter(w)} }
 
 func (f *flatStream) Write(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, f.err
-	}
-	n, err := f.record(p, f.pos)
+	n, err := f.fw.WriteAt(p, f.pos)
 	f.pos += int64(n)
 	return n, err
 }
 
-func (f *flatStream) WriteAt(p []byte, off int64) (int, error) { return f.record(p, off) }
+func (f *flatStream) WriteAt(p []byte, off int64) (int, error) { return f.fw.WriteAt(p, off) }
 
 // end writes the end record.
-func (f *flatStream) end() error {
-	if err := f.start(); err != nil {
-		return err
-	}
-	var h [vmcore.FlatRecordHeaderLen]byte
-	binary.BigEndian.PutUint64(h[0:], math.MaxUint64)
-	binary.BigEndian.PutUint64(h[8:], math.MaxUint64)
-	_, err := f.w.Write(h[:])
-	return err
-}
+func (f *flatStream) end() error { return f.fw.Close() }

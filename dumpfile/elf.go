@@ -8,17 +8,15 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/gokdump/gokdump/vmcore"
+	"github.com/gokdump/gokdump/format/elfcore"
 )
 
-// ELF64 structure sizes (gABI).
+// ELF64 structure sizes (gABI), from the layout shared with the readers.
 const (
-	ehdrSize = 64
-	phdrSize = 56
-	shdrSize = 64
-	pnXNum   = 0xffff // e_phnum value meaning "see sh_info of section 0"
-
-	eFlagsOff = 48 // offset of e_flags in the ELF header
+	ehdrSize = elfcore.HeaderSize
+	phdrSize = elfcore.ProgSize
+	shdrSize = elfcore.SectionSize
+	pnXNum   = elfcore.PNXNum // e_phnum value meaning "see sh_info of section 0"
 )
 
 // ELFLoad is one PT_LOAD to write: MemSize bytes of physical memory at
@@ -41,7 +39,7 @@ type ELFWriter struct {
 	Notes     []byte // encoded notes (EncodeNote, PRStatusNote, VMCOREINFONote)
 	NoteAlign int    // alignment Notes were encoded with: 4 (0 means 4) or 8; written as p_align
 	Loads     []ELFLoad
-	Flags     uint32 // e_flags; vmcore.ElfFlagIncomplete marks a dump cut short
+	Flags     uint32 // e_flags; elfcore.FlagIncomplete marks a dump cut short
 	PageSize  uint64 // file alignment of load data; 0 means 4096
 }
 
@@ -209,13 +207,13 @@ func (w *ELFWriter) WriteTo(out io.Writer) (int64, error) {
 	return cw.n, err
 }
 
-// MarkIncomplete sets vmcore.ElfFlagIncomplete in the e_flags of a core
+// MarkIncomplete sets elfcore.FlagIncomplete in the e_flags of a core
 // already written to dst by w, for a dump that could not be finished (disk
 // full, read error); readers then know memory may be missing.
 func (w *ELFWriter) MarkIncomplete(dst io.WriterAt) error {
 	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], w.Flags|vmcore.ElfFlagIncomplete)
-	_, err := dst.WriteAt(b[:], eFlagsOff)
+	binary.LittleEndian.PutUint32(b[:], w.Flags|elfcore.FlagIncomplete)
+	_, err := dst.WriteAt(b[:], elfcore.FlagsOffset)
 	return err
 }
 

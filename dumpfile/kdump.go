@@ -1,7 +1,6 @@
 package dumpfile
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,17 +9,18 @@ import (
 	"time"
 
 	"github.com/gokdump/gokdump/compress"
-	"github.com/gokdump/gokdump/vmcore"
+	"github.com/gokdump/gokdump/format/flat"
+	"github.com/gokdump/gokdump/format/kdump"
 )
 
 // KdumpHeader is what KdumpWriter.Begin needs to know about a dump before
 // any page is written: the fields of the main and sub headers
-// (vmcore.DiskDumpHeader, vmcore.KdumpSubHeader) and the notes copied from
+// (kdump.Header, kdump.SubHeader) and the notes copied from
 // the vmcore.
 type KdumpHeader struct {
-	UTSName   vmcore.UTSName // the crashed kernel's init_uts_ns; each field at most 64 bytes
-	CrashTime time.Time      // the header's timestamp; makedumpfile uses CRASHTIME (zero: 0)
-	PageSize  int            // the block size of the file: the kernel's page size
+	UTSName   kdump.UTSName // the crashed kernel's init_uts_ns; each field at most 64 bytes
+	CrashTime time.Time     // the header's timestamp; makedumpfile uses CRASHTIME (zero: 0)
+	PageSize  int           // the block size of the file: the kernel's page size
 	PhysBase  uint64
 	DumpLevel int // makedumpfile's -d; bit 1 (exclude zero pages) reserves the shared zero page
 
@@ -33,7 +33,7 @@ type KdumpHeader struct {
 	MaxMapnr        uint64 // pfns the bitmaps describe: the highest pfn of memory + 1
 	NrCPUs          int    // number of NT_PRSTATUS notes
 	Codec           compress.Codec
-	ExcludedVmemmap bool // makedumpfile -e: sets vmcore.KdumpExcludedVmemmap
+	ExcludedVmemmap bool // makedumpfile -e: sets kdump.ExcludedVmemmap
 
 	// Split, when set, makes this file one part of a split dump holding the
 	// pages of pfns [StartPFN, EndPFN) (makedumpfile --split). Only the
@@ -61,7 +61,7 @@ type KdumpLayout struct {
 
 // DescriptorOffset returns the file offset of the i-th page descriptor.
 func (l *KdumpLayout) DescriptorOffset(i uint64) int64 {
-	return l.Descriptors + int64(i)*vmcore.PageDescSize
+	return l.Descriptors + int64(i)*kdump.PageDescSize
 }
 
 // Sizes of the write buffers: descriptors and page data are gathered and
@@ -105,7 +105,7 @@ type KdumpWriter struct {
 	flat   bool
 	h      KdumpHeader
 	layout KdumpLayout
-	main   vmcore.DiskDumpHeader
+	main   kdump.Header
 
 	begun, done bool
 	err         error // sticky: the first write error
@@ -124,19 +124,16 @@ type KdumpWriter struct {
 	zeros     []byte  // one zero page
 }
 
-// kdumpSink writes p at offset off of the final file.
+// kdumpSink writes p at offset off of the final file: the file itself, or a
+// *flat.Writer that makes each write a record of the flattened stream.
 type kdumpSink interface {
-	writeAt(p []byte, off int64) (int, error)
+	WriteAt(p []byte, off int64) (int, error)
 }
-
-type fileSink struct{ w io.WriterAt }
-
-func (s fileSink) writeAt(p []byte, off int64) (int, error) { return s.w.WriteAt(p, off) }
 
 // NewKdumpWriter returns a writer of a kdump-compressed file to dst, a new
 // (empty) file: regions the writer never reaches must read back as zeros.
 func NewKdumpWriter(dst io.WriterAt) *KdumpWriter {
-	return &KdumpWriter{out: fileSink{dst}}
+	return &KdumpWriter{out: dst}
 }
 
 // NewFlattenedKdumpWriter returns a writer of the flattened form of a
@@ -144,7 +141,7 @@ func NewKdumpWriter(dst io.WriterAt) *KdumpWriter {
 // `makedumpfile -R` or Rearrange turn it into the ordinary file, and
 // vmcore.Open reads it as it is.
 func NewFlattenedKdumpWriter(dst io.Writer) *KdumpWriter {
-	return &KdumpWriter{out: &flatSink{w: dst}, flat: true}
+	return &KdumpWriter{out: flat.NewWriter(dst), flat: true}
 }
 
 // Layout returns where the parts of the file are; valid after Begin.
@@ -172,11 +169,7 @@ func (w *KdumpWriter) Begin(h *KdumpHeader, dumpedPages uint64) error {
 	}
 	w.begun = true
 	if w.flat {
-		var start [vmcore.FlatStartBlockSize]byte
-		copy(start[:], vmcore.FlatSignature)
-		binary.BigEndian.PutUint64(start[16:], vmcore.FlatType)
-		binary.BigEndian.PutUint64(start[24:], vmcore.FlatVersion)
-		if err := w.out.(*flatSink).raw(start[:]); err != nil {
+		if err := w.out.(*flat.Writer).Start(); err != nil {
 			return w.fail(fmt.Errorf("dumpfile: writing the flattened start block: %w", err))
 		}
 	}
@@ -184,11 +177,7 @@ func (w *KdumpWriter) Begin(h *KdumpHeader, dumpedPages uint64) error {
 		return err
 	}
 	sub := w.subHeader()
-	var b [vmcore.KdumpSubHeaderSize]byte
-	if _, err := binary.Encode(b[:], binary.LittleEndian, &sub); err != nil {
-		return fmt.Errorf("dumpfile: encoding kdump sub header: %w", err)
-	}
-	if err := w.writeAll(b[:], w.layout.SubHeader, "sub header"); err != nil {
+	if err := w.writeAll(sub.Bytes(), w.layout.SubHeader, "sub header"); err != nil {
 		return err
 	}
 	if len(h.Notes) > 0 {
@@ -229,15 +218,13 @@ func (w *KdumpWriter) setup(h *KdumpHeader, dumpedPages uint64) error {
 	if s := h.Split; s != nil && (s.StartPFN >= s.EndPFN || s.EndPFN > h.MaxMapnr) {
 		return fmt.Errorf("dumpfile: split range [%d, %d) not inside [0, max_mapnr %d)", s.StartPFN, s.EndPFN, h.MaxMapnr)
 	}
-	uts := h.UTSName
-	for _, f := range []string{uts.Sysname, uts.Nodename, uts.Release, uts.Version, uts.Machine, uts.Domainname} {
-		if len(f) > 64 {
-			return fmt.Errorf("dumpfile: utsname field %q longer than 64 bytes", f)
-		}
+	var m kdump.Header
+	if err := m.SetUTSName(h.UTSName); err != nil {
+		return fmt.Errorf("dumpfile: %w", err)
 	}
 
 	b := int64(bs)
-	subBlocks := ceilDiv(vmcore.KdumpSubHeaderSize+int64(len(h.Notes)), b)
+	subBlocks := ceilDiv(kdump.SubHeaderSize+int64(len(h.Notes)), b)
 	bitmapLen := ceilDiv(ceilDiv(int64(h.MaxMapnr), 8), b) * b
 	if subBlocks > math.MaxInt32 || 2*bitmapLen/b > math.MaxUint32 {
 		return fmt.Errorf("dumpfile: kdump headers too large: %d sub header blocks, %d bitmap blocks", subBlocks, 2*bitmapLen/b)
@@ -245,14 +232,14 @@ func (w *KdumpWriter) setup(h *KdumpHeader, dumpedPages uint64) error {
 	l := KdumpLayout{
 		BlockSize:   b,
 		SubHeader:   b,
-		Notes:       b + vmcore.KdumpSubHeaderSize,
+		Notes:       b + kdump.SubHeaderSize,
 		Bitmap1:     (1 + subBlocks) * b,
 		BitmapLen:   bitmapLen,
 		DumpedPages: dumpedPages,
 	}
 	l.Bitmap2 = l.Bitmap1 + bitmapLen
 	l.Descriptors = l.Bitmap2 + bitmapLen
-	l.Data = l.Descriptors + int64(dumpedPages)*vmcore.PageDescSize
+	l.Data = l.Descriptors + int64(dumpedPages)*kdump.PageDescSize
 	l.SharedZeroPage = h.DumpLevel&1 != 0
 
 	w.h = *h
@@ -265,31 +252,28 @@ func (w *KdumpWriter) setup(h *KdumpHeader, dumpedPages uint64) error {
 	}
 	w.zeros = make([]byte, bs)
 
-	m := &w.main
-	copy(m.Signature[:], vmcore.KdumpSignature)
-	m.HeaderVersion = vmcore.KdumpVersion
-	for i, f := range []string{uts.Sysname, uts.Nodename, uts.Release, uts.Version, uts.Machine, uts.Domainname} {
-		copy(m.UTSName[i][:], f)
-	}
+	copy(m.Signature[:], kdump.Signature)
+	m.HeaderVersion = kdump.Version
 	if !h.CrashTime.IsZero() {
 		m.TimestampSec = h.CrashTime.Unix()
 		m.TimestampUsec = int64(h.CrashTime.Nanosecond() / 1000)
 	}
 	m.Status = h.Codec.Flag()
 	if h.ExcludedVmemmap {
-		m.Status |= vmcore.KdumpExcludedVmemmap
+		m.Status |= kdump.ExcludedVmemmap
 	}
 	m.BlockSize = int32(bs)
 	m.SubHdrSize = int32(subBlocks)
 	m.BitmapBlocks = uint32(2 * bitmapLen / b)
 	m.MaxMapnr = uint32(min(h.MaxMapnr, math.MaxUint32))
 	m.NrCPUs = int32(h.NrCPUs)
+	w.main = m
 	return nil
 }
 
-func (w *KdumpWriter) subHeader() vmcore.KdumpSubHeader {
+func (w *KdumpWriter) subHeader() kdump.SubHeader {
 	h := &w.h
-	s := vmcore.KdumpSubHeader{
+	s := kdump.SubHeader{
 		PhysBase:   h.PhysBase,
 		DumpLevel:  int32(h.DumpLevel),
 		MaxMapnr64: h.MaxMapnr,
@@ -313,16 +297,12 @@ func (w *KdumpWriter) subHeader() vmcore.KdumpSubHeader {
 }
 
 func (w *KdumpWriter) writeMainHeader() error {
-	var b [vmcore.DiskDumpHeaderSize]byte
-	if _, err := binary.Encode(b[:], binary.LittleEndian, &w.main); err != nil {
-		return fmt.Errorf("dumpfile: encoding kdump main header: %w", err)
-	}
-	return w.writeAll(b[:], 0, "main header")
+	return w.writeAll(w.main.Bytes(), 0, "main header")
 }
 
 // writeAll writes p at off, recording a failure as the writer's error.
 func (w *KdumpWriter) writeAll(p []byte, off int64, what string) error {
-	if _, err := w.out.writeAt(p, off); err != nil {
+	if _, err := w.out.WriteAt(p, off); err != nil {
 		return w.fail(fmt.Errorf("dumpfile: writing kdump %s at offset 0x%x: %w", what, off, err))
 	}
 	return nil
@@ -400,7 +380,7 @@ func (w *KdumpWriter) WritePage(pfn uint64, data []byte, flags uint32) error {
 	off := w.dataEnd
 	w.dataBuf = append(w.dataBuf, data...)
 	w.dataEnd += int64(len(data))
-	return w.addDesc(pfn, vmcore.PageDesc{Offset: off, Size: uint32(len(data)), Flags: flags}, w.dataEnd)
+	return w.addDesc(pfn, kdump.PageDesc{Offset: off, Size: uint32(len(data)), Flags: flags}, w.dataEnd)
 }
 
 // WriteZeroPage appends the next dumped page, pfn, as a page of zeros: its
@@ -414,7 +394,7 @@ func (w *KdumpWriter) WriteZeroPage(pfn uint64) error {
 		return fmt.Errorf("dumpfile: zero page pfn %d: dump level %d has no shared zero page (bit 1 unset)", pfn, w.h.DumpLevel)
 	}
 	bs := w.layout.BlockSize
-	return w.addDesc(pfn, vmcore.PageDesc{Offset: w.zeroPage, Size: uint32(bs)}, w.zeroPage+bs)
+	return w.addDesc(pfn, kdump.PageDesc{Offset: w.zeroPage, Size: uint32(bs)}, w.zeroPage+bs)
 }
 
 func (w *KdumpWriter) checkPage(pfn uint64) error {
@@ -434,11 +414,9 @@ func (w *KdumpWriter) checkPage(pfn uint64) error {
 	return nil
 }
 
-func (w *KdumpWriter) addDesc(pfn uint64, d vmcore.PageDesc, need int64) error {
-	var b [vmcore.PageDescSize]byte
-	binary.LittleEndian.PutUint64(b[0:], uint64(d.Offset))
-	binary.LittleEndian.PutUint32(b[8:], d.Size)
-	binary.LittleEndian.PutUint32(b[12:], d.Flags)
+func (w *KdumpWriter) addDesc(pfn uint64, d kdump.PageDesc, need int64) error {
+	var b [kdump.PageDescSize]byte
+	d.Put(b[:])
 	w.descBuf = append(w.descBuf, b[:]...)
 	w.descNeed = append(w.descNeed, need)
 	w.next++
@@ -475,21 +453,21 @@ func (w *KdumpWriter) flush() error {
 		}
 	} else {
 		if len(w.descBuf) > 0 {
-			if _, err := w.out.writeAt(w.descBuf, descOff); err != nil {
+			if _, err := w.out.WriteAt(w.descBuf, descOff); err != nil {
 				clear(w.descBuf)
-				w.out.writeAt(w.descBuf, descOff) // best effort: the error below is what counts
+				w.out.WriteAt(w.descBuf, descOff) // best effort: the error below is what counts
 				return w.fail(fmt.Errorf("dumpfile: writing kdump page descriptors at offset 0x%x: %w", descOff, err))
 			}
 		}
 		if len(w.dataBuf) > 0 {
-			if n, err := w.out.writeAt(w.dataBuf, w.dataStart); err != nil {
+			if n, err := w.out.WriteAt(w.dataBuf, w.dataStart); err != nil {
 				written := w.dataStart + int64(n)
 				for i, need := range w.descNeed {
 					if need > written {
-						clear(w.descBuf[i*vmcore.PageDescSize : (i+1)*vmcore.PageDescSize])
+						clear(w.descBuf[i*kdump.PageDescSize : (i+1)*kdump.PageDescSize])
 					}
 				}
-				w.out.writeAt(w.descBuf, descOff) // best effort, as above
+				w.out.WriteAt(w.descBuf, descOff) // best effort, as above
 				return w.fail(fmt.Errorf("dumpfile: writing kdump page data at offset 0x%x: %w", written, err))
 			}
 		}
@@ -530,10 +508,7 @@ func (w *KdumpWriter) end() error {
 	if !w.flat {
 		return nil
 	}
-	var b [vmcore.FlatRecordHeaderLen]byte
-	binary.BigEndian.PutUint64(b[0:], math.MaxUint64) // -1
-	binary.BigEndian.PutUint64(b[8:], math.MaxUint64)
-	if err := w.out.(*flatSink).raw(b[:]); err != nil {
+	if err := w.out.(*flat.Writer).Close(); err != nil {
 		return w.fail(fmt.Errorf("dumpfile: writing the flattened end record: %w", err))
 	}
 	return nil
@@ -541,7 +516,7 @@ func (w *KdumpWriter) end() error {
 
 // MarkIncomplete ends a dump that cannot be finished (a write failed, the
 // disk is full, memory could not be read): it writes what is still pending
-// if it can, then rewrites the main header with vmcore.KdumpIncomplete set
+// if it can, then rewrites the main header with kdump.Incomplete set
 // in its status and, for a stream, ends it. Pages never written read back
 // as missing. The error says whether the mark itself could be written.
 func (w *KdumpWriter) MarkIncomplete() error {
@@ -555,19 +530,12 @@ func (w *KdumpWriter) MarkIncomplete() error {
 	if w.err == nil {
 		w.flush() // a failure leaves zeroed descriptors; the mark is what matters now
 	}
-	w.main.Status |= vmcore.KdumpIncomplete
-	var b [vmcore.DiskDumpHeaderSize]byte
-	if _, err := binary.Encode(b[:], binary.LittleEndian, &w.main); err != nil {
-		return fmt.Errorf("dumpfile: encoding kdump main header: %w", err)
-	}
-	if _, err := w.out.writeAt(b[:], 0); err != nil {
+	w.main.Status |= kdump.Incomplete
+	if _, err := w.out.WriteAt(w.main.Bytes(), 0); err != nil {
 		return fmt.Errorf("dumpfile: marking the kdump file incomplete at offset 0: %w", err)
 	}
 	if w.flat {
-		var e [vmcore.FlatRecordHeaderLen]byte
-		binary.BigEndian.PutUint64(e[0:], math.MaxUint64)
-		binary.BigEndian.PutUint64(e[8:], math.MaxUint64)
-		if err := w.out.(*flatSink).raw(e[:]); err != nil {
+		if err := w.out.(*flat.Writer).Close(); err != nil {
 			return fmt.Errorf("dumpfile: ending the flattened stream: %w", err)
 		}
 	}

@@ -10,7 +10,8 @@ import (
 
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/dumpfile"
-	"github.com/gokdump/gokdump/vmcore"
+	"github.com/gokdump/gokdump/format/flat"
+	"github.com/gokdump/gokdump/format/kdump"
 )
 
 type memAt struct{ b []byte }
@@ -25,7 +26,7 @@ func (m *memAt) WriteAt(p []byte, off int64) (int, error) {
 func testHeader() *dumpfile.KdumpHeader {
 	notes := dumpfile.VMCOREINFONote([]byte("OSRELEASE=6.1.0-test\n"))
 	return &dumpfile.KdumpHeader{
-		UTSName:   vmcore.UTSName{Sysname: "Linux", Nodename: "box", Release: "6.1.0-test", Version: "#1 SMP", Machine: "x86_64", Domainname: "(none)"},
+		UTSName:   kdump.UTSName{Sysname: "Linux", Nodename: "box", Release: "6.1.0-test", Version: "#1 SMP", Machine: "x86_64", Domainname: "(none)"},
 		CrashTime: time.Unix(1764132830, 250000000),
 		PageSize:  4096, PhysBase: 0x3a00000, DumpLevel: 31, Notes: notes,
 		VMCOREINFOOffset: 24, VMCOREINFOSize: 21,
@@ -178,7 +179,7 @@ func TestKdumpWriterMisuse(t *testing.T) {
 }
 
 func TestRearrangeErrors(t *testing.T) {
-	start := make([]byte, vmcore.FlatStartBlockSize)
+	start := make([]byte, flat.StartBlockSize)
 	copy(start, "makedumpfile")
 	binary.BigEndian.PutUint64(start[16:], 1)
 	rec := func(off, size int64, data string) []byte {
@@ -212,7 +213,7 @@ func TestRearrangeErrors(t *testing.T) {
 		{"zero size", "positive size", cat(start, rec(0, 0, ""), end)},
 	} {
 		err := dumpfile.Rearrange(&memAt{}, bytes.NewReader(c.in))
-		var fe *vmcore.FormatError
+		var fe *flat.FormatError
 		if !errors.As(err, &fe) || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%s: %v, want a FormatError saying %q", c.name, err, c.msg)
 		}

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gokdump/gokdump/vmcore"
+	"github.com/gokdump/gokdump/format/elfcore"
 )
 
 // EncodeNote encodes one ELF note the way the kernel writes them in ELF64
@@ -41,16 +41,16 @@ func AppendNote(dst []byte, align int, name string, typ uint32, desc []byte) []b
 
 // PRStatusNote encodes an x86_64 NT_PRSTATUS note ("CORE", type 1), one of
 // which the kernel writes per CPU.
-func PRStatusNote(s *vmcore.PRStatus) []byte {
+func PRStatusNote(s *elfcore.PRStatus) []byte {
 	desc, _ := s.MarshalBinary() // cannot fail: fixed-size encoding
-	return EncodeNote(vmcore.NoteNameCore, vmcore.NoteTypePRStatus, desc)
+	return EncodeNote(elfcore.NoteNameCore, elfcore.NoteTypePRStatus, desc)
 }
 
 // VMCOREINFONote encodes a VMCOREINFO note (name "VMCOREINFO", type 0)
 // holding text verbatim, as copied from a crashed kernel or built with
 // VMCOREINFOText.
 func VMCOREINFONote(text []byte) []byte {
-	return EncodeNote(vmcore.NoteNameVMCOREINFO, vmcore.NoteTypeVMCOREINFO, text)
+	return EncodeNote(elfcore.NoteNameVMCOREINFO, elfcore.NoteTypeVMCOREINFO, text)
 }
 
 // VMCOREINFOText builds VMCOREINFO text in the kernel's formats (see

@@ -3,6 +3,7 @@ package kernel
 import (
 	"testing"
 
+	"github.com/gokdump/gokdump/format/kdump"
 	"github.com/gokdump/gokdump/vmcore"
 )
 
@@ -17,7 +18,7 @@ func TestX86SymbolsPhysBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kd := &vmcore.File{Kdump: &vmcore.KdumpInfo{SubHeader: vmcore.KdumpSubHeader{PhysBase: 0x3e00000}}}
+	kd := &vmcore.File{Kdump: &vmcore.KdumpInfo{SubHeader: kdump.SubHeader{PhysBase: 0x3e00000}}}
 	elf := &vmcore.File{}
 	for _, tc := range []struct {
 		name string

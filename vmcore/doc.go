@@ -15,6 +15,12 @@
 // the next stage's job (package kernel, with the arch packages), which reads
 // through [File.ReadPhys]; this package knows no architecture's page tables.
 //
+// The formats themselves are written down in packages format/elfcore,
+// format/kdump and format/flat, which the writer (package dumpfile) shares;
+// vmcore is their reader: it tells them apart, checks what they point at
+// against the file, and reads pages through one reader per format behind a
+// small interface. It is not a writer.
+//
 // Only x86_64 little-endian dumps are accepted. Everything read
 // from the file is checked before it is used: a damaged file gives a
 // [*FormatError] naming the file and the byte offset of the problem, never a

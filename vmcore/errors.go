@@ -3,6 +3,10 @@ package vmcore
 import (
 	"errors"
 	"fmt"
+
+	"github.com/gokdump/gokdump/format/elfcore"
+	"github.com/gokdump/gokdump/format/flat"
+	"github.com/gokdump/gokdump/format/kdump"
 )
 
 // FormatError reports input that is not a well-formed vmcore. It carries the
@@ -43,11 +47,24 @@ func (e *HoleError) Is(target error) bool { return target == ErrHole }
 var ErrNoVMCOREINFO = errors.New("vmcore: no VMCOREINFO note")
 
 // withFile returns err with the file name set and the offset moved by base,
-// when err is a *FormatError from a parser of bare bytes.
+// when err is a *FormatError from a parser of bare bytes: ours, or one of
+// the format packages'.
 func withFile(err error, file string, base int64) error {
 	var fe *FormatError
 	if errors.As(err, &fe) {
 		return &FormatError{File: file, Off: base + fe.Off, Msg: fe.Msg}
+	}
+	var ke *kdump.FormatError
+	if errors.As(err, &ke) {
+		return &FormatError{File: file, Off: base + ke.Off, Msg: ke.Msg}
+	}
+	var ee *elfcore.FormatError
+	if errors.As(err, &ee) {
+		return &FormatError{File: file, Off: base + ee.Off, Msg: ee.Msg}
+	}
+	var fle *flat.FormatError
+	if errors.As(err, &fle) {
+		return &FormatError{File: file, Off: base + fle.Off, Msg: fle.Msg}
 	}
 	return err
 }

@@ -2,26 +2,13 @@ package vmcore
 
 import (
 	"debug/elf"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-)
 
-// Sizes of the ELF64 structures, from the ELF gABI.
-const (
-	ehdrSize = 64 // Elf64_Ehdr
-	phdrSize = 56 // Elf64_Phdr
-	shdrSize = 64 // Elf64_Shdr
-
-	// pnXNum in e_phnum means the real count is in sh_info of section
-	// header 0 (extended numbering, used when there are 0xffff or more).
-	pnXNum = 0xffff
-
-	// ElfFlagIncomplete is set in e_flags by makedumpfile (and gokdump)
-	// when the dump was cut short, e.g. because the disk filled up.
-	ElfFlagIncomplete = 1
+	"github.com/gokdump/gokdump/format/elfcore"
+	"github.com/gokdump/gokdump/format/kdump"
 )
 
 // Bounds on what a file may make us hold in memory. Real vmcores have tens to
@@ -59,9 +46,8 @@ type File struct {
 
 	r          io.ReaderAt
 	closer     io.Closer
-	index      physIndex
-	kdump      *kdumpReader // set for FormatKdump
-	incomplete bool         // kdump status or flattened stream says so
+	phys       physReader // elfReader or kdumpReader: serves ReadPhys
+	incomplete bool       // kdump status or flattened stream says so
 }
 
 // Open opens the named vmcore (a regular file or /proc/vmcore).
@@ -96,7 +82,7 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 		if err := f.readFull(magic[:], 0, "file signature"); err != nil {
 			return nil, err
 		}
-		if isKdumpSignature(magic[:]) {
+		if kdump.IsSignature(magic[:]) {
 			if err := f.readKdump(); err != nil {
 				return nil, err
 			}
@@ -106,7 +92,7 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 	if err := f.readHeaders(); err != nil {
 		return nil, err
 	}
-	f.index = newPhysIndex(f.Loads)
+	f.phys = newELFReader(f)
 	return f, nil
 }
 
@@ -146,128 +132,40 @@ func (f *File) readFull(p []byte, off int64, what string) error {
 	return fmt.Errorf("vmcore: %s: reading %s at offset 0x%x: %w", f.Name, what, off+int64(n), err)
 }
 
+// readHeaders reads the ELF header and program headers with package
+// elfcore, the parser assemble reads the kernel's elfcorehdr with, and
+// keeps the PT_LOADs and the notes of the PT_NOTEs.
 func (f *File) readHeaders() error {
-	var b [ehdrSize]byte
-	// Check the magic first when there is one, so that a short non-ELF
-	// file is called that rather than a truncated ELF header.
-	if f.Size >= int64(len(elf.ELFMAG)) {
-		if err := f.readFull(b[:len(elf.ELFMAG)], 0, "ELF identification"); err != nil {
-			return err
-		}
-		if string(b[:len(elf.ELFMAG)]) != elf.ELFMAG {
-			return f.errorf(0, "bad magic %q, want %q: not an ELF file", b[:4], elf.ELFMAG)
-		}
-	}
-	if err := f.readFull(b[:], 0, "ELF header"); err != nil {
-		return err
-	}
-	if c := elf.Class(b[elf.EI_CLASS]); c != elf.ELFCLASS64 {
-		return f.errorf(elf.EI_CLASS, "class %v not supported, want ELFCLASS64", c)
-	}
-	if d := elf.Data(b[elf.EI_DATA]); d != elf.ELFDATA2LSB {
-		return f.errorf(elf.EI_DATA, "byte order %v not supported, want ELFDATA2LSB (little-endian)", d)
-	}
-	if v := elf.Version(b[elf.EI_VERSION]); v != elf.EV_CURRENT {
-		return f.errorf(elf.EI_VERSION, "ident version %d, want %d (EV_CURRENT)", v, elf.EV_CURRENT)
-	}
-	var h elf.Header64
-	if _, err := binary.Decode(b[:], binary.LittleEndian, &h); err != nil {
-		return f.errorf(0, "decoding ELF header: %v", err)
-	}
-	if t := elf.Type(h.Type); t != elf.ET_CORE {
-		return f.errorf(16, "type %v, want ET_CORE", t)
-	}
-	if m := elf.Machine(h.Machine); m != elf.EM_X86_64 {
-		return f.errorf(18, "machine %v, want EM_X86_64", m)
-	}
-	if h.Version != uint32(elf.EV_CURRENT) {
-		return f.errorf(20, "version %d, want %d (EV_CURRENT)", h.Version, elf.EV_CURRENT)
-	}
-	if h.Ehsize != ehdrSize {
-		return f.errorf(52, "e_ehsize %d, want %d", h.Ehsize, ehdrSize)
-	}
-	if h.Phentsize != phdrSize {
-		return f.errorf(54, "e_phentsize %d, want %d", h.Phentsize, phdrSize)
+	h, err := elfcore.ReadHeader(f.r, f.Size, maxPhdrs)
+	if err != nil {
+		return f.fromFormat(err)
 	}
 	f.Flags = h.Flags
-
-	phnum := uint64(h.Phnum)
-	if h.Phnum == pnXNum {
-		var err error
-		if phnum, err = f.extendedPhnum(&h); err != nil {
-			return err
-		}
-	}
-	if phnum == 0 {
-		return f.errorf(56, "no program headers (e_phnum 0)")
-	}
-	if phnum > maxPhdrs {
-		return f.errorf(56, "%d program headers, more than the supported %d", phnum, maxPhdrs)
-	}
-	if h.Phoff < ehdrSize || h.Phoff > uint64(f.Size) || phnum*phdrSize > uint64(f.Size)-h.Phoff {
-		return f.errorf(32, "program header table [0x%x, +%d*%d) not inside the file (size %d)",
-			h.Phoff, phnum, phdrSize, f.Size)
-	}
-	return f.readProgs(int64(h.Phoff), int(phnum))
-}
-
-// extendedPhnum reads the real program header count from section header 0.
-func (f *File) extendedPhnum(h *elf.Header64) (uint64, error) {
-	if h.Shentsize != shdrSize {
-		return 0, f.errorf(58, "e_phnum is PN_XNUM but e_shentsize is %d, want %d", h.Shentsize, shdrSize)
-	}
-	if h.Shoff == 0 || h.Shoff > uint64(f.Size) {
-		return 0, f.errorf(40, "e_phnum is PN_XNUM but section header 0 offset 0x%x is not in the file (size %d)", h.Shoff, f.Size)
-	}
-	var b [shdrSize]byte
-	if err := f.readFull(b[:], int64(h.Shoff), "section header 0 (extended program header count)"); err != nil {
-		return 0, err
-	}
-	var sh elf.Section64
-	if _, err := binary.Decode(b[:], binary.LittleEndian, &sh); err != nil {
-		return 0, f.errorf(int64(h.Shoff), "decoding section header 0: %v", err)
-	}
-	return uint64(sh.Info), nil
-}
-
-func (f *File) readProgs(phoff int64, phnum int) error {
-	const perChunk = readChunk / phdrSize
-	buf := make([]byte, min(phnum, perChunk)*phdrSize)
 	type noteSegment struct{ off, size, align uint64 }
 	var notes []noteSegment
 	var noteBytes uint64
-	for i := 0; i < phnum; {
-		k := min(phnum-i, perChunk)
-		chunk := buf[:k*phdrSize]
-		off := phoff + int64(i)*phdrSize
-		if err := f.readFull(chunk, off, "program headers"); err != nil {
-			return err
-		}
-		for j := range k {
-			var p elf.Prog64
-			if _, err := binary.Decode(chunk[j*phdrSize:], binary.LittleEndian, &p); err != nil {
-				return f.errorf(off+int64(j)*phdrSize, "decoding program header: %v", err)
+	err = h.Progs(f.r, f.Size, func(p elfcore.Prog) error {
+		s := Segment{Phys: p.Paddr, Virt: p.Vaddr, Offset: p.Prog64.Off, FileSize: p.Filesz, MemSize: p.Memsz}
+		switch elf.ProgType(p.Type) {
+		case elf.PT_LOAD:
+			if err := f.checkLoad(s, p.HdrOff); err != nil {
+				return err
 			}
-			poff := off + int64(j)*phdrSize
-			s := Segment{Phys: p.Paddr, Virt: p.Vaddr, Offset: p.Off, FileSize: p.Filesz, MemSize: p.Memsz}
-			switch elf.ProgType(p.Type) {
-			case elf.PT_LOAD:
-				if err := f.checkLoad(s, poff); err != nil {
-					return err
-				}
-				f.Loads = append(f.Loads, s)
-			case elf.PT_NOTE:
-				if p.Off > uint64(f.Size) || p.Filesz > uint64(f.Size)-p.Off {
-					return f.errorf(poff, "PT_NOTE data [0x%x, +0x%x) past end of file (size %d)", p.Off, p.Filesz, f.Size)
-				}
-				noteBytes += p.Filesz
-				if noteBytes > maxNoteBytes {
-					return f.errorf(poff, "PT_NOTE segments hold more than %d bytes", maxNoteBytes)
-				}
-				notes = append(notes, noteSegment{p.Off, p.Filesz, p.Align})
+			f.Loads = append(f.Loads, s)
+		case elf.PT_NOTE:
+			if p.Off > uint64(f.Size) || p.Filesz > uint64(f.Size)-p.Off {
+				return f.errorf(p.HdrOff, "PT_NOTE data [0x%x, +0x%x) past end of file (size %d)", p.Off, p.Filesz, f.Size)
 			}
+			noteBytes += p.Filesz
+			if noteBytes > maxNoteBytes {
+				return f.errorf(p.HdrOff, "PT_NOTE segments hold more than %d bytes", maxNoteBytes)
+			}
+			notes = append(notes, noteSegment{p.Off, p.Filesz, p.Align})
 		}
-		i += k
+		return nil
+	})
+	if err != nil {
+		return f.fromFormat(err)
 	}
 	for _, s := range notes {
 		if err := f.readNotes(s.off, s.size, s.align); err != nil {
@@ -275,6 +173,16 @@ func (f *File) readProgs(phoff int64, phnum int) error {
 		}
 	}
 	return nil
+}
+
+// fromFormat gives an error of package elfcore the file's name: a
+// *FormatError for bad data, a read error as readFull words it.
+func (f *File) fromFormat(err error) error {
+	var re *elfcore.ReadError
+	if errors.As(err, &re) {
+		return fmt.Errorf("vmcore: %s: reading %s at offset 0x%x: %w", f.Name, re.What, re.Off, re.Err)
+	}
+	return withFile(err, f.Name, 0)
 }
 
 func (f *File) checkLoad(s Segment, poff int64) error {
@@ -303,9 +211,13 @@ func (f *File) readNotes(off, size, align uint64) error {
 		}
 		done += k
 	}
-	notes, err := parseNotes(data, int64(off), noteAlign(align))
+	notes, err := elfcore.ParseNotes(data, elfcore.NoteAlign(align))
 	if err != nil {
-		return withFile(err, f.Name, 0)
+		return withFile(err, f.Name, int64(off))
+	}
+	for i := range notes {
+		notes[i].Offset += int64(off)
+		notes[i].DescOffset += int64(off)
 	}
 	f.Notes = append(f.Notes, notes...)
 	return nil
@@ -342,14 +254,4 @@ func (f *File) PRStatus() ([]PRStatus, error) {
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-// noteAlign picks the note alignment from the segment's p_align: the kernel
-// writes 4-byte aligned notes in ELF64 cores (p_align 0 or 4); the gABI's
-// 8-byte form is used only when a producer says so with p_align 8.
-func noteAlign(pAlign uint64) int {
-	if pAlign == 8 {
-		return 8
-	}
-	return 4
 }

@@ -1,14 +1,14 @@
 package vmcore
 
 import (
-	"bytes"
 	"container/heap"
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"sort"
+
+	"github.com/gokdump/gokdump/format/flat"
 )
 
 // maxFlatRecords bounds the record index of a flattened file (32 bytes a
@@ -20,10 +20,6 @@ const maxFlatRecords = 1 << 24
 // maxFlatHoles is how much more than twice the bytes its records hold a
 // flattened file may describe (see unflatten).
 const maxFlatHoles = 1 << 20
-
-func isFlatSignature(b []byte) bool {
-	return len(b) >= 16 && bytes.HasPrefix(b, []byte(FlatSignature+"\x00"))
-}
 
 // flatPiece maps file bytes [start, end) of the described file to offset
 // src of the flattened one.
@@ -76,10 +72,11 @@ func (fr *flatReaderAt) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // unflatten checks for the flattened format's start block and, when there
-// is one, indexes the records once and makes f read the described file
-// through the index: f.Size becomes its size and offsets in later errors are
-// offsets in it. A stream that ends before its end record (a broken pipe)
-// is read as far as it goes and marks f incomplete.
+// is one, indexes the records once (reading their headers through
+// flat.Reader, the parser dumpfile.Rearrange uses too) and makes f read the
+// described file through the index: f.Size becomes its size and offsets in
+// later errors are offsets in it. A stream that ends before its end record
+// (a broken pipe) is read as far as it goes and marks f incomplete.
 func (f *File) unflatten() error {
 	var start [32]byte
 	if f.Size < int64(len(start)) {
@@ -88,49 +85,44 @@ func (f *File) unflatten() error {
 	if err := f.readFull(start[:], 0, "file signature"); err != nil {
 		return err
 	}
-	if !isFlatSignature(start[:]) {
+	if !flat.IsSignature(start[:]) {
 		return nil
 	}
-	if t := int64(binary.BigEndian.Uint64(start[16:])); t != FlatType {
-		return f.errorf(16, "flattened format type %d, want %d", t, FlatType)
+	if f.Size < flat.StartBlockSize {
+		return f.errorf(0, "flattened start block truncated: want %d bytes, file size is %d", flat.StartBlockSize, f.Size)
 	}
-	if f.Size < FlatStartBlockSize {
-		return f.errorf(0, "flattened start block truncated: want %d bytes, file size is %d", FlatStartBlockSize, f.Size)
+	fr, err := flat.NewReader(io.NewSectionReader(f.r, 0, f.Size))
+	if err != nil {
+		return withFile(err, f.Name, 0)
 	}
 	type record struct{ start, end, src, seq int64 }
 	var recs []record
-	pos := int64(FlatStartBlockSize)
 	ended := false
-	// Each pass moves pos forward by at least 17 bytes or leaves the loop.
-	for pos < f.Size {
-		if f.Size-pos < FlatRecordHeaderLen {
-			break
-		}
-		var h [FlatRecordHeaderLen]byte
-		if err := f.readFull(h[:], pos, "flattened record header"); err != nil {
-			return err
-		}
-		off := int64(binary.BigEndian.Uint64(h[0:]))
-		size := int64(binary.BigEndian.Uint64(h[8:]))
-		if off == FlatEndMarker && size == FlatEndMarker {
+	// Each pass reads a record header and moves past its data, or leaves
+	// the loop.
+	for {
+		h, err := fr.Next()
+		if err == io.EOF {
 			ended = true
 			break
 		}
-		if off < 0 || size <= 0 || size > math.MaxInt64-off {
-			return f.errorf(pos, "flattened record for offset %d size %d: want a non-negative offset and a positive size", off, size)
-		}
-		if len(recs) >= maxFlatRecords {
-			return f.errorf(pos, "flattened file has more than %d records", maxFlatRecords)
-		}
-		data := pos + FlatRecordHeaderLen
-		avail := min(size, f.Size-data)
-		if avail > 0 {
-			recs = append(recs, record{off, off + avail, data, int64(len(recs))})
-		}
-		if avail < size {
+		if errors.Is(err, flat.ErrTruncated) {
 			break
 		}
-		pos = data + size
+		if err != nil {
+			return withFile(err, f.Name, 0)
+		}
+		if len(recs) >= maxFlatRecords {
+			return f.errorf(fr.Pos()-flat.RecordHeaderLen, "flattened file has more than %d records", maxFlatRecords)
+		}
+		data := fr.Pos()
+		avail := min(h.Size, f.Size-data)
+		if avail > 0 {
+			recs = append(recs, record{h.Offset, h.Offset + avail, data, int64(len(recs))})
+		}
+		if avail < h.Size {
+			break
+		}
 	}
 	f.Flattened = true
 	f.incomplete = f.incomplete || !ended
@@ -180,7 +172,7 @@ func (f *File) unflatten() error {
 	// records hold nearly all of it. A file mostly made of holes would let
 	// a few records make readers scan gigabytes of zeros.
 	if size > 2*held+maxFlatHoles {
-		return f.errorf(FlatStartBlockSize, "flattened records describe a file of %d bytes but hold only %d bytes of it", size, held)
+		return f.errorf(flat.StartBlockSize, "flattened records describe a file of %d bytes but hold only %d bytes of it", size, held)
 	}
 	f.r = &flatReaderAt{r: f.r, pieces: pieces, size: size}
 	f.Size = size

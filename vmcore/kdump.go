@@ -1,16 +1,13 @@
 package vmcore
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/gokdump/gokdump/compress"
+	"github.com/gokdump/gokdump/format/elfcore"
+	"github.com/gokdump/gokdump/format/kdump"
 )
 
 // Format names the format of a dump file.
@@ -71,8 +68,8 @@ func (e *PageError) Is(target error) bool { return target == ErrHole }
 
 // KdumpInfo is what the headers of a kdump-compressed file say.
 type KdumpInfo struct {
-	Header    DiskDumpHeader
-	SubHeader KdumpSubHeader // fields newer than Header.HeaderVersion are zero
+	Header    kdump.Header
+	SubHeader kdump.SubHeader // fields newer than Header.HeaderVersion are zero
 
 	UTSName   UTSName        // from the main header
 	Timestamp time.Time      // the main header's timestamp (makedumpfile: the crash time); zero if unset
@@ -85,7 +82,7 @@ type KdumpInfo struct {
 }
 
 // Incomplete reports whether the status says the dump was cut short.
-func (k *KdumpInfo) Incomplete() bool { return k.Header.Status&KdumpIncomplete != 0 }
+func (k *KdumpInfo) Incomplete() bool { return k.Header.Status&kdump.Incomplete != 0 }
 
 // DumpLevel returns makedumpfile's -d level stored in the sub header.
 func (k *KdumpInfo) DumpLevel() int { return int(k.SubHeader.DumpLevel) }
@@ -96,150 +93,46 @@ func (k *KdumpInfo) PhysBase() uint64 { return k.SubHeader.PhysBase }
 // Split returns the pfn range [start, end) of this part when the file is
 // one part of a split dump (makedumpfile --split).
 func (k *KdumpInfo) Split() (start, end uint64, ok bool) {
-	if k.Header.HeaderVersion < 2 || k.SubHeader.Split == 0 {
-		return 0, 0, false
-	}
-	if k.Header.HeaderVersion >= 6 {
-		return k.SubHeader.StartPFN64, k.SubHeader.EndPFN64, true
-	}
-	return k.SubHeader.StartPFN, k.SubHeader.EndPFN, true
-}
-
-// Bounds of what a kdump-compressed file may make us hold.
-const (
-	rankChunk       = 512 // bytes of 2nd bitmap (4096 pfns) per rank index entry
-	kdumpPageCache  = 16  // decompressed pages kept, as crash's DISKDUMP_CACHED_PAGES
-	kdumpDescCache  = 256 // descriptors read at a time
-	kdumpMaxBlock   = 1 << 20
-	kdumpMinBlock   = 512
-	kdumpCodecFlags = KdumpCompressedZlib | KdumpCompressedLZO | KdumpCompressedSnappy | KdumpCompressedZstd
-)
-
-// kdumpReader serves ReadPhys for a kdump-compressed file. Its caches make it
-// stateful, so it is guarded by a mutex: File.ReadPhys may be called from
-// several goroutines, as for ELF files.
-type kdumpReader struct {
-	mu   sync.Mutex
-	info *KdumpInfo
-
-	// rank[i] is the number of dumped pfns below pfn i*rankChunk*8, built
-	// on the first read; rank has one more entry than there are chunks, the
-	// total.
-	rank      []uint64
-	partFirst uint64 // rank of the first pfn of this part of a split dump
-
-	chunkIdx int64 // 2nd bitmap chunk held in chunk, -1 for none
-	chunk    [rankChunk]byte
-
-	descFirst uint64 // index of descs[0]
-	descs     []PageDesc
-
-	pages  [kdumpPageCache]cachedPage
-	victim int
-	raw    []byte
-	dec    map[compress.Codec]*compress.PageDecompressor
-}
-
-type cachedPage struct {
-	pfn  uint64
-	ok   bool
-	data []byte
-}
-
-func isKdumpSignature(b []byte) bool {
-	return bytes.HasPrefix(b, []byte(KdumpSignature)) || bytes.HasPrefix(b, []byte(DiskdumpSignature))
+	return k.SubHeader.SplitRange(k.Header.HeaderVersion)
 }
 
 // readKdump reads the headers, notes and 1st bitmap of a kdump-compressed
 // file; the 2nd bitmap and the descriptors are read when pages are.
 func (f *File) readKdump() error {
-	var b [DiskDumpHeaderSize]byte
+	var b [kdump.HeaderSize]byte
 	if err := f.readFull(b[:], 0, "kdump main header"); err != nil {
 		return err
 	}
-	if string(b[:8]) == DiskdumpSignature {
-		return f.errorf(0, "signature %q: the old diskdump format is not supported, only makedumpfile's kdump-compressed format (%q)", DiskdumpSignature, KdumpSignature)
+	h, err := kdump.DecodeHeader(b[:])
+	if err != nil {
+		return withFile(err, f.Name, 0)
 	}
-	k := &KdumpInfo{}
-	h := &k.Header
-	if _, err := binary.Decode(b[:], binary.LittleEndian, h); err != nil {
-		return f.errorf(0, "decoding kdump main header: %v", err)
-	}
-	if h.HeaderVersion < 1 || h.HeaderVersion > KdumpVersion {
-		return f.errorf(8, "kdump header version %d, want 1..%d", h.HeaderVersion, KdumpVersion)
-	}
-	bs := int64(h.BlockSize)
-	if bs < kdumpMinBlock || bs > kdumpMaxBlock || bs&(bs-1) != 0 {
-		return f.errorf(428, "block size %d, want a power of two from %d to %d", bs, kdumpMinBlock, kdumpMaxBlock)
-	}
-	if h.SubHdrSize < 1 {
-		return f.errorf(432, "sub header size %d blocks, want at least 1", h.SubHdrSize)
-	}
-	if h.BitmapBlocks < 2 || h.BitmapBlocks%2 != 0 {
-		return f.errorf(436, "bitmap blocks %d, want an even number of at least 2 (two bitmaps)", h.BitmapBlocks)
-	}
-	// Both sizes are below 2^31 blocks of at most 2^20 bytes: no overflow.
-	k.Bitmap1 = (1 + int64(h.SubHdrSize)) * bs
-	k.BitmapLen = int64(h.BitmapBlocks) / 2 * bs
-	k.Bitmap2 = k.Bitmap1 + k.BitmapLen
-	k.Descriptors = k.Bitmap2 + k.BitmapLen
+	k := &KdumpInfo{Header: *h}
+	l := h.Layout()
+	k.Bitmap1, k.BitmapLen, k.Bitmap2, k.Descriptors = l.Bitmap1, l.BitmapLen, l.Bitmap2, l.Descriptors
+	bs := l.BlockSize
 	if k.Descriptors > f.Size {
 		return f.errorf(432, "sub header (%d blocks) and bitmaps (%d blocks) of %d bytes each end at 0x%x, past the end of the file (size %d)",
 			h.SubHdrSize, h.BitmapBlocks, bs, k.Descriptors, f.Size)
 	}
 	k.PageSize = uint64(bs)
 
-	var sb [KdumpSubHeaderSize]byte
+	var sb [kdump.SubHeaderSize]byte
 	if err := f.readFull(sb[:], bs, "kdump sub header"); err != nil {
 		return err
 	}
-	s := &k.SubHeader
-	if _, err := binary.Decode(sb[:], binary.LittleEndian, s); err != nil {
-		return f.errorf(bs, "decoding kdump sub header: %v", err)
+	s, err := kdump.DecodeSubHeader(sb[:], h)
+	if err != nil {
+		return withFile(err, f.Name, bs)
 	}
-	// Clear what this version does not have, so that callers see zeros.
-	v := h.HeaderVersion
-	if v < 2 {
-		s.Split, s.StartPFN, s.EndPFN = 0, 0, 0
-	}
-	if v < 3 {
-		s.OffsetVMCOREINFO, s.SizeVMCOREINFO = 0, 0
-	}
-	if v < 4 {
-		s.OffsetNote, s.SizeNote = 0, 0
-	}
-	if v < 5 {
-		s.OffsetEraseinfo, s.SizeEraseinfo = 0, 0
-	}
-	if v < 6 {
-		s.StartPFN64, s.EndPFN64, s.MaxMapnr64 = 0, 0, 0
-	}
-
-	k.MaxMapnr = uint64(h.MaxMapnr)
-	if v >= 6 {
-		k.MaxMapnr = s.MaxMapnr64
-	}
-	if k.MaxMapnr > uint64(k.BitmapLen)*8 {
-		return f.errorf(bs+96, "max_mapnr %d does not fit the %d-byte bitmaps", k.MaxMapnr, k.BitmapLen)
-	}
-	if hi, _ := bits.Mul64(k.MaxMapnr, k.PageSize); hi != 0 {
-		return f.errorf(bs+96, "max_mapnr %d pages of %d bytes overflow the physical address space", k.MaxMapnr, bs)
-	}
-	if start, end, ok := k.Split(); ok && (start >= end || end > k.MaxMapnr) {
-		return f.errorf(bs+80, "split part range [%d, %d) not inside [0, max_mapnr %d)", start, end, k.MaxMapnr)
-	}
-	codec, err := compress.CodecFromFlags(h.Status & kdumpCodecFlags)
+	k.SubHeader = *s
+	k.MaxMapnr = kdump.MaxMapnr(h, s)
+	codec, err := compress.CodecFromFlags(h.Status & kdump.CodecFlags)
 	if err != nil {
 		return f.errorf(424, "status 0x%x: %v", h.Status, err)
 	}
 	k.Codec = codec
-	for i := range h.UTSName {
-		field := h.UTSName[i][:]
-		if n := bytes.IndexByte(field, 0); n >= 0 {
-			field = field[:n]
-		}
-		k.UTSName.set(i, string(field))
-	}
+	k.UTSName = UTSName(h.GetUTSName())
 	if h.TimestampSec != 0 || h.TimestampUsec != 0 {
 		k.Timestamp = time.Unix(h.TimestampSec, 0).Add(time.Duration(h.TimestampUsec) * time.Microsecond).UTC()
 	}
@@ -253,7 +146,7 @@ func (f *File) readKdump() error {
 	if err := f.kdumpLoads(k); err != nil {
 		return err
 	}
-	f.kdump = &kdumpReader{info: k, chunkIdx: -1, raw: make([]byte, bs), dec: map[compress.Codec]*compress.PageDecompressor{}}
+	f.phys = &kdumpReader{f: f, info: k, chunkIdx: -1, raw: make([]byte, bs), dec: map[compress.Codec]*compress.PageDecompressor{}}
 	return nil
 }
 
@@ -286,7 +179,7 @@ func (f *File) readKdumpNotes(k *KdumpInfo) error {
 			return err
 		}
 		// The kernel writes 4-byte aligned notes, and makedumpfile copies them.
-		notes, err := ParseNotes(data, 4)
+		notes, err := elfcore.ParseNotes(data, 4)
 		if err != nil {
 			return withFile(err, f.Name, int64(s.OffsetNote))
 		}
@@ -359,336 +252,4 @@ func (f *File) kdumpLoads(k *KdumpInfo) error {
 		return emit(min(uint64(nbytes)*8, k.MaxMapnr))
 	}
 	return nil
-}
-
-// readKdumpPhys is ReadPhys for a kdump-compressed file, one page at a time.
-func (f *File) readKdumpPhys(p []byte, addr uint64) (int, error) {
-	k := f.kdump
-	ps := k.info.PageSize
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	n := 0
-	// Each pass copies at least one byte or returns.
-	for n < len(p) {
-		a := addr + uint64(n)
-		if a < addr {
-			return n, &HoleError{Addr: a}
-		}
-		page, err := f.kdumpPage(a/ps, a)
-		if err != nil {
-			return n, err
-		}
-		n += copy(p[n:], page[a%ps:])
-	}
-	return n, nil
-}
-
-// kdumpPage returns the contents of page pfn (a is the address asked for,
-// for errors), from the cache or the file.
-func (f *File) kdumpPage(pfn, a uint64) ([]byte, error) {
-	k := f.kdump
-	for i := range k.pages {
-		if c := &k.pages[i]; c.ok && c.pfn == pfn {
-			return c.data, nil
-		}
-	}
-	info := k.info
-	if pfn >= info.MaxMapnr || !f.kdumpExists(pfn) {
-		return nil, &HoleError{Addr: a}
-	}
-	dumped, err := f.kdumpBit2(pfn)
-	if err != nil {
-		return nil, err
-	}
-	if !dumped {
-		e := &PageError{Addr: a, PFN: pfn, Err: ErrExcluded}
-		if f.incomplete {
-			e.Why = "or, the dump being incomplete, never reached"
-		}
-		return nil, e
-	}
-	if start, end, ok := info.Split(); ok && (pfn < start || pfn >= end) {
-		return nil, &PageError{Addr: a, PFN: pfn, Err: ErrMissing,
-			Why: fmt.Sprintf("it is in another part of the split dump (this part holds pfns [0x%x, 0x%x))", start, end)}
-	}
-	if err := f.kdumpRank(); err != nil {
-		return nil, err
-	}
-	idx := k.rankOf(pfn, f) - k.partFirst
-	d, descOff, err := f.kdumpDesc(idx, pfn, a)
-	if err != nil {
-		return nil, err
-	}
-
-	c := &k.pages[k.victim]
-	k.victim = (k.victim + 1) % len(k.pages)
-	c.ok = false
-	if c.data == nil {
-		c.data = make([]byte, 0, info.PageSize)
-	}
-	if err := f.kdumpDecode(c, d, descOff, pfn, a); err != nil {
-		return nil, err
-	}
-	c.pfn, c.ok = pfn, true
-	return c.data, nil
-}
-
-func (f *File) kdumpExists(pfn uint64) bool {
-	addr := pfn * f.kdump.info.PageSize
-	i := sort.Search(len(f.Loads), func(i int) bool { return f.Loads[i].Phys+f.Loads[i].MemSize > addr })
-	return i < len(f.Loads) && f.Loads[i].Phys <= addr
-}
-
-// kdumpBit2 tests pfn in the 2nd bitmap, through a one-chunk cache.
-func (f *File) kdumpBit2(pfn uint64) (bool, error) {
-	k := f.kdump
-	ci := int64(pfn / (rankChunk * 8))
-	if ci != k.chunkIdx {
-		k.chunkIdx = -1
-		// BitmapLen is a whole number of blocks of at least rankChunk bytes.
-		if err := f.readFull(k.chunk[:], k.info.Bitmap2+ci*rankChunk, "2nd bitmap"); err != nil {
-			return false, err
-		}
-		k.chunkIdx = ci
-	}
-	bit := pfn % (rankChunk * 8)
-	return k.chunk[bit/8]&(1<<(bit%8)) != 0, nil
-}
-
-// kdumpRank builds the rank index of the 2nd bitmap on first use: one
-// count per rankChunk bytes, so its size is the bitmap's over 64.
-func (f *File) kdumpRank() error {
-	k := f.kdump
-	if k.rank != nil {
-		return nil
-	}
-	info := k.info
-	nbytes := int64((info.MaxMapnr + 7) / 8)
-	nchunks := (nbytes + rankChunk - 1) / rankChunk
-	rank := make([]uint64, 0, nchunks+1)
-	buf := make([]byte, min(nchunks*rankChunk, readChunk))
-	var total uint64
-	for off := int64(0); off < nchunks*rankChunk; {
-		chunk := buf[:min(nchunks*rankChunk-off, int64(len(buf)))]
-		if err := f.readFull(chunk, info.Bitmap2+off, "2nd bitmap"); err != nil {
-			return err
-		}
-		for c := 0; c < len(chunk); c += rankChunk {
-			rank = append(rank, total)
-			part := chunk[c : c+rankChunk]
-			base := off + int64(c)
-			if base+rankChunk > nbytes { // ignore bits at and beyond max_mapnr
-				part = part[:nbytes-base]
-			}
-			for i, b := range part {
-				if pfn := uint64(base+int64(i)) * 8; pfn+8 > info.MaxMapnr {
-					b &= byte(1<<(info.MaxMapnr-pfn) - 1)
-				}
-				total += uint64(bits.OnesCount8(b))
-			}
-		}
-		off += int64(len(chunk))
-	}
-	rank = append(rank, total)
-	k.rank = rank
-	if start, _, ok := info.Split(); ok {
-		k.partFirst = k.rankOf(start, f)
-	}
-	return nil
-}
-
-// rankOf returns the number of dumped pfns below pfn. It reads the chunk
-// of pfn into the cache; errors cannot happen there because kdumpRank read
-// the whole bitmap already, and a failure now gives a conservative 0 that the
-// descriptor checks catch.
-func (k *kdumpReader) rankOf(pfn uint64, f *File) uint64 {
-	if pfn >= k.info.MaxMapnr {
-		return k.rank[len(k.rank)-1]
-	}
-	ci := pfn / (rankChunk * 8)
-	r := k.rank[ci]
-	if _, err := f.kdumpBit2(pfn); err != nil {
-		return r
-	}
-	bit := pfn % (rankChunk * 8)
-	for _, b := range k.chunk[:bit/8] {
-		r += uint64(bits.OnesCount8(b))
-	}
-	return r + uint64(bits.OnesCount8(k.chunk[bit/8]&byte(1<<(bit%8)-1)))
-}
-
-// kdumpDesc returns descriptor idx (of pfn, at address a) and its offset.
-func (f *File) kdumpDesc(idx, pfn, a uint64) (PageDesc, int64, error) {
-	k := f.kdump
-	info := k.info
-	total := k.rank[len(k.rank)-1] - k.partFirst
-	if idx >= total {
-		return PageDesc{}, 0, f.errorf(info.Descriptors, "pfn 0x%x is dumped page %d of only %d", pfn, idx, total)
-	}
-	descOff := info.Descriptors + int64(idx)*PageDescSize
-	if idx < k.descFirst || idx >= k.descFirst+uint64(len(k.descs)) {
-		k.descs = k.descs[:0]
-		n := min(total-idx, kdumpDescCache)
-		var b [kdumpDescCache * PageDescSize]byte
-		avail := (f.Size - descOff) / PageDescSize // descriptors wholly in the file
-		if descOff >= f.Size || avail <= 0 {
-			return PageDesc{}, descOff, f.missingOrTruncated(pfn, a, descOff, "its descriptor is past the end of the file")
-		}
-		n = min(n, uint64(avail))
-		if err := f.readFull(b[:n*PageDescSize], descOff, "page descriptors"); err != nil {
-			return PageDesc{}, descOff, err
-		}
-		for i := range n {
-			e := b[i*PageDescSize:]
-			k.descs = append(k.descs, PageDesc{
-				Offset:    int64(binary.LittleEndian.Uint64(e[0:])),
-				Size:      binary.LittleEndian.Uint32(e[8:]),
-				Flags:     binary.LittleEndian.Uint32(e[12:]),
-				PageFlags: binary.LittleEndian.Uint64(e[16:]),
-			})
-		}
-		k.descFirst = idx
-	}
-	return k.descs[idx-k.descFirst], descOff, nil
-}
-
-// missingOrTruncated is the error for page data the file lacks: missing in
-// a dump marked incomplete, a FormatError otherwise.
-func (f *File) missingOrTruncated(pfn, a uint64, off int64, why string) error {
-	if f.incomplete {
-		return &PageError{Addr: a, PFN: pfn, Err: ErrMissing, Why: why + " (the dump is marked incomplete)"}
-	}
-	return f.errorf(off, "pfn 0x%x: %s, but the dump is not marked incomplete", pfn, why)
-}
-
-// kdumpDecode reads and decompresses the page descriptor d (at descOff)
-// points at into c.data.
-func (f *File) kdumpDecode(c *cachedPage, d PageDesc, descOff int64, pfn, a uint64) error {
-	k := f.kdump
-	ps := k.info.PageSize
-	if d.Offset == 0 && d.Size == 0 && d.Flags == 0 {
-		return f.missingOrTruncated(pfn, a, descOff, "its descriptor was never written (offset 0)")
-	}
-	if d.Offset <= 0 || d.Size == 0 || uint64(d.Size) > ps {
-		return f.errorf(descOff, "descriptor of pfn 0x%x: data at offset %d of %d bytes, want a positive offset and 1..%d bytes",
-			pfn, d.Offset, d.Size, ps)
-	}
-	if d.Offset > f.Size || int64(d.Size) > f.Size-d.Offset {
-		return f.missingOrTruncated(pfn, a, descOff, fmt.Sprintf("its data [0x%x, +%d) is past the end of the file (size %d)", d.Offset, d.Size, f.Size))
-	}
-	if d.Flags&^uint32(kdumpCodecFlags) != 0 {
-		return f.errorf(descOff+12, "descriptor of pfn 0x%x: unknown flags 0x%x", pfn, d.Flags)
-	}
-	codec, err := compress.CodecFromFlags(d.Flags)
-	if err != nil {
-		return f.errorf(descOff+12, "descriptor of pfn 0x%x: %v", pfn, err)
-	}
-	if codec == compress.None && uint64(d.Size) != ps {
-		return f.errorf(descOff+8, "descriptor of pfn 0x%x: uncompressed page of %d bytes, want the page size %d", pfn, d.Size, ps)
-	}
-	src := k.raw[:d.Size]
-	if err := f.readFull(src, d.Offset, "page data"); err != nil {
-		return err
-	}
-	dec := k.dec[codec]
-	if dec == nil {
-		if dec, err = compress.NewPageDecompressor(codec); err != nil {
-			return f.errorf(descOff+12, "descriptor of pfn 0x%x: %v", pfn, err)
-		}
-		k.dec[codec] = dec
-	}
-	out, err := dec.Decompress(c.data[:0], src, int(ps))
-	if err != nil {
-		return f.errorf(d.Offset, "page data of pfn 0x%x (%v, %d bytes): %v", pfn, codec, d.Size, err)
-	}
-	if uint64(len(out)) != ps {
-		return f.errorf(d.Offset, "page data of pfn 0x%x decompressed to %d bytes, want %d", pfn, len(out), ps)
-	}
-	c.data = out
-	return nil
-}
-
-// DumpedPages returns the number of pages the 2nd bitmap says are dumped
-// (in this part, for a split dump), reading the bitmap the first time.
-func (f *File) DumpedPages() (uint64, error) {
-	if f.kdump == nil {
-		return 0, fmt.Errorf("vmcore: %s: DumpedPages: not a kdump-compressed file", f.Name)
-	}
-	k := f.kdump
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if err := f.kdumpRank(); err != nil {
-		return 0, err
-	}
-	if start, end, ok := k.info.Split(); ok {
-		return k.rankOf(end, f) - k.rankOf(start, f), nil
-	}
-	return k.rank[len(k.rank)-1], nil
-}
-
-// PageDumped reports whether pfn is in the 2nd bitmap of a kdump-compressed
-// file: whether its contents are in the file (or should have been, in an
-// incomplete dump).
-func (f *File) PageDumped(pfn uint64) (bool, error) {
-	if f.kdump == nil {
-		return false, fmt.Errorf("vmcore: %s: PageDumped: not a kdump-compressed file", f.Name)
-	}
-	k := f.kdump
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if pfn >= k.info.MaxMapnr {
-		return false, nil
-	}
-	return f.kdumpBit2(pfn)
-}
-
-// DumpedBitmap fills dst with the 2nd bitmap of a kdump-compressed file for the pfns
-// from start (a multiple of 8) on: bit i of dst[j] says whether pfn start+8j+i is in
-// the file. Pfns at or beyond max_mapnr read as not dumped. It is PageDumped for a
-// whole range at once, for callers that walk every pfn (refiltering).
-func (f *File) DumpedBitmap(dst []byte, start uint64) error {
-	if f.kdump == nil {
-		return fmt.Errorf("vmcore: %s: DumpedBitmap: not a kdump-compressed file", f.Name)
-	}
-	if start%8 != 0 {
-		return fmt.Errorf("vmcore: %s: DumpedBitmap: start pfn 0x%x is not a multiple of 8", f.Name, start)
-	}
-	k := f.kdump
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	clear(dst)
-	maxPFN := k.info.MaxMapnr
-	if start >= maxPFN {
-		return nil
-	}
-	first := start / 8
-	n := min(uint64(len(dst)), (maxPFN+7)/8-first) // bytes of the bitmap below max_mapnr
-	if n == 0 {
-		return nil
-	}
-	if err := f.readFull(dst[:n], k.info.Bitmap2+int64(first), "2nd bitmap"); err != nil {
-		return err
-	}
-	if maxPFN < start+8*n {
-		dst[n-1] &= byte(1)<<(maxPFN%8) - 1 // the bits of the last byte beyond max_mapnr
-	}
-	return nil
-}
-
-// set sets field i of u, in struct new_utsname order.
-func (u *UTSName) set(i int, v string) {
-	switch i {
-	case 0:
-		u.Sysname = v
-	case 1:
-		u.Nodename = v
-	case 2:
-		u.Release = v
-	case 3:
-		u.Version = v
-	case 4:
-		u.Machine = v
-	case 5:
-		u.Domainname = v
-	}
 }

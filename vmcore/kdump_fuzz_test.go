@@ -9,6 +9,7 @@ import (
 
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/format/kdump"
 	"github.com/gokdump/gokdump/internal/testenv"
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -38,7 +39,7 @@ func smallKdump(t testing.TB, codec compress.Codec, flat bool, stop int) []byte 
 	pr := &vmcore.PRStatus{Pid: 7}
 	notes := append(dumpfile.PRStatusNote(pr), dumpfile.VMCOREINFONote(text)...)
 	h := &dumpfile.KdumpHeader{
-		UTSName:   vmcore.UTSName{Sysname: "Linux", Release: "6.1.0-fuzz", Machine: "x86_64"},
+		UTSName:   kdump.UTSName{Sysname: "Linux", Release: "6.1.0-fuzz", Machine: "x86_64"},
 		CrashTime: time.Unix(1764132830, 0), PageSize: ps, DumpLevel: 1, Notes: notes,
 		VMCOREINFOOffset: uint64(len(notes) - len(text)), VMCOREINFOSize: uint64(len(text)),
 		MaxMapnr: npfn, NrCPUs: 1, Codec: codec,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/format/kdump"
 	"github.com/gokdump/gokdump/internal/synth"
 	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/vmcore"
@@ -136,7 +137,7 @@ func (sp kdumpSpec) dumped(s *kdumpSource, pfn uint64) bool {
 
 func (s *kdumpSource) header(sp kdumpSpec) *dumpfile.KdumpHeader {
 	return &dumpfile.KdumpHeader{
-		UTSName:          s.uts,
+		UTSName:          kdump.UTSName(s.uts),
 		CrashTime:        time.Unix(s.crash.CrashTime, 0),
 		PageSize:         kdPage,
 		PhysBase:         s.crash.Kernel.PhysBase,

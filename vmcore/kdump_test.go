@@ -11,6 +11,8 @@ import (
 
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/format/flat"
+	"github.com/gokdump/gokdump/format/kdump"
 	"github.com/gokdump/gokdump/kernel"
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -191,7 +193,7 @@ func kdumpLayout(t *testing.T, f *vmcore.File) layout {
 		t.Fatal(err)
 	}
 	d := f.Kdump.Descriptors
-	return layout{d, d + int64(n)*vmcore.PageDescSize, d + int64(n)*vmcore.PageDescSize}
+	return layout{d, d + int64(n)*kdump.PageDescSize, d + int64(n)*kdump.PageDescSize}
 }
 
 func TestKdumpFlattened(t *testing.T) {
@@ -285,16 +287,16 @@ func shuffleFlat(b []byte, seed uint64) []byte {
 		out = append(out, r)
 	}
 	var s bytes.Buffer
-	start := make([]byte, vmcore.FlatStartBlockSize)
-	copy(start, vmcore.FlatSignature)
+	start := make([]byte, flat.StartBlockSize)
+	copy(start, flat.Signature)
 	binary.BigEndian.PutUint64(start[16:], 1)
 	binary.BigEndian.PutUint64(start[24:], 1)
 	s.Write(start)
 	for _, r := range out {
-		binary.Write(&s, binary.BigEndian, vmcore.FlatRecordHeader{Offset: r.off, Size: int64(len(r.data))})
+		binary.Write(&s, binary.BigEndian, flat.RecordHeader{Offset: r.off, Size: int64(len(r.data))})
 		s.Write(r.data)
 	}
-	binary.Write(&s, binary.BigEndian, vmcore.FlatRecordHeader{Offset: -1, Size: -1})
+	binary.Write(&s, binary.BigEndian, flat.RecordHeader{Offset: -1, Size: -1})
 	return s.Bytes()
 }
 

@@ -7,6 +7,36 @@ import (
 	"sort"
 )
 
+// physReader reads the physical memory of a dump in one format: elfReader
+// for an ELF core, kdumpReader for a kdump-compressed file. NewFile picks
+// one by the file's signature, and File's methods forward to it, so no code
+// outside the readers asks which format a file is. The 2nd bitmap (which
+// pfns a filtered dump holds) is the kdump-compressed format's only; an ELF
+// core answers its methods with an error.
+type physReader interface {
+	readPhys(p []byte, addr uint64) (int, error)
+	dumpedPages() (uint64, error)
+	pageDumped(pfn uint64) (bool, error)
+	dumpedBitmap(dst []byte, start uint64) error
+}
+
+// elfReader is the physReader of an ELF core: its PT_LOADs, through an
+// index of the physical addresses they hold.
+type elfReader struct {
+	f     *File
+	index physIndex
+}
+
+func newELFReader(f *File) *elfReader { return &elfReader{f: f, index: newPhysIndex(f.Loads)} }
+
+func (r *elfReader) notKdump(method string) error {
+	return fmt.Errorf("vmcore: %s: %s: not a kdump-compressed file", r.f.Name, method)
+}
+
+func (r *elfReader) dumpedPages() (uint64, error)            { return 0, r.notKdump("DumpedPages") }
+func (r *elfReader) pageDumped(uint64) (bool, error)         { return false, r.notKdump("PageDumped") }
+func (r *elfReader) dumpedBitmap(dst []byte, _ uint64) error { return r.notKdump("DumpedBitmap") }
+
 // physPiece is a run of physical addresses [first, last] served by one
 // segment. Ends are inclusive so a segment ending at 2^64 needs no special
 // case.
@@ -83,10 +113,9 @@ func nextStart(pieces []physPiece, addr uint64) (uint64, bool) {
 // truncated file gives a *FormatError. In a kdump-compressed file, a page
 // the dump filter left out or that an incomplete dump lacks gives a
 // *PageError (errors.Is ErrHole, and ErrExcluded or ErrMissing).
-func (f *File) ReadPhys(p []byte, addr uint64) (int, error) {
-	if f.kdump != nil {
-		return f.readKdumpPhys(p, addr)
-	}
+func (f *File) ReadPhys(p []byte, addr uint64) (int, error) { return f.phys.readPhys(p, addr) }
+
+func (r *elfReader) readPhys(p []byte, addr uint64) (int, error) {
 	n := 0
 	// Each pass fills at least one byte or returns, so the loop ends.
 	for n < len(p) {
@@ -95,18 +124,18 @@ func (f *File) ReadPhys(p []byte, addr uint64) (int, error) {
 			return n, &HoleError{Addr: a} // wrapped past the top of the address space
 		}
 		want := uint64(len(p) - n)
-		if d, ok := find(f.index.data, a); ok {
+		if d, ok := find(r.index.data, a); ok {
 			k := min(want, d.last-a+1)
-			got, err := f.readLoad(p[n:n+int(k)], d.seg, a)
+			got, err := r.readLoad(p[n:n+int(k)], d.seg, a)
 			n += got
 			if err != nil {
 				return n, err
 			}
 			continue
 		}
-		if z, ok := find(f.index.zero, a); ok {
+		if z, ok := find(r.index.zero, a); ok {
 			k := min(want, z.last-a+1)
-			if next, ok := nextStart(f.index.data, a); ok {
+			if next, ok := nextStart(r.index.data, a); ok {
 				k = min(k, next-a)
 			}
 			clear(p[n : n+int(k)])
@@ -119,7 +148,8 @@ func (f *File) ReadPhys(p []byte, addr uint64) (int, error) {
 }
 
 // readLoad reads file bytes of segment s for physical address a.
-func (f *File) readLoad(p []byte, s Segment, a uint64) (int, error) {
+func (r *elfReader) readLoad(p []byte, s Segment, a uint64) (int, error) {
+	f := r.f
 	off := s.Offset + (a - s.Phys) // below 2^63: checked in checkLoad
 	avail := uint64(0)
 	if off < uint64(f.Size) {

@@ -1,4 +1,4 @@
-package vmcore
+package elfcore
 
 import (
 	"encoding/binary"

@@ -1,49 +1,48 @@
-package vmcore
+package kdump
 
 // The on-disk structures of makedumpfile's kdump-compressed format (the
-// "diskdump" header, version 6) and of its flattened stream format, written
-// down once as Go types so that the reader here and the writer in package
-// dumpfile share them and a reader of the code can check the offsets against
-// makedumpfile's diskdump_mod.h and IMPLEMENTATION. Everything is in the
-// crashed machine's byte order, little-endian on x86_64, except the flattened
-// format's integers, which are big-endian.
+// "diskdump" header, version 6), written down once as Go types so that the
+// reader (package vmcore) and the writer (package dumpfile) share them and a
+// reader of the code can check the offsets against makedumpfile's
+// diskdump_mod.h and IMPLEMENTATION. Everything is in the crashed machine's
+// byte order, little-endian on x86_64.
 
 // Signatures of the main header.
 const (
-	KdumpSignature    = "KDUMP   " // makedumpfile's kdump-compressed format
+	Signature         = "KDUMP   " // makedumpfile's kdump-compressed format
 	DiskdumpSignature = "DISKDUMP" // the older diskdump kernel patch's format
 )
 
-// KdumpVersion is the header_version makedumpfile (and gokdump) writes.
-const KdumpVersion = 6
+// Version is the header_version makedumpfile (and gokdump) writes.
+const Version = 6
 
-// Bits of DiskDumpHeader.Status. The compression bits double as page
+// Bits of Header.Status. The compression bits double as page
 // descriptor flags (they equal compress.Codec values).
 const (
-	KdumpCompressedZlib   = 0x1
-	KdumpCompressedLZO    = 0x2
-	KdumpCompressedSnappy = 0x4
-	KdumpIncomplete       = 0x8  // DUMP_DH_COMPRESSED_INCOMPLETE: the dump was cut short
-	KdumpExcludedVmemmap  = 0x10 // unused vmemmap pages were excluded (makedumpfile -e)
-	KdumpCompressedZstd   = 0x20
+	CompressedZlib   = 0x1
+	CompressedLZO    = 0x2
+	CompressedSnappy = 0x4
+	Incomplete       = 0x8  // DUMP_DH_COMPRESSED_INCOMPLETE: the dump was cut short
+	ExcludedVmemmap  = 0x10 // unused vmemmap pages were excluded (makedumpfile -e)
+	CompressedZstd   = 0x20
 )
 
 // Sizes of the structures.
 const (
-	DiskDumpHeaderSize = 464 // sizeof(struct disk_dump_header) on LP64
-	KdumpSubHeaderSize = 104 // sizeof(struct kdump_sub_header) on LP64
-	PageDescSize       = 24  // sizeof(page_desc_t)
+	HeaderSize    = 464 // sizeof(struct disk_dump_header) on LP64
+	SubHeaderSize = 104 // sizeof(struct kdump_sub_header) on LP64
+	PageDescSize  = 24  // sizeof(page_desc_t)
 )
 
-// DiskDumpHeader is struct disk_dump_header, in block 0 of the file.
-type DiskDumpHeader struct {
-	Signature      [8]byte     // KdumpSignature
-	HeaderVersion  int32       // 6 today; fields of KdumpSubHeader depend on it
+// Header is struct disk_dump_header, in block 0 of the file.
+type Header struct {
+	Signature      [8]byte     // Signature
+	HeaderVersion  int32       // 6 today; fields of SubHeader depend on it
 	UTSName        [6][65]byte // struct new_utsname: sysname .. domainname, NUL padded
 	_              [6]byte     // padding to align the timeval
 	TimestampSec   int64       // struct timeval: makedumpfile sets CRASHTIME here
 	TimestampUsec  int64       //
-	Status         uint32      // Kdump* flag bits
+	Status         uint32      // flag bits above
 	BlockSize      int32       // the page size; every offset is in these blocks
 	SubHdrSize     int32       // blocks of sub header plus the copied notes
 	BitmapBlocks   uint32      // blocks of both bitmaps together
@@ -55,10 +54,10 @@ type DiskDumpHeader struct {
 	NrCPUs         int32       // number of NT_PRSTATUS notes
 }
 
-// KdumpSubHeader is struct kdump_sub_header, at offset BlockSize. Fields
+// SubHeader is struct kdump_sub_header, at offset BlockSize. Fields
 // newer than the file's HeaderVersion are not meaningful (the comment says
 // since which version each exists).
-type KdumpSubHeader struct {
+type SubHeader struct {
 	PhysBase         uint64 // x86_64 phys_base of the crashed kernel
 	DumpLevel        int32  // since 1: makedumpfile's -d
 	Split            int32  // since 2: 1 in each part of a --split dump
@@ -82,22 +81,4 @@ type PageDesc struct {
 	Size      uint32 // bytes stored; the block size when stored raw
 	Flags     uint32 // the compression bit, 0 for a raw page
 	PageFlags uint64 // makedumpfile writes 0
-}
-
-// The flattened format: a start block, then records each made of a
-// FlatRecordHeader and Size bytes that belong at Offset of the
-// kdump-compressed (or ELF) file it flattens, then an end record.
-const (
-	FlatSignature       = "makedumpfile" // NUL padded to 16 bytes at offset 0
-	FlatStartBlockSize  = 4096           // MAX_SIZE_MDF_HEADER: the zero-padded start block
-	FlatType            = 1              // TYPE_FLAT_HEADER, big-endian int64 at offset 16
-	FlatVersion         = 1              // VERSION_FLAT_HEADER, big-endian int64 at offset 24
-	FlatRecordHeaderLen = 16             // big-endian int64 offset, int64 size
-	FlatEndMarker       = -1             // offset and size of the end record
-)
-
-// FlatRecordHeader is struct makedumpfile_data_header, big-endian.
-type FlatRecordHeader struct {
-	Offset int64
-	Size   int64
 }
