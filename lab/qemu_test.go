@@ -40,7 +40,7 @@ func TestConfigDefaults(t *testing.T) {
 	if c.CPU != "max" || c.MemoryMiB != 1536 || c.CPUs != 2 || c.CrashKernelMiB != 256 {
 		t.Errorf("defaults: %+v", c)
 	}
-	if cl := c.firstCmdline(); cl != "console=ttyS0 crashkernel=256M panic=1 gokdump.lab=1 printk.devkmsg=on nokaslr" {
+	if cl := c.firstCmdline(); cl != "console=ttyS0 crashkernel=256M panic=1 gokdump.lab=1 printk.devkmsg=on no_timer_check nokaslr" {
 		t.Errorf("cmdline without KASLR: %q", cl)
 	}
 	c.KASLR = true
