@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gokdump/gokdump/capture"
 	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/dumpdir"
 	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/kexec"
 )
@@ -24,13 +24,13 @@ type Status struct {
 	DumpDir     string
 	DumpDirNote string
 	// Dumps are the dumps in DumpDir, oldest first.
-	Dumps []capture.Dump
+	Dumps []dumpdir.Dump
 	// Since is the time after which a dump counts as new: the last arming in an
 	// earlier boot when recorded, else this boot's start.
 	Since time.Time
 	// New are the dumps saved after Since: what the crash (or crashes) before this
 	// boot left.
-	New []capture.Dump
+	New []dumpdir.Dump
 }
 
 // ReadStatus reports whether a capture kernel is loaded, how much memory is
@@ -52,7 +52,7 @@ func (s *System) ReadStatus(cfg *config.Config) (*Status, error) {
 	if out.DumpDir == "" {
 		return out, nil
 	}
-	dumps, err := capture.List(out.DumpDir)
+	dumps, err := dumpdir.List(out.DumpDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("listing dumps: %w", err)
 	}

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gokdump/gokdump/capture"
 	"github.com/gokdump/gokdump/collector"
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/dumpdir"
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/service"
 	"github.com/gokdump/gokdump/target"
@@ -88,8 +88,8 @@ func TestList(t *testing.T) {
 	dir := t.TempDir()
 	d := filepath.Join(dir, "crashbox-2026-11-26-07:08:09")
 	os.Mkdir(d, 0o700)
-	os.WriteFile(filepath.Join(d, capture.DumpFile), make([]byte, 3<<20), 0o600)
-	os.WriteFile(filepath.Join(d, capture.StatusFile), []byte(`{"version":1,"result":"complete","start":"2026-11-26T07:08:09Z","host":"crashbox","panic":"Kernel panic - not syncing: sysrq triggered crash"}`), 0o600)
+	os.WriteFile(filepath.Join(d, dumpdir.DumpFile), make([]byte, 3<<20), 0o600)
+	os.WriteFile(filepath.Join(d, dumpdir.StatusFile), []byte(`{"version":1,"result":"complete","start":"2026-11-26T07:08:09Z","host":"crashbox","panic":"Kernel panic - not syncing: sysrq triggered crash"}`), 0o600)
 
 	code, out, errs := runCmd(t, "list", "--dir", dir)
 	if code != 0 || errs != "" {
@@ -106,7 +106,7 @@ func TestList(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 0 {
 		t.Fatalf("--json: %v\n%s", err, out)
 	}
-	if len(got) != 1 || got[0].Result != capture.Complete || got[0].Size != 3<<20 || got[0].Host != "crashbox" || got[0].Status == nil {
+	if len(got) != 1 || got[0].Result != dumpdir.Complete || got[0].Size != 3<<20 || got[0].Host != "crashbox" || got[0].Status == nil {
 		t.Errorf("--json: %+v", got)
 	}
 
