@@ -467,7 +467,10 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *d
 	if stats != nil {
 		// The status file keeps the statistics as JSON: its readers need not import
 		// the collector. Stats marshals without fail (numbers, strings and a bool).
-		st.Collector, _ = json.Marshal(stats)
+		// Its warnings are in st.Warnings already (opts.Warn): not twice.
+		s := *stats
+		s.Warnings = nil
+		st.Collector, _ = json.Marshal(&s)
 	}
 	if serr := out.Sync(); err == nil && serr != nil {
 		err = fmt.Errorf("syncing %s: %w", tmp, serr)

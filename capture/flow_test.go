@@ -540,3 +540,37 @@ func TestFlowDirOnTarget(t *testing.T) {
 		t.Errorf("the configured path was created on the target too: %v", err)
 	}
 }
+
+// TestFlowWarningsOnce: a collector warning (the synthetic kernel's struct pages cannot
+// be classified) is in the status file's warnings, and only there: not again in the
+// collector's statistics.
+func TestFlowWarningsOnce(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "final_action halt\n")
+	st := tf.run(t)
+	data, err := os.ReadFile(filepath.Join(st.Dir, dumpdir.StatusFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := dumpdir.ReadStatus(st.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warning string
+	for _, w := range back.Warnings {
+		if strings.Contains(w, "cannot classify pages") {
+			warning = w
+		}
+	}
+	if warning == "" {
+		t.Fatalf("status warnings %q lack the collector's", back.Warnings)
+	}
+	quoted, _ := json.Marshal(warning)
+	if n := strings.Count(string(data), string(quoted)); n != 1 {
+		t.Errorf("%s holds %s %d times, want once:\n%s", dumpdir.StatusFile, quoted, n, data)
+	}
+	var stats collector.Stats
+	if err := json.Unmarshal(back.Collector, &stats); err != nil || stats.DumpLevel != 31 || len(stats.Warnings) != 0 {
+		t.Errorf("collector stats %s (%v), want level 31 without warnings", back.Collector, err)
+	}
+}
