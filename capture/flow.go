@@ -345,18 +345,23 @@ func (f *Flow) describeCrash(src *vmcore.File, st *dumpdir.Status) {
 func (f *Flow) saveDmesg(ctx context.Context, src *vmcore.File, dir string, st *dumpdir.Status) error {
 	ctx, cancel := context.WithTimeout(ctx, f.Timeouts.Dmesg)
 	defer cancel()
-	type result struct{ err error }
+	// The reader sends what it found instead of writing st: on a timeout it is left
+	// behind while the capture goes on writing st.
+	type result struct {
+		panicLine string
+		err       error
+	}
 	done := make(chan result, 1)
 	tmp := filepath.Join(dir, dumpdir.DmesgIncompleteFile)
 	go func() {
 		log, err := printk.ReadFile(src)
 		if err != nil {
-			done <- result{err}
+			done <- result{err: err}
 			return
 		}
 		out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
-			done <- result{err}
+			done <- result{err: err}
 			return
 		}
 		pw := &panicWriter{}
@@ -371,19 +376,18 @@ func (f *Flow) saveDmesg(ctx context.Context, src *vmcore.File, dir string, st *
 		if cerr := out.Close(); err == nil {
 			err = cerr
 		}
-		st.PanicLine = pw.found
-		done <- result{err}
+		done <- result{pw.found, err}
 	}()
-	var err error
+	var r result
 	select {
-	case r := <-done:
-		err = r.err
+	case r = <-done:
 	case <-ctx.Done():
 		// The reading goroutine is left behind; PID 1 ends with the machine.
 		return fmt.Errorf("gave up after %s", f.Timeouts.Dmesg)
 	}
-	if err != nil {
-		return err
+	st.PanicLine = r.panicLine
+	if r.err != nil {
+		return r.err
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, dumpdir.DmesgFile)); err != nil {
 		return err

@@ -574,3 +574,38 @@ func TestFlowWarningsOnce(t *testing.T) {
 		t.Errorf("collector stats %s (%v), want level 31 without warnings", back.Collector, err)
 	}
 }
+
+// TestFlowDmesgTimeout: when reading the kernel log takes longer than its bound, the
+// capture goes on without it, and the reader left behind touches nothing the capture
+// goes on with: go test -race saw it set the status's panic line while the status
+// was being written.
+func TestFlowDmesgTimeout(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "final_action halt\n")
+	tf.Timeouts.Dmesg = time.Nanosecond
+	// The dump waits for the reader left behind to finish and then fails, so the
+	// status is written right after the reader is done, with nothing between them
+	// that go test -race takes for an order.
+	tf.CreateDump = func(name string) (DumpWriter, error) {
+		left := filepath.Join(filepath.Dir(name), dumpdir.DmesgIncompleteFile)
+		for i := 0; i < 200; i++ {
+			if b, _ := os.ReadFile(left); strings.Contains(string(b), testPanic) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
+		return nil, errors.New("no room for the dump")
+	}
+	st := tf.run(t)
+	if st.Result != dumpdir.Failed || !strings.Contains(st.Error, "no room for the dump") {
+		t.Errorf("result %s %q, want the dump's failure", st.Result, st.Error)
+	}
+	if !strings.Contains(strings.Join(st.Warnings, "\n"), "kernel log: gave up after") {
+		t.Errorf("warnings %q lack the kernel log's time limit", st.Warnings)
+	}
+	back, err := dumpdir.ReadStatus(st.Dir)
+	if err != nil || back.Dmesg != "" || back.PanicLine != "" {
+		t.Errorf("status file: dmesg %q, panic %q (%v); want neither from a log given up on", back.Dmesg, back.PanicLine, err)
+	}
+}
