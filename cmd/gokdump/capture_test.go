@@ -122,3 +122,16 @@ func TestList(t *testing.T) {
 		t.Errorf("ssh target: exit %d %q", code, errs)
 	}
 }
+
+// TestListMissingDir: a --dir that does not exist is a mistake to report (exit 1),
+// not an empty list; the configured path not made yet is (TestList).
+func TestListMissingDir(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	code, out, errs := runCmd(t, "list", "--dir", missing)
+	if code != 1 || out != "" || !strings.Contains(errs, missing) || !strings.Contains(errs, "does not exist") {
+		t.Errorf("list --dir %s: exit %d, stdout %q, stderr %q; want exit 1 saying it does not exist", missing, code, out, errs)
+	}
+	if code, _, errs := runCmd(t, "list", "--dir", missing, "--json"); code != 1 || !strings.Contains(errs, "does not exist") {
+		t.Errorf("list --json --dir %s: exit %d, stderr %q", missing, code, errs)
+	}
+}

@@ -46,7 +46,8 @@ of the target device (which must be mounted; --dir names the directory instead).
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	if *dir == "" {
+	given := *dir != ""
+	if !given {
 		explicit := *file != "" || os.Getenv(configEnv) != ""
 		cfg, err := loadConfig(configPath(*file), explicit)
 		if err != nil {
@@ -59,8 +60,13 @@ of the target device (which must be mounted; --dir names the directory instead).
 		}
 	}
 	dumps, err := dumpdir.List(*dir)
-	if errors.Is(err, os.ErrNotExist) {
-		dumps, err = nil, nil // nothing saved yet
+	switch {
+	case errors.Is(err, os.ErrNotExist) && given:
+		// A mistyped --dir is not an empty list.
+		fmt.Fprintf(e.stderr, "gokdump list: %s does not exist\n", *dir)
+		return 1
+	case errors.Is(err, os.ErrNotExist):
+		dumps, err = nil, nil // the configured path: nothing saved yet
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "gokdump list: %v\n", err)
