@@ -11,6 +11,7 @@ import (
 
 	"github.com/gokdump/gokdump/config"
 	"github.com/gokdump/gokdump/dumpdir"
+	"github.com/gokdump/gokdump/internal/mountinfo"
 	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/kexec"
 )
@@ -84,16 +85,16 @@ func (s *System) dumpDir(cfg *config.Config) (dir, note string) {
 	if err != nil {
 		return "", err.Error()
 	}
-	ms, err := parseMountinfo(bytes.NewReader(data), p)
+	ms, err := mountinfo.Parse(bytes.NewReader(data), p)
 	if err != nil {
 		return "", err.Error()
 	}
 	for _, m := range ms {
-		if m.source == "/dev/"+dev.Name {
-			return filepath.Join(m.point, cfg.Path), ""
+		if m.Source == "/dev/"+dev.Name {
+			return filepath.Join(m.Point, cfg.Path), ""
 		}
-		if name, err := s.nameByNumber(m.majMin); err == nil && name == dev.Name && !strings.HasPrefix(m.majMin, "0:") {
-			return filepath.Join(m.point, cfg.Path), ""
+		if name, err := s.nameByNumber(m.MajMin); err == nil && name == dev.Name && !strings.HasPrefix(m.MajMin, "0:") {
+			return filepath.Join(m.Point, cfg.Path), ""
 		}
 	}
 	return "", fmt.Sprintf("the target %s (%s) is not mounted: mount it to see its dumps (gokdump list)", t.Spec, dev.Name)
