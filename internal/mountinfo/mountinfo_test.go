@@ -6,11 +6,13 @@ import (
 	"testing"
 )
 
-const testMountinfo = `21 1 253:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw
-22 21 0:5 / /dev rw - devtmpfs udev rw
-30 21 254:16 /sub /srv/bind rw - ext4 /dev/vdb rw
-31 21 254:16 / /srv/my\040dumps rw,noatime shared:2 master:1 - ext4 /dev/vdb rw
-32 21 0:45 /@crash /mnt/tab\011new\012line\134 rw - btrfs /dev/disk\040one rw,subvol=/@crash
+// A namespace as a Debian machine shows it: optional fields (shared:, master:), a bind
+// mount (root /sub), escaped names and a btrfs subvolume with major 0.
+const testMountinfo = `25 1 8:2 / / rw,relatime shared:1 - ext4 /dev/sda2 rw,errors=remount-ro
+26 25 0:23 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw
+40 25 8:17 /sub /var/crash rw,relatime shared:30 - xfs /dev/sdb1 rw,attr2
+41 25 8:17 / /srv/my\040dumps rw,noatime shared:31 master:1 - xfs /dev/sdb1 rw,attr2
+42 25 0:45 /@crash /mnt/tab\011new\012line\134 rw - btrfs /dev/disk\040one rw,subvol=/@crash
 `
 
 func TestParse(t *testing.T) {
@@ -19,10 +21,10 @@ func TestParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Mount{
-		{"253:1", "/", "/", "ext4", "/dev/vda1"},
-		{"0:5", "/", "/dev", "devtmpfs", "udev"},
-		{"254:16", "/sub", "/srv/bind", "ext4", "/dev/vdb"},
-		{"254:16", "/", "/srv/my dumps", "ext4", "/dev/vdb"},
+		{"8:2", "/", "/", "ext4", "/dev/sda2"},
+		{"0:23", "/", "/proc", "proc", "proc"},
+		{"8:17", "/sub", "/var/crash", "xfs", "/dev/sdb1"},
+		{"8:17", "/", "/srv/my dumps", "xfs", "/dev/sdb1"},
 		{"0:45", "/@crash", "/mnt/tab\tnew\nline\\", "btrfs", "/dev/disk one"},
 	}
 	if len(ms) != len(want) {
