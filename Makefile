@@ -42,11 +42,10 @@ test: deps
 # detector: the collector's classify and compress workers, the capture's kernel log
 # reader, the codecs those workers call, and the address space they share (its cache
 # and TLB). About 3 minutes on 2 cores (the collector most of it). The tests that count
-# allocations are left out of this run only: under -race the counts are the detector's
-# (its sync.Pool drops items on purpose); the run above asserts them.
+# allocations skip themselves here (testenv.SkipAllocsUnderRace); the run above asserts them.
 RACE_PKGS := ./collector ./capture ./compress/... ./arch/x86
 test-race:
-	$(GO) test -race -short -timeout 30m -skip 'Allocs$$' $(RACE_PKGS)
+	$(GO) test -race -short -timeout 30m $(RACE_PKGS)
 
 # test-short leaves out the real-crash lab (quick iteration while developing).
 test-short:
