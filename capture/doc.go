@@ -13,7 +13,8 @@
 //  8. final_action (reboot, halt, poweroff) on success, failure_action on failure.
 //
 // Dumps go to <target>/<path>/<host>-<YYYY-MM-DD-HH:MM:SS>/ (files 0600, directories
-// 0700) with gokdump-status.json beside them (Status). <host> is the crashed kernel's
+// 0700) with gokdump-status.json beside them (package dumpdir names the directory and
+// its files, and writes the status). <host> is the crashed kernel's
 // node name, read from init_uts_ns in the dump: Fedora uses the IP address, but the
 // capture kernel usually has no network, and the name is what the machine called itself.
 // When the dump does not give it, "127.0.0.1" is used, as Fedora does for local targets.
@@ -21,7 +22,7 @@
 //
 // Every outside effect goes through Flow's fields (target, machine, clock, file creation,
 // hook runner), so the whole flow runs in unit tests against a synthetic vmcore and a
-// temp directory. List reads the saved dumps back on the next boot.
+// temp directory. dumpdir.List reads the saved dumps back on the next boot.
 //
 // failure_action dump_to_rootfs saves to the root file system in Fedora's initramfs,
 // which mounts it; the gokdump initramfs has no root file system, so dump_to_rootfs

@@ -3,6 +3,7 @@ package capture
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/gokdump/gokdump/collector"
 	"github.com/gokdump/gokdump/config"
 	"github.com/gokdump/gokdump/crashinfo"
+	"github.com/gokdump/gokdump/dumpdir"
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/printk"
 	"github.com/gokdump/gokdump/vmcore"
@@ -111,16 +113,16 @@ type Flow struct {
 // Run does the whole capture and then the final or failure action; it returns the
 // status recorded (also when the action could not be taken: the caller decides what
 // PID 1 does then) and the action's error.
-func (f *Flow) Run(ctx context.Context) (*Status, error) {
+func (f *Flow) Run(ctx context.Context) (*dumpdir.Status, error) {
 	f.defaults()
 	st := f.save(ctx)
 	return st, f.act(ctx, f.actionFor(st.Result))
 }
 
 // actionFor is final_action after a complete or skipped dump, failure_action otherwise.
-func (f *Flow) actionFor(r Result) config.Action {
+func (f *Flow) actionFor(r dumpdir.Result) config.Action {
 	a := f.Config.FailureAction
-	if r == Complete || r == Skipped {
+	if r == dumpdir.Complete || r == dumpdir.Skipped {
 		a = f.Config.FinalAction
 	}
 	if a == "" {
@@ -166,12 +168,12 @@ func (f *Flow) logf(format string, args ...any) {
 }
 
 // save runs the steps up to the post hook and returns the final status.
-func (f *Flow) save(ctx context.Context) *Status {
-	st := &Status{Version: StatusVersion, Start: f.Now().UTC(), Host: "127.0.0.1", CollectorArgs: f.Collector.Args}
+func (f *Flow) save(ctx context.Context) *dumpdir.Status {
+	st := &dumpdir.Status{Version: dumpdir.StatusVersion, Start: f.Now().UTC(), Host: "127.0.0.1", CollectorArgs: f.Collector.Args}
 	cfg := f.Config
-	fail := func(err error) *Status {
-		st.Result, st.Error, st.End = Failed, err.Error(), f.Now().UTC()
-		st.Action = string(f.actionFor(Failed))
+	fail := func(err error) *dumpdir.Status {
+		st.Result, st.Error, st.End = dumpdir.Failed, err.Error(), f.Now().UTC()
+		st.Action = string(f.actionFor(dumpdir.Failed))
 		f.logf("capture failed: %v", err)
 		return st
 	}
@@ -235,11 +237,11 @@ func (f *Flow) save(ctx context.Context) *Status {
 				msg = fmt.Sprintf("kdump_pre %s: %v: the dump is skipped", cfg.Pre, err)
 			}
 			f.logf("%s", msg)
-			st.Result, st.Error = Skipped, msg
-			if dir, derr := f.makeDumpDir(base, st); derr == nil {
+			st.Result, st.Error = dumpdir.Skipped, msg
+			if dir, derr := dumpdir.Create(base, st.Host, st.Start); derr == nil {
 				st.Dir = dir
 				st.End = f.Now().UTC()
-				st.Action = string(f.actionFor(Skipped))
+				st.Action = string(f.actionFor(dumpdir.Skipped))
 				f.recordStatus(dir, st)
 			}
 			return st
@@ -248,7 +250,7 @@ func (f *Flow) save(ctx context.Context) *Status {
 
 	if cfg.KeepDumps > 0 {
 		// Before writing: the room the old dumps take may be what the new one needs.
-		removed, err := prune(base, cfg.KeepDumps-1)
+		removed, err := dumpdir.Prune(base, cfg.KeepDumps-1)
 		st.Pruned = removed
 		if len(removed) > 0 {
 			f.logf("keep_dumps %d: removed %s", cfg.KeepDumps, strings.Join(removed, ", "))
@@ -259,33 +261,33 @@ func (f *Flow) save(ctx context.Context) *Status {
 		}
 	}
 
-	dir, err := f.makeDumpDir(base, st)
+	dir, err := dumpdir.Create(base, st.Host, st.Start)
 	if err != nil {
 		return fail(err)
 	}
 	st.Dir = dir
-	st.Result, st.Error = Incomplete, "capture in progress"
-	if err := writeStatus(dir, st, true); err != nil {
-		return fail(fmt.Errorf("writing %s: %w", filepath.Join(dir, StatusFile), err))
+	st.Result, st.Error = dumpdir.Incomplete, "capture in progress"
+	if err := dumpdir.WriteStatus(dir, st, true); err != nil {
+		return fail(fmt.Errorf("writing %s: %w", filepath.Join(dir, dumpdir.StatusFile), err))
 	}
 	f.logf("saving to %s", dir)
 
 	if err := f.saveDmesg(ctx, src, dir, st); err != nil {
 		// The dump is worth more than the log: go on, as Fedora does.
 		st.Warnings = append(st.Warnings, "kernel log: "+err.Error())
-		f.logf("warning: saving %s: %v", DmesgFile, err)
+		f.logf("warning: saving %s: %v", dumpdir.DmesgFile, err)
 	}
 
 	derr := f.saveDump(ctx, src, dir, st)
 	exit := 0
 	switch {
 	case derr == nil:
-		st.Result, st.Error = Complete, ""
-	case st.Dump == DumpIncompleteFile:
-		st.Result, st.Error, exit = Incomplete, derr.Error(), 1
+		st.Result, st.Error = dumpdir.Complete, ""
+	case st.Dump == dumpdir.DumpIncompleteFile:
+		st.Result, st.Error, exit = dumpdir.Incomplete, derr.Error(), 1
 		f.logf("the dump is incomplete: %v", derr)
 	default:
-		st.Result, st.Error, exit = Failed, derr.Error(), 1
+		st.Result, st.Error, exit = dumpdir.Failed, derr.Error(), 1
 		f.logf("saving the dump failed: %v", derr)
 	}
 
@@ -299,27 +301,27 @@ func (f *Flow) save(ctx context.Context) *Status {
 	st.End = f.Now().UTC()
 	st.Action = string(f.actionFor(st.Result))
 	f.recordStatus(dir, st)
-	if st.Result == Complete {
-		f.logf("saved %s (%d bytes) in %s", filepath.Join(dir, DumpFile), st.DumpBytes, st.End.Sub(st.Start).Round(time.Second))
+	if st.Result == dumpdir.Complete {
+		f.logf("saved %s (%d bytes) in %s", filepath.Join(dir, dumpdir.DumpFile), st.DumpBytes, st.End.Sub(st.Start).Round(time.Second))
 	}
 	return st
 }
 
-func (f *Flow) recordStatus(dir string, st *Status) {
-	if err := writeStatus(dir, st, false); err != nil {
-		f.logf("warning: writing %s: %v", filepath.Join(dir, StatusFile), err)
+func (f *Flow) recordStatus(dir string, st *dumpdir.Status) {
+	if err := dumpdir.WriteStatus(dir, st, false); err != nil {
+		f.logf("warning: writing %s: %v", filepath.Join(dir, dumpdir.StatusFile), err)
 	}
 }
 
 // recordKernel fills in what the dump's report (crashinfo.Describe, without the log
 // and symbols that "gokdump info" reads too) says about the crashed machine. Each fact
 // is best effort: a dump whose kernel cannot be read is still worth saving.
-func (f *Flow) recordKernel(src *vmcore.File, st *Status) {
+func (f *Flow) recordKernel(src *vmcore.File, st *dumpdir.Status) {
 	d, err := crashinfo.Describe(src, crashinfo.Options{NoCrash: true})
 	if err == nil {
 		st.KernelRelease = d.Kernel.Release
 		st.CrashTime, _ = time.Parse(time.RFC3339, d.CrashTime)
-		if h := safeHost(d.Kernel.Nodename); h != "" {
+		if h := dumpdir.SafeHost(d.Kernel.Nodename); h != "" {
 			st.Host = h
 		}
 		st.KernelVersion = d.Kernel.Version
@@ -331,69 +333,28 @@ func (f *Flow) recordKernel(src *vmcore.File, st *Status) {
 	}
 }
 
-// safeHost makes a node name usable as part of a directory name; "" when the kernel
-// had none ("(none)" is the kernel's default before anything sets it).
-func safeHost(s string) string {
-	if s == "(none)" {
-		return ""
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-		if b.Len() >= 64 {
-			break
-		}
-	}
-	h := strings.Trim(b.String(), ".")
-	if h == "" {
-		return ""
-	}
-	return h
-}
-
-// makeDumpDir creates <base>/<host>-<time> (0700); a name taken already (two captures
-// in one second) gets a ".N" suffix that List still parses as the same time.
-func (f *Flow) makeDumpDir(base string, st *Status) (string, error) {
-	name := st.Host + "-" + st.Start.Format(DirTimeLayout)
-	dir := filepath.Join(base, name)
-	for i := 1; ; i++ {
-		err := os.Mkdir(dir, 0o700)
-		if err == nil {
-			// The umask may have taken bits away; 0700 is what is wanted.
-			if err := os.Chmod(dir, 0o700); err != nil {
-				return "", err
-			}
-			return dir, syncDir(base)
-		}
-		if !errors.Is(err, os.ErrExist) || i >= 100 {
-			return "", err
-		}
-		dir = filepath.Join(base, fmt.Sprintf("%s-%s.%d", st.Host, st.Start.Format(DirTimeLayout), i))
-	}
-}
-
 // saveDmesg writes the crashed kernel's log as vmcore-dmesg does, to the -incomplete
 // name first, and notes the panic line.
-func (f *Flow) saveDmesg(ctx context.Context, src *vmcore.File, dir string, st *Status) error {
+func (f *Flow) saveDmesg(ctx context.Context, src *vmcore.File, dir string, st *dumpdir.Status) error {
 	ctx, cancel := context.WithTimeout(ctx, f.Timeouts.Dmesg)
 	defer cancel()
-	type result struct{ err error }
+	// The reader sends what it found instead of writing st: on a timeout it is left
+	// behind while the capture goes on writing st.
+	type result struct {
+		panicLine string
+		err       error
+	}
 	done := make(chan result, 1)
-	tmp := filepath.Join(dir, DmesgIncompleteFile)
+	tmp := filepath.Join(dir, dumpdir.DmesgIncompleteFile)
 	go func() {
 		log, err := printk.ReadFile(src)
 		if err != nil {
-			done <- result{err}
+			done <- result{err: err}
 			return
 		}
 		out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
-			done <- result{err}
+			done <- result{err: err}
 			return
 		}
 		pw := &panicWriter{}
@@ -408,28 +369,27 @@ func (f *Flow) saveDmesg(ctx context.Context, src *vmcore.File, dir string, st *
 		if cerr := out.Close(); err == nil {
 			err = cerr
 		}
-		st.PanicLine = pw.found
-		done <- result{err}
+		done <- result{pw.found, err}
 	}()
-	var err error
+	var r result
 	select {
-	case r := <-done:
-		err = r.err
+	case r = <-done:
 	case <-ctx.Done():
 		// The reading goroutine is left behind; PID 1 ends with the machine.
 		return fmt.Errorf("gave up after %s", f.Timeouts.Dmesg)
 	}
-	if err != nil {
+	st.PanicLine = r.panicLine
+	if r.err != nil {
+		return r.err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, dumpdir.DmesgFile)); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, DmesgFile)); err != nil {
-		return err
-	}
-	st.Dmesg = DmesgFile
+	st.Dmesg = dumpdir.DmesgFile
 	if st.PanicLine != "" {
 		f.logf("%s", st.PanicLine)
 	}
-	return syncDir(dir)
+	return dumpdir.SyncDir(dir)
 }
 
 // panicWriter finds the first panic line in the text written to it, holding at most
@@ -454,7 +414,7 @@ func (p *panicWriter) Write(b []byte) (int, error) {
 		if i == len(b) {
 			break
 		}
-		if l, ok := panicLine(string(p.line)); ok {
+		if l, ok := dumpdir.PanicLine(string(p.line)); ok {
 			p.found = l
 		}
 		p.line = p.line[:0]
@@ -465,15 +425,15 @@ func (p *panicWriter) Write(b []byte) (int, error) {
 
 // saveDump runs the collector into vmcore-incomplete and renames it vmcore when the
 // dump is complete. st.Dump names the file that exists afterwards, if any.
-func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *Status) error {
+func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *dumpdir.Status) error {
 	ctx, cancel := context.WithTimeout(ctx, f.Timeouts.Dump)
 	defer cancel()
-	tmp := filepath.Join(dir, DumpIncompleteFile)
+	tmp := filepath.Join(dir, dumpdir.DumpIncompleteFile)
 	out, err := f.CreateDump(tmp)
 	if err != nil {
 		return err
 	}
-	st.Dump = DumpIncompleteFile
+	st.Dump = dumpdir.DumpIncompleteFile
 	opts := f.Collector.Options
 	opts.Progress = &progressLines{w: f.Console, every: 10 * time.Second, now: f.Now}
 	warn := opts.Warn
@@ -501,7 +461,14 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *S
 			break
 		}
 	}
-	st.Collector = stats
+	if stats != nil {
+		// The status file keeps the statistics as JSON: its readers need not import
+		// the collector. Stats marshals without fail (numbers, strings and a bool).
+		// Its warnings are in st.Warnings already (opts.Warn): not twice.
+		s := *stats
+		s.Warnings = nil
+		st.Collector, _ = json.Marshal(&s)
+	}
 	if serr := out.Sync(); err == nil && serr != nil {
 		err = fmt.Errorf("syncing %s: %w", tmp, serr)
 	}
@@ -516,14 +483,14 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *S
 			os.Remove(tmp)
 			st.Dump = ""
 		}
-		syncDir(dir)
+		dumpdir.SyncDir(dir)
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, DumpFile)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, dumpdir.DumpFile)); err != nil {
 		return err
 	}
-	st.Dump = DumpFile
-	return syncDir(dir)
+	st.Dump = dumpdir.DumpFile
+	return dumpdir.SyncDir(dir)
 }
 
 // progressLines turns the collector's redrawn progress line ("\r...") into a console

@@ -17,6 +17,7 @@ import (
 	"github.com/gokdump/gokdump/collector"
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/dumpdir"
 	"github.com/gokdump/gokdump/internal/synth"
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/printk/printktest"
@@ -136,7 +137,7 @@ func newTestFlow(t *testing.T, conf string) *testFlow {
 	return tf
 }
 
-func (tf *testFlow) run(t *testing.T) *Status {
+func (tf *testFlow) run(t *testing.T) *dumpdir.Status {
 	t.Helper()
 	st, err := tf.Run(context.Background())
 	if err != nil {
@@ -178,23 +179,23 @@ func TestFlowComplete(t *testing.T) {
 	t.Parallel()
 	tf := newTestFlow(t, "path /var/crash\nkdump_post /bin/post\nfinal_action poweroff\nfailure_action halt\n")
 	st := tf.run(t)
-	if st.Result != Complete || st.Error != "" {
+	if st.Result != dumpdir.Complete || st.Error != "" {
 		t.Fatalf("result %s %q, want complete", st.Result, st.Error)
 	}
 	dir := filepath.Join(tf.base, "crashbox-2026-11-26-07:08:09")
 	if st.Dir != dir {
 		t.Errorf("dump dir %s, want %s", st.Dir, dir)
 	}
-	wantFiles(t, dir, StatusFile, DumpFile, DmesgFile)
+	wantFiles(t, dir, dumpdir.StatusFile, dumpdir.DumpFile, dumpdir.DmesgFile)
 	wantMode(t, dir, 0o700)
-	for _, n := range []string{StatusFile, DumpFile, DmesgFile} {
+	for _, n := range []string{dumpdir.StatusFile, dumpdir.DumpFile, dumpdir.DmesgFile} {
 		wantMode(t, filepath.Join(dir, n), 0o600)
 	}
-	dmesg, err := os.ReadFile(filepath.Join(dir, DmesgFile))
+	dmesg, err := os.ReadFile(filepath.Join(dir, dumpdir.DmesgFile))
 	if err != nil || !strings.Contains(string(dmesg), "[    6.436000] "+testPanic+"\n") {
-		t.Errorf("%s: %v\n%s", DmesgFile, err, dmesg)
+		t.Errorf("%s: %v\n%s", dumpdir.DmesgFile, err, dmesg)
 	}
-	f, err := vmcore.Open(filepath.Join(dir, DumpFile))
+	f, err := vmcore.Open(filepath.Join(dir, dumpdir.DumpFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,17 +206,17 @@ func TestFlowComplete(t *testing.T) {
 	if f.Kdump.DumpLevel() != 31 {
 		t.Errorf("dump level %d, want 31", f.Kdump.DumpLevel())
 	}
-	back, err := ReadStatus(dir)
+	back, err := dumpdir.ReadStatus(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Result != Complete || back.PanicLine != testPanic || back.Host != "crashbox" ||
-		back.KernelRelease != "6.1.0-56-amd64" || back.Collector == nil || back.Dump != DumpFile ||
+	if back.Result != dumpdir.Complete || back.PanicLine != testPanic || back.Host != "crashbox" ||
+		back.KernelRelease != "6.1.0-56-amd64" || back.Collector == nil || back.Dump != dumpdir.DumpFile ||
 		back.DumpBytes == 0 || back.Action != "poweroff" || back.CrashTime.Unix() != 1764132830 ||
 		!back.Start.Equal(testTime) || back.PostHookExit == nil || *back.PostHookExit != 0 {
 		t.Errorf("status file: %+v", back)
 	}
-	if fi, _ := os.Stat(filepath.Join(dir, DumpFile)); back.DumpBytes != fi.Size() {
+	if fi, _ := os.Stat(filepath.Join(dir, dumpdir.DumpFile)); back.DumpBytes != fi.Size() {
 		t.Errorf("status dump_bytes %d, file has %d", back.DumpBytes, fi.Size())
 	}
 	if strings.Join(tf.hooks.calls, ";") != "/bin/post 0" {
@@ -237,17 +238,17 @@ func TestFlowPreHookSkips(t *testing.T) {
 	tf := newTestFlow(t, "kdump_pre /bin/pre\nkdump_post /bin/post\nfinal_action halt\nfailure_action poweroff\n")
 	tf.hooks.exit["/bin/pre"] = 1
 	st := tf.run(t)
-	if st.Result != Skipped || st.PreHookExit == nil || *st.PreHookExit != 1 {
+	if st.Result != dumpdir.Skipped || st.PreHookExit == nil || *st.PreHookExit != 1 {
 		t.Fatalf("result %s, pre exit %v; want skipped after exit 1", st.Result, st.PreHookExit)
 	}
-	wantFiles(t, st.Dir, StatusFile)
+	wantFiles(t, st.Dir, dumpdir.StatusFile)
 	if strings.Join(tf.hooks.calls, ";") != "/bin/pre" {
 		t.Errorf("hooks ran: %q, want only the pre hook", tf.hooks.calls)
 	}
 	if strings.Join(tf.machine.actions, " ") != "halt" {
 		t.Errorf("actions %q, want final_action halt", tf.machine.actions)
 	}
-	if back, err := ReadStatus(st.Dir); err != nil || back.Result != Skipped {
+	if back, err := dumpdir.ReadStatus(st.Dir); err != nil || back.Result != dumpdir.Skipped {
 		t.Errorf("status file: %+v %v", back, err)
 	}
 }
@@ -284,12 +285,12 @@ func TestFlowDiskFull(t *testing.T) {
 		return &fullDisk{File: f, limit: 20 << 10}, nil
 	}
 	st := tf.run(t)
-	if st.Result != Incomplete || !strings.Contains(st.Error, "no space left") {
+	if st.Result != dumpdir.Incomplete || !strings.Contains(st.Error, "no space left") {
 		t.Fatalf("result %s %q, want incomplete with ENOSPC", st.Result, st.Error)
 	}
-	wantFiles(t, st.Dir, StatusFile, DumpIncompleteFile, DmesgFile)
-	wantMode(t, filepath.Join(st.Dir, DumpIncompleteFile), 0o600)
-	f, err := vmcore.Open(filepath.Join(st.Dir, DumpIncompleteFile))
+	wantFiles(t, st.Dir, dumpdir.StatusFile, dumpdir.DumpIncompleteFile, dumpdir.DmesgFile)
+	wantMode(t, filepath.Join(st.Dir, dumpdir.DumpIncompleteFile), 0o600)
+	f, err := vmcore.Open(filepath.Join(st.Dir, dumpdir.DumpIncompleteFile))
 	if err != nil {
 		t.Fatalf("the incomplete dump does not open: %v", err)
 	}
@@ -297,8 +298,8 @@ func TestFlowDiskFull(t *testing.T) {
 		t.Error("vmcore-incomplete is not marked incomplete in its header")
 	}
 	f.Close()
-	back, err := ReadStatus(st.Dir)
-	if err != nil || back.Result != Incomplete || back.Dump != DumpIncompleteFile || back.Action != "halt" {
+	back, err := dumpdir.ReadStatus(st.Dir)
+	if err != nil || back.Result != dumpdir.Incomplete || back.Dump != dumpdir.DumpIncompleteFile || back.Action != "halt" {
 		t.Errorf("status file: %+v %v", back, err)
 	}
 	if strings.Join(tf.hooks.calls, ";") != "/bin/post 1" {
@@ -315,14 +316,15 @@ func TestFlowSizeLimitRetriesNextLevel(t *testing.T) {
 	tf.Collector.Levels = []mm.DumpLevel{0, 31}
 	tf.Collector.Options.SizeLimit = 1 // nothing fits
 	st := tf.run(t)
-	if st.Result != Incomplete {
+	if st.Result != dumpdir.Incomplete {
 		t.Fatalf("result %s, want incomplete", st.Result)
 	}
 	if c := tf.console.String(); !strings.Contains(c, "dump level 0 does not fit") || !strings.Contains(c, "retrying with level 31") {
 		t.Errorf("console does not show the retry:\n%s", c)
 	}
-	if st.Collector == nil || st.Collector.DumpLevel != 31 {
-		t.Errorf("collector stats %+v, want the level-31 attempt", st.Collector)
+	var stats collector.Stats
+	if st.Collector == nil || json.Unmarshal(st.Collector, &stats) != nil || stats.DumpLevel != 31 {
+		t.Errorf("collector stats %s, want the level-31 attempt", st.Collector)
 	}
 }
 
@@ -331,7 +333,7 @@ func TestFlowTargetMissing(t *testing.T) {
 	tf := newTestFlow(t, "final_action reboot\nfailure_action poweroff\nkdump_pre /bin/pre\n")
 	tf.target.err = errors.New("target: device not found: no LABEL=nothere after 30s")
 	st := tf.run(t)
-	if st.Result != Failed || !strings.Contains(st.Error, "LABEL=nothere") {
+	if st.Result != dumpdir.Failed || !strings.Contains(st.Error, "LABEL=nothere") {
 		t.Fatalf("result %s %q, want failed naming the device", st.Result, st.Error)
 	}
 	if len(tf.hooks.calls) != 0 {
@@ -350,7 +352,7 @@ func TestFlowNoTarget(t *testing.T) {
 	tf := newTestFlow(t, "")
 	tf.Target, tf.TargetErr = nil, errors.New("ssh targets are not implemented yet")
 	st := tf.run(t)
-	if st.Result != Failed || st.Error != tf.TargetErr.Error() {
+	if st.Result != dumpdir.Failed || st.Error != tf.TargetErr.Error() {
 		t.Errorf("result %s %q", st.Result, st.Error)
 	}
 	if strings.Join(tf.machine.actions, " ") != "reboot" {
@@ -364,7 +366,7 @@ func TestFlowBadVmcore(t *testing.T) {
 	tf.Vmcore = filepath.Join(t.TempDir(), "vmcore")
 	os.WriteFile(tf.Vmcore, []byte("not a core"), 0o600)
 	st := tf.run(t)
-	if st.Result != Failed || !strings.Contains(st.Error, tf.Vmcore) || tf.target.mounted {
+	if st.Result != dumpdir.Failed || !strings.Contains(st.Error, tf.Vmcore) || tf.target.mounted {
 		t.Errorf("result %s %q mounted %v", st.Result, st.Error, tf.target.mounted)
 	}
 }
@@ -379,7 +381,7 @@ func TestFlowKeepDumps(t *testing.T) {
 		}
 	}
 	st := tf.run(t)
-	if st.Result != Complete {
+	if st.Result != dumpdir.Complete {
 		t.Fatalf("result %s %q", st.Result, st.Error)
 	}
 	if strings.Join(st.Pruned, " ") != "c-2019-06-01-12:00:00 a-2020-01-01-00:00:00" {
@@ -445,17 +447,6 @@ func TestExecHook(t *testing.T) {
 	}
 }
 
-func TestSafeHost(t *testing.T) {
-	for in, want := range map[string]string{
-		"crashbox": "crashbox", "db-1.example.org": "db-1.example.org", "(none)": "", "": "",
-		"../etc": "_etc", "a b/c": "a_b_c", "..": "", strings.Repeat("x", 100): strings.Repeat("x", 64),
-	} {
-		if got := safeHost(in); got != want {
-			t.Errorf("safeHost(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestPanicWriter(t *testing.T) {
 	p := &panicWriter{}
 	for _, chunk := range []string{"[ 1.0] hello\n[ 2.0] Kernel pa", "nic - not syncing: Fatal exception\n[ 3.0] Kernel panic - not syncing: second\n"} {
@@ -486,20 +477,6 @@ func TestProgressLines(t *testing.T) {
 	}
 }
 
-func TestStatusJSONNames(t *testing.T) {
-	code := 0
-	st := &Status{Version: 1, Result: Complete, Start: testTime, Host: "h", PreHookExit: &code}
-	data, _ := json.Marshal(st)
-	for _, k := range []string{`"result":"complete"`, `"start":"2026-11-26T07:08:09Z"`, `"pre_hook_exit":0`} {
-		if !strings.Contains(string(data), k) {
-			t.Errorf("%s lacks %s", data, k)
-		}
-	}
-	if strings.Contains(string(data), `"end"`) {
-		t.Errorf("zero end time written: %s", data)
-	}
-}
-
 func TestFlowLoadsModulesFirst(t *testing.T) {
 	t.Parallel()
 	tf := newTestFlow(t, "")
@@ -516,7 +493,7 @@ func TestFlowLoadsModulesFirst(t *testing.T) {
 		return nil
 	}
 	st := tf.run(t)
-	if st.Result != Complete || strings.Join(loaded, ",") != strings.Join(tf.Modules, ",") {
+	if st.Result != dumpdir.Complete || strings.Join(loaded, ",") != strings.Join(tf.Modules, ",") {
 		t.Errorf("result %s, loaded %q", st.Result, loaded)
 	}
 	if len(st.Warnings) == 0 || !strings.Contains(st.Warnings[0], "virtio_blk.ko: exec format error") {
@@ -531,13 +508,13 @@ func TestFlowSameSecond(t *testing.T) {
 	first := tf.run(t)
 	tf.target.mounted = false
 	second := tf.run(t)
-	if first.Result != Complete || second.Result != Complete || first.Dir == second.Dir {
+	if first.Result != dumpdir.Complete || second.Result != dumpdir.Complete || first.Dir == second.Dir {
 		t.Fatalf("results %s %s in %s and %s", first.Result, second.Result, first.Dir, second.Dir)
 	}
 	if filepath.Base(second.Dir) != "crashbox-2026-11-26-07:08:09.1" {
 		t.Errorf("second dump in %s", second.Dir)
 	}
-	ds, err := List(tf.base)
+	ds, err := dumpdir.List(tf.base)
 	if err != nil || len(ds) != 2 || ds[1].Dir != second.Dir {
 		t.Errorf("List: %+v %v", ds, err)
 	}
@@ -551,15 +528,84 @@ func TestFlowDirOnTarget(t *testing.T) {
 	tf := newTestFlow(t, "path /var/crash\nfinal_action poweroff\n")
 	tf.Dir = "/crash"
 	st := tf.run(t)
-	if st.Result != Complete {
+	if st.Result != dumpdir.Complete {
 		t.Fatalf("result %s %q, want complete", st.Result, st.Error)
 	}
 	want := filepath.Join(tf.target.dir, "crash", "crashbox-2026-11-26-07:08:09")
 	if st.Dir != want {
 		t.Errorf("dump dir %s, want %s", st.Dir, want)
 	}
-	wantFiles(t, want, StatusFile, DumpFile, DmesgFile)
+	wantFiles(t, want, dumpdir.StatusFile, dumpdir.DumpFile, dumpdir.DmesgFile)
 	if _, err := os.Stat(filepath.Join(tf.target.dir, "var")); !os.IsNotExist(err) {
 		t.Errorf("the configured path was created on the target too: %v", err)
+	}
+}
+
+// TestFlowWarningsOnce: a collector warning (the synthetic kernel's struct pages cannot
+// be classified) is in the status file's warnings, and only there: not again in the
+// collector's statistics.
+func TestFlowWarningsOnce(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "final_action halt\n")
+	st := tf.run(t)
+	data, err := os.ReadFile(filepath.Join(st.Dir, dumpdir.StatusFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := dumpdir.ReadStatus(st.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warning string
+	for _, w := range back.Warnings {
+		if strings.Contains(w, "cannot classify pages") {
+			warning = w
+		}
+	}
+	if warning == "" {
+		t.Fatalf("status warnings %q lack the collector's", back.Warnings)
+	}
+	quoted, _ := json.Marshal(warning)
+	if n := strings.Count(string(data), string(quoted)); n != 1 {
+		t.Errorf("%s holds %s %d times, want once:\n%s", dumpdir.StatusFile, quoted, n, data)
+	}
+	var stats collector.Stats
+	if err := json.Unmarshal(back.Collector, &stats); err != nil || stats.DumpLevel != 31 || len(stats.Warnings) != 0 {
+		t.Errorf("collector stats %s (%v), want level 31 without warnings", back.Collector, err)
+	}
+}
+
+// TestFlowDmesgTimeout: when reading the kernel log takes longer than its bound, the
+// capture goes on without it, and the reader left behind touches nothing the capture
+// goes on with: go test -race saw it set the status's panic line while the status
+// was being written.
+func TestFlowDmesgTimeout(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "final_action halt\n")
+	tf.Timeouts.Dmesg = time.Nanosecond
+	// The dump waits for the reader left behind to finish and then fails, so the
+	// status is written right after the reader is done, with nothing between them
+	// that go test -race takes for an order.
+	tf.CreateDump = func(name string) (DumpWriter, error) {
+		left := filepath.Join(filepath.Dir(name), dumpdir.DmesgIncompleteFile)
+		for i := 0; i < 200; i++ {
+			if b, _ := os.ReadFile(left); strings.Contains(string(b), testPanic) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
+		return nil, errors.New("no room for the dump")
+	}
+	st := tf.run(t)
+	if st.Result != dumpdir.Failed || !strings.Contains(st.Error, "no room for the dump") {
+		t.Errorf("result %s %q, want the dump's failure", st.Result, st.Error)
+	}
+	if !strings.Contains(strings.Join(st.Warnings, "\n"), "kernel log: gave up after") {
+		t.Errorf("warnings %q lack the kernel log's time limit", st.Warnings)
+	}
+	back, err := dumpdir.ReadStatus(st.Dir)
+	if err != nil || back.Dmesg != "" || back.PanicLine != "" {
+		t.Errorf("status file: dmesg %q, panic %q (%v); want neither from a log given up on", back.Dmesg, back.PanicLine, err)
 	}
 }

@@ -244,6 +244,7 @@ func TestDecompressErrors(t *testing.T) {
 // allocation over many calls (testing.AllocsPerRun rounds an average of 1 allocation
 // in 200 calls down to 0).
 func TestSteadyStateAllocs(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	pages := testPages(t, 2)
 	pages = pages[:len(pages)-1] // 4 KiB pages
 	for _, c := range allCodecs {

@@ -12,13 +12,7 @@
 //	err := kexec.LoadCrash("/boot/vmlinuz-"+release, "/var/lib/gokdump/initrd.img", cmdline)
 package kexec
 
-import (
-	"errors"
-	"fmt"
-)
-
-// ErrNotSupported is returned on systems without kexec_file_load.
-var ErrNotSupported = errors.New("kexec: kexec_file_load is not available on this system")
+import "fmt"
 
 // LoadError is a capture kernel the kernel refused to load.
 type LoadError struct {

@@ -1,12 +1,6 @@
 package kmod
 
-import (
-	"errors"
-	"fmt"
-)
-
-// ErrNotSupported is returned by Load on systems other than Linux.
-var ErrNotSupported = errors.New("kmod: loading modules needs Linux")
+import "fmt"
 
 // Load loads the module m with the module parameters params ("" for none,
 // otherwise as on the modprobe command line: "key=value key2=value2"). A module

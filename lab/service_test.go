@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokdump/gokdump/capture"
+	"github.com/gokdump/gokdump/dumpdir"
 	"github.com/gokdump/gokdump/internal/testenv"
 	"github.com/gokdump/gokdump/lab/plan"
 	"github.com/gokdump/gokdump/printk"
@@ -137,7 +137,7 @@ func (r *serviceRun) dumpDir(t *testing.T) (string, map[string]Ext4Entry) {
 	if d.Perm() != 0o700 {
 		t.Errorf("dump directory %s has mode %v, want 0700", d.Name, d.Perm())
 	}
-	host, tm, ok := capture.ParseDirName(d.Name)
+	host, tm, ok := dumpdir.ParseDirName(d.Name)
 	if !ok || host != plan.ServiceHostname || time.Since(tm) > time.Hour || time.Until(tm) > time.Hour {
 		t.Errorf("dump directory %q: host %q time %v; want %s-<capture time>", d.Name, host, tm, plan.ServiceHostname)
 	}
@@ -180,9 +180,9 @@ func keys(m map[string]Ext4Entry) []string {
 	return out
 }
 
-func readStatus(t *testing.T, dir string) *capture.Status {
+func readStatus(t *testing.T, dir string) *dumpdir.Status {
 	t.Helper()
-	st, err := capture.ReadStatus(dir)
+	st, err := dumpdir.ReadStatus(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,8 +194,8 @@ func readStatus(t *testing.T, dir string) *capture.Status {
 // and vmcore-dmesg.txt hold the crash, the status file says complete.
 func checkSavedDump(t *testing.T, r *serviceRun, release string) string {
 	dir, files := r.dumpDir(t)
-	wantNames(t, files, capture.DumpFile, capture.DmesgFile, capture.StatusFile)
-	dump := filepath.Join(dir, capture.DumpFile)
+	wantNames(t, files, dumpdir.DumpFile, dumpdir.DmesgFile, dumpdir.StatusFile)
+	dump := filepath.Join(dir, dumpdir.DumpFile)
 	f, err := vmcore.Open(dump)
 	if err != nil {
 		t.Fatal(err)
@@ -214,15 +214,15 @@ func checkSavedDump(t *testing.T, r *serviceRun, release string) string {
 	if !strings.Contains(text.String(), sysrqPanic) {
 		t.Errorf("the dump's kernel log lacks %q", sysrqPanic)
 	}
-	dm, err := os.ReadFile(filepath.Join(dir, capture.DmesgFile))
+	dm, err := os.ReadFile(filepath.Join(dir, dumpdir.DmesgFile))
 	if err != nil || !strings.Contains(string(dm), sysrqPanic) {
-		t.Errorf("%s lacks %q (%v)", capture.DmesgFile, sysrqPanic, err)
+		t.Errorf("%s lacks %q (%v)", dumpdir.DmesgFile, sysrqPanic, err)
 	}
 	if string(dm) != text.String() {
-		t.Errorf("%s differs from the dump's own kernel log", capture.DmesgFile)
+		t.Errorf("%s differs from the dump's own kernel log", dumpdir.DmesgFile)
 	}
 	st := readStatus(t, dir)
-	if st.Result != capture.Complete || st.Dump != capture.DumpFile || st.PanicLine != sysrqPanic ||
+	if st.Result != dumpdir.Complete || st.Dump != dumpdir.DumpFile || st.PanicLine != sysrqPanic ||
 		st.KernelRelease != release || st.Host != plan.ServiceHostname || st.Collector == nil || st.DumpBytes != f.Size {
 		t.Errorf("status %+v", st)
 	}
@@ -285,13 +285,13 @@ func TestServiceDiskTooSmall(t *testing.T) {
 	})
 	r.wantConsole(t, "gokdump: the dump is incomplete", "no space left on device", "gokdump: action: poweroff")
 	dir, files := r.dumpDir(t)
-	wantNames(t, files, capture.DumpIncompleteFile, capture.DmesgFile, capture.StatusFile)
+	wantNames(t, files, dumpdir.DumpIncompleteFile, dumpdir.DmesgFile, dumpdir.StatusFile)
 	st := readStatus(t, dir)
-	if st.Result != capture.Incomplete || st.Dump != capture.DumpIncompleteFile || !strings.Contains(st.Error, "no space left") ||
+	if st.Result != dumpdir.Incomplete || st.Dump != dumpdir.DumpIncompleteFile || !strings.Contains(st.Error, "no space left") ||
 		st.Action != "poweroff" {
 		t.Errorf("status %+v", st)
 	}
-	f, err := vmcore.Open(filepath.Join(dir, capture.DumpIncompleteFile))
+	f, err := vmcore.Open(filepath.Join(dir, dumpdir.DumpIncompleteFile))
 	if err != nil {
 		t.Fatalf("the incomplete dump does not open: %v", err)
 	}
@@ -312,9 +312,9 @@ func TestServicePreHookSkips(t *testing.T) {
 	r.wantConsole(t, "gokdump: running kdump_pre "+hook, "kdump_pre "+hook+" exited with status 1: the dump is skipped",
 		"gokdump: action: poweroff")
 	dir, files := r.dumpDir(t)
-	wantNames(t, files, capture.StatusFile)
+	wantNames(t, files, dumpdir.StatusFile)
 	st := readStatus(t, dir)
-	if st.Result != capture.Skipped || st.PreHookExit == nil || *st.PreHookExit != 1 || st.Action != "poweroff" {
+	if st.Result != dumpdir.Skipped || st.PreHookExit == nil || *st.PreHookExit != 1 || st.Action != "poweroff" {
 		t.Errorf("status %+v", st)
 	}
 }

@@ -1,11 +1,9 @@
 package service
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/internal/mountinfo"
 	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/target"
 	"golang.org/x/sys/unix"
@@ -179,67 +178,6 @@ func udevEscape(s string) string {
 	return b.String()
 }
 
-// mount is one line of /proc/self/mountinfo.
-type mount struct {
-	majMin, root, point, fstype, source string
-}
-
-// parseMountinfo reads /proc/self/mountinfo (proc(5)): ID PARENT MAJ:MIN ROOT POINT
-// OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS.
-func parseMountinfo(r io.Reader, name string) ([]mount, error) {
-	var ms []mount
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 64<<10)
-	for line := 1; sc.Scan(); line++ {
-		f := strings.Fields(sc.Text())
-		sep := -1
-		for i := 6; i < len(f); i++ {
-			if f[i] == "-" {
-				sep = i
-				break
-			}
-		}
-		if len(f) < 6 || sep < 0 || sep+2 >= len(f) {
-			return nil, fmt.Errorf("%s:%d: not a mountinfo line (want ID PARENT MAJ:MIN ROOT POINT OPTIONS ... - TYPE SOURCE OPTIONS)", name, line)
-		}
-		ms = append(ms, mount{majMin: f[2], root: unescapeOctal(f[3]), point: unescapeOctal(f[4]), fstype: f[sep+1], source: unescapeOctal(f[sep+2])})
-		if len(ms) > 100000 {
-			return nil, fmt.Errorf("%s: more than 100000 mounts", name)
-		}
-	}
-	return ms, sc.Err()
-}
-
-// unescapeOctal undoes the \NNN escapes the kernel writes for spaces, tabs,
-// newlines and backslashes in mountinfo paths.
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) && isOctal(s[i+1:i+4]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for i := 0; i < 3; i++ {
-		if s[i] < '0' || s[i] > '7' {
-			return false
-		}
-	}
-	return s[0] <= '3'
-}
-
 // rootfsDevice finds the mounted file system that holds dir (which need not exist
 // yet): the mount with the longest mount point that is a prefix of dir.
 func (s *System) rootfsDevice(dir string) (DumpDevice, error) {
@@ -248,15 +186,15 @@ func (s *System) rootfsDevice(dir string) (DumpDevice, error) {
 	if err != nil {
 		return DumpDevice{}, fmt.Errorf("finding the file system of %s: %w", dir, err)
 	}
-	ms, err := parseMountinfo(bytes.NewReader(data), p)
+	ms, err := mountinfo.Parse(bytes.NewReader(data), p)
 	if err != nil {
 		return DumpDevice{}, err
 	}
-	var best *mount
+	var best *mountinfo.Mount
 	for i := range ms {
 		m := &ms[i]
-		if dir == m.point || m.point == "/" || strings.HasPrefix(dir, m.point+"/") {
-			if best == nil || len(m.point) >= len(best.point) {
+		if dir == m.Point || m.Point == "/" || strings.HasPrefix(dir, m.Point+"/") {
+			if best == nil || len(m.Point) >= len(best.Point) {
 				best = m
 			}
 		}
@@ -264,26 +202,26 @@ func (s *System) rootfsDevice(dir string) (DumpDevice, error) {
 	if best == nil {
 		return DumpDevice{}, fmt.Errorf("%s: no mount holds %s", p, dir)
 	}
-	switch best.fstype {
+	switch best.FSType {
 	case "ext2", "ext3", "ext4", "xfs", "btrfs":
 	default:
-		return DumpDevice{}, fmt.Errorf("path %s is on a %s file system (%s), which the capture kernel cannot save to: configure an ext4, xfs or btrfs target", dir, best.fstype, best.point)
+		return DumpDevice{}, fmt.Errorf("path %s is on a %s file system (%s), which the capture kernel cannot save to: configure an ext4, xfs or btrfs target", dir, best.FSType, best.Point)
 	}
-	d := DumpDevice{FSType: best.fstype, Spec: best.source}
+	d := DumpDevice{FSType: best.FSType, Spec: best.Source}
 	// The capture kernel mounts the device's file system at its root: the dumps'
 	// directory there is the mount's root (a bind mount or subvolume) plus dir below
 	// the mount point.
-	if rel := filepath.Join(best.root, strings.TrimPrefix(dir, strings.TrimSuffix(best.point, "/"))); rel != filepath.Clean(dir) {
+	if rel := filepath.Join(best.Root, strings.TrimPrefix(dir, strings.TrimSuffix(best.Point, "/"))); rel != filepath.Clean(dir) {
 		d.Dir = rel
 	}
 	// Btrfs reports an anonymous device number (major 0): go by the source.
-	if !strings.HasPrefix(best.majMin, "0:") {
-		d.Name, err = s.nameByNumber(best.majMin)
+	if !strings.HasPrefix(best.MajMin, "0:") {
+		d.Name, err = s.nameByNumber(best.MajMin)
 	} else {
-		d.Name, err = s.deviceName(best.source)
+		d.Name, err = s.deviceName(best.Source)
 	}
 	if err != nil {
-		return DumpDevice{}, fmt.Errorf("the device of %s (%s, %s): %w", best.point, best.source, best.majMin, err)
+		return DumpDevice{}, fmt.Errorf("the device of %s (%s, %s): %w", best.Point, best.Source, best.MajMin, err)
 	}
 	// A UUID survives device renaming between the two kernels; prefer it.
 	if sb, err := target.ProbeFile(filepath.Join(s.DevRoot, d.Name)); err == nil && sb.UUID != "" {

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gokdump/gokdump/capture"
 	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/dumpdir"
+	"github.com/gokdump/gokdump/internal/mountinfo"
 	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/kexec"
 )
@@ -24,13 +25,13 @@ type Status struct {
 	DumpDir     string
 	DumpDirNote string
 	// Dumps are the dumps in DumpDir, oldest first.
-	Dumps []capture.Dump
+	Dumps []dumpdir.Dump
 	// Since is the time after which a dump counts as new: the last arming in an
 	// earlier boot when recorded, else this boot's start.
 	Since time.Time
 	// New are the dumps saved after Since: what the crash (or crashes) before this
 	// boot left.
-	New []capture.Dump
+	New []dumpdir.Dump
 }
 
 // ReadStatus reports whether a capture kernel is loaded, how much memory is
@@ -52,7 +53,7 @@ func (s *System) ReadStatus(cfg *config.Config) (*Status, error) {
 	if out.DumpDir == "" {
 		return out, nil
 	}
-	dumps, err := capture.List(out.DumpDir)
+	dumps, err := dumpdir.List(out.DumpDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("listing dumps: %w", err)
 	}
@@ -84,16 +85,16 @@ func (s *System) dumpDir(cfg *config.Config) (dir, note string) {
 	if err != nil {
 		return "", err.Error()
 	}
-	ms, err := parseMountinfo(bytes.NewReader(data), p)
+	ms, err := mountinfo.Parse(bytes.NewReader(data), p)
 	if err != nil {
 		return "", err.Error()
 	}
 	for _, m := range ms {
-		if m.source == "/dev/"+dev.Name {
-			return filepath.Join(m.point, cfg.Path), ""
+		if m.Source == "/dev/"+dev.Name {
+			return filepath.Join(m.Point, cfg.Path), ""
 		}
-		if name, err := s.nameByNumber(m.majMin); err == nil && name == dev.Name && !strings.HasPrefix(m.majMin, "0:") {
-			return filepath.Join(m.point, cfg.Path), ""
+		if name, err := s.nameByNumber(m.MajMin); err == nil && name == dev.Name && !strings.HasPrefix(m.MajMin, "0:") {
+			return filepath.Join(m.Point, cfg.Path), ""
 		}
 	}
 	return "", fmt.Sprintf("the target %s (%s) is not mounted: mount it to see its dumps (gokdump list)", t.Spec, dev.Name)

@@ -2,7 +2,6 @@ package target
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -83,6 +82,3 @@ func compatible(want, have string) bool {
 	}
 	return want == have
 }
-
-// ErrNotSupported is returned by mounting on systems other than Linux.
-var ErrNotSupported = errors.New("target: mounting file systems needs Linux")

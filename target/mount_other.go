@@ -2,6 +2,14 @@
 
 package target
 
-func mount(dev, dir, fstype, data string) error { return ErrNotSupported }
+import (
+	"errors"
+	"fmt"
+)
 
-func unmount(dir string) error { return ErrNotSupported }
+// errNotSupported: no mounting here (errors.Is finds errors.ErrUnsupported).
+var errNotSupported = fmt.Errorf("target: mounting file systems needs Linux: %w", errors.ErrUnsupported)
+
+func mount(dev, dir, fstype, data string) error { return errNotSupported }
+
+func unmount(dir string) error { return errNotSupported }

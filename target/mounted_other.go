@@ -3,4 +3,4 @@
 package target
 
 // MountPoint returns where the block device at devPath is mounted; only Linux says.
-func MountPoint(devPath string) (string, error) { return "", ErrNotSupported }
+func MountPoint(devPath string) (string, error) { return "", errNotSupported }

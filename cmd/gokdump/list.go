@@ -11,12 +11,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/gokdump/gokdump/capture"
 	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/dumpdir"
 	"github.com/gokdump/gokdump/target"
 )
 
-// The "list" command shows the dumps the capture service saved (package capture).
+// The "list" command shows the dumps the capture service saved (package dumpdir).
 func init() {
 	register(&command{
 		name:    "list",
@@ -25,17 +25,11 @@ func init() {
 	})
 }
 
-// listEntry is one dump in "gokdump list --json" (stable field names).
+// listEntry is one dump in "gokdump list --json": the dump's own (stable) names and
+// why its status file could not be read.
 type listEntry struct {
-	Dir    string          `json:"dir"`
-	Host   string          `json:"host"`
-	Time   time.Time       `json:"time"`
-	Result capture.Result  `json:"result"`
-	File   string          `json:"file,omitempty"`
-	Size   int64           `json:"size"`
-	Panic  string          `json:"panic,omitempty"`
-	Status *capture.Status `json:"status,omitempty"`
-	Error  string          `json:"error,omitempty"`
+	dumpdir.Dump
+	Error string `json:"error,omitempty"`
 }
 
 func runList(ctx context.Context, e *env, args []string) int {
@@ -52,7 +46,8 @@ of the target device (which must be mounted; --dir names the directory instead).
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	if *dir == "" {
+	given := *dir != ""
+	if !given {
 		explicit := *file != "" || os.Getenv(configEnv) != ""
 		cfg, err := loadConfig(configPath(*file), explicit)
 		if err != nil {
@@ -64,9 +59,14 @@ of the target device (which must be mounted; --dir names the directory instead).
 			return 1
 		}
 	}
-	dumps, err := capture.List(*dir)
-	if errors.Is(err, os.ErrNotExist) {
-		dumps, err = nil, nil // nothing saved yet
+	dumps, err := dumpdir.List(*dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && given:
+		// A mistyped --dir is not an empty list.
+		fmt.Fprintf(e.stderr, "gokdump list: %s does not exist\n", *dir)
+		return 1
+	case errors.Is(err, os.ErrNotExist):
+		dumps, err = nil, nil // the configured path: nothing saved yet
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "gokdump list: %v\n", err)
@@ -103,10 +103,10 @@ func dumpDir(ctx context.Context, cfg *config.Config) (string, error) {
 	return filepath.Join(mp, cfg.Path), nil
 }
 
-func printListJSON(e *env, dumps []capture.Dump) int {
+func printListJSON(e *env, dumps []dumpdir.Dump) int {
 	out := make([]listEntry, 0, len(dumps))
 	for _, d := range dumps {
-		le := listEntry{Dir: d.Dir, Host: d.Host, Time: d.Time, Result: d.Result, File: d.File, Size: d.Size, Panic: d.Panic, Status: d.Status}
+		le := listEntry{Dump: d}
 		if d.Err != nil {
 			le.Error = d.Err.Error()
 		}
@@ -121,7 +121,7 @@ func printListJSON(e *env, dumps []capture.Dump) int {
 	return 0
 }
 
-func printList(w io.Writer, dir string, dumps []capture.Dump) {
+func printList(w io.Writer, dir string, dumps []dumpdir.Dump) {
 	if len(dumps) == 0 {
 		fmt.Fprintf(w, "no dumps in %s\n", dir)
 		return

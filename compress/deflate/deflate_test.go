@@ -244,6 +244,7 @@ func TestBlockChoice(t *testing.T) {
 
 // TestAllocs: once warm, compressing into a buffer with room allocates nothing.
 func TestAllocs(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	var e Encoder
 	in := inputs()
 	pages := [][]byte{in["counters"], in["random"], in["text"], in["zero"], in["pointers"]}

@@ -286,6 +286,7 @@ func TestEncoderState(t *testing.T) {
 // TestCompressAllocs counts every allocation over many calls (testing.AllocsPerRun
 // rounds an average below one down to 0).
 func TestCompressAllocs(t *testing.T) {
+	testenv.SkipAllocsUnderRace(t)
 	pages, _ := testpage.Pages(testpage.Text, 4, 1)
 	var enc Encoder
 	buf := make([]byte, 0, MaxCompressedLen(testpage.Size))

@@ -1,6 +1,9 @@
 package testenv
 
-import "runtime"
+import (
+	"runtime"
+	"testing"
+)
 
 // SteadyAllocs returns how many heap allocations n calls of f make once warm: after
 // warmup calls (the runtime fills a call site's type-assertion cache only on about one
@@ -26,4 +29,15 @@ func SteadyAllocs(warmup, n int, f func(i int)) uint64 {
 		best = min(best, after.Mallocs-before.Mallocs)
 	}
 	return best
+}
+
+// SkipAllocsUnderRace skips a test that counts allocations when it runs under the race
+// detector (make test-race): the detector's instrumentation allocates and its
+// sync.Pool drops items on purpose, so the counts are not the code's. The run without
+// -race (make test) asserts them.
+func SkipAllocsUnderRace(t testing.TB) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("allocation counts under -race are the race detector's; go test without -race asserts them")
+	}
 }

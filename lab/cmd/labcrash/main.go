@@ -30,7 +30,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gokdump/gokdump/capture"
+	"github.com/gokdump/gokdump/dumpdir"
 	"github.com/gokdump/gokdump/lab"
 	"github.com/gokdump/gokdump/lab/kernelpkg"
 	"github.com/gokdump/gokdump/lab/plan"
@@ -166,7 +166,7 @@ func runService(ctx context.Context, cfg lab.Config, demo bool) error {
 		return err
 	}
 	fmt.Printf("  dumps:   copied from %s:/var/crash to %s (debugfs)\n", disk, crashDir)
-	dumps, err := capture.List(crashDir)
+	dumps, err := dumpdir.List(crashDir)
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func runService(ctx context.Context, cfg lab.Config, demo bool) error {
 		return fmt.Errorf("gokdump list: %w", err)
 	}
 	last := dumps[len(dumps)-1]
-	if last.Result != capture.Complete {
+	if last.Result != dumpdir.Complete {
 		return fmt.Errorf("the saved dump is %s: %s", last.Result, last.Dir)
 	}
 	if demo {

@@ -1,4 +1,4 @@
-package capture
+package dumpdir
 
 import (
 	"bytes"
@@ -8,21 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/gokdump/gokdump/collector"
 )
-
-// Names inside a dump directory.
-const (
-	DumpFile            = "vmcore"
-	DumpIncompleteFile  = "vmcore-incomplete"
-	DmesgFile           = "vmcore-dmesg.txt"
-	DmesgIncompleteFile = "vmcore-dmesg-incomplete.txt"
-	StatusFile          = "gokdump-status.json"
-)
-
-// DirTimeLayout is the time part of a dump directory's name (Fedora's date +%Y-%m-%d-%T).
-const DirTimeLayout = "2006-01-02-15:04:05"
 
 // Result is how a capture ended.
 type Result string
@@ -47,29 +33,33 @@ const StatusVersion = 1
 // Status is gokdump-status.json: what one capture did. It is written when the dump
 // directory is made (result incomplete, error "capture in progress") and rewritten at
 // the end, each time atomically (temporary file, fsync, rename).
+//
+// Warnings holds every warning of the capture, the collector's included; Collector is
+// the collector's statistics (collector.Stats as JSON, without its warnings), kept as
+// raw JSON so that reading a status file does not need the dump pipeline.
 type Status struct {
-	Version       int              `json:"version"`
-	Result        Result           `json:"result"`
-	Error         string           `json:"error,omitempty"`
-	Start         time.Time        `json:"start"`
-	End           time.Time        `json:"end,omitzero"`
-	Host          string           `json:"host"`
-	KernelRelease string           `json:"kernel_release,omitempty"`
-	KernelVersion string           `json:"kernel_version,omitempty"`
-	CrashTime     time.Time        `json:"crash_time,omitzero"`
-	PanicLine     string           `json:"panic,omitempty"` // the first "Kernel panic" line of the log
-	Target        string           `json:"target,omitempty"`
-	Dir           string           `json:"dir,omitempty"`  // the dump directory, as mounted in the capture kernel
-	Dump          string           `json:"dump,omitempty"` // DumpFile or DumpIncompleteFile
-	DumpBytes     int64            `json:"dump_bytes,omitempty"`
-	Dmesg         string           `json:"dmesg,omitempty"`
-	CollectorArgs []string         `json:"collector_args,omitempty"`
-	Collector     *collector.Stats `json:"collector,omitempty"`
-	PreHookExit   *int             `json:"pre_hook_exit,omitempty"`
-	PostHookExit  *int             `json:"post_hook_exit,omitempty"`
-	Pruned        []string         `json:"pruned,omitempty"` // old dump directories removed (keep_dumps)
-	Action        string           `json:"action,omitempty"` // final_action or failure_action taken
-	Warnings      []string         `json:"warnings,omitempty"`
+	Version       int             `json:"version"`
+	Result        Result          `json:"result"`
+	Error         string          `json:"error,omitempty"`
+	Start         time.Time       `json:"start"`
+	End           time.Time       `json:"end,omitzero"`
+	Host          string          `json:"host"`
+	KernelRelease string          `json:"kernel_release,omitempty"`
+	KernelVersion string          `json:"kernel_version,omitempty"`
+	CrashTime     time.Time       `json:"crash_time,omitzero"`
+	PanicLine     string          `json:"panic,omitempty"` // the first "Kernel panic" line of the log
+	Target        string          `json:"target,omitempty"`
+	Dir           string          `json:"dir,omitempty"`  // the dump directory, as mounted in the capture kernel
+	Dump          string          `json:"dump,omitempty"` // DumpFile or DumpIncompleteFile
+	DumpBytes     int64           `json:"dump_bytes,omitempty"`
+	Dmesg         string          `json:"dmesg,omitempty"`
+	CollectorArgs []string        `json:"collector_args,omitempty"`
+	Collector     json.RawMessage `json:"collector,omitempty"`
+	PreHookExit   *int            `json:"pre_hook_exit,omitempty"`
+	PostHookExit  *int            `json:"post_hook_exit,omitempty"`
+	Pruned        []string        `json:"pruned,omitempty"` // old dump directories removed (keep_dumps)
+	Action        string          `json:"action,omitempty"` // final_action or failure_action taken
+	Warnings      []string        `json:"warnings,omitempty"`
 }
 
 // maxStatusSize bounds a status file read back.
@@ -90,12 +80,17 @@ func decodeStatus(r io.Reader, name string) (*Status, error) {
 	var st Status
 	dec := json.NewDecoder(io.LimitReader(r, maxStatusSize))
 	if err := dec.Decode(&st); err != nil {
-		return nil, fmt.Errorf("capture: %s: %w", name, err)
+		return nil, fmt.Errorf("dumpdir: %s: %w", name, err)
+	}
+	// Only the collector's object or nothing: a number there is not a status this
+	// package wrote (as when Collector was a typed field).
+	if c := bytes.TrimSpace(st.Collector); len(c) > 0 && c[0] != '{' && string(c) != "null" {
+		return nil, fmt.Errorf("dumpdir: %s: collector: want an object, got %.20s", name, c)
 	}
 	switch st.Result {
 	case Complete, Incomplete, Failed, Skipped:
 	default:
-		return nil, fmt.Errorf("capture: %s: unknown result %q", name, st.Result)
+		return nil, fmt.Errorf("dumpdir: %s: unknown result %q", name, st.Result)
 	}
 	return &st, nil
 }
@@ -105,12 +100,12 @@ func decodeStatus(r io.Reader, name string) (*Status, error) {
 // space for the final status, which a dump that fills the target leaves no room for.
 const statusReserve = 64 << 10
 
-// writeStatus replaces dir's status file atomically; with reserve it pads the file
+// WriteStatus replaces dir's status file atomically; with reserve it pads the file
 // to statusReserve bytes. When the atomic replace fails (on a full disk the new file
 // finds no free block), the status is written over the old file in place, into the
 // space its reservation holds: a status torn by a crash is possible then, where
 // otherwise there would be none.
-func writeStatus(dir string, st *Status, reserve bool) error {
+func WriteStatus(dir string, st *Status, reserve bool) error {
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
@@ -124,7 +119,7 @@ func writeStatus(dir string, st *Status, reserve bool) error {
 	err = writeFileSync(tmp, data)
 	if err == nil {
 		if err = os.Rename(tmp, name); err == nil {
-			return syncDir(dir)
+			return SyncDir(dir)
 		}
 	}
 	os.Remove(tmp)
@@ -181,8 +176,8 @@ func writeFileSync(name string, data []byte) error {
 	return err
 }
 
-// syncDir flushes a directory, so the names created or renamed in it reach the disk.
-func syncDir(dir string) error {
+// SyncDir flushes a directory, so the names created or renamed in it reach the disk.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package capture
+package dumpdir
 
 import (
 	"bufio"
@@ -12,41 +12,22 @@ import (
 	"time"
 )
 
-// Dump is one saved dump directory, as List finds it.
+// Dump is one saved dump directory, as List finds it. Its JSON names are those of
+// "gokdump list --json" (stable); Err is left to the caller to print.
 type Dump struct {
-	Dir    string    // the directory
-	Host   string    // the <host> part of its name
-	Time   time.Time // the time part of its name (UTC)
-	Result Result    // from the status file; without one: Complete when vmcore exists, else Incomplete
-	File   string    // the dump file's path ("" when there is none)
-	Size   int64     // its size in bytes
-	Panic  string    // the panic line: from the status file, else from vmcore-dmesg.txt
-	Status *Status   // the status file (nil when missing or unreadable)
-	Err    error     // why the status file could not be read, if it exists
+	Dir    string    `json:"dir"`              // the directory
+	Host   string    `json:"host"`             // the <host> part of its name
+	Time   time.Time `json:"time"`             // the time part of its name (UTC)
+	Result Result    `json:"result"`           // from the status file; without one: Complete when vmcore exists, else Incomplete
+	File   string    `json:"file,omitempty"`   // the dump file's path ("" when there is none)
+	Size   int64     `json:"size"`             // its size in bytes
+	Panic  string    `json:"panic,omitempty"`  // the panic line: from the status file, else from vmcore-dmesg.txt
+	Status *Status   `json:"status,omitempty"` // the status file (nil when missing or unreadable)
+	Err    error     `json:"-"`                // why the status file could not be read, if it exists
 }
 
 // maxDumpDirs bounds how many entries of a dump directory List looks at.
 const maxDumpDirs = 100000
-
-// ParseDirName splits a dump directory's name, <host>-<YYYY-MM-DD-HH:MM:SS>, into its
-// parts; a ".N" suffix (a second capture in the same second) is allowed. ok is false
-// for names of any other form (List leaves those alone).
-func ParseDirName(name string) (host string, t time.Time, ok bool) {
-	if i := strings.LastIndexByte(name, '.'); i > 0 && i < len(name)-1 && strings.Trim(name[i+1:], "0123456789") == "" {
-		if _, _, ok := ParseDirName(name[:i]); ok {
-			name = name[:i]
-		}
-	}
-	n := len(DirTimeLayout)
-	if len(name) < n+2 || name[len(name)-n-1] != '-' {
-		return "", time.Time{}, false
-	}
-	t, err := time.Parse(DirTimeLayout, name[len(name)-n:])
-	if err != nil {
-		return "", time.Time{}, false
-	}
-	return name[:len(name)-n-1], t, true
-}
 
 // List returns the dumps saved in dir (kdump.conf's path on the target file system),
 // oldest first. Only directories named as the capture names them are listed.
@@ -58,7 +39,7 @@ func List(dir string) ([]Dump, error) {
 	ents, err := f.ReadDir(maxDumpDirs)
 	f.Close()
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("capture: %s: %w", dir, err)
+		return nil, fmt.Errorf("dumpdir: %s: %w", dir, err)
 	}
 	var out []Dump
 	for _, e := range ents {
@@ -121,7 +102,7 @@ func panicLineOfFile(name string) string {
 	sc := bufio.NewScanner(io.LimitReader(f, maxDmesgScan))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
-		if l, ok := panicLine(sc.Text()); ok {
+		if l, ok := PanicLine(sc.Text()); ok {
 			return l
 		}
 	}
@@ -132,8 +113,8 @@ func panicLineOfFile(name string) string {
 // syncing: %s").
 const panicText = "Kernel panic - not syncing"
 
-// panicLine returns line without its "[ time]" prefix when it is the panic message.
-func panicLine(line string) (string, bool) {
+// PanicLine returns line without its "[ time]" prefix when it is the panic message.
+func PanicLine(line string) (string, bool) {
 	i := strings.Index(line, panicText)
 	if i < 0 {
 		return "", false
@@ -141,10 +122,10 @@ func panicLine(line string) (string, bool) {
 	return strings.TrimSpace(line[i:]), true
 }
 
-// prune removes the oldest dump directories in dir so that at most keep remain, and
-// returns what it removed. Directories not named as a capture names them are never
-// touched.
-func prune(dir string, keep int) ([]string, error) {
+// Prune removes the oldest dump directories in dir so that at most keep remain, and
+// returns what it removed (keep_dumps). Directories not named as a capture names them
+// are never touched.
+func Prune(dir string, keep int) ([]string, error) {
 	dumps, err := List(dir)
 	if err != nil || len(dumps) <= keep {
 		return nil, err
@@ -152,9 +133,9 @@ func prune(dir string, keep int) ([]string, error) {
 	var removed []string
 	for _, d := range dumps[:len(dumps)-keep] {
 		if err := os.RemoveAll(d.Dir); err != nil {
-			return removed, fmt.Errorf("capture: removing old dump %s: %w", d.Dir, err)
+			return removed, fmt.Errorf("dumpdir: removing old dump %s: %w", d.Dir, err)
 		}
 		removed = append(removed, filepath.Base(d.Dir))
 	}
-	return removed, syncDir(dir)
+	return removed, SyncDir(dir)
 }

@@ -1,9 +1,12 @@
-package capture
+package dumpdir
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestStatusReservation: the in-progress status holds statusReserve bytes, and when
@@ -14,7 +17,7 @@ func TestStatusReservation(t *testing.T) {
 	dir := t.TempDir()
 	name := filepath.Join(dir, StatusFile)
 	first := &Status{Version: 1, Result: Incomplete, Error: "capture in progress", Host: "h"}
-	if err := writeStatus(dir, first, true); err != nil {
+	if err := WriteStatus(dir, first, true); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(name); err != nil || fi.Size() != statusReserve {
@@ -32,7 +35,7 @@ func TestStatusReservation(t *testing.T) {
 	}
 	final := &Status{Version: 1, Result: Incomplete, Error: "no space left on device", Host: "h",
 		Dump: DumpIncompleteFile, DumpBytes: 12345, Warnings: []string{"one", "two"}}
-	if err := writeStatus(dir, final, false); err != nil {
+	if err := WriteStatus(dir, final, false); err != nil {
 		t.Fatalf("final status over the reservation: %v", err)
 	}
 	back, err := ReadStatus(dir)
@@ -45,7 +48,40 @@ func TestStatusReservation(t *testing.T) {
 
 	// Without a file to write over, the failure is reported.
 	os.Remove(name)
-	if err := writeStatus(dir, final, false); err == nil {
+	if err := WriteStatus(dir, final, false); err == nil {
 		t.Error("writeStatus succeeded with neither a new file nor an old one to write")
+	}
+}
+
+func TestStatusJSONNames(t *testing.T) {
+	code := 0
+	st := &Status{Version: 1, Result: Complete, Start: time.Date(2026, 11, 26, 7, 8, 9, 0, time.UTC), Host: "h", PreHookExit: &code}
+	data, _ := json.Marshal(st)
+	for _, k := range []string{`"result":"complete"`, `"start":"2026-11-26T07:08:09Z"`, `"pre_hook_exit":0`} {
+		if !strings.Contains(string(data), k) {
+			t.Errorf("%s lacks %s", data, k)
+		}
+	}
+	if strings.Contains(string(data), `"end"`) {
+		t.Errorf("zero end time written: %s", data)
+	}
+}
+
+// TestStatusCollectorObject: the collector's statistics are kept as raw JSON, but
+// only an object is a status this package wrote.
+func TestStatusCollectorObject(t *testing.T) {
+	for in, ok := range map[string]bool{
+		`{"result":"complete","collector":{"format":"kdump","dump_level":31}}`: true,
+		`{"result":"complete"}`:                 true,
+		`{"result":"complete","collector":5}`:   false,
+		`{"result":"complete","collector":"x"}`: false,
+	} {
+		st, err := decodeStatus(strings.NewReader(in), "st.json")
+		if (err == nil) != ok || err != nil && !strings.Contains(err.Error(), "st.json") {
+			t.Errorf("%s: %v", in, err)
+		}
+		if ok && st != nil && strings.Contains(in, "kdump") && !strings.Contains(string(st.Collector), `"dump_level":31`) {
+			t.Errorf("%s: collector %s", in, st.Collector)
+		}
 	}
 }

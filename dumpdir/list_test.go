@@ -1,4 +1,4 @@
-package capture
+package dumpdir
 
 import (
 	"bytes"
@@ -104,4 +104,15 @@ func FuzzReadStatus(f *testing.F) {
 			t.Fatalf("accepted result %q", st.Result)
 		}
 	})
+}
+
+func TestSafeHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"crashbox": "crashbox", "db-1.example.org": "db-1.example.org", "(none)": "", "": "",
+		"../etc": "_etc", "a b/c": "a_b_c", "..": "", strings.Repeat("x", 100): strings.Repeat("x", 64),
+	} {
+		if got := SafeHost(in); got != want {
+			t.Errorf("SafeHost(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
