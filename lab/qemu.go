@@ -41,9 +41,15 @@ type vm struct {
 // args is QEMU's command line for v. The machine is QEMU's default PC with no default
 // devices (no NIC, no VGA): the only devices the guest sees are the serial console and
 // the virtio disks, so nothing else slows the boot under TCG.
+//
+// TCG runs the guest's CPUs on one host thread (thread=single): with a thread per vCPU, a
+// 6.12 guest once took "Oops: int3" in sched_clock_cpu while the kernel patched a static
+// key, a breakpoint of text_poke that another vCPU still executed after the patch was
+// done. Cross-modifying code is only exact when one thread runs all vCPUs. The lab runs
+// several guests at once on a two-core host, so this costs little.
 func (v *vm) args() []string {
 	a := []string{
-		"-accel", "tcg",
+		"-accel", "tcg,thread=single",
 		"-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
 		"-no-reboot",
 		"-cpu", v.cpu,

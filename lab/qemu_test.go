@@ -12,7 +12,7 @@ func TestVMArgs(t *testing.T) {
 		disks: []Disk{{"/f.img", "gokdump-facts"}, {"/v.img", "gokdump-vmcore"}}}
 	got := strings.Join(v.args(), " ")
 	for _, want := range []string{
-		"-accel tcg", "-no-reboot", "-cpu qemu64", "-smp 2", "-m 1536", "-kernel /k", "-initrd /i",
+		"-accel tcg,thread=single", "-no-reboot", "-cpu qemu64", "-smp 2", "-m 1536", "-kernel /k", "-initrd /i",
 		"-append console=ttyS0",
 		"-drive file=/f.img,format=raw,if=none,id=disk0 -device virtio-blk-pci,drive=disk0,serial=gokdump-facts",
 		"-drive file=/v.img,format=raw,if=none,id=disk1 -device virtio-blk-pci,drive=disk1,serial=gokdump-vmcore",
