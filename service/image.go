@@ -148,6 +148,9 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 	if err := s.recordStack(cfg, &dev); err != nil {
 		return nil, err
 	}
+	if err := s.captureSpec(cfg, &dev); err != nil {
+		return nil, err
+	}
 	p.Info.Device = dev
 	var names []string
 	if dev.FSType != "" {
@@ -160,6 +163,12 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 			return nil, err
 		}
 		names = append(names, drv...)
+		builtin, notes, err := s.releaseDrivers(cfg, p.Release, []string{dev.Name}, true)
+		if err != nil {
+			return nil, directiveError(cfg, err.Error())
+		}
+		names = append(names, builtin...)
+		p.Info.Notes = append(p.Info.Notes, notes...)
 	} else {
 		// The device is not there now: take the drivers of every block device
 		// present, so the capture kernel can reach it if it is one of those disks'
@@ -176,6 +185,12 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 			}
 			names = append(names, drv...)
 		}
+		builtin, notes, err := s.releaseDrivers(cfg, p.Release, all, false)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, builtin...)
+		p.Info.Notes = append(p.Info.Notes, notes...)
 	}
 	names = append(names, cfg.ExtraModules...)
 	names = uniqueStrings(names)
