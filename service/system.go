@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gokdump/gokdump/internal/progdeps"
 	"github.com/gokdump/gokdump/internal/smallfile"
+	"github.com/gokdump/gokdump/volume"
 )
 
 // System names the parts of the machine the service reads and writes. Host returns
@@ -30,6 +32,12 @@ type System struct {
 	LibDirs []string
 	// Kexec loads the capture kernel (nil: kexec_file_load).
 	Kexec Kexec
+	// DescribeStack returns the LVM/md stack under a dm or md block device, by its
+	// kernel name (nil: volume.DescribeDevice on its node under DevRoot).
+	DescribeStack func(name string) (*volume.Stack, error)
+	// FreeBytes returns the bytes free for files in the file system holding dir
+	// (nil: statfs).
+	FreeBytes func(dir string) (int64, error)
 }
 
 // DefaultStateDir is where the capture initramfs images are kept.
@@ -37,10 +45,7 @@ const DefaultStateDir = "/var/lib/gokdump"
 
 // DefaultLibDirs are the standard shared library directories of x86_64 Linux
 // distributions: Debian's multiarch ones first, then Fedora's lib64 ones.
-var DefaultLibDirs = []string{
-	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
-	"/lib64", "/usr/lib64", "/lib", "/usr/lib",
-}
+var DefaultLibDirs = progdeps.DefaultLibDirs
 
 // Host returns the System of the running machine.
 func Host() *System {
