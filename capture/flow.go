@@ -87,6 +87,9 @@ type Flow struct {
 	// (TargetErr says why): the capture then fails and failure_action runs.
 	Target    Target
 	TargetErr error
+	// Raw is the raw partition of kdump.conf's raw (RawTargetFor); when set, the
+	// dump is written there instead of to Target.
+	Raw RawTarget
 	// Dir is the dumps' directory on the mounted target, when it is not Config.Path:
 	// the image builder's service.DumpDevice.Dir, for a path on a file system the
 	// first kernel mounted somewhere else than "/".
@@ -199,6 +202,9 @@ func (f *Flow) save(ctx context.Context) *dumpdir.Status {
 	f.recordKernel(src, st)
 	f.logf("crashed kernel %s on host %q", st.KernelRelease, st.Host)
 
+	if f.Raw != nil {
+		return f.saveRaw(ctx, src, st)
+	}
 	if f.Target == nil {
 		err := f.TargetErr
 		if err == nil {
