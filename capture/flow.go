@@ -450,31 +450,7 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *d
 			warn(msg)
 		}
 	}
-	levels := f.Collector.Levels
-	if len(levels) == 0 {
-		levels = []mm.DumpLevel{0}
-	}
-	var stats *collector.Stats
-	for i, level := range levels {
-		opts.DumpLevel = level
-		f.logf("collecting: dump level %d, %s", level, strings.Join(f.Collector.Args, " "))
-		stats, err = collector.Collect(ctx, src, out, opts)
-		if err == nil || i == len(levels)-1 || !collector.NoSpace(err) {
-			break
-		}
-		f.logf("dump level %d does not fit (%v); retrying with level %d", level, err, levels[i+1])
-		if terr := out.Truncate(0); terr != nil {
-			break
-		}
-	}
-	if stats != nil {
-		// The status file keeps the statistics as JSON: its readers need not import
-		// the collector. Stats marshals without fail (numbers, strings and a bool).
-		// Its warnings are in st.Warnings already (opts.Warn): not twice.
-		s := *stats
-		s.Warnings = nil
-		st.Collector, _ = json.Marshal(&s)
-	}
+	err = f.collect(ctx, src, out, opts, st, func() error { return out.Truncate(0) })
 	if serr := out.Sync(); err == nil && serr != nil {
 		err = fmt.Errorf("syncing %s: %w", tmp, serr)
 	}
@@ -497,6 +473,39 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *d
 	}
 	st.Dump = dumpdir.DumpFile
 	return dumpdir.SyncDir(dir)
+}
+
+// collect runs the collector into out at each of core_collector's dump levels in
+// turn while one does not fit, starting the output again with restart, as
+// makedumpfile does, and keeps the last try's statistics in st.
+func (f *Flow) collect(ctx context.Context, src *vmcore.File, out io.Writer, opts collector.Options, st *dumpdir.Status, restart func() error) error {
+	levels := f.Collector.Levels
+	if len(levels) == 0 {
+		levels = []mm.DumpLevel{0}
+	}
+	var stats *collector.Stats
+	var err error
+	for i, level := range levels {
+		opts.DumpLevel = level
+		f.logf("collecting: dump level %d, %s", level, strings.Join(f.Collector.Args, " "))
+		stats, err = collector.Collect(ctx, src, out, opts)
+		if err == nil || i == len(levels)-1 || !collector.NoSpace(err) {
+			break
+		}
+		f.logf("dump level %d does not fit (%v); retrying with level %d", level, err, levels[i+1])
+		if terr := restart(); terr != nil {
+			break
+		}
+	}
+	if stats != nil {
+		// The status file keeps the statistics as JSON: its readers need not import
+		// the collector. Stats marshals without fail (numbers, strings and a bool).
+		// Its warnings are in st.Warnings already (opts.Warn): not twice.
+		s := *stats
+		s.Warnings = nil
+		st.Collector, _ = json.Marshal(&s)
+	}
+	return err
 }
 
 // progressLines turns the collector's redrawn progress line ("\r...") into a console

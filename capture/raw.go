@@ -2,18 +2,14 @@ package capture
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/gokdump/gokdump/collector"
 	"github.com/gokdump/gokdump/config"
 	"github.com/gokdump/gokdump/dumpdir"
 	"github.com/gokdump/gokdump/format/raw"
-	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/rawdump"
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -116,26 +112,5 @@ func (f *Flow) collectRaw(ctx context.Context, src *vmcore.File, w *rawdump.Writ
 		st.Warnings = append(st.Warnings, msg)
 		f.logf("warning: %s", msg)
 	}
-	levels := f.Collector.Levels
-	if len(levels) == 0 {
-		levels = []mm.DumpLevel{0}
-	}
-	var stats *collector.Stats
-	var err error
-	for i, level := range levels {
-		opts.DumpLevel = level
-		f.logf("collecting: dump level %d, %s", level, strings.Join(f.Collector.Args, " "))
-		stats, err = collector.Collect(ctx, src, w, opts)
-		if err == nil || i == len(levels)-1 || !collector.NoSpace(err) {
-			break
-		}
-		f.logf("dump level %d does not fit the raw partition (%v); retrying with level %d", level, err, levels[i+1])
-		w.Reset()
-	}
-	if stats != nil {
-		s := *stats
-		s.Warnings = nil
-		st.Collector, _ = json.Marshal(&s)
-	}
-	return err
+	return f.collect(ctx, src, w, opts, st, func() error { w.Reset(); return nil })
 }
