@@ -57,9 +57,9 @@ func (s *System) saveRaw(cfg *config.Config, dev DumpDevice, dir string) (*rawdu
 	return res, nil
 }
 
-// rawNote says whether a dump waits on cfg's raw partition ("" when none or when
+// RawNote says whether a dump waits on cfg's raw partition ("" when none or when
 // the target is not raw), for status.
-func (s *System) rawNote(cfg *config.Config) string {
+func (s *System) RawNote(cfg *config.Config) string {
 	if cfg.Target.Kind != config.TargetRaw {
 		return ""
 	}

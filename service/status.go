@@ -52,7 +52,7 @@ func (s *System) ReadStatus(cfg *config.Config) (*Status, error) {
 	if t, ok := s.lastArmingBefore(out.BootTime); ok {
 		out.Since = t
 	}
-	out.RawNote = s.rawNote(cfg)
+	out.RawNote = s.RawNote(cfg)
 	out.DumpDir, out.DumpDirNote = s.dumpDir(cfg)
 	if out.DumpDir == "" {
 		return out, nil
