@@ -190,7 +190,7 @@ func TestServiceRaw(t *testing.T) {
 		t.Fatal(err)
 	}
 	con, _ = os.ReadFile(boot.ConsoleLog)
-	br := &serviceRun{res: boot, disk: dumps, out: filepath.Join(dir, "out"), con: string(con)}
+	br := &serviceRun{res: boot, disk: dumps, out: filepath.Join(dir, "out"), con: string(con), dumps: "/"}
 	br.wantConsole(t, "GOKDUMP-LAB ran setup: ok", "raw UUID="+rawPartUUID+": saved a complete dump of "+release+" to /var/crash/",
 		"kdump is armed", "GOKDUMP-LAB armed",
 		"its dump (written ", "was saved before; nothing to do",

@@ -356,21 +356,62 @@ func TestDamagedHeader(t *testing.T) {
 	d.checkNeighbours()
 }
 
-// TestCaptureStopped: a capture that stopped after writing part of the stream
-// (state writing) still gives what it wrote, as incomplete.
+// failAfter is a device whose writes fail once n bytes of stream went in: the
+// capture kernel stopping (power lost) while it wrote.
+type failAfter struct {
+	*window
+	n int64
+}
+
+func (f *failAfter) WriteAt(p []byte, off int64) (int, error) {
+	if off >= raw.StreamOffset && off+int64(len(p)) > raw.StreamOffset+f.n {
+		return 0, errors.New("the machine stopped")
+	}
+	return f.window.WriteAt(p, off)
+}
+
+// TestCaptureStopped: a capture that stopped while writing (state writing) gives
+// back the stream up to its last checkpoint, checksum verified, as incomplete, and
+// nothing of an older, longer dump beyond it.
 func TestCaptureStopped(t *testing.T) {
+	defer func(v int64) { checkpointEvery = v }(checkpointEvery)
+	checkpointEvery = 64 << 10
+	core := testVmcore(t)
 	d := newDisk(t, 40<<20, 1<<20, 32<<20)
 	dev := d.part()
-	if _, err := capture(t, testVmcore(t), dev, dev.size()); err != nil {
+	old, err := capture(t, core, dev, dev.size()) // an older dump, saved
+	if err != nil {
 		t.Fatal(err)
 	}
+	saveTo(t, dev, dev.size(), t.TempDir())
+
+	src, err := vmcore.Open(core)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	stop := &failAfter{window: dev, n: old.StreamLen / 2}
+	w, err := Begin(stop, dev.size(), raw.Header{Release: "6.1.0-56-amd64", Host: "crashbox", WriteTime: writeTime.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := collector.Collect(context.Background(), src, w, collector.Options{Codec: compress.LZO, Threads: 1, Flattened: true, DumpLevel: 31}); err == nil {
+		t.Fatal("the collector did not see the device fail")
+	}
+	// No Finish: the machine is gone.
 	h := readHeaderOf(t, dev, dev.size())
-	h.State, h.StreamLen, h.StreamCRC = raw.Writing, 0, 0
-	dev.WriteAt(h.Encode(), 0)
+	if h.State != raw.Writing || h.StreamLen == 0 || h.StreamLen > old.StreamLen/2 || h.StreamLen < old.StreamLen/2-2*checkpointEvery {
+		t.Fatalf("header left by the stopped capture: %+v (stream %d of the old one's %d)", h, h.StreamLen, old.StreamLen)
+	}
 	st := saveTo(t, dev, dev.size(), t.TempDir()).Status
-	if st.Result != dumpdir.Incomplete || !strings.Contains(st.Error, "did not finish") {
+	if st.Result != dumpdir.Incomplete || !strings.Contains(st.Error, fmt.Sprintf("kept the %d bytes", h.StreamLen)) ||
+		strings.Contains(st.Error, "CRC") || st.Dump != dumpdir.DumpIncompleteFile || st.DumpBytes == 0 {
 		t.Fatalf("status %+v", st)
 	}
+	if !strings.Contains(st.Error, "ends before its end record") {
+		t.Errorf("the older dump's records past the checkpoint were read: %q", st.Error)
+	}
+	d.checkNeighbours()
 }
 
 func TestNothingThere(t *testing.T) {

@@ -155,16 +155,19 @@ func convert(dev Device, size int64, h *raw.Header, herr error, opts SaveOptions
 	}
 	switch h.State {
 	case raw.Writing:
-		problems = append(problems, errors.New("the capture kernel did not finish writing the raw dump"))
+		problems = append(problems, fmt.Errorf("the capture kernel did not finish writing the raw dump: kept the %d bytes of stream it last recorded", h.StreamLen))
 	case raw.Incomplete:
 		problems = append(problems, errors.New("the dump did not fit the raw partition (or could not be finished) and is incomplete"))
 	}
-	// The stream's length is known when the header is whole and final; else the
-	// stream ends where its records say, inside the device.
-	known := herr == nil && h.State != raw.Writing
+	// The stream's length is known when the header is whole (for a capture that
+	// stopped, as of its last checkpoint: what follows may be an older dump's).
+	// Without it the stream ends where its records say, inside the device.
+	known := herr == nil
 	length := size - raw.StreamOffset
 	if known {
 		length = h.StreamLen
+	} else {
+		st.Warnings = append(st.Warnings, "the stream's length is unknown: records after this dump's end, from an older dump on the partition, may have been taken in")
 	}
 	tmp := filepath.Join(dir, dumpdir.DumpIncompleteFile)
 	out, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)

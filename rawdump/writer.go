@@ -15,6 +15,12 @@ import (
 // disk (and the capture retries at the next dump level, as makedumpfile does).
 var ErrFull = fmt.Errorf("rawdump: the raw partition is full: %w", syscall.ENOSPC)
 
+// checkpointEvery is how much stream is written between two checkpoints: the
+// stream synced, then the header (still state writing) with the length and checksum
+// so far, synced. A capture that stops leaves a header saying how much of the
+// stream is its own: the partition beyond may hold an older dump's records.
+var checkpointEvery int64 = 64 << 20 // a variable for the tests
+
 // reserve is the room kept at the end of the partition once the first record is
 // refused: for the collector's last records (the main header marked incomplete, the
 // end record).
@@ -34,14 +40,15 @@ type Writer struct {
 		Sum32() uint32
 		Reset()
 	}
-	pos   int64 // bytes of the stream written
-	limit int64 // the stream may not go past this
-	full  bool  // a record was refused
-	ended bool  // the end record was written
-	hdr   [flat.RecordHeaderLen]byte
-	nhdr  int   // bytes of hdr gathered
-	data  int64 // bytes of the current record's data to come
-	err   error // a write error of the device
+	pos    int64 // bytes of the stream written
+	synced int64 // pos at the last checkpoint
+	limit  int64 // the stream may not go past this
+	full   bool  // a record was refused
+	ended  bool  // the end record was written
+	hdr    [flat.RecordHeaderLen]byte
+	nhdr   int   // bytes of hdr gathered
+	data   int64 // bytes of the current record's data to come
+	err    error // a write error of the device
 }
 
 // Begin checks that the device of size bytes can hold a dump, writes h with state
@@ -61,7 +68,7 @@ func Begin(dev Device, size int64, h raw.Header) (*Writer, error) {
 
 // Reset starts the stream again from its beginning (a retry at another dump level).
 func (w *Writer) Reset() {
-	w.pos, w.full, w.ended, w.nhdr, w.data, w.err = 0, false, false, 0, 0, nil
+	w.pos, w.synced, w.full, w.ended, w.nhdr, w.data, w.err = 0, 0, false, false, 0, 0, nil
 	w.limit = w.size - raw.StreamOffset - reserve
 	w.hash.Reset()
 }
@@ -108,7 +115,24 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.err = fmt.Errorf("rawdump: writing the stream at partition offset %d: %w", raw.StreamOffset+w.pos, err)
 		return n, w.err
 	}
+	if w.pos-w.synced >= checkpointEvery {
+		if err := w.checkpoint(); err != nil {
+			w.err = err
+			return n, err
+		}
+	}
 	return n, nil
+}
+
+// checkpoint syncs the stream and records its length and checksum so far in the
+// header, state still writing.
+func (w *Writer) checkpoint() error {
+	if err := w.dev.Sync(); err != nil {
+		return fmt.Errorf("rawdump: syncing the stream: %w", err)
+	}
+	w.h.StreamLen, w.h.StreamCRC = w.pos, w.hash.Sum32()
+	w.synced = w.pos
+	return w.writeHeader()
 }
 
 // follow tracks the record boundaries through the bytes written.
