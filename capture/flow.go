@@ -297,13 +297,7 @@ func (f *Flow) save(ctx context.Context) *dumpdir.Status {
 		f.logf("saving the dump failed: %v", derr)
 	}
 
-	if cfg.Post != "" {
-		code, err := f.hook(ctx, "kdump_post", cfg.Post, strconv.Itoa(exit))
-		st.PostHookExit = &code
-		if err != nil || code != 0 {
-			st.Warnings = append(st.Warnings, fmt.Sprintf("kdump_post %s: exit %d %v", cfg.Post, code, err))
-		}
-	}
+	f.postHook(ctx, st, exit)
 	st.End = f.Now().UTC()
 	st.Action = string(f.actionFor(st.Result))
 	f.recordStatus(dir, st)
@@ -311,6 +305,17 @@ func (f *Flow) save(ctx context.Context) *dumpdir.Status {
 		f.logf("saved %s (%d bytes) in %s", filepath.Join(dir, dumpdir.DumpFile), st.DumpBytes, st.End.Sub(st.Start).Round(time.Second))
 	}
 	return st
+}
+
+// postHook runs kdump_post, if there is one, with the capture's exit code as $1.
+func (f *Flow) postHook(ctx context.Context, st *dumpdir.Status, exit int) {
+	if post := f.Config.Post; post != "" {
+		code, err := f.hook(ctx, "kdump_post", post, strconv.Itoa(exit))
+		st.PostHookExit = &code
+		if err != nil || code != 0 {
+			st.Warnings = append(st.Warnings, fmt.Sprintf("kdump_post %s: exit %d %v", post, code, err))
+		}
+	}
 }
 
 func (f *Flow) recordStatus(dir string, st *dumpdir.Status) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/gokdump/gokdump/config"
@@ -84,13 +83,7 @@ func (f *Flow) saveRaw(ctx context.Context, src *vmcore.File, st *dumpdir.Status
 		st.Result, st.Error, exit = dumpdir.Incomplete, derr.Error(), 1
 		f.logf("the raw dump is incomplete: %v", derr)
 	}
-	if cfg.Post != "" {
-		code, err := f.hook(ctx, "kdump_post", cfg.Post, strconv.Itoa(exit))
-		st.PostHookExit = &code
-		if err != nil || code != 0 {
-			st.Warnings = append(st.Warnings, fmt.Sprintf("kdump_post %s: exit %d %v", cfg.Post, code, err))
-		}
-	}
+	f.postHook(ctx, st, exit)
 	st.End = f.Now().UTC()
 	st.Action = string(f.actionFor(st.Result))
 	if st.Result != dumpdir.Failed {
