@@ -6,7 +6,7 @@ GOFLAGS  ?=
 BIN      := bin/gokdump
 # Debian packages the tests and the demo use: QEMU for the real-crash lab, the reference
 # tools whose output ours is compared with, and build helpers for interop tests.
-APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs gcc liblzo2-dev \
+APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs fdisk gcc liblzo2-dev \
             zlib1g-dev libsnappy-dev libzstd-dev \
             python3 python3-libkdumpfile lvm2 mdadm xfsprogs
 TEST_TIMEOUT ?= 75m

@@ -9,15 +9,12 @@ import (
 
 // ParseCollector turns core_collector into the collector's settings, with the option
 // parser of "gokdump dump" (package makedumpfile), so both accept exactly the same
-// options. Only options that save a dump to a file are allowed: the capture does not
-// write a flattened stream (-F) yet.
+// options. Only options that save a dump are allowed; -F (a flattened stream) is
+// for a raw target (makedumpfile.CheckConfig ties it to the target kind).
 func ParseCollector(c config.Collector) (Collector, error) {
 	a, err := makedumpfile.Parse(c.Args)
 	if err != nil {
 		return Collector{}, fmt.Errorf("core_collector %s: %w", c, err)
-	}
-	if a.Flat {
-		return Collector{}, fmt.Errorf("core_collector %s: -F (a flattened stream) is for ssh and raw targets, which the capture does not save to yet", c)
 	}
 	if len(a.Operands) > 0 || a.Rearrange || a.DryRun || a.CheckParams || a.Help || a.Version {
 		return Collector{}, fmt.Errorf("core_collector %s: only options that save a dump are allowed", c)

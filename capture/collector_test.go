@@ -45,8 +45,13 @@ func TestParseCollector(t *testing.T) {
 			t.Errorf("%q: args %q do not start with the program", tc.conf, c.Args)
 		}
 	}
-	if _, err := ParseCollector(config.Collector{Program: "makedumpfile", Args: []string{"-F", "-l"}}); err == nil || !strings.Contains(err.Error(), "-F") {
-		t.Errorf("-F: %v", err)
+	// -F is a raw target's stream (makedumpfile.CheckConfig refuses it for a file
+	// system target).
+	if c, err := ParseCollector(config.Collector{Program: "makedumpfile", Args: []string{"-F", "-l"}}); err != nil || !c.Options.Flattened {
+		t.Errorf("-F: %+v, %v", c.Options, err)
+	}
+	if _, err := ParseCollector(config.Collector{Program: "makedumpfile", Args: []string{"-R"}}); err == nil || !strings.Contains(err.Error(), "only options that save") {
+		t.Errorf("-R: %v", err)
 	}
 	if _, err := ParseCollector(config.Collector{Program: "makedumpfile", Args: []string{"--bogus"}}); err == nil || !strings.Contains(err.Error(), "bogus") {
 		t.Errorf("--bogus: %v", err)

@@ -33,6 +33,11 @@
 // reboots, saying why on the console. failure_action shell runs /bin/sh when the
 // initramfs holds one (extra_bins /bin/sh), and reboots when it exits or is missing.
 //
+// A raw target (kdump.conf's raw, Flow.Raw from RawTargetFor) replaces steps 2 and
+// 4 to 6: the partition recorded at arming is found by its GPT partition GUID and the
+// dump written there by package rawdump (a header, the flattened stream, the final
+// header); the next boot's gokdump start turns it into a dump directory.
+//
 // The Flow's settings come from kdump.conf: ParseCollector turns core_collector into
 // the collector's options and dump levels with the parser "gokdump dump" uses (package
 // makedumpfile), TargetFor turns the target directive (or the device the image builder

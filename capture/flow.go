@@ -88,6 +88,9 @@ type Flow struct {
 	// (TargetErr says why): the capture then fails and failure_action runs.
 	Target    Target
 	TargetErr error
+	// Raw is the raw partition of kdump.conf's raw (RawTargetFor); when set, the
+	// dump is written there instead of to Target.
+	Raw RawTarget
 	// Dir is the dumps' directory on the mounted target, when it is not Config.Path:
 	// the image builder's service.DumpDevice.Dir, for a path on a file system the
 	// first kernel mounted somewhere else than "/".
@@ -206,6 +209,9 @@ func (f *Flow) save(ctx context.Context) *dumpdir.Status {
 	f.recordKernel(src, st)
 	f.logf("crashed kernel %s on host %q", st.KernelRelease, st.Host)
 
+	if f.Raw != nil {
+		return f.saveRaw(ctx, src, st)
+	}
 	if f.Target == nil {
 		err := f.TargetErr
 		if err == nil {
@@ -301,13 +307,7 @@ func (f *Flow) save(ctx context.Context) *dumpdir.Status {
 		f.logf("saving the dump failed: %v", derr)
 	}
 
-	if cfg.Post != "" {
-		code, err := f.hook(ctx, "kdump_post", cfg.Post, strconv.Itoa(exit))
-		st.PostHookExit = &code
-		if err != nil || code != 0 {
-			st.Warnings = append(st.Warnings, fmt.Sprintf("kdump_post %s: exit %d %v", cfg.Post, code, err))
-		}
-	}
+	f.postHook(ctx, st, exit)
 	st.End = f.Now().UTC()
 	st.Action = string(f.actionFor(st.Result))
 	f.recordStatus(dir, st)
@@ -315,6 +315,17 @@ func (f *Flow) save(ctx context.Context) *dumpdir.Status {
 		f.logf("saved %s (%d bytes) in %s", filepath.Join(dir, dumpdir.DumpFile), st.DumpBytes, st.End.Sub(st.Start).Round(time.Second))
 	}
 	return st
+}
+
+// postHook runs kdump_post, if there is one, with the capture's exit code as $1.
+func (f *Flow) postHook(ctx context.Context, st *dumpdir.Status, exit int) {
+	if post := f.Config.Post; post != "" {
+		code, err := f.hook(ctx, "kdump_post", post, strconv.Itoa(exit))
+		st.PostHookExit = &code
+		if err != nil || code != 0 {
+			st.Warnings = append(st.Warnings, fmt.Sprintf("kdump_post %s: exit %d %v", post, code, err))
+		}
+	}
 }
 
 func (f *Flow) recordStatus(dir string, st *dumpdir.Status) {
@@ -454,31 +465,7 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *d
 			warn(msg)
 		}
 	}
-	levels := f.Collector.Levels
-	if len(levels) == 0 {
-		levels = []mm.DumpLevel{0}
-	}
-	var stats *collector.Stats
-	for i, level := range levels {
-		opts.DumpLevel = level
-		f.logf("collecting: dump level %d, %s", level, strings.Join(f.Collector.Args, " "))
-		stats, err = collector.Collect(ctx, src, out, opts)
-		if err == nil || i == len(levels)-1 || !collector.NoSpace(err) {
-			break
-		}
-		f.logf("dump level %d does not fit (%v); retrying with level %d", level, err, levels[i+1])
-		if terr := out.Truncate(0); terr != nil {
-			break
-		}
-	}
-	if stats != nil {
-		// The status file keeps the statistics as JSON: its readers need not import
-		// the collector. Stats marshals without fail (numbers, strings and a bool).
-		// Its warnings are in st.Warnings already (opts.Warn): not twice.
-		s := *stats
-		s.Warnings = nil
-		st.Collector, _ = json.Marshal(&s)
-	}
+	err = f.collect(ctx, src, out, opts, st, func() error { return out.Truncate(0) })
 	if serr := out.Sync(); err == nil && serr != nil {
 		err = fmt.Errorf("syncing %s: %w", tmp, serr)
 	}
@@ -501,6 +488,39 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *d
 	}
 	st.Dump = dumpdir.DumpFile
 	return dumpdir.SyncDir(dir)
+}
+
+// collect runs the collector into out at each of core_collector's dump levels in
+// turn while one does not fit, starting the output again with restart, as
+// makedumpfile does, and keeps the last try's statistics in st.
+func (f *Flow) collect(ctx context.Context, src *vmcore.File, out io.Writer, opts collector.Options, st *dumpdir.Status, restart func() error) error {
+	levels := f.Collector.Levels
+	if len(levels) == 0 {
+		levels = []mm.DumpLevel{0}
+	}
+	var stats *collector.Stats
+	var err error
+	for i, level := range levels {
+		opts.DumpLevel = level
+		f.logf("collecting: dump level %d, %s", level, strings.Join(f.Collector.Args, " "))
+		stats, err = collector.Collect(ctx, src, out, opts)
+		if err == nil || i == len(levels)-1 || !collector.NoSpace(err) {
+			break
+		}
+		f.logf("dump level %d does not fit (%v); retrying with level %d", level, err, levels[i+1])
+		if terr := restart(); terr != nil {
+			break
+		}
+	}
+	if stats != nil {
+		// The status file keeps the statistics as JSON: its readers need not import
+		// the collector. Stats marshals without fail (numbers, strings and a bool).
+		// Its warnings are in st.Warnings already (opts.Warn): not twice.
+		s := *stats
+		s.Warnings = nil
+		st.Collector, _ = json.Marshal(&s)
+	}
+	return err
 }
 
 // progressLines turns the collector's redrawn progress line ("\r...") into a console

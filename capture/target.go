@@ -25,7 +25,9 @@ func TargetFor(cfg *config.Config, fsType, spec string) (Target, error) {
 		fstype, devSpec = fsType, spec
 	}
 	switch cfg.Target.Kind {
-	case config.TargetRaw, config.TargetSSH, config.TargetNFS:
+	case config.TargetRaw:
+		return nil, fmt.Errorf("%s: a raw target is not mounted: it is written through RawTargetFor", cfg.File)
+	case config.TargetSSH, config.TargetNFS:
 		return nil, fmt.Errorf("%s: saving to a %s target is not implemented yet", cfg.File, cfg.Target.Kind)
 	case config.TargetRootfs:
 		if devSpec == "" {

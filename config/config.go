@@ -69,7 +69,8 @@ const (
 	TargetExt4   TargetKind = "ext4"
 	TargetXFS    TargetKind = "xfs"
 	TargetBtrfs  TargetKind = "btrfs"
-	// TargetRaw writes the dump as a flattened stream to a raw partition.
+	// TargetRaw writes the dump as a flattened stream to a raw GPT partition
+	// (package rawdump).
 	TargetRaw TargetKind = "raw"
 	// TargetSSH streams the dump to user@host (parsed; saving is a later issue).
 	TargetSSH TargetKind = "ssh"
@@ -91,8 +92,8 @@ type Target struct {
 
 	// For a file system or raw target, exactly one of Device, Label and UUID is set.
 	Device string // a device path, e.g. /dev/vdb1 or /dev/disk/by-id/...
-	Label  string // LABEL=: the file system label
-	UUID   string // UUID=: the file system UUID
+	Label  string // LABEL=: the file system label (raw: the GPT partition name, PARTLABEL)
+	UUID   string // UUID=: the file system UUID (raw: the GPT partition GUID, PARTUUID)
 
 	User   string // ssh: the remote user
 	Host   string // ssh, nfs: the server

@@ -362,7 +362,17 @@ print(k.attr['file.format'], k.attr['linux.uts.release'])
 // checkLibkdumpfile has libkdumpfile read a spread of the pages our dump keeps (every
 // 7th, a few thousand pages) and compares them with the vmcore's.
 func checkLibkdumpfile(t *testing.T, py, vmcorePath, dumpPath string) {
-	src, d := openDump(t, vmcorePath), openDump(t, dumpPath)
+	src := openDump(t, vmcorePath)
+	info, _ := src.VMCOREINFO()
+	rel, _ := info.OSRelease()
+	libkdumpfileAgrees(t, py, openDump(t, dumpPath), dumpPath, rel, src)
+}
+
+// libkdumpfileAgrees has libkdumpfile open the dump d (at dumpPath), say it is a
+// diskdump of release, and read every 7th page the dump keeps; each must equal the
+// page ref reads (the vmcore, or the dump itself through gokdump's reader).
+func libkdumpfileAgrees(t *testing.T, py string, d *vmcore.File, dumpPath, release string, ref *vmcore.File) {
+	t.Helper()
 	var pfns []uint64
 	var list bytes.Buffer
 	seen := 0
@@ -383,9 +393,7 @@ func checkLibkdumpfile(t *testing.T, py, vmcorePath, dumpPath string) {
 		t.Fatal(err)
 	}
 	out := run(t, py, "-c", libkdumpfileRead, dumpPath, listFile, pagesFile)
-	info, _ := src.VMCOREINFO()
-	rel, _ := info.OSRelease()
-	if want := "diskdump " + rel + "\n"; string(out) != want {
+	if want := "diskdump " + release + "\n"; string(out) != want {
 		t.Errorf("libkdumpfile on %s says %q, want %q", filepath.Base(dumpPath), out, want)
 	}
 	got, err := os.ReadFile(pagesFile)
@@ -397,7 +405,7 @@ func checkLibkdumpfile(t *testing.T, py, vmcorePath, dumpPath string) {
 	}
 	page := make([]byte, 4096)
 	for i, pfn := range pfns {
-		if _, err := src.ReadPhys(page, pfn*4096); err != nil {
+		if _, err := ref.ReadPhys(page, pfn*4096); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got[i*4096:(i+1)*4096], page) {

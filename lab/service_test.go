@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,6 +45,9 @@ type serviceRun struct {
 	disk string // the ext4 image
 	out  string // where the test extracts files
 	con  string // the console log's text
+	// dumps is the dumps' directory in the image ("" : /var/crash, the configured
+	// path on a target file system; "/" for a disk mounted at the path)
+	dumps string
 }
 
 func runService(t *testing.T, c serviceCase) *serviceRun {
@@ -122,16 +126,27 @@ func (r *serviceRun) wantConsole(t *testing.T, parts ...string) {
 	}
 }
 
-// dumpDir returns the one dump directory in /var/crash of the target and its entries.
+// dumpDir returns the one dump directory in the target's dump directory (r.dumps,
+// "" for /var/crash) and its entries.
 func (r *serviceRun) dumpDir(t *testing.T) (string, map[string]Ext4Entry) {
 	t.Helper()
 	ctx := context.Background()
-	ents, err := Ext4List(ctx, r.disk, "/var/crash")
+	base := r.dumps
+	if base == "" {
+		base = "/var/crash"
+	}
+	all, err := Ext4List(ctx, r.disk, base)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var ents []Ext4Entry
+	for _, e := range all {
+		if e.Name != "lost+found" { // when base is the file system's root
+			ents = append(ents, e)
+		}
+	}
 	if len(ents) != 1 || !ents[0].IsDir() {
-		t.Fatalf("/var/crash holds %+v, want one dump directory", ents)
+		t.Fatalf("%s holds %+v, want one dump directory", base, ents)
 	}
 	d := ents[0]
 	if d.Perm() != 0o700 {
@@ -141,7 +156,7 @@ func (r *serviceRun) dumpDir(t *testing.T) (string, map[string]Ext4Entry) {
 	if !ok || host != plan.ServiceHostname || time.Since(tm) > time.Hour || time.Until(tm) > time.Hour {
 		t.Errorf("dump directory %q: host %q time %v; want %s-<capture time>", d.Name, host, tm, plan.ServiceHostname)
 	}
-	files, err := Ext4List(ctx, r.disk, "/var/crash/"+d.Name)
+	files, err := Ext4List(ctx, r.disk, path.Join(base, d.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,10 +167,10 @@ func (r *serviceRun) dumpDir(t *testing.T) (string, map[string]Ext4Entry) {
 			t.Errorf("%s/%s: mode %o, want a regular file with mode 0600", d.Name, f.Name, f.Mode)
 		}
 	}
-	if err := Ext4Extract(ctx, r.disk, "/var/crash", r.out); err != nil {
+	if err := Ext4Extract(ctx, r.disk, path.Join(base, d.Name), r.out); err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(r.out, "crash", d.Name), byName
+	return filepath.Join(r.out, d.Name), byName
 }
 
 func wantNames(t *testing.T, got map[string]Ext4Entry, want ...string) {
@@ -248,7 +263,7 @@ func TestServiceSave(t *testing.T) {
 			if err != nil || !strings.Contains(string(out), release) {
 				t.Errorf("gokdump info: %v\n%s", err, out)
 			}
-			out, err = exec.Command(bin, "list", "--json", "--dir", filepath.Join(r.out, "crash")).Output()
+			out, err = exec.Command(bin, "list", "--json", "--dir", r.out).Output()
 			var list []struct {
 				Result string `json:"result"`
 				Panic  string `json:"panic"`

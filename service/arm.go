@@ -13,6 +13,7 @@ import (
 	"github.com/gokdump/gokdump/config"
 	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/kexec"
+	"github.com/gokdump/gokdump/rawdump"
 )
 
 // Kexec loads and unloads the capture kernel. Host systems use package kexec
@@ -69,6 +70,9 @@ type StartResult struct {
 	Cmdline       string // the capture kernel's command line (the kernel adds elfcorehdr=)
 	Notes         []string
 	Warnings      []string // what may go wrong at crash time (Preflight's)
+	// RawSave is what was found on a raw target's partition before arming, and the
+	// dump directory a waiting dump was converted into.
+	RawSave *rawdump.SaveResult
 }
 
 // Start arms the capture kernel: it checks that memory is reserved, builds the
@@ -114,6 +118,12 @@ func (s *System) Start(opts StartOptions) (*StartResult, error) {
 	plan := pf.Plan
 	res.Notes = append(res.Notes, plan.Info.Notes...)
 	res.Warnings = pf.Warnings
+	if dev := plan.Info.Device; dev.Raw != nil {
+		// Before arming: the next crash writes over the partition.
+		if res.RawSave, err = s.saveRaw(opts.Config, dev, ""); err != nil {
+			return res, fmt.Errorf("%w; not armed, since the next crash would overwrite it", err)
+		}
+	}
 	now, err := plan.Manifest()
 	if err != nil {
 		return nil, err

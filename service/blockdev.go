@@ -13,6 +13,7 @@ import (
 	"github.com/gokdump/gokdump/config"
 	"github.com/gokdump/gokdump/internal/mountinfo"
 	"github.com/gokdump/gokdump/internal/smallfile"
+	"github.com/gokdump/gokdump/rawdump"
 	"github.com/gokdump/gokdump/target"
 	"github.com/gokdump/gokdump/volume"
 	"golang.org/x/sys/unix"
@@ -52,6 +53,8 @@ type DumpDevice struct {
 	// up (volume.Activate) before it mounts the file system; nil for a plain disk or
 	// partition.
 	Stack *volume.Stack `json:"stack,omitempty"`
+	// Raw is the raw partition of a raw target, as the capture kernel finds it.
+	Raw *rawdump.Partition `json:"raw,omitempty"`
 }
 
 // dumpDevice finds the device dumps go to for cfg. For the root file system (no
@@ -65,6 +68,8 @@ func (s *System) dumpDevice(cfg *config.Config) (DumpDevice, error) {
 		return DumpDevice{}, fmt.Errorf("%s: the %s target is parsed but saving to it is not implemented yet", cfg.File, t.Kind)
 	case config.TargetRootfs:
 		return s.rootfsDevice(cfg.Path)
+	case config.TargetRaw:
+		return s.rawDevice(cfg)
 	}
 	d := DumpDevice{Spec: t.Spec}
 	if t.Kind.IsFilesystem() {

@@ -76,8 +76,6 @@ func TestPlanModules(t *testing.T) {
 			[]string{"jbd2", "mbcache", "crc16", "ext4", "virtio_ring", "virtio_blk", "virtio_pci"}, 0},
 		{"root file system", "path /var/crash", DumpDevice{FSType: "ext4", Name: "vda1", Spec: "/dev/vda1"},
 			[]string{"jbd2", "mbcache", "crc16", "ext4", "virtio_ring", "virtio_blk", "virtio_pci"}, 0},
-		{"raw", "raw /dev/sda\ncore_collector makedumpfile -F -l\nextra_modules nvme", DumpDevice{FSType: "", Name: "sda", Spec: "/dev/sda"},
-			[]string{"sd_mod", "libahci", "ahci", "nvme"}, 0},
 		{"missing device", "btrfs /dev/vdz", DumpDevice{FSType: "btrfs", Name: "", Spec: "/dev/vdz"},
 			[]string{"btrfs", "sd_mod", "libahci", "ahci", "virtio_ring", "virtio_blk", "virtio_pci"}, 1},
 	} {
@@ -107,6 +105,22 @@ func TestPlanModules(t *testing.T) {
 				t.Errorf("compression %v with CONFIG_RD_ZSTD=y", p.Compression)
 			}
 		})
+	}
+}
+
+// TestPlanRawRefused: a raw target must exist and be a GPT partition at arming
+// (package rawdump's tests cover the partitions it accepts).
+func TestPlanRawRefused(t *testing.T) {
+	m := newFakeMachine(t)
+	for _, tc := range []struct{ conf, want string }{
+		{"raw /dev/sda", "raw /dev/sda: /dev/sda is not a block device"},
+		{"raw /dev/does-not-exist", "raw /dev/does-not-exist: /dev/does-not-exist does not exist"},
+		{"raw UUID=0e1d2c3b-4a59-6877-8695-a4b3c2d1e0ff", "no partition has the GPT partition GUID (PARTUUID)"},
+	} {
+		_, err := m.Plan(BuildOptions{Config: mustConfig(t, tc.conf+"\ncore_collector makedumpfile -F -l"), Self: m.path("usr/sbin/gokdump")})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "kdump.conf:1: ") {
+			t.Errorf("%q: %v, want the line and %q", tc.conf, err, tc.want)
+		}
 	}
 }
 

@@ -32,6 +32,9 @@ type Status struct {
 	// New are the dumps saved after Since: what the crash (or crashes) before this
 	// boot left.
 	New []dumpdir.Dump
+	// RawNote says that a dump waits on a raw target's partition, not converted yet
+	// ("" when none, or the target is not raw).
+	RawNote string
 }
 
 // ReadStatus reports whether a capture kernel is loaded, how much memory is
@@ -49,6 +52,7 @@ func (s *System) ReadStatus(cfg *config.Config) (*Status, error) {
 	if t, ok := s.lastArmingBefore(out.BootTime); ok {
 		out.Since = t
 	}
+	out.RawNote = s.RawNote(cfg)
 	out.DumpDir, out.DumpDirNote = s.dumpDir(cfg)
 	if out.DumpDir == "" {
 		return out, nil
@@ -71,7 +75,8 @@ func (s *System) ReadStatus(cfg *config.Config) (*Status, error) {
 func (s *System) dumpDir(cfg *config.Config) (dir, note string) {
 	t := cfg.Target
 	switch {
-	case t.Kind == config.TargetRootfs:
+	case t.Kind == config.TargetRootfs, t.Kind == config.TargetRaw:
+		// A raw target's dumps are converted into path here (gokdump save-raw).
 		return cfg.Path, ""
 	case !t.Kind.IsFilesystem():
 		return "", fmt.Sprintf("dumps go to the %s target %s: look there", t.Kind, t.Spec)

@@ -12,6 +12,6 @@
 //	root, err := l.Mount(ctx) // dumps go under root + kdump.conf's path
 //	defer l.Unmount()
 //
-// Raw partitions and the remote targets (ssh, nfs) come later; they will be further
-// types beside Local.
+// Raw partitions are package rawdump's (they are never mounted); the remote targets
+// (ssh, nfs) come later.
 package target

@@ -8,7 +8,9 @@ import (
 	"os"
 
 	"github.com/gokdump/gokdump/capture"
+	"github.com/gokdump/gokdump/config"
 	"github.com/gokdump/gokdump/kmod"
+	"github.com/gokdump/gokdump/rawdump"
 	"github.com/gokdump/gokdump/service"
 )
 
@@ -62,7 +64,15 @@ func runCaptureService(ctx context.Context, con io.Writer) error {
 		flow.Stack = info.Device.Stack
 		fsType, spec = info.Device.FSType, info.Device.Spec
 	}
-	flow.Target, flow.TargetErr = capture.TargetFor(cfg, fsType, spec)
+	if cfg.Target.Kind == config.TargetRaw {
+		var part *rawdump.Partition
+		if info != nil {
+			part = info.Device.Raw
+		}
+		flow.Raw, flow.TargetErr = capture.RawTargetFor(cfg, part)
+	} else {
+		flow.Target, flow.TargetErr = capture.TargetFor(cfg, fsType, spec)
+	}
 	_, err = flow.Run(ctx)
 	if err == nil {
 		err = errors.New("the machine did not stop after the final action")

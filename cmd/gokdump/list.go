@@ -13,6 +13,7 @@ import (
 
 	"github.com/gokdump/gokdump/config"
 	"github.com/gokdump/gokdump/dumpdir"
+	"github.com/gokdump/gokdump/service"
 	"github.com/gokdump/gokdump/target"
 )
 
@@ -58,6 +59,9 @@ of the target device (which must be mounted; --dir names the directory instead).
 			fmt.Fprintf(e.stderr, "gokdump list: %v\n", err)
 			return 1
 		}
+		if note := service.Host().RawNote(cfg); note != "" {
+			fmt.Fprintf(e.stderr, "gokdump list: note: %s\n", note)
+		}
 	}
 	dumps, err := dumpdir.List(*dir)
 	switch {
@@ -83,7 +87,8 @@ of the target device (which must be mounted; --dir names the directory instead).
 func dumpDir(ctx context.Context, cfg *config.Config) (string, error) {
 	t := cfg.Target
 	switch {
-	case t.Kind == config.TargetRootfs:
+	case t.Kind == config.TargetRootfs, t.Kind == config.TargetRaw:
+		// A raw target's dumps are saved (converted) into path here.
 		return cfg.Path, nil
 	case !t.Kind.IsFilesystem():
 		return "", fmt.Errorf("%s: dumps sent to a %s target are not on this machine; use --dir for a copy", cfg.File, t.Kind)

@@ -128,3 +128,20 @@ func TestEstimateCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestRawRefusedAtStart: a raw target that does not exist is refused by start (before
+// anything is armed), by save-raw, and named in status, each with the line.
+func TestRawRefusedAtStart(t *testing.T) {
+	_, flags := fakeRoots(t, "raw /dev/does-not-exist\ncore_collector makedumpfile -F -l -d 31\n")
+	for _, cmd := range []string{"start", "save-raw"} {
+		code, _, stderr := runCmd(t, append([]string{cmd}, flags...)...)
+		if code != 1 || !strings.Contains(stderr, "kdump.conf:1: raw /dev/does-not-exist: /dev/does-not-exist does not exist") {
+			t.Errorf("%s: exit %d, stderr %q", cmd, code, stderr)
+		}
+	}
+	// A file system target is not save-raw's.
+	_, flags = fakeRoots(t, "ext4 /dev/vdz\n")
+	if code, _, stderr := runCmd(t, append([]string{"save-raw"}, flags...)...); code != 1 || !strings.Contains(stderr, "not raw") {
+		t.Errorf("save-raw of an ext4 target: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -72,7 +72,8 @@ capture initramfs in the state directory or reuses it when none of its inputs
 changed (kdump.conf's force_rebuild and force_no_rebuild apply), loads the kernel
 with kexec_file_load for the next crash with the capture command line (the running
 one minus crashkernel= and the like, plus the usual capture options), and sets
-kernel.panic_on_oops=1.`
+kernel.panic_on_oops=1. With a raw target, a dump waiting on the partition is first
+saved under path (as save-raw does); when that fails, nothing is armed.`
 
 func runStart(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "start", startSynopsis)
@@ -90,6 +91,9 @@ func doStart(e *env, f *serviceFlags, name string) int {
 		return 1
 	}
 	res, err := f.sys.Start(f.startOptions(cfg, data))
+	if res != nil && res.RawSave != nil {
+		printRawSave(e.stdout, cfg.Target.Spec, res.RawSave)
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "gokdump %s: %v\n", name, err)
 		return 1
@@ -189,6 +193,9 @@ record of that, since this boot). Exit status 0 when armed, 3 when not, 1 on err
 		code = 3
 	}
 	fmt.Fprintf(w, "booted: %s\n", st.BootTime.UTC().Format(time.DateTime+" UTC"))
+	if st.RawNote != "" {
+		fmt.Fprintf(w, "raw dump: %s\n", st.RawNote)
+	}
 	if st.DumpDir == "" {
 		fmt.Fprintf(w, "dumps: %s\n", st.DumpDirNote)
 		return code

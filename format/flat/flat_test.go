@@ -168,3 +168,72 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// refuser refuses, whole, every write that would take it past limit bytes, and a
+// record header whose data would (as a bounded device below a Writer does).
+type refuser struct {
+	bytes.Buffer
+	limit int
+}
+
+var errFull = errors.New("full")
+
+func (r *refuser) Write(p []byte) (int, error) {
+	need := len(p)
+	if len(p) == flat.RecordHeaderLen && r.Len() >= flat.StartBlockSize {
+		if size := int64(binary.BigEndian.Uint64(p[8:])); size > 0 {
+			need += int(size)
+		}
+	}
+	if r.Len()+need > r.limit {
+		return 0, errFull
+	}
+	return r.Buffer.Write(p)
+}
+
+// TestWriterRefusedRecord: a record refused before any of it was written leaves the
+// stream in step, so a smaller record and the end record still go in (a bounded
+// device then holds a well-formed stream); a record cut inside stops the stream.
+func TestWriterRefusedRecord(t *testing.T) {
+	r := &refuser{limit: flat.StartBlockSize + 16 + 4 + 16 + 2 + 16}
+	w := flat.NewWriter(r)
+	if _, err := w.WriteAt([]byte("abcd"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt(make([]byte, 100), 4); !errors.Is(err, errFull) {
+		t.Fatalf("big record: %v, want the refusal", err)
+	}
+	if _, err := w.WriteAt([]byte("XY"), 0); err != nil {
+		t.Fatalf("a record after a refused one: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("end record: %v", err)
+	}
+	got, err := readAll(r.Bytes(), true, false)
+	if err != nil || len(got) != 2 || got[0] != (record{0, "abcd"}) || got[1] != (record{0, "XY"}) {
+		t.Errorf("stream reads %+v, %v", got, err)
+	}
+
+	// A device that takes the header but not the data: out of step for good.
+	cut := &plainLimit{limit: flat.StartBlockSize + 16 + 10}
+	w = flat.NewWriter(cut)
+	if _, err := w.WriteAt(make([]byte, 100), 0); err == nil {
+		t.Fatal("record data past the limit written")
+	}
+	if _, err := w.WriteAt([]byte("a"), 0); !errors.Is(err, errFull) {
+		t.Errorf("after a record cut inside: %v, want the first error again", err)
+	}
+}
+
+// plainLimit refuses whole writes past limit bytes, knowing nothing of records.
+type plainLimit struct {
+	bytes.Buffer
+	limit int
+}
+
+func (r *plainLimit) Write(p []byte) (int, error) {
+	if r.Len()+len(p) > r.limit {
+		return 0, errFull
+	}
+	return r.Buffer.Write(p)
+}

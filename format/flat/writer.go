@@ -9,7 +9,10 @@ import (
 // Writer writes a flattened stream: the start block, then each WriteAt as a
 // record, then (Close) the end record, so that a writer that seeks can
 // stream to a pipe. After a failed write the stream is out of step (a record
-// header announces bytes that never came), so every later write fails too.
+// header announces bytes that never came), so every later write fails too;
+// but a record or end record refused whole (its header not written at all,
+// as a bounded device refuses what does not fit) leaves it in step, and a
+// later, smaller record may still be written.
 type Writer struct {
 	w       io.Writer
 	started bool
@@ -45,7 +48,7 @@ func (w *Writer) WriteAt(p []byte, off int64) (int, error) {
 	}
 	binary.BigEndian.PutUint64(w.hdr[0:], uint64(off))
 	binary.BigEndian.PutUint64(w.hdr[8:], uint64(len(p)))
-	if err := w.raw(w.hdr[:]); err != nil {
+	if err := w.header(); err != nil {
 		return 0, err
 	}
 	n, err := w.w.Write(p)
@@ -66,7 +69,22 @@ func (w *Writer) Close() error {
 	}
 	binary.BigEndian.PutUint64(w.hdr[0:], math.MaxUint64) // EndMarker, -1 as a big-endian int64
 	binary.BigEndian.PutUint64(w.hdr[8:], math.MaxUint64)
-	return w.raw(w.hdr[:])
+	return w.header()
+}
+
+// header writes w.hdr; when nothing of it was written the error is not sticky.
+func (w *Writer) header() error {
+	if w.err != nil {
+		return w.err
+	}
+	n, err := w.w.Write(w.hdr[:])
+	if err == nil && n < len(w.hdr) {
+		err = io.ErrShortWrite
+	}
+	if err != nil && n > 0 {
+		w.err = err
+	}
+	return err
 }
 
 func (w *Writer) raw(p []byte) error {
