@@ -45,6 +45,9 @@ type CaptureInfo struct {
 	// Device is the dump device found when the image was built; Device.Name is ""
 	// when it was not present then.
 	Device DumpDevice `json:"device"`
+	// Rootfs is the machine's root file system, recorded for failure_action
+	// dump_to_rootfs (nil otherwise); Rootfs.Dir is the configured path on it.
+	Rootfs *DumpDevice `json:"rootfs,omitempty"`
 	// Notes are what the builder could not do exactly as configured.
 	Notes []string `json:"notes,omitempty"`
 }

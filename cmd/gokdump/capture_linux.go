@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/gokdump/gokdump/capture"
+	"github.com/gokdump/gokdump/config"
 	"github.com/gokdump/gokdump/kmod"
 	"github.com/gokdump/gokdump/service"
 )
@@ -62,6 +63,14 @@ func runCaptureService(ctx context.Context, con io.Writer) error {
 		fsType, spec = info.Device.FSType, info.Device.Spec
 	}
 	flow.Target, flow.TargetErr = capture.TargetFor(cfg, fsType, spec)
+	if cfg.FailureAction == config.ActionDumpToRootfs {
+		var root service.DumpDevice
+		if info != nil && info.Rootfs != nil {
+			root = *info.Rootfs
+		}
+		flow.Rootfs, flow.RootfsErr = capture.RootfsTarget(root.FSType, root.Spec)
+		flow.RootfsDir = root.Dir
+	}
 	_, err = flow.Run(ctx)
 	if err == nil {
 		err = errors.New("the machine did not stop after the final action")
