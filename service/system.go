@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gokdump/gokdump/internal/smallfile"
+	"github.com/gokdump/gokdump/volume"
 )
 
 // System names the parts of the machine the service reads and writes. Host returns
@@ -30,6 +31,9 @@ type System struct {
 	LibDirs []string
 	// Kexec loads the capture kernel (nil: kexec_file_load).
 	Kexec Kexec
+	// DescribeStack returns the LVM/md stack under a dm or md block device, by its
+	// kernel name (nil: volume.DescribeDevice on its node under DevRoot).
+	DescribeStack func(name string) (*volume.Stack, error)
 }
 
 // DefaultStateDir is where the capture initramfs images are kept.
