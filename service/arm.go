@@ -68,6 +68,9 @@ type StartResult struct {
 	RebuildReason string // why it was rebuilt ("" when reused)
 	Cmdline       string // the capture kernel's command line (the kernel adds elfcorehdr=)
 	Notes         []string
+	// Rootfs is the root file system failure_action dump_to_rootfs saves to (nil
+	// without it).
+	Rootfs *DumpDevice
 }
 
 // Start arms the capture kernel: it checks that memory is reserved, builds the
@@ -109,6 +112,7 @@ func (s *System) Start(opts StartOptions) (*StartResult, error) {
 		return nil, fmt.Errorf("planning the capture initramfs: %w", err)
 	}
 	res.Notes = append(res.Notes, plan.Info.Notes...)
+	res.Rootfs = plan.Info.Rootfs
 	now, err := plan.Manifest()
 	if err != nil {
 		return nil, err

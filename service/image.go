@@ -157,6 +157,21 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 		names = append(names, fsModule(dev.FSType))
 	}
 	names = append(names, stackModules(dev.Stack)...)
+	if cfg.FailureAction == config.ActionDumpToRootfs {
+		root, notes, err := s.rootDevice(cfg)
+		if err != nil {
+			return nil, err
+		}
+		p.Info.Rootfs = &root
+		p.Info.Notes = append(p.Info.Notes, notes...)
+		names = append(names, fsModule(root.FSType))
+		names = append(names, stackModules(root.Stack)...)
+		drv, err := s.driverModules(root.Name)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, drv...)
+	}
 	if dev.Name != "" {
 		drv, err := s.driverModules(dev.Name)
 		if err != nil {
@@ -359,6 +374,14 @@ func (p *Plan) Manifest() (*Manifest, error) {
 	dev, err := json.Marshal(p.Info.Device)
 	if err != nil {
 		return nil, err
+	}
+	if p.Info.Rootfs != nil {
+		// The root file system's device and stack, for dump_to_rootfs, likewise.
+		root, err := json.Marshal(p.Info.Rootfs)
+		if err != nil {
+			return nil, err
+		}
+		dev = append(dev, root...)
 	}
 	sum = sha256.Sum256(dev)
 	m.Device = hex.EncodeToString(sum[:])

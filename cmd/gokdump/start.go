@@ -101,6 +101,9 @@ func doStart(e *env, f *serviceFlags, name string) int {
 	fmt.Fprintf(e.stdout, "loaded the capture kernel %s into the %s reservation\n", res.Kernel, mib(res.Reserved))
 	fmt.Fprintf(e.stdout, "capture command line: %s\n", res.Cmdline)
 	fmt.Fprintf(e.stdout, "kdump is armed: dumps go to %s\n", describeTarget(cfg))
+	if r := res.Rootfs; r != nil {
+		fmt.Fprintf(e.stdout, "failure_action dump_to_rootfs: when the target fails, dumps go to %s on the root file system (%s %s)\n", cfg.Path, r.FSType, r.Spec)
+	}
 	return 0
 }
 
