@@ -198,3 +198,24 @@ func TestStartRootfs(t *testing.T) {
 		t.Errorf("start on an nfs root: %v", err)
 	}
 }
+
+// TestStatusRootfsDumps: the next boot's status lists the dumps dump_to_rootfs saved
+// on the root file system too, also when the target is not mounted.
+func TestStatusRootfsDumps(t *testing.T) {
+	m := newFakeMachine(t)
+	m.setKexecFiles("old", true, 256<<20)
+	dumps := m.path("var/crash")
+	m.write("var/crash/box-2023-11-15-10:00:00/vmcore", "dump")  // after this boot's start: new
+	m.write("var/crash/box-2023-11-01-10:00:00/vmcore", "older") // before it
+	st, err := m.ReadStatus(mustConfig(t, "ext4 /dev/vdb\npath "+dumps+"\nfailure_action dump_to_rootfs\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.RootfsDir != dumps || len(st.RootfsNew) != 1 || !strings.HasSuffix(st.RootfsNew[0].Dir, "box-2023-11-15-10:00:00") || st.DumpDir != "" {
+		t.Errorf("status %+v", st)
+	}
+	// Without dump_to_rootfs, the root file system is not the dumps' place.
+	if st, err = m.ReadStatus(mustConfig(t, "ext4 /dev/vdb\npath "+dumps+"\n")); err != nil || st.RootfsDir != "" || len(st.RootfsNew) != 0 {
+		t.Errorf("status without dump_to_rootfs: %+v %v", st, err)
+	}
+}

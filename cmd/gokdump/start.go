@@ -185,6 +185,10 @@ record of that, since this boot). Exit status 0 when armed, 3 when not, 1 on err
 		code = 3
 	}
 	fmt.Fprintf(w, "booted: %s\n", st.BootTime.UTC().Format(time.DateTime+" UTC"))
+	if len(st.RootfsNew) > 0 {
+		fmt.Fprintf(w, "dumps saved by failure_action dump_to_rootfs on the root file system since %s:\n", st.Since.UTC().Format(time.DateTime+" UTC"))
+		printList(w, st.RootfsDir, st.RootfsNew)
+	}
 	if st.DumpDir == "" {
 		fmt.Fprintf(w, "dumps: %s\n", st.DumpDirNote)
 		return code
