@@ -21,6 +21,7 @@ import (
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/printk"
 	"github.com/gokdump/gokdump/vmcore"
+	"github.com/gokdump/gokdump/volume"
 )
 
 // Target is where the dump is saved: Mount makes it reachable and returns the directory
@@ -91,12 +92,20 @@ type Flow struct {
 	// the image builder's service.DumpDevice.Dir, for a path on a file system the
 	// first kernel mounted somewhere else than "/".
 	Dir string
+	// Stack is the LVM/md layout under the target recorded at arming (nil: none):
+	// Activate (nil: ActivateLinux) brings it up before the target is mounted, and
+	// the links udev would make are made under DevDir ("" : /dev).
+	Stack    *volume.Stack
+	Activate Activator
+	DevDir   string
 	// Rootfs is the machine's root file system, where failure_action dump_to_rootfs
 	// saves when the target fails (RootfsTarget); nil when the image records none
-	// (RootfsErr says why). RootfsDir is the dumps' directory on it ("" : Config.Path).
-	Rootfs    Target
-	RootfsErr error
-	RootfsDir string
+	// (RootfsErr says why). RootfsDir is the dumps' directory on it ("" : Config.Path);
+	// RootfsStack the LVM/md layout under it, brought up as Stack is.
+	Rootfs      Target
+	RootfsErr   error
+	RootfsDir   string
+	RootfsStack *volume.Stack
 
 	Vmcore   string // the crashed kernel's memory: /proc/vmcore
 	Machine  Machine
@@ -127,7 +136,7 @@ func (f *Flow) Run(ctx context.Context) (*dumpdir.Status, error) {
 	st, src := f.open()
 	if src != nil {
 		defer src.Close()
-		fault := f.saveTo(ctx, src, st, destination{target: f.Target, err: f.TargetErr, dir: f.Dir, hooks: true})
+		fault := f.saveTo(ctx, src, st, destination{target: f.Target, err: f.TargetErr, dir: f.Dir, stack: f.Stack, hooks: true})
 		if fault != nil && f.Config.FailureAction == config.ActionDumpToRootfs {
 			return f.dumpToRootfs(ctx, src, st)
 		}
@@ -237,9 +246,10 @@ func (f *Flow) open() (*dumpdir.Status, *vmcore.File) {
 // for failure_action dump_to_rootfs.
 type destination struct {
 	target Target
-	err    error  // why target is nil
-	dir    string // the dumps' directory on it ("" : Config.Path)
-	hooks  bool   // run kdump_pre and kdump_post (the configured target's save only)
+	err    error         // why target is nil
+	dir    string        // the dumps' directory on it ("" : Config.Path)
+	stack  *volume.Stack // the LVM/md layout under it, brought up before mounting
+	hooks  bool          // run kdump_pre and kdump_post (the configured target's save only)
 }
 
 // saveTo saves the dump on d, recording what happened in st (the status file in the
@@ -268,6 +278,9 @@ func (f *Flow) saveTo(ctx context.Context, src *vmcore.File, st *dumpdir.Status,
 		return f.fail(st, err, true)
 	}
 	st.Target = d.target.String()
+	if err := f.bringUpStack(ctx, d.stack); err != nil {
+		return f.fail(st, err, true)
+	}
 	f.logf("mounting the dump target %s", st.Target)
 	tctx, cancel := context.WithTimeout(ctx, f.Timeouts.Target)
 	root, err := d.target.Mount(tctx)
@@ -400,7 +413,7 @@ func (f *Flow) dumpToRootfs(ctx context.Context, src *vmcore.File, first *dumpdi
 	if rootErr != nil {
 		rootErr = fmt.Errorf("dump_to_rootfs: %w", rootErr)
 	}
-	f.saveTo(ctx, src, st, destination{target: f.Rootfs, err: rootErr, dir: f.RootfsDir})
+	f.saveTo(ctx, src, st, destination{target: f.Rootfs, err: rootErr, dir: f.RootfsDir, stack: f.RootfsStack})
 	if st.Result == dumpdir.Complete {
 		f.logf("failure_action dump_to_rootfs: the dump is saved on the root file system in %s", st.Dir)
 	} else {

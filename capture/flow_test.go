@@ -22,6 +22,7 @@ import (
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/printk/printktest"
 	"github.com/gokdump/gokdump/vmcore"
+	"github.com/gokdump/gokdump/volume"
 )
 
 const ringPhys = 0x1000000
@@ -779,5 +780,42 @@ func TestFlowDumpToRootfsNotForSource(t *testing.T) {
 	st = tf.run(t)
 	if st.Result != dumpdir.Failed || root.mounted || tf.target.mounted || strings.Join(tf.machine.actions, " ") != "reboot" {
 		t.Errorf("status %+v, actions %q", st, tf.machine.actions)
+	}
+}
+
+// TestFlowDumpToRootfsStacks: the target's LV changed since arming (nothing is written
+// to it); dump_to_rootfs brings up the root file system's own LVM stack and saves
+// there.
+func TestFlowDumpToRootfsStacks(t *testing.T) {
+	t.Parallel()
+	tf, root := rootfsFlow(t, "final_action poweroff\n")
+	rootStack := &volume.Stack{LV: &volume.MappedLV{VGName: "sys", Name: "root", ID: "RootId"}}
+	tf.Stack, tf.RootfsStack, tf.DevDir = testStack, rootStack, t.TempDir()
+	var activated []*volume.Stack
+	tf.Activate = func(ctx context.Context, s *volume.Stack, wait time.Duration) (string, error) {
+		activated = append(activated, s)
+		if s == testStack {
+			return "", &volume.LayoutChangedError{Volume: "vg-0/crash", Changes: []string{"LV size 16384 sectors, recorded 8192"}}
+		}
+		if root.mounted {
+			t.Error("the root file system was mounted before its stack came up")
+		}
+		return "/dev/mapper/sys-root", nil
+	}
+	st := tf.run(t)
+	if len(activated) != 2 || activated[0] != testStack || activated[1] != rootStack {
+		t.Fatalf("activated %v, want the target's stack, then the root's", activated)
+	}
+	if tf.target.mounted {
+		t.Error("the target was mounted after its layout changed")
+	}
+	if st.Result != dumpdir.Complete || st.Fallback == nil || !strings.Contains(st.Fallback.Error, "LV size 16384") || !strings.HasPrefix(st.Dir, root.dir) {
+		t.Errorf("status %+v fallback %+v", st, st.Fallback)
+	}
+	if strings.Join(tf.machine.actions, " ") != "poweroff" {
+		t.Errorf("actions %q", tf.machine.actions)
+	}
+	if l, err := os.Readlink(filepath.Join(tf.DevDir, "sys/root")); err != nil || l != "../mapper/sys-root" {
+		t.Errorf("/dev/sys/root -> %q %v", l, err)
 	}
 }

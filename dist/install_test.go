@@ -82,7 +82,7 @@ func TestMakeInstall(t *testing.T) {
 	if !strings.Contains(string(unit), "ExecStart=/opt/gk/sbin/gokdump start\n") || !strings.Contains(string(unit), "ExecStop=/opt/gk/sbin/gokdump stop\n") {
 		t.Errorf("installed unit does not run the installed binary:\n%s", unit)
 	}
-	out, err := exec.Command(filepath.Join(dest, "opt/gk/sbin/gokdump"), "config", "check", filepath.Join(dest, "etc/kdump.conf")).CombinedOutput()
+	out, err := exec.Command(filepath.Join(dest, "opt/gk/sbin/gokdump"), "config", "check", "--file-only", filepath.Join(dest, "etc/kdump.conf")).CombinedOutput()
 	if err != nil {
 		t.Errorf("installed gokdump rejects the installed kdump.conf: %v\n%s", err, out)
 	}

@@ -151,6 +151,9 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 	if err := s.recordStack(cfg, &dev); err != nil {
 		return nil, err
 	}
+	if err := s.captureSpec(cfg, &dev); err != nil {
+		return nil, err
+	}
 	p.Info.Device = dev
 	var names []string
 	if dev.FSType != "" {
@@ -171,6 +174,12 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 			return nil, err
 		}
 		names = append(names, drv...)
+		builtin, notes, err := s.releaseDrivers(cfg, p.Release, []string{root.Name}, true)
+		if err != nil {
+			return nil, rootfsError(cfg, "the root file system's device: "+err.Error())
+		}
+		names = append(names, builtin...)
+		p.Info.Notes = append(p.Info.Notes, notes...)
 	}
 	if dev.Name != "" {
 		drv, err := s.driverModules(dev.Name)
@@ -178,6 +187,12 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 			return nil, err
 		}
 		names = append(names, drv...)
+		builtin, notes, err := s.releaseDrivers(cfg, p.Release, []string{dev.Name}, true)
+		if err != nil {
+			return nil, directiveError(cfg, err.Error())
+		}
+		names = append(names, builtin...)
+		p.Info.Notes = append(p.Info.Notes, notes...)
 	} else {
 		// The device is not there now: take the drivers of every block device
 		// present, so the capture kernel can reach it if it is one of those disks'
@@ -194,6 +209,12 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 			}
 			names = append(names, drv...)
 		}
+		builtin, notes, err := s.releaseDrivers(cfg, p.Release, all, false)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, builtin...)
+		p.Info.Notes = append(p.Info.Notes, notes...)
 	}
 	names = append(names, cfg.ExtraModules...)
 	names = uniqueStrings(names)

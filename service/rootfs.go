@@ -22,9 +22,7 @@ import (
 // error is a refusal on cfg's failure_action line. The notes say what the
 // administrator should know.
 func (s *System) rootDevice(cfg *config.Config) (DumpDevice, []string, error) {
-	refuse := func(msg string) error {
-		return &config.Error{File: cfg.File, Line: cfg.Lines["failure_action"], Msg: "failure_action dump_to_rootfs: " + msg}
-	}
+	refuse := func(msg string) error { return rootfsError(cfg, msg) }
 	ms, p, err := s.mounts()
 	if err != nil {
 		return DumpDevice{}, nil, refuse(fmt.Sprintf("finding the root file system: %v", err))
@@ -58,4 +56,9 @@ func (s *System) rootDevice(cfg *config.Config) (DumpDevice, []string, error) {
 		notes = append(notes, fmt.Sprintf("failure_action dump_to_rootfs saves to %s on the root file system (%s), under the mount point %s: dumps saved there are hidden while %s is mounted", cfg.Path, d.Spec, m.Point, m.Point))
 	}
 	return d, notes, nil
+}
+
+// rootfsError is a refusal of failure_action dump_to_rootfs, on its line of cfg.
+func rootfsError(cfg *config.Config, msg string) error {
+	return &config.Error{File: cfg.File, Line: cfg.Lines["failure_action"], Msg: "failure_action dump_to_rootfs: " + msg}
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"encoding/binary"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -217,5 +218,44 @@ func TestStatusRootfsDumps(t *testing.T) {
 	// Without dump_to_rootfs, the root file system is not the dumps' place.
 	if st, err = m.ReadStatus(mustConfig(t, "ext4 /dev/vdb\npath "+dumps+"\n")); err != nil || st.RootfsDir != "" || len(st.RootfsNew) != 0 {
 		t.Errorf("status without dump_to_rootfs: %+v %v", st, err)
+	}
+}
+
+// TestPlanRootfsReleaseDrivers: the root disk's drivers are taken from the release the
+// image is for, as the target's are; a driver that release lacks refuses
+// dump_to_rootfs. The target (sda, AHCI) is reachable; the root (vda1, virtio) is not.
+func TestPlanRootfsReleaseDrivers(t *testing.T) {
+	m := newFakeMachine(t)
+	if err := os.Remove(m.path("sys/bus/virtio/drivers/virtio_blk/module")); err != nil {
+		t.Fatal(err)
+	}
+	m.otherRelease(t, "6.1.0-mod", func(d, b string) (string, string) { return d, b })
+	m.otherRelease(t, "6.1.0-none", func(d, b string) (string, string) {
+		return dropLine(d, "kernel/drivers/block/virtio_blk"), b
+	})
+	conf := "xfs /dev/sda\nfailure_action dump_to_rootfs\n"
+	p, err := m.Plan(BuildOptions{Config: mustConfig(t, conf), Release: "6.1.0-mod", Self: m.path("usr/sbin/gokdump")})
+	if err != nil || !strings.Contains(" "+strings.Join(moduleNames(p.Info.Modules), " ")+" ", " virtio_blk ") {
+		t.Errorf("6.1.0-mod: %v", err)
+	}
+	_, err = m.Plan(BuildOptions{Config: mustConfig(t, conf), Release: "6.1.0-none", Self: m.path("usr/sbin/gokdump")})
+	if err == nil || !strings.Contains(err.Error(), "kdump.conf:2: failure_action dump_to_rootfs: the root file system's device") || !strings.Contains(err.Error(), "virtio_blk") {
+		t.Errorf("6.1.0-none: %v", err)
+	}
+}
+
+// TestPreflightRootfsRoom: the root file system's room is compared with the dump's
+// estimate, as the target's is.
+func TestPreflightRootfsRoom(t *testing.T) {
+	m := newFakeMachine(t)
+	m.write("proc/meminfo", "MemTotal:        8388608 kB\nMemFree:         1048576 kB\nBuffers:               0 kB\nCached:          2097152 kB\nAnonPages:       1048576 kB\n")
+	m.FreeBytes = func(dir string) (int64, error) { return 1 << 30, nil }
+	m.write("sys/kernel/kexec_crash_size", "268435456\n")
+	pf, err := m.Preflight(StartOptions{Config: mustConfig(t, "ext4 /dev/vdb\nfailure_action dump_to_rootfs\n"), Self: m.path("usr/sbin/gokdump")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pf.Warnings) != 1 || !strings.HasPrefix(pf.Warnings[0], "failure_action dump_to_rootfs: the dump target /dev/vda1 (mounted on /) has 1024M free") {
+		t.Errorf("warnings %q", pf.Warnings)
 	}
 }

@@ -56,6 +56,11 @@ func (s *System) recordStack(cfg *config.Config, d *DumpDevice) error {
 		return nil
 	}
 	d.Stack = st
+	// dm-N numbers are handed out in the order devices are made: the capture
+	// kernel's differ. Its /dev/mapper name does not.
+	if strings.HasPrefix(d.Spec, "/dev/dm-") && st.LV != nil {
+		d.Spec = "/dev/mapper/" + st.LV.DMName()
+	}
 	return nil
 }
 

@@ -78,6 +78,7 @@ func TestPlanRecordsStack(t *testing.T) {
 	for _, tc := range []struct{ name, conf, mountinfo string }{
 		{"ext4 on /dev/mapper", "ext4 /dev/mapper/vg0-crash\n", ""},
 		{"xfs on /dev/VG/LV", "xfs /dev/vg0/crash\n", ""},
+		{"btrfs on /dev/dm-0", "btrfs /dev/dm-0\n", ""},
 		{"root file system on the LV", "path /var/crash\n", "21 1 254:0 / / rw - ext4 /dev/mapper/vg0-crash rw\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,6 +93,9 @@ func TestPlanRecordsStack(t *testing.T) {
 			}
 			if strings.Join(*asked, " ") != "dm-0" {
 				t.Errorf("DescribeStack asked about %q, want dm-0", *asked)
+			}
+			if strings.HasPrefix(p.Info.Device.Spec, "/dev/dm-") {
+				t.Errorf("spec %s: the capture kernel numbers dm devices its own way", p.Info.Device.Spec)
 			}
 			if p.Info.Device.Name != "dm-0" || !reflect.DeepEqual(p.Info.Device.Stack, &testStack) {
 				t.Errorf("device %+v, want dm-0 with the stack", p.Info.Device)

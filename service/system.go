@@ -34,6 +34,9 @@ type System struct {
 	// DescribeStack returns the LVM/md stack under a dm or md block device, by its
 	// kernel name (nil: volume.DescribeDevice on its node under DevRoot).
 	DescribeStack func(name string) (*volume.Stack, error)
+	// FreeBytes returns the bytes free for files in the file system holding dir
+	// (nil: statfs).
+	FreeBytes func(dir string) (int64, error)
 }
 
 // DefaultStateDir is where the capture initramfs images are kept.

@@ -60,6 +60,7 @@ func runCaptureService(ctx context.Context, con io.Writer) error {
 	if info != nil {
 		flow.Modules = info.Modules
 		flow.Dir = info.Device.Dir
+		flow.Stack = info.Device.Stack
 		fsType, spec = info.Device.FSType, info.Device.Spec
 	}
 	flow.Target, flow.TargetErr = capture.TargetFor(cfg, fsType, spec)
@@ -69,7 +70,7 @@ func runCaptureService(ctx context.Context, con io.Writer) error {
 			root = *info.Rootfs
 		}
 		flow.Rootfs, flow.RootfsErr = capture.RootfsTarget(root.FSType, root.Spec)
-		flow.RootfsDir = root.Dir
+		flow.RootfsDir, flow.RootfsStack = root.Dir, root.Stack
 	}
 	_, err = flow.Run(ctx)
 	if err == nil {
