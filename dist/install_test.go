@@ -67,6 +67,7 @@ func TestMakeInstall(t *testing.T) {
 	for name, mode := range map[string]os.FileMode{
 		"opt/gk/sbin/gokdump":                0o755,
 		"lib/systemd/system/gokdump.service": 0o644,
+		"lib/udev/rules.d/98-gokdump.rules":  0o644,
 		"etc/kdump.conf":                     0o644,
 	} {
 		st, err := os.Stat(filepath.Join(dest, name))
@@ -101,7 +102,7 @@ func TestMakeInstall(t *testing.T) {
 		}
 		return nil
 	})
-	if len(got) != 3 {
+	if len(got) != 4 {
 		t.Errorf("installed files: %q", got)
 	}
 }

@@ -99,6 +99,13 @@ func (s *System) Preflight(opts StartOptions) (*PreflightResult, error) {
 		return nil, err
 	}
 	r := &PreflightResult{Plan: plan}
+	w, err := s.checkFilesystem(opts.Config, plan.Info.Device)
+	if err != nil {
+		return nil, err
+	}
+	if w != "" {
+		r.Warnings = append(r.Warnings, w)
+	}
 	if w := s.roomWarning(opts.Config, plan.Info.Device); w != "" {
 		r.Warnings = append(r.Warnings, w)
 	}
@@ -108,6 +115,29 @@ func (s *System) Preflight(opts StartOptions) (*PreflightResult, error) {
 		}
 	}
 	return r, nil
+}
+
+// checkFilesystem reads the superblock of the dump device, when it is present, as
+// the capture will: a file system of another type than the directive names is
+// refused (the capture would not mount it); none at all is a warning (a disk not
+// formatted yet).
+func (s *System) checkFilesystem(cfg *config.Config, d DumpDevice) (string, error) {
+	if d.Name == "" || !cfg.Target.Kind.IsFilesystem() {
+		return "", nil
+	}
+	sb, err := target.ProbeFile(filepath.Join(s.DevRoot, d.Name))
+	switch {
+	case errors.Is(err, target.ErrUnknown):
+		return fmt.Sprintf("the dump device %s (%s) holds no ext4, XFS or Btrfs file system now: the capture will fail unless one is made before the crash", d.Spec, d.Name), nil
+	case err != nil:
+		return fmt.Sprintf("the dump device %s (%s) could not be read to check its file system: %v", d.Spec, d.Name, err), nil
+	}
+	want := string(cfg.Target.Kind)
+	isExt := func(t string) bool { return t == "ext2" || t == "ext3" || t == "ext4" }
+	if want == sb.Type || (want == "ext4" && isExt(sb.Type)) {
+		return "", nil
+	}
+	return "", directiveError(cfg, fmt.Sprintf("%s holds a %s file system, not %s: the capture mounts it as the directive says", d.Name, sb.Type, want))
 }
 
 // captureSpec makes sure the capture kernel, which has no udev, can resolve how d is

@@ -148,6 +148,7 @@ func TestPlanTargetReleaseDrivers(t *testing.T) {
 
 func TestRoomWarning(t *testing.T) {
 	m := newFakeMachine(t)
+	m.write("dev/sda", "XFSB"+strings.Repeat("\x00", 512)) // an XFS superblock
 	m.write("proc/meminfo", "MemTotal:        8388608 kB\nMemFree:         1048576 kB\nBuffers:               0 kB\nCached:          2097152 kB\nAnonPages:       1048576 kB\n")
 	free := int64(1 << 30)
 	var asked string
@@ -176,7 +177,7 @@ func TestRoomWarning(t *testing.T) {
 	}
 	// Not mounted here (vdb): nothing to measure, no warning.
 	asked = ""
-	if pf, err := m.Preflight(StartOptions{Config: mustConfig(t, "ext4 /dev/vdb\n"), Self: m.path("usr/sbin/gokdump")}); err != nil || len(pf.Warnings) != 0 || asked != "" {
+	if pf, err := m.Preflight(StartOptions{Config: mustConfig(t, "ext4 /dev/vdb\n"), Self: m.path("usr/sbin/gokdump")}); err != nil || strings.Contains(strings.Join(pf.Warnings, "\n"), "free") || asked != "" {
 		t.Errorf("unmounted target: %q %v (statfs %q)", pf.Warnings, err, asked)
 	}
 }
@@ -209,5 +210,27 @@ func TestCaptureSpec(t *testing.T) {
 	p, err := m.Plan(BuildOptions{Config: mustConfig(t, "ext4 /dev/disk/by-id/virtio-crash\n"), Self: m.path("usr/sbin/gokdump")})
 	if err != nil || p.Info.Device.Spec != "UUID=12345678-9abc-def0-0102-030405060708" {
 		t.Errorf("spec %q, %v", p.Info.Device.Spec, err)
+	}
+}
+
+func TestCheckFilesystem(t *testing.T) {
+	m := newFakeMachine(t)
+	m.write("sys/kernel/kexec_crash_size", "268435456\n")
+	sb := make([]byte, 2048)
+	sb[1024+0x38], sb[1024+0x39] = 0x53, 0xef
+	sb[1024+0x60] = 0x40 // extents: ext4
+	m.write("dev/vdb", string(sb))
+	opts := func(conf string) StartOptions {
+		return StartOptions{Config: mustConfig(t, conf), Self: m.path("usr/sbin/gokdump")}
+	}
+	if pf, err := m.Preflight(opts("ext4 /dev/vdb\n")); err != nil || len(pf.Warnings) != 0 {
+		t.Errorf("ext4 on ext4: %q %v", pf.Warnings, err)
+	}
+	if _, err := m.Preflight(opts("xfs /dev/vdb\n")); err == nil || !strings.Contains(err.Error(), "kdump.conf:1: xfs /dev/vdb") || !strings.Contains(err.Error(), "holds a ext4 file system, not xfs") {
+		t.Errorf("xfs directive on ext4: %v", err)
+	}
+	m.write("dev/vdb", "")
+	if pf, err := m.Preflight(opts("ext4 /dev/vdb\n")); err != nil || len(pf.Warnings) != 1 || !strings.Contains(pf.Warnings[0], "holds no ext4, XFS or Btrfs") {
+		t.Errorf("blank device: %q %v", pf.Warnings, err)
 	}
 }
