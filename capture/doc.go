@@ -36,8 +36,8 @@
 // target failed and why. final_action follows; when that save fails too, the machine
 // reboots. A dump cut short on the target stays there, marked incomplete.
 //
-// failure_action shell runs /bin/sh when the
-// initramfs holds one (extra_bins /bin/sh), and reboots when it exits or is missing.
+// failure_action shell runs /bin/sh when the initramfs holds one (extra_bins /bin/sh),
+// and reboots when it exits or is missing.
 //
 // The Flow's settings come from kdump.conf: ParseCollector turns core_collector into
 // the collector's options and dump levels with the parser "gokdump dump" uses (package
