@@ -28,10 +28,16 @@
 // hook runner), so the whole flow runs in unit tests against a synthetic vmcore and a
 // temp directory. dumpdir.List reads the saved dumps back on the next boot.
 //
-// failure_action dump_to_rootfs saves to the root file system in Fedora's initramfs,
-// which mounts it; the gokdump initramfs has no root file system, so dump_to_rootfs
-// reboots, saying why on the console. failure_action shell runs /bin/sh when the
-// initramfs holds one (extra_bins /bin/sh), and reboots when it exits or is missing.
+// failure_action dump_to_rootfs: when the configured target fails (it cannot be
+// found or mounted, or the dump cannot be written there: Flow.saveTo says which
+// failures count), the dump is saved again, in a new dump directory under path on the
+// machine's root file system, which the image builder recorded at arming and the
+// capture mounts read-write at /sysroot; its status file's "fallback" says which
+// target failed and why. final_action follows; when that save fails too, the machine
+// reboots. A dump cut short on the target stays there, marked incomplete.
+//
+// failure_action shell runs /bin/sh when the initramfs holds one (extra_bins /bin/sh),
+// and reboots when it exits or is missing.
 //
 // A raw target (kdump.conf's raw, Flow.Raw from RawTargetFor) replaces steps 2 and
 // 4 to 6: the partition recorded at arming is found by its GPT partition GUID and the

@@ -101,6 +101,15 @@ type Flow struct {
 	Stack    *volume.Stack
 	Activate Activator
 	DevDir   string
+	// Rootfs is the machine's root file system, where failure_action dump_to_rootfs
+	// saves when the target fails (RootfsTarget); nil when the image records none
+	// (RootfsErr says why). RootfsDir is the dumps' directory on it ("" : Config.Path);
+	// RootfsStack the LVM/md layout under it, brought up as Stack is.
+	Rootfs      Target
+	RootfsErr   error
+	RootfsDir   string
+	RootfsStack *volume.Stack
+
 	Vmcore   string // the crashed kernel's memory: /proc/vmcore
 	Machine  Machine
 	Console  io.Writer
@@ -122,18 +131,46 @@ type Flow struct {
 
 // Run does the whole capture and then the final or failure action; it returns the
 // status recorded (also when the action could not be taken: the caller decides what
-// PID 1 does then) and the action's error.
+// PID 1 does then) and the action's error. With failure_action dump_to_rootfs, a save
+// the target made fail is done again on the root file system (Rootfs), and the status
+// returned is that second save's.
 func (f *Flow) Run(ctx context.Context) (*dumpdir.Status, error) {
 	f.defaults()
-	st := f.save(ctx)
-	return st, f.act(ctx, f.actionFor(st.Result))
+	st, src := f.open()
+	if src != nil {
+		defer src.Close()
+		var fault error
+		if f.Raw != nil {
+			// A raw partition that cannot be opened or written is the target's
+			// fault; an incomplete raw dump is kept there for the next boot.
+			if st = f.saveRaw(ctx, src, st); st.Result == dumpdir.Failed {
+				fault = errors.New(st.Error)
+			}
+		} else {
+			fault = f.saveTo(ctx, src, st, destination{target: f.Target, err: f.TargetErr, dir: f.Dir, stack: f.Stack, hooks: true})
+		}
+		if fault != nil && f.Config.FailureAction == config.ActionDumpToRootfs {
+			return f.dumpToRootfs(ctx, src, st)
+		}
+	}
+	if st.Result != dumpdir.Complete && st.Result != dumpdir.Skipped && f.Config.FailureAction == config.ActionDumpToRootfs {
+		f.logf("failure_action dump_to_rootfs: not tried: the dump failed for a reason the root file system does not change (%s)", st.Error)
+	}
+	return st, f.act(ctx, config.Action(st.Action))
 }
 
-// actionFor is final_action after a complete or skipped dump, failure_action otherwise.
-func (f *Flow) actionFor(r dumpdir.Result) config.Action {
+// actionFor is the action after a save that ended as st says: final_action after a
+// complete or skipped dump, failure_action otherwise. failure_action dump_to_rootfs
+// stands only for a failure the target is at fault for (targetFault): for any other,
+// and after a save that was already dump_to_rootfs's (st.Fallback), it is reboot,
+// failure_action's default.
+func (f *Flow) actionFor(st *dumpdir.Status, targetFault bool) config.Action {
 	a := f.Config.FailureAction
-	if r == dumpdir.Complete || r == dumpdir.Skipped {
+	switch {
+	case st.Result == dumpdir.Complete || st.Result == dumpdir.Skipped:
 		a = f.Config.FinalAction
+	case a == config.ActionDumpToRootfs && (!targetFault || st.Fallback != nil):
+		a = config.ActionReboot
 	}
 	if a == "" {
 		a = config.ActionReboot
@@ -177,17 +214,23 @@ func (f *Flow) logf(format string, args ...any) {
 	fmt.Fprintf(f.Console, "gokdump: "+format+"\n", args...)
 }
 
-// save runs the steps up to the post hook and returns the final status.
-func (f *Flow) save(ctx context.Context) *dumpdir.Status {
-	st := &dumpdir.Status{Version: dumpdir.StatusVersion, Start: f.Now().UTC(), Host: "127.0.0.1", CollectorArgs: f.Collector.Args}
-	cfg := f.Config
-	fail := func(err error) *dumpdir.Status {
-		st.Result, st.Error, st.End = dumpdir.Failed, err.Error(), f.Now().UTC()
-		st.Action = string(f.actionFor(dumpdir.Failed))
-		f.logf("capture failed: %v", err)
-		return st
+// fail records a failed save in st (and the action it leads to) and returns err when
+// the target is at fault for it (targetFault), nil otherwise.
+func (f *Flow) fail(st *dumpdir.Status, err error, targetFault bool) error {
+	st.Result, st.Error, st.End = dumpdir.Failed, err.Error(), f.Now().UTC()
+	st.Action = string(f.actionFor(st, targetFault))
+	f.logf("capture failed: %v", err)
+	if targetFault {
+		return err
 	}
-	f.logf("saving the crashed kernel's memory (%s) with %s", f.Vmcore, cfg.File)
+	return nil
+}
+
+// open starts the status, loads the modules and opens the crashed kernel's memory; it
+// returns a nil source (and a failed status) when that cannot be read.
+func (f *Flow) open() (*dumpdir.Status, *vmcore.File) {
+	st := &dumpdir.Status{Version: dumpdir.StatusVersion, Start: f.Now().UTC(), Host: "127.0.0.1", CollectorArgs: f.Collector.Args}
+	f.logf("saving the crashed kernel's memory (%s) with %s", f.Vmcore, f.Config.File)
 
 	for _, m := range f.Modules {
 		if f.LoadModule == nil {
@@ -203,48 +246,75 @@ func (f *Flow) save(ctx context.Context) *dumpdir.Status {
 
 	src, err := vmcore.Open(f.Vmcore)
 	if err != nil {
-		return fail(err)
+		f.fail(st, err, false)
+		return st, nil
 	}
-	defer src.Close()
 	f.recordKernel(src, st)
 	f.logf("crashed kernel %s on host %q", st.KernelRelease, st.Host)
+	return st, src
+}
 
-	if f.Raw != nil {
-		return f.saveRaw(ctx, src, st)
-	}
-	if f.Target == nil {
-		err := f.TargetErr
+// destination is where saveTo saves: the configured target, or the root file system
+// for failure_action dump_to_rootfs.
+type destination struct {
+	target Target
+	err    error         // why target is nil
+	dir    string        // the dumps' directory on it ("" : Config.Path)
+	stack  *volume.Stack // the LVM/md layout under it, brought up before mounting
+	hooks  bool          // run kdump_pre and kdump_post (the configured target's save only)
+}
+
+// saveTo saves the dump on d, recording what happened in st (the status file in the
+// dump directory, st.Action the action that follows). It returns the error when the
+// save failed because of the target, the failures failure_action dump_to_rootfs is
+// for, and nil otherwise. The target is at fault when it
+//   - is not configured in a way the capture can reach, cannot be found in time, or
+//     does not mount;
+//   - refuses the dump's directories or files (creating them, writing the status);
+//   - fails a write, sync, close or rename of the dump itself: a full disk (after every
+//     dump level was tried), an I/O error, a file system gone read-only.
+//
+// It is not when the crashed kernel's memory cannot be read (opening it, or a page the
+// collector cannot read: the root file system would get the same), the dump reached
+// core_collector's size limit (-L, a bound the administrator set), or the dump took
+// longer than its time limit (trying again would take as long). A dump cut short on
+// the target stays there as vmcore-incomplete, marked incomplete in its header and
+// in its status file, whatever follows.
+func (f *Flow) saveTo(ctx context.Context, src *vmcore.File, st *dumpdir.Status, d destination) error {
+	cfg := f.Config
+	if d.target == nil {
+		err := d.err
 		if err == nil {
 			err = errors.New("no dump target configured")
 		}
-		return fail(err)
+		return f.fail(st, err, true)
 	}
-	st.Target = f.Target.String()
-	if err := f.bringUpStack(ctx); err != nil {
-		return fail(err)
+	st.Target = d.target.String()
+	if err := f.bringUpStack(ctx, d.stack); err != nil {
+		return f.fail(st, err, true)
 	}
 	f.logf("mounting the dump target %s", st.Target)
 	tctx, cancel := context.WithTimeout(ctx, f.Timeouts.Target)
-	root, err := f.Target.Mount(tctx)
+	root, err := d.target.Mount(tctx)
 	cancel()
 	if err != nil {
-		return fail(err)
+		return f.fail(st, err, true)
 	}
 	defer func() {
-		if err := f.Target.Unmount(); err != nil {
+		if err := d.target.Unmount(); err != nil {
 			f.logf("warning: unmounting %s: %v", st.Target, err)
 		}
 	}()
 	dumpDir := cfg.Path
-	if f.Dir != "" {
-		dumpDir = f.Dir
+	if d.dir != "" {
+		dumpDir = d.dir
 	}
 	base := filepath.Join(root, dumpDir)
 	if err := os.MkdirAll(base, 0o700); err != nil {
-		return fail(err)
+		return f.fail(st, err, true)
 	}
 
-	if cfg.Pre != "" {
+	if d.hooks && cfg.Pre != "" {
 		code, err := f.hook(ctx, "kdump_pre", cfg.Pre)
 		st.PreHookExit = &code
 		if err != nil || code != 0 {
@@ -254,13 +324,13 @@ func (f *Flow) save(ctx context.Context) *dumpdir.Status {
 			}
 			f.logf("%s", msg)
 			st.Result, st.Error = dumpdir.Skipped, msg
+			st.Action = string(f.actionFor(st, false))
 			if dir, derr := dumpdir.Create(base, st.Host, st.Start); derr == nil {
 				st.Dir = dir
 				st.End = f.Now().UTC()
-				st.Action = string(f.actionFor(dumpdir.Skipped))
 				f.recordStatus(dir, st)
 			}
-			return st
+			return nil
 		}
 	}
 
@@ -279,12 +349,12 @@ func (f *Flow) save(ctx context.Context) *dumpdir.Status {
 
 	dir, err := dumpdir.Create(base, st.Host, st.Start)
 	if err != nil {
-		return fail(err)
+		return f.fail(st, err, true)
 	}
 	st.Dir = dir
 	st.Result, st.Error = dumpdir.Incomplete, "capture in progress"
 	if err := dumpdir.WriteStatus(dir, st, true); err != nil {
-		return fail(fmt.Errorf("writing %s: %w", filepath.Join(dir, dumpdir.StatusFile), err))
+		return f.fail(st, fmt.Errorf("writing %s: %w", filepath.Join(dir, dumpdir.StatusFile), err), true)
 	}
 	f.logf("saving to %s", dir)
 
@@ -306,15 +376,58 @@ func (f *Flow) save(ctx context.Context) *dumpdir.Status {
 		st.Result, st.Error, exit = dumpdir.Failed, derr.Error(), 1
 		f.logf("saving the dump failed: %v", derr)
 	}
+	var fault error
+	if derr != nil && errors.As(derr, new(*targetError)) {
+		fault = derr
+	}
 
-	f.postHook(ctx, st, exit)
+	if d.hooks {
+		f.postHook(ctx, st, exit)
+	}
 	st.End = f.Now().UTC()
-	st.Action = string(f.actionFor(st.Result))
+	st.Action = string(f.actionFor(st, fault != nil))
 	f.recordStatus(dir, st)
 	if st.Result == dumpdir.Complete {
 		f.logf("saved %s (%d bytes) in %s", filepath.Join(dir, dumpdir.DumpFile), st.DumpBytes, st.End.Sub(st.Start).Round(time.Second))
 	}
-	return st
+	return fault
+}
+
+// dumpToRootfs is failure_action dump_to_rootfs after the configured target failed
+// (first says how): the dump is saved again, in a new dump directory under path on the
+// root file system (Rootfs, which the capture mounts read-write), as a normal save is
+// but without the hooks, which belong to the configured target's save; then
+// final_action follows. When that fails too, the machine reboots, failure_action's
+// default. (kdump-utils runs its dump_to_rootfs and then final_action, whatever the
+// second save did; gokdump takes final_action only after a saved dump, so that a
+// final_action halt or poweroff does not leave a machine down with no dump.)
+func (f *Flow) dumpToRootfs(ctx context.Context, src *vmcore.File, first *dumpdir.Status) (*dumpdir.Status, error) {
+	f.logf("failure_action dump_to_rootfs: saving to %s failed (%s); saving to the root file system instead", first.Target, first.Error)
+	st := &dumpdir.Status{
+		Version: dumpdir.StatusVersion, Start: f.Now().UTC(), Host: first.Host, CollectorArgs: first.CollectorArgs,
+		KernelRelease: first.KernelRelease, KernelVersion: first.KernelVersion, CrashTime: first.CrashTime,
+		Fallback: &dumpdir.Fallback{Action: string(config.ActionDumpToRootfs), Target: first.Target, Error: first.Error, Dir: first.Dir},
+	}
+	// Warnings about reading the crashed kernel hold for this save too.
+	for _, w := range first.Warnings {
+		if strings.HasPrefix(w, "host name: ") || strings.HasPrefix(w, "loading ") {
+			st.Warnings = append(st.Warnings, w)
+		}
+	}
+	rootErr := f.RootfsErr
+	if f.Rootfs == nil && rootErr == nil {
+		rootErr = errors.New("the image records no root file system (rebuild it with gokdump start)")
+	}
+	if rootErr != nil {
+		rootErr = fmt.Errorf("dump_to_rootfs: %w", rootErr)
+	}
+	f.saveTo(ctx, src, st, destination{target: f.Rootfs, err: rootErr, dir: f.RootfsDir, stack: f.RootfsStack})
+	if st.Result == dumpdir.Complete {
+		f.logf("failure_action dump_to_rootfs: the dump is saved on the root file system in %s", st.Dir)
+	} else {
+		f.logf("failure_action dump_to_rootfs: saving to the root file system failed too (%s): rebooting", st.Error)
+	}
+	return st, f.act(ctx, config.Action(st.Action))
 }
 
 // postHook runs kdump_post, if there is one, with the capture's exit code as $1.
@@ -450,10 +563,11 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *d
 	ctx, cancel := context.WithTimeout(ctx, f.Timeouts.Dump)
 	defer cancel()
 	tmp := filepath.Join(dir, dumpdir.DumpIncompleteFile)
-	out, err := f.CreateDump(tmp)
+	w, err := f.CreateDump(tmp)
 	if err != nil {
-		return err
+		return &targetError{err}
 	}
+	out := onTarget(w)
 	st.Dump = dumpdir.DumpIncompleteFile
 	opts := f.Collector.Options
 	opts.Progress = &progressLines{w: f.Console, every: 10 * time.Second, now: f.Now}
@@ -484,10 +598,13 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *d
 		return err
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, dumpdir.DumpFile)); err != nil {
-		return err
+		return &targetError{err}
 	}
 	st.Dump = dumpdir.DumpFile
-	return dumpdir.SyncDir(dir)
+	if err := dumpdir.SyncDir(dir); err != nil {
+		return &targetError{err}
+	}
+	return nil
 }
 
 // collect runs the collector into out at each of core_collector's dump levels in
@@ -521,6 +638,53 @@ func (f *Flow) collect(ctx context.Context, src *vmcore.File, out io.Writer, opt
 		st.Collector, _ = json.Marshal(&s)
 	}
 	return err
+}
+
+// targetError marks an error of the dump file on the target (creating, writing,
+// syncing, closing or renaming it), as against one of reading the crashed kernel's
+// memory: failure_action dump_to_rootfs is for the first kind.
+type targetError struct{ err error }
+
+func (e *targetError) Error() string { return e.err.Error() }
+func (e *targetError) Unwrap() error { return e.err }
+
+func targetErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &targetError{err}
+}
+
+// targetWriter marks the errors of a dump file as the target's.
+type targetWriter struct{ w DumpWriter }
+
+func (t *targetWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	return n, targetErr(err)
+}
+func (t *targetWriter) WriteAt(p []byte, off int64) (int, error) {
+	n, err := t.w.WriteAt(p, off)
+	return n, targetErr(err)
+}
+func (t *targetWriter) Truncate(size int64) error { return targetErr(t.w.Truncate(size)) }
+func (t *targetWriter) Sync() error               { return targetErr(t.w.Sync()) }
+func (t *targetWriter) Close() error              { return targetErr(t.w.Close()) }
+
+// targetFile is a targetWriter over a file with a descriptor, which the collector
+// uses to start writeback early.
+type targetFile struct {
+	*targetWriter
+	fd interface{ Fd() uintptr }
+}
+
+func (t *targetFile) Fd() uintptr { return t.fd.Fd() }
+
+func onTarget(w DumpWriter) DumpWriter {
+	tw := &targetWriter{w}
+	if fd, ok := w.(interface{ Fd() uintptr }); ok {
+		return &targetFile{tw, fd}
+	}
+	return tw
 }
 
 // progressLines turns the collector's redrawn progress line ("\r...") into a console
@@ -610,9 +774,6 @@ func (f *Flow) act(ctx context.Context, a config.Action) error {
 			}
 			cancel()
 		}
-		return f.action(config.ActionReboot)
-	case config.ActionDumpToRootfs:
-		f.logf("failure_action dump_to_rootfs: the gokdump initramfs has no root file system to save to; rebooting")
 		return f.action(config.ActionReboot)
 	}
 	return f.action(a)

@@ -22,6 +22,7 @@ import (
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/printk/printktest"
 	"github.com/gokdump/gokdump/vmcore"
+	"github.com/gokdump/gokdump/volume"
 )
 
 const ringPhys = 0x1000000
@@ -393,7 +394,7 @@ func TestFlowKeepDumps(t *testing.T) {
 func TestFlowFailureActions(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ action, want, console string }{
-		{"dump_to_rootfs", "reboot", "no root file system"},
+		{"dump_to_rootfs", "reboot", "records no root file system"},
 		{"shell", "reboot", "not in this initramfs"},
 		{"halt", "halt", "action: halt"},
 	} {
@@ -607,5 +608,214 @@ func TestFlowDmesgTimeout(t *testing.T) {
 	back, err := dumpdir.ReadStatus(st.Dir)
 	if err != nil || back.Dmesg != "" || back.PanicLine != "" {
 		t.Errorf("status file: dmesg %q, panic %q (%v); want neither from a log given up on", back.Dmesg, back.PanicLine, err)
+	}
+}
+
+// rootfsFlow is a test flow with failure_action dump_to_rootfs and a root file system
+// (a directory) beside the target.
+func rootfsFlow(t *testing.T, conf string) (*testFlow, *dirTarget) {
+	t.Helper()
+	tf := newTestFlow(t, "ext4 LABEL=dumps\npath /var/crash\nfailure_action dump_to_rootfs\n"+conf)
+	root := &dirTarget{dir: t.TempDir()}
+	tf.Rootfs = root
+	return tf, root
+}
+
+func TestFlowDumpToRootfsTargetMissing(t *testing.T) {
+	t.Parallel()
+	tf, root := rootfsFlow(t, "final_action poweroff\nkdump_pre /bin/pre\nkdump_post /bin/post\n")
+	tf.target.err = errors.New("target: device not found: no LABEL=dumps after 30s")
+	st := tf.run(t)
+	if st.Result != dumpdir.Complete || st.Fallback == nil {
+		t.Fatalf("result %s %q fallback %+v, want a complete dump saved by dump_to_rootfs", st.Result, st.Error, st.Fallback)
+	}
+	dir := filepath.Join(root.dir, "var/crash", "crashbox-2026-11-26-07:08:09")
+	if st.Dir != dir {
+		t.Errorf("dump dir %s, want %s", st.Dir, dir)
+	}
+	wantFiles(t, dir, dumpdir.StatusFile, dumpdir.DumpFile, dumpdir.DmesgFile)
+	wantMode(t, filepath.Join(root.dir, "var/crash"), 0o700)
+	wantMode(t, filepath.Join(dir, dumpdir.DumpFile), 0o600)
+	f, err := vmcore.Open(filepath.Join(dir, dumpdir.DumpFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Incomplete() {
+		t.Error("the dump on the root file system is marked incomplete")
+	}
+	f.Close()
+	back, err := dumpdir.ReadStatus(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Result != dumpdir.Complete || back.Action != "poweroff" || back.Fallback == nil ||
+		back.Fallback.Action != "dump_to_rootfs" || back.Fallback.Target != "ext4 LABEL=test" ||
+		!strings.Contains(back.Fallback.Error, "no LABEL=dumps") || back.Fallback.Dir != "" ||
+		back.Host != "crashbox" || back.KernelRelease != "6.1.0-56-amd64" || back.PanicLine != testPanic {
+		t.Errorf("status file: %+v fallback %+v", back, back.Fallback)
+	}
+	// The hooks belong to the configured target's save: the target never mounted, so
+	// neither ran, and the root file system's save runs none.
+	if len(tf.hooks.calls) != 0 {
+		t.Errorf("hooks ran: %q", tf.hooks.calls)
+	}
+	if !root.mounted || !root.unmounted {
+		t.Errorf("root file system mounted %v unmounted %v", root.mounted, root.unmounted)
+	}
+	if strings.Join(tf.machine.actions, " ") != "poweroff" {
+		t.Errorf("actions %q, want final_action poweroff after the rootfs save", tf.machine.actions)
+	}
+	c := tf.console.String()
+	for _, want := range []string{"saving to ext4 LABEL=test failed", "saving to the root file system instead", "saved on the root file system in " + dir, "action: poweroff"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("console lacks %q", want)
+		}
+	}
+}
+
+// TestFlowDumpToRootfsDiskFull: the target fills up; its incomplete dump stays there,
+// marked so, and a complete one is saved on the root file system.
+func TestFlowDumpToRootfsDiskFull(t *testing.T) {
+	t.Parallel()
+	tf, root := rootfsFlow(t, "final_action halt\nkdump_post /bin/post\n")
+	tf.CreateDump = func(name string) (DumpWriter, error) {
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil || strings.HasPrefix(name, root.dir) {
+			return f, err
+		}
+		return &fullDisk{File: f, limit: 20 << 10}, nil
+	}
+	st := tf.run(t)
+	if st.Result != dumpdir.Complete || st.Fallback == nil || !strings.Contains(st.Fallback.Error, "no space left") {
+		t.Fatalf("result %s %q fallback %+v", st.Result, st.Error, st.Fallback)
+	}
+	first := filepath.Join(tf.base, "crashbox-2026-11-26-07:08:09")
+	if st.Fallback.Dir != first {
+		t.Errorf("fallback dir %q, want %s", st.Fallback.Dir, first)
+	}
+	wantFiles(t, first, dumpdir.StatusFile, dumpdir.DumpIncompleteFile, dumpdir.DmesgFile)
+	f, err := vmcore.Open(filepath.Join(first, dumpdir.DumpIncompleteFile))
+	if err != nil || !f.Incomplete() {
+		t.Errorf("the target's dump: %v, want one that opens and is marked incomplete", err)
+	}
+	if f != nil {
+		f.Close()
+	}
+	if back, err := dumpdir.ReadStatus(first); err != nil || back.Result != dumpdir.Incomplete || back.Action != "dump_to_rootfs" {
+		t.Errorf("the target's status: %+v %v", back, err)
+	}
+	wantFiles(t, st.Dir, dumpdir.StatusFile, dumpdir.DumpFile, dumpdir.DmesgFile)
+	if !strings.HasPrefix(st.Dir, root.dir) {
+		t.Errorf("second dump in %s, not on the root file system %s", st.Dir, root.dir)
+	}
+	if strings.Join(tf.hooks.calls, ";") != "/bin/post 1" {
+		t.Errorf("hooks ran: %q, want the post hook once, for the target's save", tf.hooks.calls)
+	}
+	if strings.Join(tf.machine.actions, " ") != "halt" {
+		t.Errorf("actions %q, want final_action halt", tf.machine.actions)
+	}
+}
+
+func TestFlowDumpToRootfsFailsToo(t *testing.T) {
+	t.Parallel()
+	tf, root := rootfsFlow(t, "final_action poweroff\n")
+	tf.target.err = errors.New("no LABEL=dumps")
+	root.err = errors.New("target: UUID=1234 holds xfs, not ext4")
+	st := tf.run(t)
+	if st.Result != dumpdir.Failed || st.Fallback == nil || !strings.Contains(st.Error, "holds xfs") || st.Action != "reboot" {
+		t.Fatalf("status %+v", st)
+	}
+	if strings.Join(tf.machine.actions, " ") != "reboot" {
+		t.Errorf("actions %q, want reboot after both saves failed", tf.machine.actions)
+	}
+	if c := tf.console.String(); !strings.Contains(c, "saving to the root file system failed too") || !strings.Contains(c, "action: reboot") {
+		t.Errorf("console:\n%s", c)
+	}
+
+	// No root file system recorded in the image: the same.
+	tf, _ = rootfsFlow(t, "final_action halt\n")
+	tf.target.err = errors.New("no LABEL=dumps")
+	tf.Rootfs, tf.RootfsErr = nil, errors.New("the image records no root file system")
+	st = tf.run(t)
+	if st.Result != dumpdir.Failed || !strings.Contains(st.Error, "dump_to_rootfs: the image records no root file system") {
+		t.Errorf("status %+v", st)
+	}
+	if strings.Join(tf.machine.actions, " ") != "reboot" {
+		t.Errorf("actions %q, want reboot", tf.machine.actions)
+	}
+}
+
+func TestFlowDumpToRootfsNotNeeded(t *testing.T) {
+	t.Parallel()
+	tf, root := rootfsFlow(t, "final_action halt\n")
+	st := tf.run(t)
+	if st.Result != dumpdir.Complete || st.Fallback != nil || !strings.HasPrefix(st.Dir, tf.base) {
+		t.Fatalf("status %+v", st)
+	}
+	if root.mounted {
+		t.Error("the root file system was mounted after a good save")
+	}
+	if strings.Join(tf.machine.actions, " ") != "halt" {
+		t.Errorf("actions %q, want final_action halt", tf.machine.actions)
+	}
+}
+
+// TestFlowDumpToRootfsNotForSource: failures the root file system would not change
+// (core_collector's size limit, an unreadable vmcore) do not lead to it.
+func TestFlowDumpToRootfsNotForSource(t *testing.T) {
+	t.Parallel()
+	tf, root := rootfsFlow(t, "final_action halt\n")
+	tf.Collector.Options.SizeLimit = 1
+	st := tf.run(t)
+	if st.Result != dumpdir.Incomplete || st.Fallback != nil || root.mounted || st.Action != "reboot" {
+		t.Errorf("status %+v, rootfs mounted %v", st, root.mounted)
+	}
+	if !strings.Contains(tf.console.String(), "dump_to_rootfs: not tried") {
+		t.Errorf("console:\n%s", tf.console.String())
+	}
+
+	tf, root = rootfsFlow(t, "final_action halt\n")
+	tf.Vmcore = filepath.Join(t.TempDir(), "vmcore")
+	os.WriteFile(tf.Vmcore, []byte("not a core"), 0o600)
+	st = tf.run(t)
+	if st.Result != dumpdir.Failed || root.mounted || tf.target.mounted || strings.Join(tf.machine.actions, " ") != "reboot" {
+		t.Errorf("status %+v, actions %q", st, tf.machine.actions)
+	}
+}
+
+// TestFlowDumpToRootfsStacks: the target's LV changed since arming (nothing is written
+// to it); dump_to_rootfs brings up the root file system's own LVM stack and saves
+// there.
+func TestFlowDumpToRootfsStacks(t *testing.T) {
+	t.Parallel()
+	tf, root := rootfsFlow(t, "final_action poweroff\n")
+	rootStack := &volume.Stack{LV: &volume.MappedLV{VGName: "sys", Name: "root", ID: "RootId"}}
+	tf.Stack, tf.RootfsStack, tf.DevDir = testStack, rootStack, t.TempDir()
+	var activated []*volume.Stack
+	tf.Activate = func(ctx context.Context, s *volume.Stack, wait time.Duration) (string, error) {
+		activated = append(activated, s)
+		if s == testStack {
+			return "", &volume.LayoutChangedError{Volume: "vg-0/crash", Changes: []string{"LV size 16384 sectors, recorded 8192"}}
+		}
+		if root.mounted {
+			t.Error("the root file system was mounted before its stack came up")
+		}
+		return "/dev/mapper/sys-root", nil
+	}
+	st := tf.run(t)
+	if len(activated) != 2 || activated[0] != testStack || activated[1] != rootStack {
+		t.Fatalf("activated %v, want the target's stack, then the root's", activated)
+	}
+	if tf.target.mounted {
+		t.Error("the target was mounted after its layout changed")
+	}
+	if st.Result != dumpdir.Complete || st.Fallback == nil || !strings.Contains(st.Fallback.Error, "LV size 16384") || !strings.HasPrefix(st.Dir, root.dir) {
+		t.Errorf("status %+v fallback %+v", st, st.Fallback)
+	}
+	if strings.Join(tf.machine.actions, " ") != "poweroff" {
+		t.Errorf("actions %q", tf.machine.actions)
+	}
+	if l, err := os.Readlink(filepath.Join(tf.DevDir, "sys/root")); err != nil || l != "../mapper/sys-root" {
+		t.Errorf("/dev/sys/root -> %q %v", l, err)
 	}
 }

@@ -36,7 +36,7 @@ func RawTargetFor(cfg *config.Config, p *rawdump.Partition) (RawTarget, error) {
 func (f *Flow) saveRaw(ctx context.Context, src *vmcore.File, st *dumpdir.Status) *dumpdir.Status {
 	fail := func(err error) *dumpdir.Status {
 		st.Result, st.Error, st.End = dumpdir.Failed, err.Error(), f.Now().UTC()
-		st.Action = string(f.actionFor(dumpdir.Failed))
+		st.Action = string(f.actionFor(st, true))
 		f.logf("capture failed: %v", err)
 		return st
 	}
@@ -55,7 +55,7 @@ func (f *Flow) saveRaw(ctx context.Context, src *vmcore.File, st *dumpdir.Status
 		st.PreHookExit = &code
 		if err != nil || code != 0 {
 			st.Result, st.Error = dumpdir.Skipped, fmt.Sprintf("kdump_pre %s exited with status %d (%v): the dump is skipped", cfg.Pre, code, err)
-			st.End, st.Action = f.Now().UTC(), string(f.actionFor(dumpdir.Skipped))
+			st.End, st.Action = f.Now().UTC(), string(f.actionFor(st, false))
 			f.logf("%s", st.Error)
 			return st
 		}
@@ -85,7 +85,7 @@ func (f *Flow) saveRaw(ctx context.Context, src *vmcore.File, st *dumpdir.Status
 	}
 	f.postHook(ctx, st, exit)
 	st.End = f.Now().UTC()
-	st.Action = string(f.actionFor(st.Result))
+	st.Action = string(f.actionFor(st, st.Result == dumpdir.Failed))
 	if st.Result != dumpdir.Failed {
 		f.logf("wrote a %s raw dump of %d bytes in %s; the next boot's gokdump start (or gokdump save-raw) saves it under %s",
 			st.Result, st.DumpBytes, st.End.Sub(st.Start).Round(time.Second), cfg.Path)

@@ -42,23 +42,23 @@ func StackString(s *volume.Stack) string {
 	return strings.Join(parts, ", ")
 }
 
-// bringUpStack activates f.Stack, bounded by the target timeout, and makes the links
-// udev would have made, so that the target's device resolves in every form kdump.conf
-// may name it: /dev/mapper/VG-LV (made by the activation), /dev/VG/LV, /dev/mdN,
+// bringUpStack activates s (f.Stack, or f.RootfsStack for dump_to_rootfs), bounded by
+// the target timeout, and makes the links udev would have made, so that the target's
+// device resolves in every form kdump.conf may name it: /dev/mapper/VG-LV (made by the activation), /dev/VG/LV, /dev/mdN,
 // /dev/md/NAME, and LABEL= or UUID= (found among the block devices, /dev/dm-N and
 // /dev/mdN being devtmpfs's).
-func (f *Flow) bringUpStack(ctx context.Context) error {
-	if f.Stack == nil {
+func (f *Flow) bringUpStack(ctx context.Context, s *volume.Stack) error {
+	if s == nil {
 		return nil
 	}
 	act := f.Activate
 	if act == nil {
 		act = ActivateLinux
 	}
-	what := StackString(f.Stack)
+	what := StackString(s)
 	f.logf("bringing up %s", what)
 	ctx, cancel := context.WithTimeout(ctx, f.Timeouts.Target)
-	dev, err := act(ctx, f.Stack, VolumeWait)
+	dev, err := act(ctx, s, VolumeWait)
 	cancel()
 	if err != nil {
 		if errors.Is(err, volume.ErrLayoutChanged) {
@@ -71,7 +71,7 @@ func (f *Flow) bringUpStack(ctx context.Context) error {
 	if devDir == "" {
 		devDir = "/dev"
 	}
-	for _, l := range stackLinks(f.Stack) {
+	for _, l := range stackLinks(s) {
 		if err := link(filepath.Join(devDir, l.name), l.to); err != nil {
 			f.logf("warning: %v", err)
 		}

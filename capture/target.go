@@ -40,3 +40,21 @@ func TargetFor(cfg *config.Config, fsType, spec string) (Target, error) {
 	}
 	return &target.Local{FSType: fstype, Device: dev, Wait: TargetWait, MountPoint: TargetMountPoint}, nil
 }
+
+// RootfsMountPoint is where the capture mounts the root file system for
+// failure_action dump_to_rootfs (dracut's name for it).
+const RootfsMountPoint = "/sysroot"
+
+// RootfsTarget is the machine's root file system as the capture kernel reaches it,
+// for failure_action dump_to_rootfs: fsType and spec are the device the image builder
+// recorded (service.CaptureInfo.Rootfs). It is mounted read-write at RootfsMountPoint.
+func RootfsTarget(fsType, spec string) (Target, error) {
+	if fsType == "" || spec == "" {
+		return nil, errors.New("the image records no root file system (rebuild it with gokdump start)")
+	}
+	dev, err := target.ParseDevice(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &target.Local{FSType: fsType, Device: dev, Wait: TargetWait, MountPoint: RootfsMountPoint}, nil
+}

@@ -60,6 +60,18 @@ type Status struct {
 	Pruned        []string        `json:"pruned,omitempty"` // old dump directories removed (keep_dumps)
 	Action        string          `json:"action,omitempty"` // final_action or failure_action taken
 	Warnings      []string        `json:"warnings,omitempty"`
+	// Fallback is set on a dump saved by failure_action dump_to_rootfs: it says which
+	// target failed first, and why.
+	Fallback *Fallback `json:"fallback,omitempty"`
+}
+
+// Fallback records the failure that made failure_action dump_to_rootfs save a dump to
+// the root file system instead of the configured target.
+type Fallback struct {
+	Action string `json:"action"`        // the failure_action that saved it: "dump_to_rootfs"
+	Target string `json:"target"`        // the configured target that failed
+	Error  string `json:"error"`         // why it failed
+	Dir    string `json:"dir,omitempty"` // the dump directory left on it (with its own status), if one was made
 }
 
 // maxStatusSize bounds a status file read back.

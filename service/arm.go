@@ -73,6 +73,9 @@ type StartResult struct {
 	// RawSave is what was found on a raw target's partition before arming, and the
 	// dump directory a waiting dump was converted into.
 	RawSave *rawdump.SaveResult
+	// Rootfs is the root file system failure_action dump_to_rootfs saves to (nil
+	// without it).
+	Rootfs *DumpDevice
 }
 
 // Start arms the capture kernel: it checks that memory is reserved, builds the
@@ -124,6 +127,7 @@ func (s *System) Start(opts StartOptions) (*StartResult, error) {
 			return res, fmt.Errorf("%w; not armed, since the next crash would overwrite it", err)
 		}
 	}
+	res.Rootfs = plan.Info.Rootfs
 	now, err := plan.Manifest()
 	if err != nil {
 		return nil, err

@@ -191,15 +191,34 @@ func udevEscape(s string) string {
 // rootfsDevice finds the mounted file system that holds dir (which need not exist
 // yet): the mount with the longest mount point that is a prefix of dir.
 func (s *System) rootfsDevice(dir string) (DumpDevice, error) {
-	p := filepath.Join(s.ProcRoot, "self/mountinfo")
-	data, err := smallfile.Read(p, maxSmallFile)
+	ms, p, err := s.mounts()
 	if err != nil {
 		return DumpDevice{}, fmt.Errorf("finding the file system of %s: %w", dir, err)
 	}
-	ms, err := mountinfo.Parse(bytes.NewReader(data), p)
-	if err != nil {
-		return DumpDevice{}, err
+	best := mountOf(ms, dir)
+	if best == nil {
+		return DumpDevice{}, fmt.Errorf("%s: no mount holds %s", p, dir)
 	}
+	if !captureFSType(best.FSType) {
+		return DumpDevice{}, fmt.Errorf("path %s is on a %s file system (%s), which the capture kernel cannot save to: configure an ext4, xfs or btrfs target", dir, best.FSType, best.Point)
+	}
+	return s.mountDevice(best, dir)
+}
+
+// mounts reads this process's mount table; it returns the file's path too.
+func (s *System) mounts() ([]mountinfo.Mount, string, error) {
+	p := filepath.Join(s.ProcRoot, "self/mountinfo")
+	data, err := smallfile.Read(p, maxSmallFile)
+	if err != nil {
+		return nil, p, err
+	}
+	ms, err := mountinfo.Parse(bytes.NewReader(data), p)
+	return ms, p, err
+}
+
+// mountOf is the mount that holds dir: the one with the longest mount point that is
+// a prefix of dir, the last one listed (the one on top) among equals.
+func mountOf(ms []mountinfo.Mount, dir string) *mountinfo.Mount {
 	var best *mountinfo.Mount
 	for i := range ms {
 		m := &ms[i]
@@ -209,29 +228,37 @@ func (s *System) rootfsDevice(dir string) (DumpDevice, error) {
 			}
 		}
 	}
-	if best == nil {
-		return DumpDevice{}, fmt.Errorf("%s: no mount holds %s", p, dir)
-	}
-	switch best.FSType {
+	return best
+}
+
+// captureFSType says whether the capture kernel saves to a file system of this type.
+func captureFSType(t string) bool {
+	switch t {
 	case "ext2", "ext3", "ext4", "xfs", "btrfs":
-	default:
-		return DumpDevice{}, fmt.Errorf("path %s is on a %s file system (%s), which the capture kernel cannot save to: configure an ext4, xfs or btrfs target", dir, best.FSType, best.Point)
+		return true
 	}
-	d := DumpDevice{FSType: best.FSType, Spec: best.Source}
+	return false
+}
+
+// mountDevice is the block device of the mount m as the capture kernel finds it, for
+// dumps in dir (an absolute path in this machine's tree, below m.Point).
+func (s *System) mountDevice(m *mountinfo.Mount, dir string) (DumpDevice, error) {
+	d := DumpDevice{FSType: m.FSType, Spec: m.Source}
 	// The capture kernel mounts the device's file system at its root: the dumps'
 	// directory there is the mount's root (a bind mount or subvolume) plus dir below
 	// the mount point.
-	if rel := filepath.Join(best.Root, strings.TrimPrefix(dir, strings.TrimSuffix(best.Point, "/"))); rel != filepath.Clean(dir) {
+	if rel := filepath.Join(m.Root, strings.TrimPrefix(dir, strings.TrimSuffix(m.Point, "/"))); rel != filepath.Clean(dir) {
 		d.Dir = rel
 	}
+	var err error
 	// Btrfs reports an anonymous device number (major 0): go by the source.
-	if !strings.HasPrefix(best.MajMin, "0:") {
-		d.Name, err = s.nameByNumber(best.MajMin)
+	if !strings.HasPrefix(m.MajMin, "0:") {
+		d.Name, err = s.nameByNumber(m.MajMin)
 	} else {
-		d.Name, err = s.deviceName(best.Source)
+		d.Name, err = s.deviceName(m.Source)
 	}
 	if err != nil {
-		return DumpDevice{}, fmt.Errorf("the device of %s (%s, %s): %w", best.Point, best.Source, best.MajMin, err)
+		return DumpDevice{}, fmt.Errorf("the device of %s (%s, %s): %w", m.Point, m.Source, m.MajMin, err)
 	}
 	// A UUID survives device renaming between the two kernels; prefer it.
 	if sb, err := target.ProbeFile(filepath.Join(s.DevRoot, d.Name)); err == nil && sb.UUID != "" {

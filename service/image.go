@@ -45,6 +45,9 @@ type CaptureInfo struct {
 	// Device is the dump device found when the image was built; Device.Name is ""
 	// when it was not present then.
 	Device DumpDevice `json:"device"`
+	// Rootfs is the machine's root file system, recorded for failure_action
+	// dump_to_rootfs (nil otherwise); Rootfs.Dir is the configured path on it.
+	Rootfs *DumpDevice `json:"rootfs,omitempty"`
 	// Notes are what the builder could not do exactly as configured.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -157,6 +160,27 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 		names = append(names, fsModule(dev.FSType))
 	}
 	names = append(names, stackModules(dev.Stack)...)
+	if cfg.FailureAction == config.ActionDumpToRootfs {
+		root, notes, err := s.rootDevice(cfg)
+		if err != nil {
+			return nil, err
+		}
+		p.Info.Rootfs = &root
+		p.Info.Notes = append(p.Info.Notes, notes...)
+		names = append(names, fsModule(root.FSType))
+		names = append(names, stackModules(root.Stack)...)
+		drv, err := s.driverModules(root.Name)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, drv...)
+		builtin, notes, err := s.releaseDrivers(cfg, p.Release, []string{root.Name}, true)
+		if err != nil {
+			return nil, rootfsError(cfg, "the root file system's device: "+err.Error())
+		}
+		names = append(names, builtin...)
+		p.Info.Notes = append(p.Info.Notes, notes...)
+	}
 	if dev.Name != "" {
 		drv, err := s.driverModules(dev.Name)
 		if err != nil {
@@ -371,6 +395,14 @@ func (p *Plan) Manifest() (*Manifest, error) {
 	dev, err := json.Marshal(p.Info.Device)
 	if err != nil {
 		return nil, err
+	}
+	if p.Info.Rootfs != nil {
+		// The root file system's device and stack, for dump_to_rootfs, likewise.
+		root, err := json.Marshal(p.Info.Rootfs)
+		if err != nil {
+			return nil, err
+		}
+		dev = append(dev, root...)
 	}
 	sum = sha256.Sum256(dev)
 	m.Device = hex.EncodeToString(sum[:])

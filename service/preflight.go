@@ -109,6 +109,11 @@ func (s *System) Preflight(opts StartOptions) (*PreflightResult, error) {
 	if w := s.roomWarning(opts.Config, plan.Info.Device); w != "" {
 		r.Warnings = append(r.Warnings, w)
 	}
+	if root := plan.Info.Rootfs; root != nil {
+		if w := s.roomWarning(opts.Config, *root); w != "" {
+			r.Warnings = append(r.Warnings, "failure_action dump_to_rootfs: "+w)
+		}
+	}
 	return r, nil
 }
 

@@ -35,6 +35,11 @@ type Status struct {
 	// RawNote says that a dump waits on a raw target's partition, not converted yet
 	// ("" when none, or the target is not raw).
 	RawNote string
+	// RootfsDir is path on the root file system when failure_action dump_to_rootfs
+	// may have saved there (the target is another file system); RootfsNew are the
+	// dumps there saved after Since.
+	RootfsDir string
+	RootfsNew []dumpdir.Dump
 }
 
 // ReadStatus reports whether a capture kernel is loaded, how much memory is
@@ -54,6 +59,18 @@ func (s *System) ReadStatus(cfg *config.Config) (*Status, error) {
 	}
 	out.RawNote = s.RawNote(cfg)
 	out.DumpDir, out.DumpDirNote = s.dumpDir(cfg)
+	if cfg.FailureAction == config.ActionDumpToRootfs && cfg.Target.Kind != config.TargetRootfs && out.DumpDir != cfg.Path {
+		out.RootfsDir = cfg.Path
+		dumps, err := dumpdir.List(cfg.Path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("listing dumps: %w", err)
+		}
+		for _, d := range dumps {
+			if d.Time.After(out.Since) {
+				out.RootfsNew = append(out.RootfsNew, d)
+			}
+		}
+	}
 	if out.DumpDir == "" {
 		return out, nil
 	}

@@ -73,6 +73,14 @@ func runCaptureService(ctx context.Context, con io.Writer) error {
 	} else {
 		flow.Target, flow.TargetErr = capture.TargetFor(cfg, fsType, spec)
 	}
+	if cfg.FailureAction == config.ActionDumpToRootfs {
+		var root service.DumpDevice
+		if info != nil && info.Rootfs != nil {
+			root = *info.Rootfs
+		}
+		flow.Rootfs, flow.RootfsErr = capture.RootfsTarget(root.FSType, root.Spec)
+		flow.RootfsDir, flow.RootfsStack = root.Dir, root.Stack
+	}
 	_, err = flow.Run(ctx)
 	if err == nil {
 		err = errors.New("the machine did not stop after the final action")

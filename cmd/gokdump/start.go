@@ -112,6 +112,9 @@ func doStart(e *env, f *serviceFlags, name string) int {
 	fmt.Fprintf(e.stdout, "loaded the capture kernel %s into the %s reservation\n", res.Kernel, mib(res.Reserved))
 	fmt.Fprintf(e.stdout, "capture command line: %s\n", res.Cmdline)
 	fmt.Fprintf(e.stdout, "kdump is armed: dumps go to %s\n", describeTarget(cfg))
+	if r := res.Rootfs; r != nil {
+		fmt.Fprintf(e.stdout, "failure_action dump_to_rootfs: when the target fails, dumps go to %s on the root file system (%s %s)\n", cfg.Path, r.FSType, r.Spec)
+	}
 	return 0
 }
 
@@ -195,6 +198,10 @@ record of that, since this boot). Exit status 0 when armed, 3 when not, 1 on err
 	fmt.Fprintf(w, "booted: %s\n", st.BootTime.UTC().Format(time.DateTime+" UTC"))
 	if st.RawNote != "" {
 		fmt.Fprintf(w, "raw dump: %s\n", st.RawNote)
+	}
+	if len(st.RootfsNew) > 0 {
+		fmt.Fprintf(w, "dumps saved by failure_action dump_to_rootfs on the root file system since %s:\n", st.Since.UTC().Format(time.DateTime+" UTC"))
+		printList(w, st.RootfsDir, st.RootfsNew)
 	}
 	if st.DumpDir == "" {
 		fmt.Fprintf(w, "dumps: %s\n", st.DumpDirNote)
