@@ -145,17 +145,30 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.recordStack(cfg, &dev); err != nil {
+		return nil, err
+	}
+	if err := s.captureSpec(cfg, &dev); err != nil {
+		return nil, err
+	}
 	p.Info.Device = dev
 	var names []string
 	if dev.FSType != "" {
 		names = append(names, fsModule(dev.FSType))
 	}
+	names = append(names, stackModules(dev.Stack)...)
 	if dev.Name != "" {
 		drv, err := s.driverModules(dev.Name)
 		if err != nil {
 			return nil, err
 		}
 		names = append(names, drv...)
+		builtin, notes, err := s.releaseDrivers(cfg, p.Release, []string{dev.Name}, true)
+		if err != nil {
+			return nil, directiveError(cfg, err.Error())
+		}
+		names = append(names, builtin...)
+		p.Info.Notes = append(p.Info.Notes, notes...)
 	} else {
 		// The device is not there now: take the drivers of every block device
 		// present, so the capture kernel can reach it if it is one of those disks'
@@ -172,6 +185,12 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 			}
 			names = append(names, drv...)
 		}
+		builtin, notes, err := s.releaseDrivers(cfg, p.Release, all, false)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, builtin...)
+		p.Info.Notes = append(p.Info.Notes, notes...)
 	}
 	names = append(names, cfg.ExtraModules...)
 	names = uniqueStrings(names)
@@ -320,12 +339,16 @@ func (p *Plan) Archive() (*initramfs.Archive, error) {
 // input by size and modification time (as make would, but also noticing files that
 // became older).
 type Manifest struct {
-	Version     int     `json:"version"`
-	Release     string  `json:"release"`
-	Compression string  `json:"compression"`
-	Binary      Input   `json:"binary"`
-	Config      string  `json:"config_sha256"`
-	Inputs      []Input `json:"inputs"`
+	Version     int    `json:"version"`
+	Release     string `json:"release"`
+	Compression string `json:"compression"`
+	Binary      Input  `json:"binary"`
+	Config      string `json:"config_sha256"`
+	// Device is the hash of the dump device as recorded in the image, its block
+	// stack included: an LV extended or moved, or an array rebuilt, changes it, and
+	// the next start rebuilds the image instead of arming a stale layout.
+	Device string  `json:"device_sha256,omitempty"`
+	Inputs []Input `json:"inputs"`
 }
 
 // manifestVersion changes when what goes into an image changes in a way old
@@ -345,6 +368,12 @@ func (p *Plan) Manifest() (*Manifest, error) {
 	m := &Manifest{Version: manifestVersion, Release: p.Release, Compression: p.Compression.String()}
 	sum := sha256.Sum256(p.configData)
 	m.Config = hex.EncodeToString(sum[:])
+	dev, err := json.Marshal(p.Info.Device)
+	if err != nil {
+		return nil, err
+	}
+	sum = sha256.Sum256(dev)
+	m.Device = hex.EncodeToString(sum[:])
 	for _, f := range p.Files {
 		in, err := statInput(f.Src)
 		if err != nil {
@@ -421,6 +450,8 @@ func RebuildReason(cfg *config.Config, imageExists bool, old, now *Manifest) str
 		return "the gokdump binary changed"
 	case old.Config != now.Config:
 		return "the configuration changed"
+	case old.Device != now.Device:
+		return "the dump device or the LVM/md layout under it changed"
 	}
 	before := map[string]Input{}
 	for _, in := range old.Inputs {

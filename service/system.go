@@ -15,6 +15,7 @@ import (
 
 	"github.com/gokdump/gokdump/internal/progdeps"
 	"github.com/gokdump/gokdump/internal/smallfile"
+	"github.com/gokdump/gokdump/volume"
 )
 
 // System names the parts of the machine the service reads and writes. Host returns
@@ -31,6 +32,12 @@ type System struct {
 	LibDirs []string
 	// Kexec loads the capture kernel (nil: kexec_file_load).
 	Kexec Kexec
+	// DescribeStack returns the LVM/md stack under a dm or md block device, by its
+	// kernel name (nil: volume.DescribeDevice on its node under DevRoot).
+	DescribeStack func(name string) (*volume.Stack, error)
+	// FreeBytes returns the bytes free for files in the file system holding dir
+	// (nil: statfs).
+	FreeBytes func(dir string) (int64, error)
 }
 
 // DefaultStateDir is where the capture initramfs images are kept.

@@ -93,6 +93,9 @@ func doStart(e *env, f *serviceFlags, name string) int {
 	for _, n := range res.Notes {
 		fmt.Fprintf(e.stderr, "gokdump %s: note: %s\n", name, n)
 	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(e.stderr, "gokdump %s: warning: %s\n", name, w)
+	}
 	if res.Rebuilt {
 		fmt.Fprintf(e.stdout, "built the capture initramfs %s (%s)\n", res.Image, res.RebuildReason)
 	} else {
