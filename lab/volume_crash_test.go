@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gokdump/gokdump/dumpdir"
 	"github.com/gokdump/gokdump/internal/testenv"
@@ -318,8 +320,10 @@ func TestVolumeRAID1Degraded(t *testing.T) {
 		afterArm: []plan.Command{plan.Cmd(plan.BuiltinWipe, plan.DiskRef("gokdump-m2"), "0", "1048576")},
 		conf:     crashConf("ext4 UUID=" + mdUUID),
 	})
+	// The capture kernel's md says it runs on one mirror of two.
 	r.serviceRun("").wantConsole(t, "GOKDUMP-LAB armed", "GOKDUMP-LAB ran after-arm: ok",
-		"gokdump: bringing up md array", "gokdump: saved ", "gokdump: action: poweroff")
+		"gokdump: bringing up md array", "md/raid1:md0: active with 1 out of 2 mirrors",
+		"gokdump: saved ", "gokdump: action: poweroff")
 	if _, _, err := MDMemberData(diskImage(t, r, "gokdump-m2")); err == nil {
 		t.Error("the wiped member still has a superblock")
 	}
@@ -405,5 +409,106 @@ func TestVolumeLayoutChanged(t *testing.T) {
 	}
 	if err != nil || strings.Join(names, ",") != "lost+found,keep.txt" {
 		t.Errorf("the file system's root holds %q (%v), want only lost+found and keep.txt", names, err)
+	}
+}
+
+// luksKey is the key file of the LUKS volume in TestVolumeRefusedAtStart.
+const luksKey = "gokdump-lab-luks-key"
+
+// TestVolumeRefusedAtStart: a thin LV and a LUKS volume as dump targets are refused by
+// "gokdump start" (and "config check") with the kdump.conf line and why, and nothing
+// is armed. One boot-only guest makes both with lvm2 and cryptsetup.
+func TestVolumeRefusedAtStart(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("boots QEMU guests (minutes); not in -short")
+	}
+	needVolumeTools(t)
+	testenv.NeedPackages(t, map[string]string{"/sbin/cryptsetup": "cryptsetup-bin"})
+	b := labBinaries(t)
+	k := testenv.KernelPackage(t, testenv.Kernel61)
+	dir := t.TempDir()
+	var disks []Disk
+	for _, d := range []volDisk{{"gokdump-pv1", 256}, {"gokdump-luks", 64}} {
+		p := filepath.Join(dir, d.serial+".img")
+		if err := makeDisk(p, int64(d.sizeMiB)<<20); err != nil {
+			t.Fatal(err)
+		}
+		disks = append(disks, Disk{Path: p, Serial: d.serial})
+	}
+	start := func(conf string) plan.Command {
+		return plan.Command{Argv: []string{plan.GokdumpPath, "start", "--config", conf, "--kernel", plan.KernelPath}, MayFail: true}
+	}
+	check := func(conf string) plan.Command {
+		return plan.Command{Argv: []string{plan.GokdumpPath, "config", "check", "--config", conf, "--kernel", plan.KernelPath}, MayFail: true}
+	}
+	// The guest has no thin_check (thin-provisioning-tools): lvm2 skips the check.
+	thinConf := plan.LVMConfig + ` global{thin_check_executable=""}`
+	thin := func(args ...string) plan.Command {
+		return plan.Cmd(append([]string{"/sbin/lvm", args[0], "--config", thinConf}, args[1:]...)...)
+	}
+	luks := plan.DiskRef("gokdump-luks")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	res, err := Boot(ctx, Config{
+		Kernel: k, Binaries: b, Dir: dir, MemoryMiB: 768,
+		Modules:    append(append([]string{}, VolumeModules...), "dm_thin_pool", "dm_crypt", "ecb", "xts", "algif_skcipher", "algif_hash"),
+		HostFiles:  append(VolumeToolFiles(), "/sbin/cryptsetup", "/bin/cat"),
+		ExtraDisks: disks,
+		Files: []GuestFile{
+			{Path: "/etc/kdump-thin.conf", Mode: 0o600, Data: []byte("ext4 /dev/mapper/vgthin-thin\npath /var/crash\n")},
+			{Path: "/etc/kdump-luks.conf", Mode: 0o600, Data: []byte("path /var/crash\next4 /dev/mapper/labcrypt\n")},
+			{Path: "/etc/lab-luks.key", Mode: 0o600, Data: []byte(luksKey)},
+		},
+		Setup: []plan.Command{
+			thin("pvcreate", plan.DiskRef("gokdump-pv1")),
+			thin("vgcreate", "vgthin", plan.DiskRef("gokdump-pv1")),
+			thin("lvcreate", "--type", "thin-pool", "-L", "64M", "-n", "pool", "vgthin"),
+			thin("lvcreate", "-V", "128M", "-T", "vgthin/pool", "-n", "thin"),
+			plan.Cmd("/sbin/mkfs.ext4", "-q", "/dev/mapper/vgthin-thin"),
+			start("/etc/kdump-thin.conf"),
+			check("/etc/kdump-thin.conf"),
+			// LUKS2 with PBKDF2 at a low count: argon2's memory and time are not
+			// what this test is about.
+			plan.Cmd("/sbin/cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
+				"--pbkdf-force-iterations", "1000", "--key-file", "/etc/lab-luks.key", luks),
+			plan.Cmd("/sbin/cryptsetup", "open", "--key-file", "/etc/lab-luks.key", luks, "labcrypt"),
+			plan.Cmd("/sbin/mkfs.ext4", "-q", "/dev/mapper/labcrypt"),
+			start("/etc/kdump-luks.conf"),
+			check("/etc/kdump-luks.conf"),
+			plan.Cmd("/bin/cat", "/sys/kernel/kexec_crash_loaded"),
+		},
+		Timeout: 10 * time.Minute,
+	})
+	if res != nil {
+		t.Logf("volume-refused: VM ran %s; console %s", res.Elapsed.Round(time.Second), res.ConsoleLog)
+	}
+	if err != nil {
+		if res != nil {
+			t.Logf("console tail:\n%s", ConsoleTail(res.ConsoleLog, 80))
+		}
+		t.Fatal(err)
+	}
+	con, err := os.ReadFile(res.ConsoleLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr := &serviceRun{res: res, con: string(con)}
+	failed := "GOKDUMP-LAB ran setup: failed"
+	sr.wantConsole(t,
+		"run setup: "+plan.GokdumpPath+" start --config /etc/kdump-thin.conf", "/etc/kdump-thin.conf:1",
+		"a thin LV needs its pool's dm-thin metadata activated", failed,
+		"run setup: "+plan.GokdumpPath+" config check --config /etc/kdump-thin.conf", "/etc/kdump-thin.conf:1",
+		"a thin LV needs", failed,
+		"run setup: "+plan.GokdumpPath+" start --config /etc/kdump-luks.conf", "/etc/kdump-luks.conf:2",
+		"a dm-crypt (LUKS) volume: its key is not available to the capture kernel; use a remote target", failed,
+		"run setup: "+plan.GokdumpPath+" config check --config /etc/kdump-luks.conf", "/etc/kdump-luks.conf:2",
+		"LUKS", failed,
+		"GOKDUMP-LAB done")
+	if !regexp.MustCompile(`run setup: /bin/cat /sys/kernel/kexec_crash_loaded\r?\n0\r?\n`).MatchString(sr.con) {
+		t.Error("after the refusals the kernel has a capture kernel loaded (or the console does not say)")
+	}
+	if strings.Contains(sr.con, "GOKDUMP-LAB armed") {
+		t.Error("the guest armed")
 	}
 }
