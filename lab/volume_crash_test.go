@@ -25,6 +25,11 @@ import (
 // finds the volume's bytes on the disk images from the on-disk metadata (VolumeImage),
 // attaches them to a read-only loop device and checks: the dump directory and status,
 // the dump opens with gokdump info and libkdumpfile, fsck passes, keep.txt is as it was.
+//
+// Cost, one guest per test (VM wall time under TCG on a loaded 2-core host): linear LV
+// 65 s, striped LV (6.12) 78 s, RAID1 86 s, degraded RAID1 80-110 s (the capture waits
+// 30 s for the missing member), LVM over RAID1 85 s, layout changed 53 s, refusals
+// (boot only, thin and LUKS in one guest) 25 s.
 
 // keepText is what Setup writes to keep.txt on each volume's file system.
 const keepText = "gokdump lab: this file predates the crash\n"
