@@ -127,6 +127,8 @@ func (s *System) Start(opts StartOptions) (*StartResult, error) {
 			return nil, fmt.Errorf("building the capture initramfs %s: %w", res.Image, err)
 		}
 		res.Rebuilt = true
+	} else if old != nil && old.Device != now.Device {
+		res.Warnings = append(res.Warnings, "force_no_rebuild keeps an image whose dump device or LVM/md layout differs from the one found now: the capture will refuse to write through the recorded layout (failure_action); rebuild it without force_no_rebuild")
 	}
 
 	cmdline, err := s.Cmdline()

@@ -187,3 +187,58 @@ func TestPlanPlainDeviceNoStack(t *testing.T) {
 		t.Errorf("plain disk brings %s", names)
 	}
 }
+
+// TestStartRearmsOnLayoutChange: start rebuilds the image when the stack under the
+// dump device changed since the last build (what the udev rule's restart relies on),
+// and with force_no_rebuild keeps it but warns that the capture will refuse it.
+func TestStartRearmsOnLayoutChange(t *testing.T) {
+	m := newFakeMachine(t)
+	m.Kexec = &fakeKexec{}
+	m.setKexecFiles("new", false, 256<<20)
+	stack := testStack
+	lv := *testStack.LV
+	stack.LV = &lv
+	m.addStack(t, &stack, nil)
+	start := func(conf string) *StartResult {
+		t.Helper()
+		res, err := m.Start(StartOptions{Config: mustConfig(t, conf), ConfigData: []byte(conf), Self: m.path("usr/sbin/gokdump")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	const conf = "ext4 /dev/mapper/vg0-crash\n"
+	if res := start(conf); !res.Rebuilt {
+		t.Fatal("first start did not build")
+	}
+	if res := start(conf); res.Rebuilt {
+		t.Fatalf("rebuilt without a change: %s", res.RebuildReason)
+	}
+	lv.Seqno = 8 // lvextend
+	lv.Table = append([]volume.Target(nil), lv.Table...)
+	lv.Table[0].Length *= 2
+	if res := start(conf); !res.Rebuilt || !strings.Contains(res.RebuildReason, "LVM/md layout") {
+		t.Fatalf("after lvextend: rebuilt %v (%s)", res.Rebuilt, res.RebuildReason)
+	}
+	info, err := readCaptureInfoFromImage(t, m.ImagePath(testRelease))
+	if err != nil || info.Device.Stack == nil || info.Device.Stack.LV.Seqno != 8 {
+		t.Errorf("image after lvextend: %+v %v", info, err)
+	}
+	// force_no_rebuild: the stale image stays, with a warning.
+	const never = conf + "force_no_rebuild 1\n"
+	start(never) // the image exists: kept, though the configuration changed
+	lv.Seqno = 9
+	res := start(never)
+	if res.Rebuilt || !strings.Contains(strings.Join(res.Warnings, "\n"), "force_no_rebuild keeps an image") {
+		t.Errorf("force_no_rebuild with a changed layout: rebuilt %v, warnings %q", res.Rebuilt, res.Warnings)
+	}
+}
+
+// readCaptureInfoFromImage reads capture.json out of a built image.
+func readCaptureInfoFromImage(t *testing.T, img string) (*CaptureInfo, error) {
+	t.Helper()
+	files, _ := readImage(t, img)
+	var info CaptureInfo
+	err := json.Unmarshal([]byte(files[CaptureInfoPath].data), &info)
+	return &info, err
+}

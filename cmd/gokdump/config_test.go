@@ -100,4 +100,10 @@ func TestConfigCheckMachine(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "cannot be armed") || !strings.Contains(errs, "6.9.0-other") {
 		t.Errorf("another release without modules: exit %d, stderr %q", code, errs)
 	}
+	// Fedora's KDUMP_KERNELVER names the release too.
+	t.Setenv("KDUMP_KERNELVER", "6.9.0-env")
+	code, _, errs = runCmd(t, append([]string{"config", "check"}, flags...)...)
+	if code != 1 || !strings.Contains(errs, "6.9.0-env") {
+		t.Errorf("KDUMP_KERNELVER: exit %d, stderr %q", code, errs)
+	}
 }
