@@ -78,6 +78,9 @@ func writeFirstInitramfs(file string, cfg *Config, p *plan.Plan) error {
 			add(a.AddFile(f.Path, f.Mode, f.Data))
 		}
 	}
+	for _, f := range cfg.Files {
+		add(a.AddFile(f.Path, f.Mode, f.Data))
+	}
 	if len(cfg.HostFiles) > 0 {
 		files, err := progdeps.Files(cfg.HostFiles, progdeps.DefaultLibDirs)
 		if err != nil {

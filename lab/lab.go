@@ -84,6 +84,9 @@ type Config struct {
 	// dump where Service.KdumpConf says (usually one of ExtraDisks). The workload
 	// sizes then default to 0. Result.Vmcore stays empty: the test reads the target.
 	Service *Service
+	// Files are put into the first kernel's initramfs (in service mode Service.Files
+	// too): configuration files for the Setup commands, ...
+	Files []GuestFile
 	// HostFiles are host files put into the first kernel's initramfs at the same
 	// paths, each ELF program with its dynamic loader and shared libraries and each
 	// script with its interpreter (package progdeps, as kdump.conf's extra_bins):

@@ -209,6 +209,13 @@ func readStatus(t *testing.T, dir string) *dumpdir.Status {
 // and vmcore-dmesg.txt hold the crash, the status file says complete.
 func checkSavedDump(t *testing.T, r *serviceRun, release string) string {
 	dir, files := r.dumpDir(t)
+	return checkDumpDir(t, dir, files, release)
+}
+
+// checkDumpDir checks a complete capture in the dump directory dir (extracted to the
+// host), whose entries on the target are files.
+func checkDumpDir(t *testing.T, dir string, files map[string]Ext4Entry, release string) string {
+	t.Helper()
 	wantNames(t, files, dumpdir.DumpFile, dumpdir.DmesgFile, dumpdir.StatusFile)
 	dump := filepath.Join(dir, dumpdir.DumpFile)
 	f, err := vmcore.Open(dump)

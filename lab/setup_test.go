@@ -90,6 +90,7 @@ func TestFirstInitramfsPlan(t *testing.T) {
 	cfg := Config{
 		Kernel: fakeKernel(t), Binaries: Binaries{Guest: guest, Gokdump: guest}, Dir: dir,
 		HostFiles: []string{sh, conf}, Setup: setup, AfterArm: after,
+		Files:   []GuestFile{{Path: "/etc/kdump-other.conf", Mode: 0o600, Data: []byte("nfs x:/y\n")}},
 		Service: &Service{KdumpConf: "ext4 LABEL=root\n", Root: &plan.Root{Device: plan.DiskRef("root"), FSType: "ext4"}},
 	}
 	if err := cfg.setDefaults(); err != nil {
@@ -106,6 +107,9 @@ func TestFirstInitramfsPlan(t *testing.T) {
 	for name := range files {
 		libc = libc || strings.HasSuffix(name, "/libc.so.6")
 		loader = loader || strings.HasSuffix(name, "/ld-linux-x86-64.so.2")
+	}
+	if string(files["/etc/kdump-other.conf"]) != "nfs x:/y\n" {
+		t.Errorf("Config.Files: the image has %q", files["/etc/kdump-other.conf"])
 	}
 	if files[sh] == nil || !libc || !loader || string(files[conf]) != "x = 1\n" {
 		t.Errorf("the image lacks %s (%v), libc (%v), the loader (%v) or %s", sh, files[sh] != nil, libc, loader, conf)

@@ -3,7 +3,6 @@ package lab
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -120,40 +119,6 @@ func runVolume(t *testing.T, c volumeCase) *volumeRun {
 // serviceRun is the view of the run that the service tests' checks take.
 func (r *volumeRun) serviceRun(disk string) *serviceRun {
 	return &serviceRun{res: r.res, disk: disk, out: filepath.Join(r.dir, "out"), con: r.con}
-}
-
-// TestLabSetupAfterArm proves the lab's guest commands: Setup makes the dump target's
-// file system with the guest's own mkfs.ext4, AfterArm checks it with e2fsck and
-// mounts it read-only after "gokdump start", and the capture saves to it.
-func TestLabSetupAfterArm(t *testing.T) {
-	t.Parallel()
-	const serial = "gokdump-blank"
-	disk := plan.DiskRef(serial)
-	r := runVolume(t, volumeCase{
-		name: "setup-after-arm", kernel: testenv.Kernel61,
-		disks: []volDisk{{serial, 512}},
-		setup: []plan.Command{
-			plan.Cmd("/sbin/mkfs.ext4", "-q", "-L", dumpLabel, disk),
-			{Argv: []string{"/sbin/lvm", "version", "--config", plan.LVMConfig}, MayFail: true},
-			{Argv: []string{"/sbin/mdadm", "--version"}, MayFail: true},
-			{Argv: []string{"/sbin/mkfs.xfs", "-V"}, MayFail: true},
-		},
-		afterArm: []plan.Command{
-			plan.Cmd("/sbin/e2fsck", "-fn", disk),
-			plan.Cmd(plan.BuiltinMount, disk, "/mnt", "ext4", "ro"),
-			plan.Cmd(plan.BuiltinUmount, "/mnt"),
-		},
-		conf: "ext4 LABEL=" + dumpLabel + "\npath /var/crash\ncore_collector makedumpfile -l -d 31\nfinal_action poweroff\n",
-	})
-	sr := r.serviceRun(r.disks[serial])
-	sr.wantConsole(t, "GOKDUMP-LAB run setup: /sbin/mkfs.ext4 -q -L "+dumpLabel+" /dev/vd", "GOKDUMP-LAB ran setup: ok",
-		"GOKDUMP-LAB armed", "GOKDUMP-LAB run after-arm: /sbin/e2fsck -fn /dev/vd", "GOKDUMP-LAB ran after-arm: ok",
-		"GOKDUMP-LAB ran after-arm: ok", "GOKDUMP-LAB ran after-arm: ok",
-		"gokdump: saved ", "gokdump: action: poweroff")
-	checkSavedDump(t, sr, testenv.KernelPackage(t, testenv.Kernel61).Release)
-	if out, err := exec.Command("e2fsck", "-fn", r.disks[serial]).CombinedOutput(); err != nil {
-		t.Errorf("e2fsck -fn after the capture: %v\n%s", err, out)
-	}
 }
 
 // TestLabBootRoot proves a boot-only run (Boot) in the root-on-disk mode: the guest

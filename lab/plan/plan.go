@@ -155,7 +155,7 @@ type Plan struct {
 //
 // Argv[0] is a program in the guest (a host program carried by package lab's
 // Config.HostFiles, or plan.GokdumpPath) or a builtin (BuiltinMount, BuiltinUmount,
-// BuiltinWipe). Any argument may name a disk by its serial as DiskRef(serial),
+// BuiltinWipe, BuiltinWrite). Any argument may name a disk by its serial as DiskRef(serial),
 // "{disk:SERIAL}": the guest waits (DiskWaitSeconds) for that disk and puts its /dev
 // path in. (The /dev/vdX letters follow the order of QEMU's -drive options, the lab's
 // own disks first, but serials do not depend on it.)
@@ -185,10 +185,13 @@ const (
 	// held by md or device-mapper: the way to make a member unreadable behind a running
 	// array's back (its superblock wiped) after arming.
 	BuiltinWipe = "lab:wipe"
+	// BuiltinWrite FILE TEXT: write TEXT to FILE (created 0644, replaced) and fsync it:
+	// a file the test finds unchanged on a volume after the capture.
+	BuiltinWrite = "lab:write"
 )
 
 // builtinArgs is how many arguments (after the name) each builtin takes: min, max.
-var builtinArgs = map[string][2]int{BuiltinMount: {3, 4}, BuiltinUmount: {1, 1}, BuiltinWipe: {3, 3}}
+var builtinArgs = map[string][2]int{BuiltinMount: {3, 4}, BuiltinUmount: {1, 1}, BuiltinWipe: {3, 3}, BuiltinWrite: {2, 2}}
 
 // DiskRef is how a Command's argument (or Root.Device) names the disk with this serial.
 func DiskRef(serial string) string { return "{disk:" + serial + "}" }

@@ -99,6 +99,8 @@ func runBuiltin(argv []string) error {
 				argv[0], argv[1], argv[2], argv[3])
 		}
 		return wipe(argv[1], off, n)
+	case plan.BuiltinWrite:
+		return writeSynced(argv[1], []byte(argv[2]))
 	}
 	return fmt.Errorf("unknown builtin %q", argv[0])
 }
@@ -160,4 +162,20 @@ func (g *labGuest) mountRoot() error {
 	}
 	g.say("root %s (%s) mounted on %s", dev, r.FSType, plan.RootMount)
 	return nil
+}
+
+// writeSynced writes data to file (0644) and fsyncs it.
+func writeSynced(file string, data []byte) error {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

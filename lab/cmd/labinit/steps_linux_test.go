@@ -70,7 +70,15 @@ func TestWipe(t *testing.T) {
 	if len(data) != 3<<20 || data[4095] != 0xaa || data[4096] != 0 || data[4096+2<<20-1] != 0 || data[4096+2<<20] != 0xaa {
 		t.Errorf("wipe wrote the wrong bytes (len %d)", len(data))
 	}
+	file := filepath.Join(t.TempDir(), "keep.txt")
+	if err := runBuiltin([]string{plan.BuiltinWrite, file, "kept\n"}); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(file); err != nil || string(data) != "kept\n" {
+		t.Errorf("lab:write wrote %q, %v", data, err)
+	}
 	for _, argv := range [][]string{
+		{plan.BuiltinWrite, filepath.Join(t.TempDir(), "no", "dir"), "x"},
 		{plan.BuiltinWipe, dev, "-1", "10"},
 		{plan.BuiltinWipe, dev, "0", "0x10"},
 		{plan.BuiltinWipe, filepath.Join(t.TempDir(), "absent"), "0", "10"},
