@@ -3,7 +3,6 @@ package lab
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,42 +104,8 @@ func checkDumpReaders(t *testing.T, dump, release string) {
 	if err != nil || !strings.Contains(string(out), release) || !strings.Contains(string(out), sysrqPanic) {
 		t.Errorf("gokdump info %s: %v\n%s", dump, err, out)
 	}
-	py := needLibkdumpfile(t)
 	d := openDump(t, dump)
-	var pfns []uint64
-	var list bytes.Buffer
-	for pfn, seen := uint64(0), 0; pfn < d.Kdump.MaxMapnr && len(pfns) < 400; pfn++ {
-		if ok, err := d.PageDumped(pfn); err != nil {
-			t.Fatal(err)
-		} else if ok {
-			if seen%97 == 0 {
-				pfns = append(pfns, pfn)
-				fmt.Fprintln(&list, pfn)
-			}
-			seen++
-		}
-	}
-	dir := t.TempDir()
-	listFile, pagesFile := filepath.Join(dir, "pfns"), filepath.Join(dir, "pages")
-	if err := os.WriteFile(listFile, list.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if got := string(run(t, py, "-c", libkdumpfileRead, dump, listFile, pagesFile)); got != "diskdump "+release+"\n" {
-		t.Errorf("libkdumpfile on %s says %q", dump, got)
-	}
-	got, err := os.ReadFile(pagesFile)
-	if err != nil || len(got) != len(pfns)*4096 || len(pfns) < 100 {
-		t.Fatalf("libkdumpfile read %d bytes of %d pages: %v", len(got), len(pfns), err)
-	}
-	page := make([]byte, 4096)
-	for i, pfn := range pfns {
-		if _, err := d.ReadPhys(page, pfn*4096); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got[i*4096:(i+1)*4096], page) {
-			t.Fatalf("pfn %#x: libkdumpfile and gokdump read different bytes", pfn)
-		}
-	}
+	libkdumpfileAgrees(t, needLibkdumpfile(t), d, dump, release, d)
 }
 
 // checkExt4Volume checks an ext4 volume (a loop device) after a capture that saved.
