@@ -19,7 +19,6 @@ package config
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -271,13 +270,10 @@ func (l ErrorList) Unwrap() []error {
 }
 
 // Load reads the configuration file at file.
+// A shell-variable file is read as Debian's /etc/default/kdump-tools (FromDebian).
 func Load(file string) (*Config, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	return Parse(f, file)
+	c, _, err := LoadOrDefault(file, true)
+	return c, err
 }
 
 // LoadOrDefault is Load for the service, which must work on a machine nobody
@@ -306,7 +302,7 @@ func LoadOrDefault(file string, explicit bool) (c *Config, data []byte, err erro
 	if len(data) > maxSize {
 		return nil, nil, &Error{File: file, Msg: fmt.Sprintf("larger than %d bytes: not a kdump.conf", maxSize)}
 	}
-	c, err = Parse(bytes.NewReader(data), file)
+	c, err = parseData(data, file)
 	if err != nil {
 		return nil, nil, err
 	}
