@@ -592,6 +592,9 @@ func (c *Config) checkCombinations(p *parser) {
 	if c.SSHKey != "" && c.Target.Kind != TargetSSH {
 		p.errorf(c.Lines["sshkey"], "sshkey is only used with an ssh target")
 	}
+	if c.Layout == LayoutDebian && c.Target.Kind == TargetRaw {
+		p.errorf(c.Lines["dump_layout"], "dump_layout debian: a raw target's dumps are converted at the next boot in Fedora's layout; leave dump_layout out")
+	}
 	if c.FailureAction == ActionDumpToRootfs && c.Target.Kind == TargetRootfs && c.Lines["failure_action"] != 0 {
 		p.errorf(c.Lines["failure_action"], "failure_action dump_to_rootfs: the dump already goes to the root file system (no target is given)")
 	}
