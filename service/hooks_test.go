@@ -62,3 +62,30 @@ func TestPlanHookDirs(t *testing.T) {
 		t.Error("a new pre.d program does not rebuild the image")
 	}
 }
+
+// TestStartCmdline: the command-line directives (or /etc/sysconfig/kdump's
+// variables) shape what is loaded, and status shows exactly that line.
+func TestStartCmdline(t *testing.T) {
+	m := newFakeMachine(t)
+	k := &fakeKexec{}
+	m.Kexec = k
+	m.setKexecFiles("new", false, 256<<20)
+	conf := "kdump_commandline root=UUID=1234 ro console=ttyS0 splash\nkdump_commandline_remove splash irqpoll\nkdump_commandline_append nr_cpus=2 rdinit=/sbin/other\n"
+	cfg := mustConfig(t, conf)
+	res, err := m.Start(StartOptions{Config: cfg, ConfigData: []byte(conf), Self: m.path("usr/sbin/gokdump")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "root=UUID=1234 ro console=ttyS0 reset_devices cgroup_disable=memory mce=off numa=off transparent_hugepage=never acpi_no_memhotplug panic=10 nokaslr nr_cpus=2 rdinit=/init"
+	if res.Cmdline != want || len(k.calls) != 1 || k.calls[0].cmdline != want {
+		t.Errorf("loaded %q (%+v), want %q", res.Cmdline, k.calls, want)
+	}
+	m.setKexecFiles("new", true, 256<<20)
+	st, err := m.ReadStatus(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Cmdline != want || st.Release != testRelease || st.Kernel != res.Kernel {
+		t.Errorf("status: %q %q %q", st.Cmdline, st.Release, st.Kernel)
+	}
+}
