@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +23,10 @@ import (
 //     KDUMP_NUM_DUMPS as keep_dumps, MAKEDUMP_ARGS as core_collector, ...), refusing
 //     what gokdump cannot do with the line and the reason. Load and LoadOrDefault
 //     recognise it by its content (NAME=value lines), whatever its name.
+
+// IsDebian reports whether c was read from Debian's kdump-tools settings
+// (FromDebian).
+func (c *Config) IsDebian() bool { return c.Origin != nil }
 
 // SysconfigFile is Fedora's kdumpctl settings file.
 const SysconfigFile = "/etc/sysconfig/kdump"
@@ -214,7 +219,8 @@ func sortErrors(l ErrorList) ErrorList {
 
 // debianDefaultArgs is MAKEDUMP_ARGS when unset (kdump-config: compressed with
 // zlib, only the kernel's own pages). kdump-config adds -F, a flattened stream,
-// because it pipes the dump into a compressor; gokdump writes the file itself.
+// because it pipes the dump into a compressor; gokdump writes the file itself, and
+// adds -F only for an SSH target, where the dump is a stream.
 var debianDefaultArgs = []string{"-c", "-d", "31"}
 
 // debianIgnored are kdump-tools variables gokdump reads but does not use, with why.
@@ -310,7 +316,7 @@ func FromDebian(v *ShellVars) (*Config, error) {
 			words := strings.Fields(val)
 			var args []string
 			for _, w := range words {
-				if w == "-F" {
+				if w == "-F" && ssh.Value == "" {
 					c.Warnf(a.Line, "MAKEDUMP_ARGS: -F is left out: kdump-tools needs the flattened format to pipe the dump into a compressor, gokdump writes the dump file itself (readable by crash as it is)")
 					continue
 				}
@@ -437,6 +443,10 @@ func FromDebian(v *ShellVars) (*Config, error) {
 			}
 			c.Warnf(a.Line, "%s is not a kdump-tools setting: ignored", name)
 		}
+	}
+	if c.Target.Kind == TargetSSH && !slices.Contains(c.Collector.Args, "-F") {
+		// kdump-config always adds it; over ssh the dump is a stream.
+		c.Collector.Args = append(c.Collector.Args, "-F")
 	}
 	if len(p.errs) > 0 {
 		return nil, sortErrors(p.errs)

@@ -1,19 +1,17 @@
 package config
 
 import (
-	"archive/tar"
 	"bytes"
 	"errors"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/gokdump/gokdump/internal/testenv"
 )
 
 func TestParseShellVars(t *testing.T) {
@@ -193,65 +191,13 @@ func mustParse(t *testing.T, conf string) *Config {
 	return c
 }
 
-var (
-	debianOnce sync.Once
-	debianFile []byte
-	debianErr  error
-)
-
 // debianDefaults returns Debian's packaged /etc/default/kdump-tools: kdump-tools
 // ships it as /usr/share/kdump-tools/kdump-tools.conf and its postinst installs it
-// as /etc/default/kdump-tools. The package is taken from apt's cache, or fetched
-// with apt-get download (not installed: its maintainer scripts would edit the boot
-// loader's configuration).
+// as /etc/default/kdump-tools. The package is read, not installed (its maintainer
+// scripts would edit the boot loader's configuration).
 func debianDefaults(t *testing.T) []byte {
 	t.Helper()
-	debianOnce.Do(func() { debianFile, debianErr = fetchDebianDefaults() })
-	if debianErr != nil {
-		t.Fatalf("Debian's kdump-tools package: %v (apt-get download kdump-tools must work: run apt-get update)", debianErr)
-	}
-	return debianFile
-}
-
-func fetchDebianDefaults() ([]byte, error) {
-	debs, _ := filepath.Glob("/var/cache/apt/archives/kdump-tools_*.deb")
-	if len(debs) == 0 {
-		dir, err := os.MkdirTemp("", "kdump-tools")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		download := func() ([]byte, error) {
-			cmd := exec.Command("apt-get", "download", "-q", "kdump-tools")
-			cmd.Dir = dir
-			return cmd.CombinedOutput()
-		}
-		if _, err := download(); err != nil {
-			if out, err := exec.Command("apt-get", "update", "-q").CombinedOutput(); err != nil {
-				return nil, errors.New("apt-get update: " + err.Error() + "\n" + string(out))
-			}
-			if out, err := download(); err != nil {
-				return nil, errors.New("apt-get download kdump-tools: " + err.Error() + "\n" + string(out))
-			}
-		}
-		if debs, _ = filepath.Glob(filepath.Join(dir, "kdump-tools_*.deb")); len(debs) == 0 {
-			return nil, errors.New("apt-get download left no kdump-tools_*.deb")
-		}
-	}
-	out, err := exec.Command("dpkg-deb", "--fsys-tarfile", debs[len(debs)-1]).Output()
-	if err != nil {
-		return nil, errors.New("dpkg-deb --fsys-tarfile: " + err.Error())
-	}
-	tr := tar.NewReader(bytes.NewReader(out))
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			return nil, errors.New("no usr/share/kdump-tools/kdump-tools.conf in the package: " + err.Error())
-		}
-		if strings.TrimPrefix(h.Name, "./") == "usr/share/kdump-tools/kdump-tools.conf" {
-			return io.ReadAll(tr)
-		}
-	}
+	return testenv.DebianPackageFile(t, "kdump-tools", "/usr/share/kdump-tools/kdump-tools.conf")
 }
 
 // withVars returns Debian's file with each variable of set given that value: the
@@ -356,6 +302,7 @@ func TestDebianVariables(t *testing.T) {
 		}, ""},
 		{"ssh", map[string]string{"SSH": `"kdump@10.0.0.2"`, "SSH_KEY": `"/root/.ssh/kdump_id_rsa"`}, func(c *Config) bool {
 			return c.Target.Kind == TargetSSH && c.Target.User == "kdump" && c.Target.Host == "10.0.0.2" && c.SSHKey == "/root/.ssh/kdump_id_rsa" &&
+				c.Collector.String() == "makedumpfile -c -d 31 -F" &&
 				c.Path == "/var/crash" && c.Origin["ssh"] == "SSH" && c.Origin["sshkey"] == "SSH_KEY"
 		}, ""},
 		{"ssh key alone", map[string]string{"SSH_KEY": `"/root/.ssh/kdump_id_rsa"`}, func(c *Config) bool { return c.SSHKey == "" }, "SSH_KEY is not used without SSH"},
