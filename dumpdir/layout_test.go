@@ -59,7 +59,7 @@ func TestListDebian(t *testing.T) {
 	mkdump(t, dir, "202501020000", map[string]string{"dump-incomplete": "12"})
 	mkdump(t, dir, "202501030000", map[string]string{"dump.202501030000.xz": "1"})
 	mkdump(t, dir, "10.0.0.5-202501040000", map[string]string{"vmcore.202501040000": "1234"})
-	mkdump(t, dir, "202501050000", map[string]string{StatusFile: `{"version":1,"result":"complete","start":"2025-01-05T00:00:00Z","host":"h"}`, "dump.202501050000": "1"})
+	mkdump(t, dir, "202501050000", map[string]string{StatusFile: `{"version":1,"result":"complete","start":"2025-01-05T00:00:42Z","host":"h"}`, "dump.202501050000": "1"})
 	mkdump(t, dir, "h-2025-01-01-12:00:00", map[string]string{DumpFile: "1"})
 	mkdump(t, dir, "202501060000", nil)
 	mkdump(t, dir, "notes", map[string]string{"dump.x": "1"})
@@ -88,6 +88,10 @@ func TestListDebian(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("List:\n got %+v\nwant %+v", got, want)
+	}
+	// The status file's start, to the second, where Debian's name stops at the minute.
+	if len(dumps) == 7 && !dumps[5].Time.Equal(time.Date(2025, 1, 5, 0, 0, 42, 0, time.UTC)) {
+		t.Errorf("time %v, want the status file's start", dumps[5].Time)
 	}
 	// keep_dumps (KDUMP_NUM_DUMPS) counts the dumps of both layouts, oldest first.
 	removed, err := Prune(dir, 2)

@@ -68,6 +68,10 @@ func readDump(dir, host string, t time.Time, l Layout) Dump {
 	st, err := ReadStatus(dir)
 	if err == nil {
 		d.Status, d.Result, d.Panic = st, st.Result, st.PanicLine
+		if l == Debian && st.Start.UTC().Truncate(time.Minute).Equal(t) {
+			// Debian's names stop at the minute; the status file has the second.
+			d.Time = st.Start.UTC()
+		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		d.Err = err
 	}

@@ -183,3 +183,21 @@ func TestListBothLayouts(t *testing.T) {
 		t.Errorf("exit %d\n%s%s", code, out, errs)
 	}
 }
+
+// TestConfigCheckFedoraDirectives: kdumpctl's deprecation warning for default, the
+// failure action it sets, and the kdump-utils directives gokdump refuses, each on
+// its line.
+func TestConfigCheckFedoraDirectives(t *testing.T) {
+	p := writeConf(t, "auto_reset_crashkernel yes\ndefault halt\n")
+	code, out, errs := runCmd(t, "config", "check", "--file-only", p)
+	if code != 0 || !strings.Contains(out, "failure_action halt\n") || !strings.Contains(out, "auto_reset_crashkernel yes\n") ||
+		!strings.Contains(errs, "gokdump config: warning: "+p+":2: directive default is deprecated") {
+		t.Errorf("default: exit %d\n%s%s", code, out, errs)
+	}
+	p = writeConf(t, "path /var/crash\ndracut_args --omit-drivers x\nfence_kdump_nodes n1\n")
+	code, _, errs = runCmd(t, "config", "check", "--file-only", p)
+	if code != 1 || !strings.Contains(errs, p+":2: dracut_args: gokdump builds its own capture initramfs without dracut") ||
+		!strings.Contains(errs, p+":3: fence_kdump_nodes: fence_kdump") {
+		t.Errorf("refused: exit %d, stderr %q", code, errs)
+	}
+}
