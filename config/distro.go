@@ -257,6 +257,10 @@ var debianFailCmd = map[string]Action{
 // dmesg.YYYYMMDDHHMM. Each variable is mapped to the kdump.conf directive that does
 // the same (Lines and Origin record the variable's line and name), reported as
 // ignored with why (Warnings), or refused with the line and the reason.
+//
+// KDUMP_NUM_DUMPS becomes keep_dumps: the same number of dumps is kept, but the old
+// ones go before the new dump is written (their room may be what it needs), where
+// kdump-config removes them after a successful one.
 func FromDebian(v *ShellVars) (*Config, error) {
 	c := Default()
 	c.File = v.File

@@ -17,6 +17,7 @@ func TestPlanHookDirs(t *testing.T) {
 	m.HookDir = m.path("etc/kdump")
 	m.mkdir("etc/kdump/pre.d")
 	m.mkdir("etc/kdump/post.d/sub")
+	m.write("etc/kdump/emergency.d/e", "#!/bin/sh\n")
 	for name, mode := range map[string]os.FileMode{"pre.d/10-log": 0o755, "post.d/90-notify": 0o700, "post.d/README": 0o644} {
 		if err := os.WriteFile(m.path("etc/kdump/"+name), []byte("#!/bin/sh\necho hi\n"), mode); err != nil {
 			t.Fatal(err)
@@ -42,7 +43,8 @@ func TestPlanHookDirs(t *testing.T) {
 		t.Error("the scripts' interpreter /bin/sh is not in the image")
 	}
 	notes := strings.Join(p.Info.Notes, "\n")
-	if !strings.Contains(notes, "post.d/README is not executable: not run by the capture") || !strings.Contains(notes, "post.d/sub is a directory") {
+	if !strings.Contains(notes, "post.d/README is not executable: not run by the capture") || !strings.Contains(notes, "post.d/sub is a directory") ||
+		!strings.Contains(notes, "emergency.d holds 1 entries that the capture does not run") {
 		t.Errorf("notes %q", p.Info.Notes)
 	}
 	before, err := p.Manifest()

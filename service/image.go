@@ -295,6 +295,10 @@ func (s *System) hookDirPrograms() (progs, notes []string, err error) {
 	if s.HookDir == "" {
 		return nil, nil, nil
 	}
+	if ents, err := os.ReadDir(filepath.Join(s.HookDir, "emergency.d")); err == nil && len(ents) > 0 {
+		notes = append(notes, fmt.Sprintf("%s holds %d entries that the capture does not run: it has no emergency mode (kdump-utils runs them after an error); use failure_action and kdump_post, which gets the exit status",
+			filepath.Join(s.HookDir, "emergency.d"), len(ents)))
+	}
 	for _, d := range []string{"pre.d", "post.d"} {
 		dir := filepath.Join(s.HookDir, d)
 		ents, err := os.ReadDir(dir)
