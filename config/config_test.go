@@ -175,6 +175,7 @@ func TestErrors(t *testing.T) {
 		{"kernelver twice", "kdump_kernelver 6.1.0-1-amd64\nkdump_kernelver 6.1.0-2-amd64", 2, "given twice"},
 		{"commandline twice", "kdump_commandline ro\nkdump_commandline rw", 2, "given twice"},
 		{"layout", "dump_layout suse", 1, "want fedora"},
+		{"layout debian raw", "raw /dev/vdc\ndump_layout debian", 2, "a raw target's dumps are converted at the next boot in Fedora's layout"},
 		{"dump_dmesg", "dump_dmesg no", 1, "want 0 or 1"},
 		{"both forces", "force_rebuild 1\nforce_no_rebuild 1", 2, "cannot both be 1"},
 		{"keep_dumps negative", "keep_dumps -1", 1, "number of dumps"},

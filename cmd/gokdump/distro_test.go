@@ -63,10 +63,10 @@ func TestConfigCheckDebian(t *testing.T) {
 		t.Errorf("stderr %q lacks %q", errs, want)
 	}
 
-	p = debianFile(t, map[string]string{"SSH": `"kdump@10.0.0.2"`, "SSH_KEY": `"/root/.ssh/kdump_id_rsa"`})
+	p = debianFile(t, map[string]string{"KDUMP_COMPRESSION": "xz"})
 	code, _, errs = runCmd(t, "config", "check", "--file-only", p)
-	if want := p + ":" + strconv.Itoa(lineIn(t, p, "SSH=")) + ": SSH (ssh): saving to an ssh target is not implemented"; code != 1 || !strings.Contains(errs, want) {
-		t.Errorf("SSH: exit %d, stderr %q, want %q", code, errs, want)
+	if want := p + ":" + strconv.Itoa(lineIn(t, p, "KDUMP_COMPRESSION=")) + ": KDUMP_COMPRESSION: compressing the whole dump file with xz is not supported"; code != 1 || !strings.Contains(errs, want) {
+		t.Errorf("KDUMP_COMPRESSION: exit %d, stderr %q, want %q", code, errs, want)
 	}
 	p = debianFile(t, map[string]string{"KDUMP_COREDIR": `"$(hostname)"`})
 	code, _, errs = runCmd(t, "config", "check", "--file-only", p)
