@@ -308,7 +308,7 @@ func FromDebian(v *ShellVars) (*Config, error) {
 				break
 			}
 			if nfs.Value != "" {
-				// kdump-config mounts the export on KDUMP_COREDIR: dumps go to its top.
+				c.Warnf(a.Line, "KDUMP_COREDIR is where kdump-tools mounts the NFS export; dumps go to the export's top directory as with kdump-tools (path /)")
 				break
 			}
 			if err := setPath(c, p, val, a.Line); err != nil {

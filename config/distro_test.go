@@ -309,6 +309,9 @@ func TestDebianVariables(t *testing.T) {
 		{"nfs", map[string]string{"NFS": `"nfs1:/var/crash"`, "HOSTTAG": "hostname"}, func(c *Config) bool {
 			return c.Target.Kind == TargetNFS && c.Target.Host == "nfs1" && c.Target.Export == "/var/crash" && c.Path == "/" && c.Origin["nfs"] == "NFS"
 		}, ""},
+		{"nfs coredir", map[string]string{"NFS": `"nfs1:/var/crash"`, "KDUMP_COREDIR": `"/mnt/crash"`}, func(c *Config) bool { return c.Path == "/" && c.Lines["path"] == 0 }, "KDUMP_COREDIR is where kdump-tools mounts the NFS export"},
+		{"nfs mount retry", map[string]string{"NFS_MOUNT_RETRY": "4"}, nil, "NFS_MOUNT_RETRY is ignored"},
+		{"ssh retry", map[string]string{"SSH_KDUMP_RETRY": "16"}, nil, "SSH_KDUMP_RETRY is ignored"},
 		{"nfs keeps all", map[string]string{"NFS": `"nfs1:/var/crash"`, "KDUMP_NUM_DUMPS": "2"}, func(c *Config) bool { return c.KeepDumps == 0 }, "KDUMP_NUM_DUMPS is not used with a remote target"},
 		{"hosttag local", map[string]string{"HOSTTAG": "ip"}, nil, "HOSTTAG is only used for SSH and NFS"},
 		{"use_kdump 0", map[string]string{"USE_KDUMP": "0"}, func(c *Config) bool { return strings.Contains(c.Disabled, "USE_KDUMP is 0, so kdump is disabled") }, ""},
