@@ -404,3 +404,18 @@ func TestDebianRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestDebianInImage: the capture initramfs carries the configuration file's bytes
+// as /etc/kdump.conf; Debian's settings there are still recognised by content.
+func TestDebianInImage(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "kdump.conf")
+	os.WriteFile(p, withVars(debianDefaults(t), map[string]string{"KDUMP_NUM_DUMPS": "4"}), 0o600)
+	c, err := Load(p)
+	if err != nil || !c.IsDebian() || c.Layout != LayoutDebian || c.KeepDumps != 4 {
+		t.Errorf("Debian's settings named kdump.conf: %+v %v", c, err)
+	}
+	c, _, err = LoadOrDefault(p, false)
+	if err != nil || c.Layout != LayoutDebian {
+		t.Errorf("LoadOrDefault: %+v %v", c, err)
+	}
+}
