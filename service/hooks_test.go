@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/gokdump/gokdump/config"
 )
 
 // TestPlanHookDirs: the executable programs of /etc/kdump/pre.d and post.d go into
@@ -89,5 +91,17 @@ func TestStartCmdline(t *testing.T) {
 	}
 	if st.Cmdline != want || st.Release != testRelease || st.Kernel != res.Kernel {
 		t.Errorf("status: %q %q %q", st.Cmdline, st.Release, st.Kernel)
+	}
+}
+
+// TestFedoraDefaultArms: Fedora's generated kdump.conf (the config package's
+// fixture in Fedora's layout) passes CheckDirectives unchanged.
+func TestFedoraDefaultArms(t *testing.T) {
+	c, err := config.Load("../config/testdata/fedora-kdump.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckDirectives(c); err != nil {
+		t.Errorf("Fedora's default kdump.conf refused: %v", err)
 	}
 }
