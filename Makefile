@@ -83,7 +83,9 @@ fuzz:
 
 # install puts the binary in $(SBINDIR), the systemd unit (running that binary) in
 # $(UNITDIR), the udev rule that re-arms on LVM/md layout changes in $(UDEVRULESDIR),
-# and the documented default kdump.conf in $(SYSCONFDIR) unless one is there already.
+# and the documented default kdump.conf in $(SYSCONFDIR) unless one is there already
+# or Debian's kdump-tools settings are (/etc/default/kdump-tools, which gokdump reads
+# when there is no kdump.conf).
 # DESTDIR stages the tree (packaging); PREFIX moves the binary.
 PREFIX       ?= /usr
 SBINDIR      ?= $(PREFIX)/sbin
@@ -99,6 +101,8 @@ install: build
 	install -D -m 0644 dist/98-gokdump.rules $(DESTDIR)$(UDEVRULESDIR)/98-gokdump.rules
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/kdump.conf ]; then \
 	  echo "keeping the existing $(DESTDIR)$(SYSCONFDIR)/kdump.conf"; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/default/kdump-tools ]; then \
+	  echo "no kdump.conf installed: gokdump reads Debian's $(DESTDIR)$(SYSCONFDIR)/default/kdump-tools"; \
 	else \
 	  install -D -m 0644 dist/kdump.conf $(DESTDIR)$(SYSCONFDIR)/kdump.conf; \
 	fi

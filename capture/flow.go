@@ -127,6 +127,10 @@ type Flow struct {
 	RunHook func(ctx context.Context, path string, args ...string) (int, error)
 	// Shell is the shell failure_action shell runs ("" : /bin/sh when it exists).
 	Shell string
+	// HookDirs are the directories of the programs run before and after the dump
+	// (/etc/kdump/pre.d and post.d, PreHookDir and PostHookDir, in the capture
+	// initramfs); empty: none are run.
+	HookDirs [2]string
 }
 
 // Run does the whole capture and then the final or failure action; it returns the
@@ -314,18 +318,15 @@ func (f *Flow) saveTo(ctx context.Context, src *vmcore.File, st *dumpdir.Status,
 		return f.fail(st, err, true)
 	}
 
-	if d.hooks && cfg.Pre != "" {
-		code, err := f.hook(ctx, "kdump_pre", cfg.Pre)
-		st.PreHookExit = &code
-		if err != nil || code != 0 {
-			msg := fmt.Sprintf("kdump_pre %s exited with status %d: the dump is skipped", cfg.Pre, code)
-			if err != nil {
-				msg = fmt.Sprintf("kdump_pre %s: %v: the dump is skipped", cfg.Pre, err)
-			}
-			f.logf("%s", msg)
+	layout := dumpdir.Fedora
+	if cfg.Layout == config.LayoutDebian {
+		layout = dumpdir.Debian
+	}
+	if d.hooks {
+		if msg := f.preHooks(ctx, st); msg != "" {
 			st.Result, st.Error = dumpdir.Skipped, msg
 			st.Action = string(f.actionFor(st, false))
-			if dir, derr := dumpdir.Create(base, st.Host, st.Start); derr == nil {
+			if dir, _, derr := dumpdir.CreateLayout(base, st.Host, st.Start, layout); derr == nil {
 				st.Dir = dir
 				st.End = f.Now().UTC()
 				f.recordStatus(dir, st)
@@ -347,7 +348,7 @@ func (f *Flow) saveTo(ctx context.Context, src *vmcore.File, st *dumpdir.Status,
 		}
 	}
 
-	dir, err := dumpdir.Create(base, st.Host, st.Start)
+	dir, names, err := dumpdir.CreateLayout(base, st.Host, st.Start, layout)
 	if err != nil {
 		return f.fail(st, err, true)
 	}
@@ -358,18 +359,20 @@ func (f *Flow) saveTo(ctx context.Context, src *vmcore.File, st *dumpdir.Status,
 	}
 	f.logf("saving to %s", dir)
 
-	if err := f.saveDmesg(ctx, src, dir, st); err != nil {
+	if cfg.NoDmesg {
+		f.logf("not saving the kernel log (dump_dmesg 0)")
+	} else if err := f.saveDmesg(ctx, src, dir, names, st); err != nil {
 		// The dump is worth more than the log: go on, as Fedora does.
 		st.Warnings = append(st.Warnings, "kernel log: "+err.Error())
-		f.logf("warning: saving %s: %v", dumpdir.DmesgFile, err)
+		f.logf("warning: saving %s: %v", names.Dmesg, err)
 	}
 
-	derr := f.saveDump(ctx, src, dir, st)
+	derr := f.saveDump(ctx, src, dir, names, st)
 	exit := 0
 	switch {
 	case derr == nil:
 		st.Result, st.Error = dumpdir.Complete, ""
-	case st.Dump == dumpdir.DumpIncompleteFile:
+	case st.Dump == names.DumpIncomplete:
 		st.Result, st.Error, exit = dumpdir.Incomplete, derr.Error(), 1
 		f.logf("the dump is incomplete: %v", derr)
 	default:
@@ -388,7 +391,7 @@ func (f *Flow) saveTo(ctx context.Context, src *vmcore.File, st *dumpdir.Status,
 	st.Action = string(f.actionFor(st, fault != nil))
 	f.recordStatus(dir, st)
 	if st.Result == dumpdir.Complete {
-		f.logf("saved %s (%d bytes) in %s", filepath.Join(dir, dumpdir.DumpFile), st.DumpBytes, st.End.Sub(st.Start).Round(time.Second))
+		f.logf("saved %s (%d bytes) in %s", filepath.Join(dir, names.Dump), st.DumpBytes, st.End.Sub(st.Start).Round(time.Second))
 	}
 	return fault
 }
@@ -430,8 +433,90 @@ func (f *Flow) dumpToRootfs(ctx context.Context, src *vmcore.File, first *dumpdi
 	return st, f.act(ctx, config.Action(st.Action))
 }
 
-// postHook runs kdump_post, if there is one, with the capture's exit code as $1.
+// The hook directories of kdump-utils, carried into the capture initramfs at the
+// same paths (service): every executable file in them runs, in lexical order.
+const (
+	PreHookDir  = "/etc/kdump/pre.d"
+	PostHookDir = "/etc/kdump/post.d"
+)
+
+// maxHookFiles bounds the programs run from one hook directory.
+const maxHookFiles = 256
+
+// hookFiles lists the executable files of a hook directory in lexical (byte) order;
+// none when it does not exist.
+func hookFiles(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir) // sorted by name
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			continue
+		}
+		if len(out) == maxHookFiles {
+			return out, fmt.Errorf("%s: more than %d programs; the rest are not run", dir, maxHookFiles)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// runHookDir runs every program of dir with args, as kdump-utils does: a failure is
+// a warning and the next one runs.
+func (f *Flow) runHookDir(ctx context.Context, dir string, st *dumpdir.Status, args ...string) {
+	if dir == "" {
+		return
+	}
+	files, err := hookFiles(dir)
+	if err != nil {
+		st.Warnings = append(st.Warnings, err.Error())
+		f.logf("warning: %v", err)
+	}
+	for _, p := range files {
+		code, err := f.hook(ctx, filepath.Base(dir), p, args...)
+		if err != nil || code != 0 {
+			msg := fmt.Sprintf("%s exited with status %d", p, code)
+			if err != nil {
+				msg = fmt.Sprintf("%s: %v", p, err)
+			}
+			st.Warnings = append(st.Warnings, msg)
+			f.logf("warning: %s; going on", msg)
+		}
+	}
+}
+
+// preHooks runs kdump_pre, then the programs of /etc/kdump/pre.d, as kdump-utils
+// does: when kdump_pre fails the dump is skipped (the message says why, and nothing
+// else runs); a failing pre.d program is only a warning.
+func (f *Flow) preHooks(ctx context.Context, st *dumpdir.Status) (skip string) {
+	if pre := f.Config.Pre; pre != "" {
+		code, err := f.hook(ctx, "kdump_pre", pre)
+		st.PreHookExit = &code
+		if err != nil || code != 0 {
+			msg := fmt.Sprintf("kdump_pre %s exited with status %d: the dump is skipped", pre, code)
+			if err != nil {
+				msg = fmt.Sprintf("kdump_pre %s: %v: the dump is skipped", pre, err)
+			}
+			f.logf("%s", msg)
+			return msg
+		}
+	}
+	f.runHookDir(ctx, f.HookDirs[0], st)
+	return ""
+}
+
+// postHook runs the programs of /etc/kdump/post.d, then kdump_post, if there is
+// one, each with the capture's exit code as $1 (kdump-utils' order); a failure is a
+// warning.
 func (f *Flow) postHook(ctx context.Context, st *dumpdir.Status, exit int) {
+	f.runHookDir(ctx, f.HookDirs[1], st, strconv.Itoa(exit))
 	if post := f.Config.Post; post != "" {
 		code, err := f.hook(ctx, "kdump_post", post, strconv.Itoa(exit))
 		st.PostHookExit = &code
@@ -469,7 +554,7 @@ func (f *Flow) recordKernel(src *vmcore.File, st *dumpdir.Status) {
 
 // saveDmesg writes the crashed kernel's log as vmcore-dmesg does, to the -incomplete
 // name first, and notes the panic line.
-func (f *Flow) saveDmesg(ctx context.Context, src *vmcore.File, dir string, st *dumpdir.Status) error {
+func (f *Flow) saveDmesg(ctx context.Context, src *vmcore.File, dir string, names dumpdir.Names, st *dumpdir.Status) error {
 	ctx, cancel := context.WithTimeout(ctx, f.Timeouts.Dmesg)
 	defer cancel()
 	// The reader sends what it found instead of writing st: on a timeout it is left
@@ -479,7 +564,7 @@ func (f *Flow) saveDmesg(ctx context.Context, src *vmcore.File, dir string, st *
 		err       error
 	}
 	done := make(chan result, 1)
-	tmp := filepath.Join(dir, dumpdir.DmesgIncompleteFile)
+	tmp := filepath.Join(dir, names.DmesgIncomplete)
 	go func() {
 		log, err := printk.ReadFile(src)
 		if err != nil {
@@ -516,10 +601,10 @@ func (f *Flow) saveDmesg(ctx context.Context, src *vmcore.File, dir string, st *
 	if r.err != nil {
 		return r.err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, dumpdir.DmesgFile)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, names.Dmesg)); err != nil {
 		return err
 	}
-	st.Dmesg = dumpdir.DmesgFile
+	st.Dmesg = names.Dmesg
 	if st.PanicLine != "" {
 		f.logf("%s", st.PanicLine)
 	}
@@ -559,16 +644,16 @@ func (p *panicWriter) Write(b []byte) (int, error) {
 
 // saveDump runs the collector into vmcore-incomplete and renames it vmcore when the
 // dump is complete. st.Dump names the file that exists afterwards, if any.
-func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *dumpdir.Status) error {
+func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, names dumpdir.Names, st *dumpdir.Status) error {
 	ctx, cancel := context.WithTimeout(ctx, f.Timeouts.Dump)
 	defer cancel()
-	tmp := filepath.Join(dir, dumpdir.DumpIncompleteFile)
+	tmp := filepath.Join(dir, names.DumpIncomplete)
 	w, err := f.CreateDump(tmp)
 	if err != nil {
 		return &targetError{err}
 	}
 	out := onTarget(w)
-	st.Dump = dumpdir.DumpIncompleteFile
+	st.Dump = names.DumpIncomplete
 	opts := f.Collector.Options
 	opts.Progress = &progressLines{w: f.Console, every: 10 * time.Second, now: f.Now}
 	warn := opts.Warn
@@ -597,10 +682,10 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, st *d
 		dumpdir.SyncDir(dir)
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, dumpdir.DumpFile)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, names.Dump)); err != nil {
 		return &targetError{err}
 	}
-	st.Dump = dumpdir.DumpFile
+	st.Dump = names.Dump
 	if err := dumpdir.SyncDir(dir); err != nil {
 		return &targetError{err}
 	}

@@ -49,16 +49,10 @@ func (f *Flow) saveRaw(ctx context.Context, src *vmcore.File, st *dumpdir.Status
 		return fail(err)
 	}
 	defer dev.Close()
-	cfg := f.Config
-	if cfg.Pre != "" {
-		code, err := f.hook(ctx, "kdump_pre", cfg.Pre)
-		st.PreHookExit = &code
-		if err != nil || code != 0 {
-			st.Result, st.Error = dumpdir.Skipped, fmt.Sprintf("kdump_pre %s exited with status %d (%v): the dump is skipped", cfg.Pre, code, err)
-			st.End, st.Action = f.Now().UTC(), string(f.actionFor(st, false))
-			f.logf("%s", st.Error)
-			return st
-		}
+	if msg := f.preHooks(ctx, st); msg != "" {
+		st.Result, st.Error = dumpdir.Skipped, msg
+		st.End, st.Action = f.Now().UTC(), string(f.actionFor(st, false))
+		return st
 	}
 	w, err := rawdump.Begin(dev, size, raw.Header{
 		Release: st.KernelRelease, Host: st.Host, CrashTime: st.CrashTime, WriteTime: st.Start,
@@ -88,7 +82,7 @@ func (f *Flow) saveRaw(ctx context.Context, src *vmcore.File, st *dumpdir.Status
 	st.Action = string(f.actionFor(st, st.Result == dumpdir.Failed))
 	if st.Result != dumpdir.Failed {
 		f.logf("wrote a %s raw dump of %d bytes in %s; the next boot's gokdump start (or gokdump save-raw) saves it under %s",
-			st.Result, st.DumpBytes, st.End.Sub(st.Start).Round(time.Second), cfg.Path)
+			st.Result, st.DumpBytes, st.End.Sub(st.Start).Round(time.Second), f.Config.Path)
 	}
 	return st
 }

@@ -19,7 +19,6 @@ package config
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -147,8 +146,70 @@ type Config struct {
 	// and the space of the old ones is free for it. 0 keeps them all.
 	KeepDumps int
 
+	// AutoResetCrashkernel is kdump-utils' auto_reset_crashkernel (yes, the default,
+	// or no): whether the crashkernel command resets the kernels' reservation to its
+	// recommendation when that changes (package config only records it).
+	AutoResetCrashkernel bool
+
+	// The capture kernel's command line, gokdump's extensions of kdump.conf, also set
+	// from /etc/sysconfig/kdump (ApplySysconfig) and Debian's KDUMP_CMDLINE*:
+	// CmdlineBase (kdump_commandline) is used instead of the running kernel's
+	// command line; the parameters named in CmdlineRemove (kdump_commandline_remove,
+	// by name, "quiet" or "log_buf_len") are taken out of it and of gokdump's own
+	// capture options; CmdlineAppend (kdump_commandline_append) is added last.
+	CmdlineBase   string
+	CmdlineRemove []string
+	CmdlineAppend []string
+	// KernelVersion (kdump_kernelver) is the kernel release to arm ("" : the running
+	// one, unless the command line or $KDUMP_KERNELVER names one).
+	KernelVersion string
+	// Layout (dump_layout) is how dump directories and files are named: Fedora's
+	// (the default) or Debian's.
+	Layout Layout
+	// NoDmesg (dump_dmesg 0) leaves the kernel log out of the dump directory.
+	NoDmesg bool
+	// Disabled says why gokdump start must not arm ("" : it may): Debian's
+	// USE_KDUMP unset or 0.
+	Disabled string
+	// Unsupported are directives of kdump-utils that are read but that gokdump does
+	// not carry out (dracut_args, fence_kdump_*, kdump_emergency, minix, virtiofs),
+	// with their values: service.CheckDirectives refuses them on their lines.
+	Unsupported map[string]string
+	// Warnings are what config check and start print about the file without
+	// refusing it (a deprecated name, ignored variables), each with file and line.
+	Warnings []string
+	// Origin names, for a configuration read from another format (Debian's
+	// defaults file), the variable each directive came from, for messages.
+	Origin map[string]string
+
 	// Lines maps each directive present to the line it is on.
 	Lines map[string]int
+}
+
+// Layout is how a capture names its dump directory and files.
+type Layout string
+
+const (
+	// LayoutFedora: PATH/<host>-<YYYY-MM-DD-HH:MM:SS>/vmcore and vmcore-dmesg.txt.
+	LayoutFedora Layout = ""
+	// LayoutDebian: PATH/<YYYYMMDDHHMM>/dump.<YYYYMMDDHHMM> and dmesg.<YYYYMMDDHHMM>,
+	// as Debian's kdump-tools names them.
+	LayoutDebian Layout = "debian"
+)
+
+// Warnf records a warning about line of the file.
+func (c *Config) Warnf(line int, format string, args ...any) {
+	e := &Error{File: c.File, Line: line, Msg: fmt.Sprintf(format, args...)}
+	c.Warnings = append(c.Warnings, e.Error())
+}
+
+// Describe names directive k for a message: "k", or "VAR (k)" when it came from
+// another format's variable VAR.
+func (c *Config) Describe(k string) string {
+	if v := c.Origin[k]; v != "" {
+		return v + " (" + k + ")"
+	}
+	return k
 }
 
 // Default returns the configuration of an empty file.
@@ -158,7 +219,9 @@ func Default() *Config {
 		Collector:     Collector{Program: DefaultCollector.Program, Args: append([]string(nil), DefaultCollector.Args...)},
 		FailureAction: ActionReboot,
 		FinalAction:   ActionReboot,
-		Lines:         map[string]int{},
+		// kdump-utils' default: yes.
+		AutoResetCrashkernel: true,
+		Lines:                map[string]int{},
 	}
 }
 
@@ -207,13 +270,10 @@ func (l ErrorList) Unwrap() []error {
 }
 
 // Load reads the configuration file at file.
+// A shell-variable file is read as Debian's /etc/default/kdump-tools (FromDebian).
 func Load(file string) (*Config, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	return Parse(f, file)
+	c, _, err := LoadOrDefault(file, true)
+	return c, err
 }
 
 // LoadOrDefault is Load for the service, which must work on a machine nobody
@@ -242,7 +302,7 @@ func LoadOrDefault(file string, explicit bool) (c *Config, data []byte, err erro
 	if len(data) > maxSize {
 		return nil, nil, &Error{File: file, Msg: fmt.Sprintf("larger than %d bytes: not a kdump.conf", maxSize)}
 	}
-	c, err = Parse(bytes.NewReader(data), file)
+	c, err = parseData(data, file)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -257,7 +317,8 @@ type directive struct {
 	list bool
 }
 
-// deprecated are directives Fedora once had and now refuses, with what replaces them.
+// deprecated are directives Fedora once had and kdumpctl now refuses, with what
+// replaces them.
 var deprecated = map[string]string{
 	"net":             "use \"ssh user@host\" or \"nfs host:/export\"",
 	"options":         "module parameters are not supported; modules load without parameters",
@@ -265,30 +326,26 @@ var deprecated = map[string]string{
 	"disk_timeout":    "the capture environment waits a bounded time for the target by itself",
 	"debug_mem_level": "not supported",
 	"blacklist":       "leave the module out of extra_modules",
-	"default":         "renamed failure_action",
 }
 
-// unsupported are directives of Fedora's kdump.conf that gokdump does not implement.
-var unsupported = map[string]string{
-	"dracut_args":            "gokdump builds its own initramfs without dracut",
-	"fence_kdump_args":       "fence_kdump is not supported",
-	"fence_kdump_nodes":      "fence_kdump is not supported",
-	"auto_reset_crashkernel": "gokdump does not edit the boot loader's kernel command line",
-	"ext2":                   "use ext4 (its driver mounts ext2 file systems)",
-	"ext3":                   "use ext4 (its driver mounts ext3 file systems)",
-	"minix":                  "not supported; use ext4, xfs or btrfs",
-	"virtiofs":               "not supported; use ext4, xfs or btrfs",
-}
+// unsupported are directives of kdump-utils' kdump.conf that gokdump reads but does
+// not carry out: Parse accepts them (a Fedora file is read whole) and keeps them in
+// Config.Unsupported; service.CheckDirectives refuses them with these reasons' long
+// forms, on their lines, so config check and start say what to change.
+var unsupported = []string{"dracut_args", "fence_kdump_args", "fence_kdump_nodes", "kdump_emergency", "minix", "virtiofs"}
 
 var directives = map[string]directive{
 	"path":           {set: setPath},
 	"core_collector": {set: setCollector},
 	"ext4":           {set: setTarget(TargetExt4)},
-	"xfs":            {set: setTarget(TargetXFS)},
-	"btrfs":          {set: setTarget(TargetBtrfs)},
-	"raw":            {set: setTarget(TargetRaw)},
-	"ssh":            {set: setTarget(TargetSSH)},
-	"nfs":            {set: setTarget(TargetNFS)},
+	// The ext4 driver mounts ext2 and ext3 file systems; Parse notes it.
+	"ext2":  {set: setTarget(TargetExt4)},
+	"ext3":  {set: setTarget(TargetExt4)},
+	"xfs":   {set: setTarget(TargetXFS)},
+	"btrfs": {set: setTarget(TargetBtrfs)},
+	"raw":   {set: setTarget(TargetRaw)},
+	"ssh":   {set: setTarget(TargetSSH)},
+	"nfs":   {set: setTarget(TargetNFS)},
 	"sshkey": {set: func(c *Config, _ *parser, v string, _ int) error {
 		if err := absPath(v); err != nil {
 			return err
@@ -312,10 +369,122 @@ var directives = map[string]directive{
 		c.KeepDumps = n
 		return nil
 	}},
+	"auto_reset_crashkernel": {set: func(c *Config, _ *parser, v string, _ int) error {
+		switch v {
+		case "yes":
+			c.AutoResetCrashkernel = true
+		case "no":
+			c.AutoResetCrashkernel = false
+		default:
+			return fmt.Errorf("want yes or no, not %q", v)
+		}
+		return nil
+	}},
+	// gokdump's extensions, named after /etc/sysconfig/kdump's variables.
+	"kdump_commandline": {set: func(c *Config, _ *parser, v string, _ int) error {
+		words, err := cmdlineWords(v)
+		if err != nil {
+			return err
+		}
+		c.CmdlineBase = strings.Join(words, " ")
+		return nil
+	}},
+	"kdump_commandline_remove": {set: func(c *Config, _ *parser, v string, _ int) error {
+		return addCmdline(&c.CmdlineRemove, v, true)
+	}, list: true},
+	"kdump_commandline_append": {set: func(c *Config, _ *parser, v string, _ int) error {
+		return addCmdline(&c.CmdlineAppend, v, false)
+	}, list: true},
+	"kdump_kernelver": {set: func(c *Config, _ *parser, v string, _ int) error {
+		if err := checkRelease(v); err != nil {
+			return err
+		}
+		c.KernelVersion = v
+		return nil
+	}},
+	"dump_layout": {set: func(c *Config, _ *parser, v string, _ int) error {
+		switch v {
+		case "fedora":
+			c.Layout = LayoutFedora
+		case "debian":
+			c.Layout = LayoutDebian
+		default:
+			return fmt.Errorf("want fedora (HOST-DATE/vmcore) or debian (YYYYMMDDHHMM/dump.YYYYMMDDHHMM), not %q", v)
+		}
+		return nil
+	}},
+	"dump_dmesg": {set: func(c *Config, _ *parser, v string, _ int) error {
+		switch v {
+		case "0", "1":
+			c.NoDmesg = v == "0"
+			return nil
+		}
+		return fmt.Errorf("want 0 or 1, not %q", v)
+	}},
+}
+
+func init() {
+	for _, k := range unsupported {
+		directives[k] = directive{set: setUnsupported(k)}
+	}
+}
+
+func setUnsupported(k string) func(*Config, *parser, string, int) error {
+	return func(c *Config, _ *parser, v string, _ int) error {
+		if c.Unsupported == nil {
+			c.Unsupported = map[string]string{}
+		}
+		c.Unsupported[k] = v
+		return nil
+	}
 }
 
 // targetDirectives are the directives that name a dump target; at most one may appear.
-var targetDirectives = []string{"ext4", "xfs", "btrfs", "raw", "ssh", "nfs"}
+var targetDirectives = []string{"ext2", "ext3", "ext4", "xfs", "btrfs", "raw", "ssh", "nfs", "minix", "virtiofs"}
+
+// maxCmdlineWords bounds the kernel parameters of the command line directives.
+const maxCmdlineWords = 256
+
+// cmdlineWords splits kernel parameters at white space; quoted values are refused.
+func cmdlineWords(v string) ([]string, error) {
+	if strings.ContainsAny(v, `"'`) {
+		return nil, fmt.Errorf("quoted kernel parameters are not supported: %q", v)
+	}
+	words := strings.Fields(v)
+	if len(words) > maxCmdlineWords {
+		return nil, fmt.Errorf("more than %d kernel parameters", maxCmdlineWords)
+	}
+	return words, nil
+}
+
+// addCmdline adds the parameters of v to list; names only (no "=") when names.
+func addCmdline(list *[]string, v string, names bool) error {
+	words, err := cmdlineWords(v)
+	if err != nil {
+		return err
+	}
+	for _, w := range words {
+		if names && strings.Contains(w, "=") {
+			return fmt.Errorf("want parameter names to remove (e.g. quiet log_buf_len), not %q", w)
+		}
+		if w == "--" {
+			return errors.New(`"--" (arguments to init) is not supported here`)
+		}
+		*list = appendUnique(*list, w)
+	}
+	if len(*list) > maxCmdlineWords {
+		return fmt.Errorf("more than %d kernel parameters", maxCmdlineWords)
+	}
+	return nil
+}
+
+// checkRelease checks a kernel release name (a directory under /lib/modules).
+func checkRelease(v string) error {
+	if v == "." || v == ".." || strings.ContainsAny(v, "/ \t") || len(v) > 255 {
+		return fmt.Errorf("want a kernel release (as uname -r prints it), not %q", v)
+	}
+	return nil
+}
 
 type parser struct {
 	name string
@@ -357,13 +526,20 @@ func Parse(r io.Reader, name string) (*Config, error) {
 		if i := strings.IndexAny(text, " \t"); i >= 0 {
 			key, value = text[:i], strings.TrimSpace(text[i+1:])
 		}
+		if key == "default" {
+			// kdumpctl still reads it, with a deprecation warning.
+			c.Warnf(line, "directive default is deprecated: it was renamed failure_action and will be removed; write failure_action instead")
+			if prev, dup := c.Lines["failure_action"]; dup {
+				p.errorf(line, "default (the old name of failure_action): the failure action is given twice (first on line %d)", prev)
+				continue
+			}
+			key = "failure_action"
+		}
 		d, ok := directives[key]
 		if !ok {
 			switch {
 			case deprecated[key] != "":
 				p.errorf(line, "deprecated directive %q: %s", key, deprecated[key])
-			case unsupported[key] != "":
-				p.errorf(line, "directive %q is not supported by gokdump: %s", key, unsupported[key])
 			default:
 				p.errorf(line, "unknown directive %q", key)
 			}
@@ -377,13 +553,18 @@ func Parse(r io.Reader, name string) (*Config, error) {
 			p.errorf(line, "%s given twice (first on line %d)", key, prev)
 			continue
 		}
-		if isTarget(key) && c.Target.Line != 0 {
-			p.errorf(line, "%s: only one dump target may be given (%s on line %d)", key, c.Target.Kind, c.Target.Line)
-			continue
+		if isTarget(key) {
+			if k, prev := c.targetLine(); prev != 0 {
+				p.errorf(line, "%s: only one dump target may be given (%s on line %d)", key, k, prev)
+				continue
+			}
 		}
 		if err := d.set(c, p, value, line); err != nil {
 			p.errorf(line, "%s: %v", key, err)
 			continue
+		}
+		if key == "ext2" || key == "ext3" {
+			c.Warnf(line, "%s: mounted with the ext4 driver, which reads %s file systems", key, key)
 		}
 		if _, seen := c.Lines[key]; !seen {
 			c.Lines[key] = line
@@ -411,9 +592,22 @@ func (c *Config) checkCombinations(p *parser) {
 	if c.SSHKey != "" && c.Target.Kind != TargetSSH {
 		p.errorf(c.Lines["sshkey"], "sshkey is only used with an ssh target")
 	}
+	if c.Layout == LayoutDebian && c.Target.Kind == TargetRaw {
+		p.errorf(c.Lines["dump_layout"], "dump_layout debian: a raw target's dumps are converted at the next boot in Fedora's layout; leave dump_layout out")
+	}
 	if c.FailureAction == ActionDumpToRootfs && c.Target.Kind == TargetRootfs && c.Lines["failure_action"] != 0 {
 		p.errorf(c.Lines["failure_action"], "failure_action dump_to_rootfs: the dump already goes to the root file system (no target is given)")
 	}
+}
+
+// targetLine returns the target directive present and its line (0 when none).
+func (c *Config) targetLine() (string, int) {
+	for _, t := range targetDirectives {
+		if l := c.Lines[t]; l != 0 {
+			return t, l
+		}
+	}
+	return "", 0
 }
 
 func isTarget(key string) bool {
@@ -645,6 +839,33 @@ func (c *Config) Format(w io.Writer) error {
 	put("force_rebuild", b01(c.ForceRebuild))
 	put("force_no_rebuild", b01(c.ForceNoRebuild))
 	put("keep_dumps", strconv.Itoa(c.KeepDumps))
+	put("auto_reset_crashkernel", map[bool]string{true: "yes", false: "no"}[c.AutoResetCrashkernel])
+	if c.CmdlineBase != "" {
+		put("kdump_commandline", c.CmdlineBase)
+	}
+	if len(c.CmdlineRemove) > 0 {
+		put("kdump_commandline_remove", strings.Join(c.CmdlineRemove, " "))
+	}
+	if len(c.CmdlineAppend) > 0 {
+		put("kdump_commandline_append", strings.Join(c.CmdlineAppend, " "))
+	}
+	if c.KernelVersion != "" {
+		put("kdump_kernelver", c.KernelVersion)
+	}
+	if c.Layout == LayoutDebian {
+		put("dump_layout", "debian")
+	}
+	if c.NoDmesg {
+		put("dump_dmesg", "0")
+	}
+	keys := make([]string, 0, len(c.Unsupported))
+	for k := range c.Unsupported {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		put(k, c.Unsupported[k])
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

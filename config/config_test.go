@@ -85,6 +85,31 @@ func TestDirectives(t *testing.T) {
 		{"force_no_rebuild", "force_no_rebuild 1\nforce_rebuild 0", func(c *Config) bool { return c.ForceNoRebuild && !c.ForceRebuild }},
 		{"keep_dumps", "keep_dumps 3", func(c *Config) bool { return c.KeepDumps == 3 }},
 		{"leading space", "   path /x", func(c *Config) bool { return c.Path == "/x" && c.Lines["path"] == 1 }},
+		{"default is failure_action", "default shell", func(c *Config) bool {
+			return c.FailureAction == ActionShell && c.Lines["failure_action"] == 1 && len(c.Warnings) == 1 &&
+				strings.Contains(c.Warnings[0], "kdump.conf:1: directive default is deprecated") && strings.Contains(c.Warnings[0], "failure_action")
+		}},
+		{"auto_reset_crashkernel default", "", func(c *Config) bool { return c.AutoResetCrashkernel }},
+		{"auto_reset_crashkernel no", "auto_reset_crashkernel no", func(c *Config) bool { return !c.AutoResetCrashkernel && c.Lines["auto_reset_crashkernel"] == 1 }},
+		{"auto_reset_crashkernel yes", "auto_reset_crashkernel yes", func(c *Config) bool { return c.AutoResetCrashkernel }},
+		{"ext3 is ext4", "ext3 LABEL=old", func(c *Config) bool {
+			return c.Target.Kind == TargetExt4 && c.Target.Label == "old" && c.Lines["ext3"] == 1 && len(c.Warnings) == 1 && strings.Contains(c.Warnings[0], "ext4 driver")
+		}},
+		{"ext2 is ext4", "ext2 /dev/vdb1", func(c *Config) bool { return c.Target.Kind == TargetExt4 && c.Lines["ext2"] == 1 }},
+		{"unsupported recorded", "dracut_args --omit-drivers \"cfg80211 snd\"\nfence_kdump_nodes node1 node2\nfence_kdump_args -p 7410\nkdump_emergency /bin/e\nvirtiofs myfs", func(c *Config) bool {
+			return reflect.DeepEqual(c.Unsupported, map[string]string{"dracut_args": `--omit-drivers "cfg80211 snd"`, "fence_kdump_nodes": "node1 node2",
+				"fence_kdump_args": "-p 7410", "kdump_emergency": "/bin/e", "virtiofs": "myfs"}) && c.Lines["virtiofs"] == 5 && c.Target.Kind == TargetRootfs
+		}},
+		{"minix recorded", "minix /dev/vdb", func(c *Config) bool { return c.Unsupported["minix"] == "/dev/vdb" && c.Lines["minix"] == 1 }},
+		{"commandline", "kdump_commandline ro root=/dev/vda1  console=ttyS0", func(c *Config) bool { return c.CmdlineBase == "ro root=/dev/vda1 console=ttyS0" }},
+		{"commandline remove and append", "kdump_commandline_remove quiet irqpoll\nkdump_commandline_append console=ttyS0,115200 \nkdump_commandline_remove quiet splash\nkdump_commandline_append rd.debug", func(c *Config) bool {
+			return reflect.DeepEqual(c.CmdlineRemove, []string{"quiet", "irqpoll", "splash"}) && reflect.DeepEqual(c.CmdlineAppend, []string{"console=ttyS0,115200", "rd.debug"})
+		}},
+		{"kernelver", "kdump_kernelver 6.1.0-28-amd64", func(c *Config) bool { return c.KernelVersion == "6.1.0-28-amd64" }},
+		{"layout debian", "dump_layout debian", func(c *Config) bool { return c.Layout == LayoutDebian }},
+		{"layout fedora", "dump_layout fedora", func(c *Config) bool { return c.Layout == LayoutFedora && c.Lines["dump_layout"] == 1 }},
+		{"dump_dmesg 0", "dump_dmesg 0", func(c *Config) bool { return c.NoDmesg }},
+		{"dump_dmesg 1", "dump_dmesg 1", func(c *Config) bool { return !c.NoDmesg }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,11 +134,8 @@ func TestErrors(t *testing.T) {
 	}{
 		{"unknown", "path /x\nbogus 1", 2, `unknown directive "bogus"`},
 		{"deprecated net", "net user@host", 1, `deprecated directive "net"`},
-		{"deprecated default", "default shell", 1, "failure_action"},
 		{"deprecated options", "options virtio_blk x=1", 1, `deprecated directive "options"`},
 		{"deprecated blacklist", "blacklist nouveau", 1, "deprecated"},
-		{"unsupported dracut", "dracut_args --x", 1, "not supported"},
-		{"unsupported ext3", "ext3 /dev/sda1", 1, "use ext4"},
 		{"missing value", "path", 1, "path: missing value"},
 		{"relative path", "path var/crash", 1, "absolute path"},
 		{"path with space", "path /var/my crash", 1, "one path"},
@@ -141,6 +163,20 @@ func TestErrors(t *testing.T) {
 		{"final shell", "final_action shell", 1, "want reboot, halt or poweroff"},
 		{"dump_to_rootfs without target", "failure_action dump_to_rootfs", 1, "already goes to the root"},
 		{"bool", "force_rebuild yes", 1, "want 0 or 1"},
+		{"default and failure_action", "failure_action halt\ndefault shell", 2, "given twice (first on line 1)"},
+		{"failure_action after default", "default shell\nfailure_action halt", 2, "failure_action given twice (first on line 1)"},
+		{"auto_reset_crashkernel", "auto_reset_crashkernel maybe", 1, "want yes or no"},
+		{"two targets unsupported", "virtiofs myfs\next4 /dev/vdb", 2, "only one dump target may be given (virtiofs on line 1)"},
+		{"ext3 and xfs", "ext3 /dev/vdb\nxfs /dev/vdc", 2, "only one dump target"},
+		{"commandline remove with value", "kdump_commandline_remove quiet=1", 1, "parameter names"},
+		{"commandline quoted", `kdump_commandline_append foo="a b"`, 1, "quoted"},
+		{"commandline init args", "kdump_commandline_append -- single", 1, "arguments to init"},
+		{"kernelver path", "kdump_kernelver ../x", 1, "kernel release"},
+		{"kernelver twice", "kdump_kernelver 6.1.0-1-amd64\nkdump_kernelver 6.1.0-2-amd64", 2, "given twice"},
+		{"commandline twice", "kdump_commandline ro\nkdump_commandline rw", 2, "given twice"},
+		{"layout", "dump_layout suse", 1, "want fedora"},
+		{"layout debian raw", "raw /dev/vdc\ndump_layout debian", 2, "a raw target's dumps are converted at the next boot in Fedora's layout"},
+		{"dump_dmesg", "dump_dmesg no", 1, "want 0 or 1"},
 		{"both forces", "force_rebuild 1\nforce_no_rebuild 1", 2, "cannot both be 1"},
 		{"keep_dumps negative", "keep_dumps -1", 1, "number of dumps"},
 		{"keep_dumps word", "keep_dumps all", 1, "number of dumps"},
@@ -197,6 +233,15 @@ failure_action shell
 final_action poweroff
 force_rebuild 1
 keep_dumps 5
+auto_reset_crashkernel no
+kdump_commandline ro root=/dev/vda1
+kdump_commandline_remove quiet
+kdump_commandline_append console=ttyS0
+kdump_kernelver 6.1.0-28-amd64
+dump_layout debian
+dump_dmesg 0
+dracut_args --add-drivers "ext2 ext3"
+fence_kdump_nodes node1
 `
 	c, err := Parse(strings.NewReader(in), "a")
 	if err != nil {
@@ -219,6 +264,7 @@ keep_dumps 5
 func sameConfig(a, b *Config) bool {
 	x, y := *a, *b
 	x.File, y.File, x.Lines, y.Lines = "", "", nil, nil
+	x.Warnings, y.Warnings, x.Origin, y.Origin = nil, nil, nil, nil
 	x.Collector.Line, y.Collector.Line, x.Target.Line, y.Target.Line = 0, 0, 0, 0
 	if len(x.Collector.Args) == 0 {
 		x.Collector.Args = nil

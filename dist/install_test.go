@@ -106,3 +106,27 @@ func TestMakeInstall(t *testing.T) {
 		t.Errorf("installed files: %q", got)
 	}
 }
+
+// TestMakeInstallDebian: on a machine with Debian's kdump-tools settings and no
+// kdump.conf, make install leaves kdump.conf out, so that gokdump reads those
+// settings.
+func TestMakeInstallDebian(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the gokdump binary; left out of -short runs")
+	}
+	mk, err := exec.LookPath("make")
+	if err != nil {
+		t.Fatalf("make is needed (apt-get install make): %v", err)
+	}
+	dest := t.TempDir()
+	deb := filepath.Join(dest, "etc/default/kdump-tools")
+	os.MkdirAll(filepath.Dir(deb), 0o755)
+	os.WriteFile(deb, []byte("USE_KDUMP=1\n"), 0o644)
+	out, err := exec.Command(mk, "-C", "..", "install", "DESTDIR="+dest, "PREFIX=/opt/gk").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "etc/kdump.conf")); err == nil || !strings.Contains(string(out), "gokdump reads Debian's") {
+		t.Errorf("kdump.conf installed beside kdump-tools' settings (%v):\n%s", err, out)
+	}
+}

@@ -1,6 +1,8 @@
 // Package dumpdir is the directory a capture leaves on the dump target, as both
 // kernels see it: its name (<host>-<YYYY-MM-DD-HH:MM:SS>, Create, ParseDirName), the
-// files in it (vmcore or vmcore-incomplete, vmcore-dmesg.txt, gokdump-status.json),
+// files in it (vmcore or vmcore-incomplete, vmcore-dmesg.txt, gokdump-status.json);
+// or, in Debian's layout (Layout, CreateLayout, ParseDebianDirName), <YYYYMMDDHHMM>
+// with dump.<YYYYMMDDHHMM> and dmesg.<YYYYMMDDHHMM>;
 // the status file (Status, ReadStatus, WriteStatus), and the dumps found there again
 // on the next boot (List) or removed for keep_dumps (Prune).
 //

@@ -16,6 +16,7 @@ import (
 // "gokdump list --json" (stable); Err is left to the caller to print.
 type Dump struct {
 	Dir    string    `json:"dir"`              // the directory
+	Layout string    `json:"layout"`           // how it is named: "fedora" or "debian" (Layout)
 	Host   string    `json:"host"`             // the <host> part of its name
 	Time   time.Time `json:"time"`             // the time part of its name (UTC)
 	Result Result    `json:"result"`           // from the status file; without one: Complete when vmcore exists, else Incomplete
@@ -30,7 +31,8 @@ type Dump struct {
 const maxDumpDirs = 100000
 
 // List returns the dumps saved in dir (kdump.conf's path on the target file system),
-// oldest first. Only directories named as the capture names them are listed.
+// oldest first. Only directories named as a capture names them are listed, in
+// Fedora's layout or in Debian's (kdump-tools', or gokdump's with dump_layout debian).
 func List(dir string) ([]Dump, error) {
 	f, err := os.Open(dir)
 	if err != nil {
@@ -46,11 +48,11 @@ func List(dir string) ([]Dump, error) {
 		if !e.IsDir() {
 			continue
 		}
-		host, t, ok := ParseDirName(e.Name())
-		if !ok {
-			continue
+		if host, t, ok := ParseDirName(e.Name()); ok {
+			out = append(out, readDump(filepath.Join(dir, e.Name()), host, t, Fedora))
+		} else if host, t, ok := ParseDebianDirName(e.Name()); ok {
+			out = append(out, readDump(filepath.Join(dir, e.Name()), host, t, Debian))
 		}
-		out = append(out, readDump(filepath.Join(dir, e.Name()), host, t))
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].Time.Equal(out[j].Time) {
@@ -61,20 +63,31 @@ func List(dir string) ([]Dump, error) {
 	return out, nil
 }
 
-func readDump(dir, host string, t time.Time) Dump {
-	d := Dump{Dir: dir, Host: host, Time: t}
+func readDump(dir, host string, t time.Time, l Layout) Dump {
+	d := Dump{Dir: dir, Host: host, Time: t, Layout: l.String()}
 	st, err := ReadStatus(dir)
 	if err == nil {
 		d.Status, d.Result, d.Panic = st, st.Result, st.PanicLine
+		if l == Debian && st.Start.UTC().Truncate(time.Minute).Equal(t) {
+			// Debian's names stop at the minute; the status file has the second.
+			d.Time = st.Start.UTC()
+		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		d.Err = err
 	}
-	for _, name := range []string{DumpFile, DumpIncompleteFile} {
+	complete, incomplete := []string{DumpFile}, []string{DumpIncompleteFile}
+	dmesg := DmesgFile
+	if l == Debian {
+		stamp := t.Format(DebianStampLayout)
+		complete, incomplete = debianDumpNames(stamp)
+		dmesg = DebianNames(stamp).Dmesg
+	}
+	for i, name := range append(complete, incomplete...) {
 		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() {
 			d.File, d.Size = filepath.Join(dir, name), fi.Size()
 			if d.Result == "" {
 				d.Result = Incomplete
-				if name == DumpFile {
+				if i < len(complete) {
 					d.Result = Complete
 				}
 			}
@@ -85,7 +98,7 @@ func readDump(dir, host string, t time.Time) Dump {
 		d.Result = Failed
 	}
 	if d.Panic == "" {
-		d.Panic = panicLineOfFile(filepath.Join(dir, DmesgFile))
+		d.Panic = panicLineOfFile(filepath.Join(dir, dmesg))
 	}
 	return d
 }

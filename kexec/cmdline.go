@@ -51,8 +51,47 @@ var removedOptions = map[string]string{
 // kernel compares them ('-' and '_' are the same). Arguments after "--", which go
 // to init, are kept at the end.
 func CaptureCmdline(current string, extra []string) string {
-	params, initArgs := splitInitArgs(tokenize(current))
-	added := append(append([]string{}, DefaultCaptureOptions...), extra...)
+	return BuildCaptureCmdline(CmdlineSpec{Current: current, Extra: extra})
+}
+
+// CmdlineSpec says how the capture kernel's command line is made, with what
+// Fedora's /etc/sysconfig/kdump and Debian's kdump-tools let an administrator
+// change.
+type CmdlineSpec struct {
+	// Current is the running kernel's command line (/proc/cmdline).
+	Current string
+	// Base, when not empty, is used instead of Current (KDUMP_COMMANDLINE,
+	// Debian's KDUMP_CMDLINE).
+	Base string
+	// Remove names parameters taken out of the base and of DefaultCaptureOptions,
+	// by key ("quiet", "irqpoll", "cma": every cma=), as KDUMP_COMMANDLINE_REMOVE.
+	Remove []string
+	// Extra are added last (the kdump.conf or sysconfig append list, then the
+	// service's own options); the last of a key wins.
+	Extra []string
+}
+
+// BuildCaptureCmdline returns the capture kernel's command line s describes: the
+// base (Base, else Current) without the options that never apply to a capture
+// kernel (see CaptureCmdline) and without those named in Remove, then
+// DefaultCaptureOptions not named in Remove, then Extra, each key once.
+func BuildCaptureCmdline(s CmdlineSpec) string {
+	base := s.Current
+	if strings.TrimSpace(s.Base) != "" {
+		base = s.Base
+	}
+	remove := map[string]bool{}
+	for _, r := range s.Remove {
+		remove[optionKey(r)] = true
+	}
+	params, initArgs := splitInitArgs(tokenize(base))
+	var added []string
+	for _, o := range DefaultCaptureOptions {
+		if !remove[optionKey(o)] {
+			added = append(added, o)
+		}
+	}
+	added = append(added, s.Extra...)
 	// The last occurrence of each added key wins.
 	last := map[string]int{}
 	for i, o := range added {
@@ -61,7 +100,7 @@ func CaptureCmdline(current string, extra []string) string {
 	var out []string
 	for _, p := range params {
 		k := optionKey(p)
-		if _, drop := removedOptions[k]; drop {
+		if _, drop := removedOptions[k]; drop || remove[k] {
 			continue
 		}
 		if _, replaced := last[k]; replaced {

@@ -149,17 +149,30 @@ func (s *System) Start(opts StartOptions) (*StartResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Cmdline = kexec.CaptureCmdline(cmdline, append(append([]string(nil), CaptureOptions...), opts.ExtraCmdline...))
+	res.Cmdline = CaptureCmdline(opts.Config, cmdline, opts.ExtraCmdline)
 	if err := s.kexec().LoadCrash(res.Kernel, res.Image, res.Cmdline); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(s.ProcRoot, "sys/kernel/panic_on_oops"), []byte("1\n"), 0o644); err != nil {
 		res.Notes = append(res.Notes, fmt.Sprintf("could not set kernel.panic_on_oops=1 (%v): an oops will not lead to a dump", err))
 	}
-	if err := s.recordArming(time.Now()); err != nil {
+	if err := s.recordArming(armingRecord{ArmedAt: time.Now().Unix(), Release: release, Kernel: res.Kernel, Cmdline: res.Cmdline}); err != nil {
 		res.Notes = append(res.Notes, fmt.Sprintf("could not record the arming time (%v): status cannot tell which dumps are new", err))
 	}
 	return res, nil
+}
+
+// CaptureCmdline is the capture kernel's command line start loads for cfg when the
+// running kernel's is current: cfg's kdump_commandline (KDUMP_COMMANDLINE) instead of
+// current when set, its kdump_commandline_remove names taken out, and after
+// gokdump's capture options its kdump_commandline_append, then CaptureOptions, then
+// extra (package kexec's BuildCaptureCmdline).
+func CaptureCmdline(cfg *config.Config, current string, extra []string) string {
+	var add []string
+	add = append(add, cfg.CmdlineAppend...)
+	add = append(add, CaptureOptions...)
+	add = append(add, extra...)
+	return kexec.BuildCaptureCmdline(kexec.CmdlineSpec{Current: current, Base: cfg.CmdlineBase, Remove: cfg.CmdlineRemove, Extra: add})
 }
 
 // noReservationError explains how to reserve memory, distinguishing a missing
@@ -180,8 +193,11 @@ func (s *System) Stop() error { return s.kexec().UnloadCrash() }
 // armingRecord is written by Start so that Status, after the next boot, can tell
 // the dumps saved since the last arming of the previous boot.
 type armingRecord struct {
-	BootTime int64 `json:"boot_time"` // btime of the boot that armed
-	ArmedAt  int64 `json:"armed_at"`  // when, Unix seconds
+	BootTime int64  `json:"boot_time"`         // btime of the boot that armed
+	ArmedAt  int64  `json:"armed_at"`          // when, Unix seconds
+	Release  string `json:"release,omitempty"` // the kernel release armed
+	Kernel   string `json:"kernel,omitempty"`  // the capture kernel image loaded
+	Cmdline  string `json:"cmdline,omitempty"` // the capture command line loaded
 }
 
 const (
@@ -191,11 +207,12 @@ const (
 
 // recordArming writes the arming record, keeping the last one of an earlier boot
 // as armed-previous.json.
-func (s *System) recordArming(now time.Time) error {
+func (s *System) recordArming(r armingRecord) error {
 	boot, err := s.BootTime()
 	if err != nil {
 		return err
 	}
+	r.BootTime = boot.Unix()
 	if err := os.MkdirAll(s.StateDir, 0o700); err != nil {
 		return err
 	}
@@ -205,7 +222,7 @@ func (s *System) recordArming(now time.Time) error {
 			return err
 		}
 	}
-	data, _ := json.Marshal(armingRecord{BootTime: boot.Unix(), ArmedAt: now.Unix()})
+	data, _ := json.Marshal(r)
 	return writeFileAtomic(cur, append(data, '\n'), 0o600)
 }
 
@@ -219,6 +236,12 @@ func readArming(p string) (armingRecord, error) {
 		return r, fmt.Errorf("%s: %w", p, err)
 	}
 	return r, nil
+}
+
+// armedNow returns this boot's last arming record, if any.
+func (s *System) armedNow(boot time.Time) (armingRecord, bool) {
+	r, err := readArming(filepath.Join(s.StateDir, armedFile))
+	return r, err == nil && r.BootTime == boot.Unix()
 }
 
 // lastArmingBefore returns when the capture kernel was last armed in a boot other

@@ -202,7 +202,7 @@ func TestStatusDumps(t *testing.T) {
 		t.Errorf("with a record: new %+v since %v", st.New, st.Since)
 	}
 	// Arming again in this boot keeps the previous boot's record.
-	if err := m.recordArming(time.Unix(1700000100, 0)); err != nil {
+	if err := m.recordArming(armingRecord{ArmedAt: 1700000100}); err != nil {
 		t.Fatal(err)
 	}
 	if st, err = m.ReadStatus(cfg); err != nil || len(st.New) != 1 || st.Since.Unix() != 1699790000 {

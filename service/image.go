@@ -258,12 +258,23 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 	if cfg.FailureAction == config.ActionShell {
 		progs = append(progs, "/bin/sh")
 	}
-	files, err := s.programFiles(progs)
+	hooks, notes, err := s.hookDirPrograms()
+	if err != nil {
+		return nil, err
+	}
+	p.Info.Notes = append(p.Info.Notes, notes...)
+	progs = append(progs, hooks...)
+	files, err := s.programFiles(uniqueStrings(progs))
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range files {
-		p.Files = append(p.Files, PlanFile{Dest: strings.TrimPrefix(filepath.ToSlash(f), "/"), Src: f, Mode: 0o755})
+		dest := strings.TrimPrefix(filepath.ToSlash(f), "/")
+		if rel, err := filepath.Rel(s.HookDir, f); s.HookDir != "" && err == nil && !strings.HasPrefix(rel, "..") {
+			// The capture runs them from /etc/kdump (capture.PreHookDir, PostHookDir).
+			dest = "etc/kdump/" + filepath.ToSlash(rel)
+		}
+		p.Files = append(p.Files, PlanFile{Dest: dest, Src: f, Mode: 0o755})
 	}
 	sort.Slice(p.Files, func(i, j int) bool { return p.Files[i].Dest < p.Files[j].Dest })
 	for i := 1; i < len(p.Files); i++ {
@@ -272,6 +283,51 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// maxHookPrograms bounds the programs taken from one hook directory.
+const maxHookPrograms = 256
+
+// hookDirPrograms lists the programs of kdump-utils' /etc/kdump/pre.d and post.d,
+// which the capture runs in lexical order before and after the dump: as kdump-utils
+// does, only executable files are taken, and each file left out is noted.
+func (s *System) hookDirPrograms() (progs, notes []string, err error) {
+	if s.HookDir == "" {
+		return nil, nil, nil
+	}
+	if ents, err := os.ReadDir(filepath.Join(s.HookDir, "emergency.d")); err == nil && len(ents) > 0 {
+		notes = append(notes, fmt.Sprintf("%s holds %d entries that the capture does not run: it has no emergency mode (kdump-utils runs them after an error); use failure_action and kdump_post, which gets the exit status",
+			filepath.Join(s.HookDir, "emergency.d"), len(ents)))
+	}
+	for _, d := range []string{"pre.d", "post.d"} {
+		dir := filepath.Join(s.HookDir, d)
+		ents, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("hook directory: %w", err)
+		}
+		n := 0
+		for _, e := range ents {
+			p := filepath.Join(dir, e.Name())
+			fi, err := os.Stat(p)
+			switch {
+			case err != nil:
+				notes = append(notes, fmt.Sprintf("%s: %v: not run by the capture", p, err))
+			case fi.IsDir():
+				notes = append(notes, fmt.Sprintf("%s is a directory: not run by the capture", p))
+			case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
+				notes = append(notes, fmt.Sprintf("%s is not executable: not run by the capture (chmod +x it)", p))
+			default:
+				if n++; n > maxHookPrograms {
+					return nil, nil, fmt.Errorf("%s: more than %d programs", dir, maxHookPrograms)
+				}
+				progs = append(progs, p)
+			}
+		}
+	}
+	return progs, notes, nil
 }
 
 func uniqueStrings(in []string) []string {

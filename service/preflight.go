@@ -48,6 +48,26 @@ var captureSupport = map[string]string{
 	"force_rebuild":    "",
 	"force_no_rebuild": "",
 	"keep_dumps":       "",
+	// Recorded for the crashkernel command (arming-side).
+	"auto_reset_crashkernel": "",
+	// ext2 and ext3 file systems are mounted with the ext4 driver.
+	"ext2": "",
+	"ext3": "",
+	// The capture command line and the release armed (arming-side), the names of
+	// the dump directory and whether the kernel log is saved (the capture).
+	"kdump_commandline":        "",
+	"kdump_commandline_remove": "",
+	"kdump_commandline_append": "",
+	"kdump_kernelver":          "",
+	"dump_layout":              "",
+	"dump_dmesg":               "",
+	// kdump-utils directives gokdump reads but does not carry out.
+	"dracut_args":       "gokdump builds its own capture initramfs without dracut, so dracut options do not apply: remove the line (a --mount target is written as a target directive such as \"ext4 UUID=...\"; modules go in extra_modules)",
+	"fence_kdump_args":  "fence_kdump (telling a cluster's fencing agent that the node is dumping) is not supported: remove it, or keep kdump-utils on cluster nodes",
+	"fence_kdump_nodes": "fence_kdump (telling a cluster's fencing agent that the node is dumping) is not supported: remove it, or keep kdump-utils on cluster nodes",
+	"kdump_emergency":   "the capture has no emergency mode to run a program in; use failure_action (reboot, halt, poweroff, shell or dump_to_rootfs) and kdump_post, which gets the exit status",
+	"minix":             "the capture mounts ext2/3/4, XFS and Btrfs only: save to one of those",
+	"virtiofs":          "the capture has no virtiofs (a virtual machine's host share): save to a local ext4, XFS or Btrfs file system",
 }
 
 // CheckDirectives refuses every directive of cfg whose action the capture does not
@@ -65,7 +85,7 @@ func CheckDirectives(cfg *config.Config) error {
 			why = "gokdump does not know whether its capture carries this directive out"
 		}
 		if why != "" {
-			errs = append(errs, &config.Error{File: cfg.File, Line: cfg.Lines[k], Msg: fmt.Sprintf("%s: %s", k, why)})
+			errs = append(errs, &config.Error{File: cfg.File, Line: cfg.Lines[k], Msg: fmt.Sprintf("%s: %s", cfg.Describe(k), why)})
 		}
 	}
 	if len(errs) > 0 {

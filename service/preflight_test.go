@@ -44,6 +44,44 @@ func TestCheckDirectives(t *testing.T) {
 	}
 }
 
+// TestCheckDirectivesKdumpUtils: the kdump-utils directives gokdump reads but does
+// not carry out are refused, each on its line with what to do instead; the ones it
+// does carry out pass.
+func TestCheckDirectivesKdumpUtils(t *testing.T) {
+	refused := map[string]string{
+		"dracut_args --omit-drivers x":  "dracut_args: gokdump builds its own capture initramfs without dracut",
+		"fence_kdump_nodes node1 node2": "fence_kdump_nodes: fence_kdump",
+		"fence_kdump_args -p 7410":      "fence_kdump_args: fence_kdump",
+		"kdump_emergency /usr/bin/e":    "kdump_emergency: the capture has no emergency mode",
+		"minix /dev/vdb":                "minix: the capture mounts ext2/3/4, XFS and Btrfs only",
+		"virtiofs myfs":                 "virtiofs: the capture has no virtiofs",
+	}
+	for line, want := range refused {
+		err := CheckDirectives(mustConfig(t, "path /var/crash\n"+line+"\n"))
+		if err == nil || !strings.Contains(err.Error(), "kdump.conf:2: "+want) {
+			t.Errorf("%q: %v, want %q", line, err, want)
+		}
+	}
+	// A directive from Debian's file is named with its variable, on its line.
+	v, err := config.ParseShellVars(strings.NewReader("USE_KDUMP=1\nKDUMP_COREDIR=/var/crash\n"), "kdump-tools")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deb, err := config.FromDebian(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deb.Lines["new_thing"], deb.Origin["new_thing"] = 7, "NEW_VAR"
+	if err := CheckDirectives(deb); err == nil || !strings.Contains(err.Error(), "kdump-tools:7: NEW_VAR (new_thing): gokdump does not know") {
+		t.Errorf("Debian variable: %v", err)
+	}
+	ok := "auto_reset_crashkernel no\ndefault halt\next3 /dev/vdb\nkdump_commandline_append console=ttyS0\nkdump_commandline_remove quiet\n" +
+		"kdump_commandline ro\nkdump_kernelver 6.1.0-1-amd64\ndump_layout debian\ndump_dmesg 0\n"
+	if err := CheckDirectives(mustConfig(t, ok)); err != nil {
+		t.Errorf("supported directives refused: %v", err)
+	}
+}
+
 func TestStartRefusesDirective(t *testing.T) {
 	m := newFakeMachine(t)
 	m.write("sys/kernel/kexec_crash_size", "268435456\n")

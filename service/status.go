@@ -40,6 +40,10 @@ type Status struct {
 	// dumps there saved after Since.
 	RootfsDir string
 	RootfsNew []dumpdir.Dump
+	// Cmdline is the capture command line this boot's last gokdump start loaded,
+	// with the Release and Kernel it armed ("" when start has not armed in this
+	// boot).
+	Cmdline, Release, Kernel string
 }
 
 // ReadStatus reports whether a capture kernel is loaded, how much memory is
@@ -56,6 +60,9 @@ func (s *System) ReadStatus(cfg *config.Config) (*Status, error) {
 	out.Since = out.BootTime
 	if t, ok := s.lastArmingBefore(out.BootTime); ok {
 		out.Since = t
+	}
+	if r, ok := s.armedNow(out.BootTime); ok {
+		out.Cmdline, out.Release, out.Kernel = r.Cmdline, r.Release, r.Kernel
 	}
 	out.RawNote = s.RawNote(cfg)
 	out.DumpDir, out.DumpDirNote = s.dumpDir(cfg)

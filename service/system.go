@@ -38,7 +38,13 @@ type System struct {
 	// FreeBytes returns the bytes free for files in the file system holding dir
 	// (nil: statfs).
 	FreeBytes func(dir string) (int64, error)
+	// HookDir is kdump-utils' /etc/kdump, whose pre.d and post.d programs the
+	// capture runs before and after the dump ("" : none are put in the image).
+	HookDir string
 }
+
+// DefaultHookDir holds the pre.d and post.d hook directories.
+const DefaultHookDir = "/etc/kdump"
 
 // DefaultStateDir is where the capture initramfs images are kept.
 const DefaultStateDir = "/var/lib/gokdump"
@@ -57,6 +63,7 @@ func Host() *System {
 		ModulesDir: "/lib/modules",
 		StateDir:   DefaultStateDir,
 		LibDirs:    append([]string(nil), DefaultLibDirs...),
+		HookDir:    DefaultHookDir,
 	}
 }
 

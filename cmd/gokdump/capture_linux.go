@@ -56,6 +56,7 @@ func runCaptureService(ctx context.Context, con io.Writer) error {
 		Machine:    capture.Kernel{},
 		Console:    con,
 		LoadModule: func(p string) error { return kmod.LoadFile(p, "") },
+		HookDirs:   [2]string{capture.PreHookDir, capture.PostHookDir},
 	}
 	var fsType, spec string
 	if info != nil {

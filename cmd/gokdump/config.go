@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -24,8 +25,22 @@ func init() {
 // configEnv names the environment variable that overrides the configuration file.
 const configEnv = "GOKDUMP_CONFIG"
 
+// sysconfigEnv names the environment variable that overrides Fedora's
+// /etc/sysconfig/kdump.
+const sysconfigEnv = "GOKDUMP_SYSCONFIG"
+
+// The files read when none is named (tests point them elsewhere): kdump.conf, else
+// Debian's kdump-tools defaults when only that exists; and Fedora's
+// /etc/sysconfig/kdump beside kdump.conf.
+var (
+	defaultConfigFile = config.DefaultFile
+	debianConfigFile  = config.DebianFile
+	sysconfigFile     = config.SysconfigFile
+)
+
 // configPath returns the configuration file to read: flagValue when given, else
-// $GOKDUMP_CONFIG, else /etc/kdump.conf.
+// $GOKDUMP_CONFIG, else /etc/kdump.conf, or Debian's /etc/default/kdump-tools when
+// there is no /etc/kdump.conf and that exists (a machine that had kdump-tools).
 func configPath(flagValue string) string {
 	if flagValue != "" {
 		return flagValue
@@ -33,7 +48,34 @@ func configPath(flagValue string) string {
 	if v := os.Getenv(configEnv); v != "" {
 		return v
 	}
-	return config.DefaultFile
+	if _, err := os.Stat(defaultConfigFile); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(debianConfigFile); err == nil {
+			return debianConfigFile
+		}
+	}
+	return defaultConfigFile
+}
+
+// loadSysconfig reads Fedora's /etc/sysconfig/kdump ($GOKDUMP_SYSCONFIG) into a
+// configuration read from a kdump.conf, as kdumpctl reads both; a missing file is
+// nothing to read.
+func loadSysconfig(c *config.Config) error {
+	if c.IsDebian() {
+		return nil
+	}
+	file := sysconfigFile
+	if v := os.Getenv(sysconfigEnv); v != "" {
+		file = v
+	}
+	return c.LoadSysconfig(file)
+}
+
+// printConfigNotes prints the warnings about the configuration files (a deprecated
+// directive, variables ignored and why).
+func printConfigNotes(e *env, name string, c *config.Config) {
+	for _, w := range c.Warnings {
+		fmt.Fprintf(e.stderr, "gokdump %s: warning: %s\n", name, w)
+	}
 }
 
 // loadConfig reads the configuration file as config.LoadOrDefault does (a missing file
@@ -61,7 +103,10 @@ func runConfig(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "config", `check [--file-only] [--config FILE] [start's options] [FILE]
 
 Reads the kdump configuration (FILE, else --config, else $GOKDUMP_CONFIG, else
-/etc/kdump.conf), checks every line, including the core_collector options, and that
+/etc/kdump.conf, else Debian's /etc/default/kdump-tools when only that exists; a
+file of NAME=value lines is read as Debian's kdump-tools settings, whatever its
+name, and /etc/sysconfig/kdump goes with a kdump.conf as with Fedora's kdumpctl),
+checks every line, including the core_collector options, and that
 the capture carries out every directive; then, unless --file-only, runs the checks
 "gokdump start" runs before it arms (service.Preflight): the dump device and the
 LVM/md layout under it can be brought up by the capture kernel with the modules of
@@ -87,9 +132,13 @@ with its file and line. Exit status 1 when the configuration cannot be armed.`)
 		fmt.Fprintf(e.stderr, "gokdump config: %v\n", err)
 		return 1
 	}
+	printConfigNotes(e, "config", c)
 	if err := service.CheckDirectives(c); err != nil {
 		fmt.Fprintf(e.stderr, "gokdump config: %v\n", err)
 		return 1
+	}
+	if c.Disabled != "" {
+		fmt.Fprintf(e.stderr, "gokdump config: warning: %s; gokdump start will not arm\n", c.Disabled)
 	}
 	if !*fileOnly {
 		pf, err := f.sys.Preflight(f.startOptions(c, data))

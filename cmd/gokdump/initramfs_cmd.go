@@ -43,7 +43,7 @@ bytes. A manifest of the inputs is written beside it (FILE.json).`)
 		fmt.Fprintf(e.stderr, "gokdump initramfs: %v\n", err)
 		return 1
 	}
-	opts := service.BuildOptions{Config: cfg, ConfigData: data, Release: f.release, Self: f.self}
+	opts := service.BuildOptions{Config: cfg, ConfigData: data, Release: f.releaseFor(cfg), Self: f.self}
 	if *comp != "" {
 		c, err := initramfs.ParseCompression(*comp)
 		if err != nil {

@@ -42,7 +42,7 @@ func addServiceFlags(fs *flag.FlagSet) *serviceFlags {
 	}
 	fs.StringVar(&f.config, "config", "", "the configuration `file` (default: $GOKDUMP_CONFIG, else /etc/kdump.conf)")
 	fs.StringVar(&f.kernel, "kernel", "", "the capture kernel `image` (default: /boot/vmlinuz-RELEASE or /lib/modules/RELEASE/vmlinuz)")
-	fs.StringVar(&f.release, "kernel-version", os.Getenv(kernelVerEnv), "the kernel `release` whose modules and image to use (default: $"+kernelVerEnv+", else the running kernel's)")
+	fs.StringVar(&f.release, "kernel-version", os.Getenv(kernelVerEnv), "the kernel `release` whose modules and image to use (default: $"+kernelVerEnv+", else kdump.conf's kdump_kernelver or /etc/sysconfig/kdump's KDUMP_KERNELVER, else the running kernel's)")
 	fs.StringVar(&f.image, "initramfs", "", "where the capture initramfs is kept (default: STATE-DIR/initramfs-RELEASE.img)")
 	fs.StringVar(&f.self, "binary", "", "the gokdump `binary` to put in as /init (default: this one, /proc/self/exe)")
 	fs.StringVar(&f.sys.ModulesDir, "modules-dir", f.sys.ModulesDir, "the `directory` of module trees, one per kernel release")
@@ -56,13 +56,32 @@ func addServiceFlags(fs *flag.FlagSet) *serviceFlags {
 
 // load reads the configuration, with the file's bytes for the image (nil when the
 // default file is missing and the defaults apply).
+// Fedora's /etc/sysconfig/kdump is read with a kdump.conf (its command-line and
+// release variables).
 func (f *serviceFlags) load() (*config.Config, []byte, error) {
 	explicit := f.config != "" || os.Getenv(configEnv) != ""
-	return loadConfigData(configPath(f.config), explicit)
+	c, data, err := loadConfigData(configPath(f.config), explicit)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := loadSysconfig(c); err != nil {
+		return nil, nil, err
+	}
+	return c, data, nil
+}
+
+// releaseFor is the kernel release to arm: --kernel-version, else $KDUMP_KERNELVER,
+// else the configuration's (kdump_kernelver, or /etc/sysconfig/kdump's
+// KDUMP_KERNELVER), else "" (the running kernel's).
+func (f *serviceFlags) releaseFor(cfg *config.Config) string {
+	if f.release != "" {
+		return f.release
+	}
+	return cfg.KernelVersion
 }
 
 func (f *serviceFlags) startOptions(cfg *config.Config, data []byte) service.StartOptions {
-	return service.StartOptions{Config: cfg, ConfigData: data, Release: f.release, Kernel: f.kernel, Self: f.self, Image: f.image}
+	return service.StartOptions{Config: cfg, ConfigData: data, Release: f.releaseFor(cfg), Kernel: f.kernel, Self: f.self, Image: f.image}
 }
 
 const startSynopsis = `[--config FILE] [--kernel IMAGE] [--kernel-version V] [--state-dir DIR] ...
@@ -88,6 +107,11 @@ func doStart(e *env, f *serviceFlags, name string) int {
 	cfg, data, err := f.load()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "gokdump %s: %v\n", name, err)
+		return 1
+	}
+	printConfigNotes(e, name, cfg)
+	if cfg.Disabled != "" {
+		fmt.Fprintf(e.stderr, "gokdump %s: not arming: %s\n", name, cfg.Disabled)
 		return 1
 	}
 	res, err := f.sys.Start(f.startOptions(cfg, data))
@@ -181,6 +205,9 @@ record of that, since this boot). Exit status 0 when armed, 3 when not, 1 on err
 		return 1
 	}
 	w := e.stdout
+	if cfg.Disabled != "" {
+		fmt.Fprintf(w, "configuration: %s\n", cfg.Disabled)
+	}
 	code := 0
 	switch {
 	case st.CrashSize == 0:
@@ -191,6 +218,12 @@ record of that, since this boot). Exit status 0 when armed, 3 when not, 1 on err
 	}
 	if st.CrashLoaded {
 		fmt.Fprintln(w, "capture kernel: loaded (kdump is armed)")
+		if st.Cmdline != "" {
+			fmt.Fprintf(w, "capture kernel loaded by gokdump start: %s (%s)\n", st.Kernel, st.Release)
+			fmt.Fprintf(w, "capture command line: %s\n", st.Cmdline)
+		} else {
+			fmt.Fprintln(w, "capture command line: unknown (not loaded by gokdump start in this boot)")
+		}
 	} else {
 		fmt.Fprintln(w, "capture kernel: not loaded (run \"gokdump start\")")
 		code = 3
