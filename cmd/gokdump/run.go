@@ -29,6 +29,7 @@ type command struct {
 type env struct {
 	stdout, stderr io.Writer
 	stdin          io.Reader
+	prog           string // the name gokdump runs under (argv[0]'s base name)
 }
 
 var commands = map[string]*command{}
@@ -50,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		prog = filepath.Base(args[0])
 		args = args[1:]
 	}
+	e.prog = prog
 	if prog == "makedumpfile" {
 		if c, ok := commands["dump"]; ok {
 			return c.run(ctx, e, args)
