@@ -3,11 +3,28 @@ package dumpfile_test
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"testing"
 
 	"github.com/gokdump/gokdump/compress"
 	"github.com/gokdump/gokdump/dumpfile"
+	"github.com/gokdump/gokdump/internal/testenv"
 )
+
+var update = flag.Bool("update", false, "rewrite the seed corpora in testdata/fuzz from the writer")
+
+func reassembleSeeds(t testing.TB) map[string]map[string][]any {
+	return map[string]map[string][]any{"FuzzReassemble": {
+		"two-parts":  {smallPart(t, 0, 20), smallPart(t, 20, 64)},
+		"empty-part": {smallPart(t, 0, 64), smallPart(t, 64, 64)},
+	}}
+}
+
+// TestReassembleFuzzSeeds keeps testdata/fuzz/FuzzReassemble in step with the writer.
+// Regenerate with: go test ./dumpfile -run TestReassembleFuzzSeeds -update
+func TestReassembleFuzzSeeds(t *testing.T) {
+	testenv.CheckFuzzSeeds(t, reassembleSeeds(t), *update, "go test ./dumpfile -run TestReassembleFuzzSeeds -update")
+}
 
 // smallPart writes one part, [start, end) of 64 pfns of 512 bytes, of a split dump
 // at level 1 whose even pfns are dumped: pfns divisible by 4 as zero pages, the other
@@ -93,10 +110,8 @@ func TestReassembleSmall(t *testing.T) {
 }
 
 // FuzzReassemble: any two parts merge or fail with an error, never a panic, and
-// without writing beyond what their sizes allow.
+// without writing beyond what their sizes allow. The seeds are testdata/fuzz's.
 func FuzzReassemble(f *testing.F) {
-	f.Add(smallPart(f, 0, 20), smallPart(f, 20, 64))
-	f.Add(smallPart(f, 0, 64), smallPart(f, 64, 64))
 	f.Fuzz(func(t *testing.T, a, b []byte) {
 		var m boundedAt
 		dumpfile.Reassemble(&m, parts(a, b))
