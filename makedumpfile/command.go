@@ -44,6 +44,7 @@ type Command struct {
 	SplitblockKB uint64         // --splitblock-size, in KiB (0: collector.DefaultSplitblockBytes)
 	MemUsage     bool           // --mem-usage: the table of page types, no dump
 	VMCOREINFO   string         // -i: read VMCOREINFO from this file, not from VMCORE's note
+	PartialDmesg bool           // --partial-dmesg: with --dump-dmesg, the log since the last clear
 	Operands     []string
 }
 
@@ -119,7 +120,7 @@ var options = []option{
 	}},
 
 	{long: "dump-dmesg", set: func(a *Command, _ string) error { a.Dmesg = true; return nil }},
-	{long: "partial-dmesg", unsupported: "the log since the last \"dmesg -c\" (the kernel's clear_seq) is not read; --dump-dmesg writes the whole log"},
+	{long: "partial-dmesg", set: func(a *Command, _ string) error { a.PartialDmesg = true; return nil }},
 	{long: "split", set: func(a *Command, _ string) error { a.Split = true; return nil }},
 	{long: "reassemble", set: func(a *Command, _ string) error { a.Reassemble = true; return nil }},
 	{long: "mem-usage", set: func(a *Command, _ string) error { a.MemUsage = true; return nil }},
@@ -277,6 +278,9 @@ func findLong(name string) (*option, error) {
 // --json it also turns on --show-stats, as the report is what --json formats.
 func (a *Command) Check() error {
 	n := len(a.Operands)
+	if a.PartialDmesg && !a.Dmesg {
+		return errors.New("--partial-dmesg goes with --dump-dmesg")
+	}
 	switch {
 	case a.Reassemble:
 		if a.Split || a.Flat || a.ELF || a.Rearrange || a.Dmesg || a.MemUsage || a.Codec != compress.None || len(a.Levels) > 0 || a.VMCOREINFO != "" {

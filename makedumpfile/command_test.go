@@ -39,7 +39,7 @@ func TestParse(t *testing.T) {
 			want: Command{WindowPFNs: 4 * 1024 * 8, MessageLevel: 7, Operands: []string{"vm", "out"}}},
 		{args: []string{"-Q", "vm", "out"}, error: "unknown option -Q"},
 		{args: []string{"--bogus", "vm", "out"}, error: "unknown option --bogus"},
-		{args: []string{"--partial-dmesg", "--dump-dmesg", "vm", "a"}, error: "option --partial-dmesg is not supported"},
+		{args: []string{"--vtop", "1", "vm"}, error: "option --vtop is not supported"},
 		{args: []string{"-x", "vmlinux", "vm", "out"}, error: "option -x is not supported"},
 		{args: []string{"-d", "32", "vm", "out"}, error: "dump level \"32\" is invalid"},
 		{args: []string{"-d"}, error: "option -d needs an argument"},

@@ -17,7 +17,8 @@ import (
 // messages (and the --message-level that chooses them) are the caller's.
 
 // RunDmesg is --dump-dmesg VMCORE LOGFILE (what kdump-tools saves the log with): the
-// kernel log in makedumpfile's layout, in a file made as Create makes one. A damaged
+// kernel log (with --partial-dmesg, since the last "dmesg -c": printk.ReadFileSinceClear)
+// in makedumpfile's layout, in a file made as Create makes one. A damaged
 // ring gives the records read before the damage, and the error.
 func (a *Command) RunDmesg() error {
 	src, err := a.Open()
@@ -25,7 +26,11 @@ func (a *Command) RunDmesg() error {
 		return err
 	}
 	defer src.Close()
-	log, readErr := printk.ReadFile(src)
+	read := printk.ReadFile
+	if a.PartialDmesg {
+		read = printk.ReadFileSinceClear
+	}
+	log, readErr := read(src)
 	if log == nil {
 		return readErr
 	}

@@ -72,7 +72,10 @@ Options:
                        makedumpfile's line with the version whose behaviour gokdump
                        follows, and the codecs, for scripts that parse it)
 
-Not supported (refused with the reason): --partial-dmesg, --vtop, --config, --eppic,
+  --partial-dmesg      with --dump-dmesg: only the log since the last "dmesg -c"
+                       (the kernel's clear_seq; kernels 5.10 and later)
+
+Not supported (refused with the reason): --vtop, --config, --eppic,
 --extension, sadump, Xen, -e, -x, -g.
 `
 
