@@ -85,6 +85,13 @@ fuzz:
 # $(UNITDIR), the udev rule that re-arms on LVM/md layout changes in $(UDEVRULESDIR),
 # and the documented default kdump.conf in $(SYSCONFDIR) unless one is there already.
 # DESTDIR stages the tree (packaging); PREFIX moves the binary.
+# It also gives gokdump the names "makedumpfile" and "vmcore-dmesg" (symlinks in
+# $(SBINDIR), under which it behaves as those tools) where no real one is installed
+# (in $(DESTDIR)/usr/sbin, /usr/bin, /sbin or /bin): COMPAT_LINKS=yes links them even so
+# (in $(COMPAT_DIR), ahead in PATH, when the real one is the file the link would
+# replace), COMPAT_LINKS=no never. It prints what it did for each name.
+COMPAT_LINKS ?= auto
+COMPAT_DIR   ?= /usr/local/sbin
 PREFIX       ?= /usr
 SBINDIR      ?= $(PREFIX)/sbin
 UNITDIR      ?= /lib/systemd/system
@@ -102,6 +109,22 @@ install: build
 	else \
 	  install -D -m 0644 dist/kdump.conf $(DESTDIR)$(SYSCONFDIR)/kdump.conf; \
 	fi
+	@for n in makedumpfile vmcore-dmesg; do \
+	  link=$(SBINDIR)/$$n; real=""; \
+	  for d in /usr/sbin /usr/bin /sbin /bin; do \
+	    f=$(DESTDIR)$$d/$$n; \
+	    if [ -e "$$f" ] && ! { [ -L "$$f" ] && [ "$$(basename "$$(readlink "$$f")")" = gokdump ]; }; then real=$$d/$$n; break; fi; \
+	  done; \
+	  case "$(COMPAT_LINKS)" in \
+	  no) echo "$$n: not linked to gokdump (COMPAT_LINKS=no)"; continue;; \
+	  yes) ;; \
+	  *) if [ -n "$$real" ]; then echo "$$n: the real $$real is installed; not linked to gokdump (COMPAT_LINKS=yes links it anyway)"; continue; fi;; \
+	  esac; \
+	  if [ -n "$$real" ] && [ "$$(realpath -m $(DESTDIR)$$real)" = "$$(realpath -m $(DESTDIR)$$link)" ]; then link=$(COMPAT_DIR)/$$n; fi; \
+	  install -d -m 0755 $(DESTDIR)$$(dirname $$link); \
+	  ln -sfn $(SBINDIR)/gokdump $(DESTDIR)$$link; \
+	  echo "$$n: $$link -> $(SBINDIR)/gokdump$${real:+ (the real $$real stays; COMPAT_LINKS=yes)}"; \
+	done
 
 clean:
 	rm -rf bin
