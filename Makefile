@@ -8,10 +8,10 @@ BIN      := bin/gokdump
 # tools whose output ours is compared with, and build helpers for interop tests.
 APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs fdisk gcc liblzo2-dev \
             zlib1g-dev libsnappy-dev libzstd-dev \
-            python3 python3-libkdumpfile lvm2 mdadm xfsprogs
+            python3 python3-libkdumpfile lvm2 mdadm xfsprogs rpm
 TEST_TIMEOUT ?= 75m
 
-.PHONY: all build deps test test-short test-race test-crash demo bench fuzz clean install
+.PHONY: all build deps test test-short test-race test-crash demo bench fuzz clean install package
 
 all: build
 
@@ -125,6 +125,25 @@ install: build
 	  ln -sfn $(SBINDIR)/gokdump $(DESTDIR)$$link; \
 	  echo "$$n: $$link -> $(SBINDIR)/gokdump$${real:+ (the real $$real stays; COMPAT_LINKS=yes)}"; \
 	done
+
+# package builds the .deb and the .rpm into $(PKGDIR) with nfpm (pinned in go.mod as a
+# tool; never linked into gokdump): the binary, the unit, the udev rule, kdump.conf as a
+# configuration file, gokdump(8) made from the binary's help, and postinst/prerm scripts
+# that give gokdump the makedumpfile and vmcore-dmesg names where no real tool is
+# installed (packaging/).
+PKGDIR      ?= bin/pkg
+PKG_VERSION ?= 0.0~git$(shell git log -1 --format=%cd.%h --date=format:%Y%m%d 2>/dev/null || echo 0)
+PKG_ARCH    ?= amd64
+
+package: build
+	rm -rf $(PKGDIR) bin/pkg-build && mkdir -p $(PKGDIR) bin/pkg-build
+	cp $(BIN) bin/pkg-build/gokdump
+	sh packaging/manpage.sh $(BIN) | gzip -9n > bin/pkg-build/gokdump.8.gz
+	for p in deb rpm; do \
+	  PKG_VERSION='$(PKG_VERSION)' PKG_ARCH='$(PKG_ARCH)' \
+	    $(GO) tool nfpm package --config packaging/nfpm.yaml --packager $$p --target $(PKGDIR)/ || exit 1; \
+	done
+	@ls -l $(PKGDIR)/*.deb $(PKGDIR)/*.rpm
 
 clean:
 	rm -rf bin
