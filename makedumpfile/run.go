@@ -157,7 +157,8 @@ func (a *Command) Open() (*vmcore.File, error) {
 }
 
 // RunSplit is --split VMCORE DUMPFILE1 DUMPFILE2 [...]: the dump written as parts in
-// parallel, each made as Create makes a file (collector.CollectSplit). Like RunDump it
+// parallel, each made as Create makes a file (collector.CollectSplit); with --dry-run
+// no file is made. Like RunDump it
 // tries the dump levels in turn when the parts do not fit, and leaves no part behind
 // when nothing useful was written.
 func (a *Command) RunSplit(ctx context.Context, opts collector.Options) (st *collector.Stats, parts []collector.SplitPart, err error) {
@@ -180,6 +181,9 @@ func (a *Command) RunSplit(ctx context.Context, opts collector.Options) (st *col
 	}()
 	dsts := make([]io.Writer, len(names))
 	for i, n := range names {
+		if a.DryRun {
+			break // nothing is written: the collector ignores the destinations
+		}
 		f, cerr := Create(n, a.Force)
 		if cerr != nil {
 			return nil, nil, cerr

@@ -199,3 +199,20 @@ func TestReassembleRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitDryRun: --split --dry-run makes no file and says how big the parts would be.
+func TestSplitDryRun(t *testing.T) {
+	_, vm := synth.Temp(t, synth.Default())
+	dir := t.TempDir()
+	p1, p2 := filepath.Join(dir, "p1"), filepath.Join(dir, "p2")
+	a := command(t, "--split", "--dry-run", "-l", "-d", "1", "--splitblock-size", "8192", vm, p1, p2)
+	st, parts, err := a.RunSplit(context.Background(), a.Options())
+	if err != nil || len(parts) != 2 || st.BytesWritten == 0 || parts[1].Pages == 0 {
+		t.Fatalf("%+v %+v %v", st, parts, err)
+	}
+	for _, p := range []string{p1, p2} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s made by a dry run", p)
+		}
+	}
+}

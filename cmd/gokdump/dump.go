@@ -218,7 +218,11 @@ func split(ctx context.Context, e *env, a *makedumpfile.Command, msgOut io.Write
 		return 1
 	}
 	if a.Prints(makedumpfile.MessageCommon) {
-		fmt.Fprintf(msgOut, "\nThe dumpfiles are saved to %s.\n\ngokdump dump Completed.\n", strings.Join(a.Operands[1:], ", and "))
+		if a.DryRun {
+			fmt.Fprintf(msgOut, "\nDry run: nothing written (the %d parts would be %d bytes).\n\ngokdump dump Completed.\n", len(parts), st.BytesWritten)
+		} else {
+			fmt.Fprintf(msgOut, "\nThe dumpfiles are saved to %s.\n\ngokdump dump Completed.\n", strings.Join(a.Operands[1:], ", and "))
+		}
 	}
 	return 0
 }
