@@ -8,10 +8,10 @@ BIN      := bin/gokdump
 # tools whose output ours is compared with, and build helpers for interop tests.
 APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs fdisk gcc liblzo2-dev \
             zlib1g-dev libsnappy-dev libzstd-dev \
-            python3 python3-libkdumpfile lvm2 mdadm xfsprogs cryptsetup-bin
+            python3 python3-libkdumpfile lvm2 mdadm xfsprogs cryptsetup-bin rpm grub2-common
 TEST_TIMEOUT ?= 75m
 
-.PHONY: all build deps test test-short test-race test-crash demo bench fuzz clean install
+.PHONY: all build deps test test-short test-race test-crash demo bench fuzz clean install package
 
 all: build
 
@@ -87,6 +87,13 @@ fuzz:
 # or Debian's kdump-tools settings are (/etc/default/kdump-tools, which gokdump reads
 # when there is no kdump.conf).
 # DESTDIR stages the tree (packaging); PREFIX moves the binary.
+# It also gives gokdump the names "makedumpfile" and "vmcore-dmesg" (symlinks in
+# $(SBINDIR), under which it behaves as those tools) where no real one is installed
+# (in $(DESTDIR)/usr/sbin, /usr/bin, /sbin or /bin): COMPAT_LINKS=yes links them even so
+# (in $(COMPAT_DIR), ahead in PATH, when the real one is the file the link would
+# replace), COMPAT_LINKS=no never. It prints what it did for each name.
+COMPAT_LINKS ?= auto
+COMPAT_DIR   ?= /usr/local/sbin
 PREFIX       ?= /usr
 SBINDIR      ?= $(PREFIX)/sbin
 UNITDIR      ?= /lib/systemd/system
@@ -106,6 +113,41 @@ install: build
 	else \
 	  install -D -m 0644 dist/kdump.conf $(DESTDIR)$(SYSCONFDIR)/kdump.conf; \
 	fi
+	@for n in makedumpfile vmcore-dmesg; do \
+	  link=$(SBINDIR)/$$n; real=""; \
+	  for d in /usr/sbin /usr/bin /sbin /bin; do \
+	    f=$(DESTDIR)$$d/$$n; \
+	    if [ -e "$$f" ] && ! { [ -L "$$f" ] && [ "$$(basename "$$(readlink "$$f")")" = gokdump ]; }; then real=$$d/$$n; break; fi; \
+	  done; \
+	  case "$(COMPAT_LINKS)" in \
+	  no) echo "$$n: not linked to gokdump (COMPAT_LINKS=no)"; continue;; \
+	  yes) ;; \
+	  *) if [ -n "$$real" ]; then echo "$$n: the real $$real is installed; not linked to gokdump (COMPAT_LINKS=yes links it anyway)"; continue; fi;; \
+	  esac; \
+	  if [ -n "$$real" ] && [ "$$(realpath -m $(DESTDIR)$$real)" = "$$(realpath -m $(DESTDIR)$$link)" ]; then link=$(COMPAT_DIR)/$$n; fi; \
+	  install -d -m 0755 $(DESTDIR)$$(dirname $$link); \
+	  ln -sfn $(SBINDIR)/gokdump $(DESTDIR)$$link; \
+	  echo "$$n: $$link -> $(SBINDIR)/gokdump$${real:+ (the real $$real stays; COMPAT_LINKS=yes)}"; \
+	done
+
+# package builds the .deb and the .rpm into $(PKGDIR) with nfpm (pinned in go.mod as a
+# tool; never linked into gokdump): the binary, the unit, the udev rule, kdump.conf as a
+# configuration file, gokdump(8) made from the binary's help, and postinst/prerm scripts
+# that give gokdump the makedumpfile and vmcore-dmesg names where no real tool is
+# installed (packaging/).
+PKGDIR      ?= bin/pkg
+PKG_VERSION ?= 0.0~git$(shell git log -1 --format=%cd.%h --date=format:%Y%m%d 2>/dev/null || echo 0)
+PKG_ARCH    ?= amd64
+
+package: build
+	rm -rf $(PKGDIR) bin/pkg-build && mkdir -p $(PKGDIR) bin/pkg-build
+	cp $(BIN) bin/pkg-build/gokdump
+	sh packaging/manpage.sh $(BIN) | gzip -9n > bin/pkg-build/gokdump.8.gz
+	for p in deb rpm; do \
+	  PKG_VERSION='$(PKG_VERSION)' PKG_ARCH='$(PKG_ARCH)' \
+	    $(GO) tool nfpm package --config packaging/nfpm.yaml --packager $$p --target $(PKGDIR)/ || exit 1; \
+	done
+	@ls -l $(PKGDIR)/*.deb $(PKGDIR)/*.rpm
 
 clean:
 	rm -rf bin

@@ -24,6 +24,8 @@ type collector struct {
 	stats   Stats
 	windows *windowPool
 	prog    *progress
+	// part, when set, makes this collection one part of a split dump (CollectSplit).
+	part *dumpfile.KdumpSplit
 }
 
 // Collect writes a dump of src to dst as opts say and returns what it did. The Stats are

@@ -52,6 +52,7 @@ func (c *collector) kdumpHeader() (*dumpfile.KdumpHeader, error) {
 		MaxMapnr:         s.maxPFN,
 		NrCPUs:           cpus,
 		Codec:            c.opts.Codec,
+		Split:            c.part,
 	}
 	if t, ok := s.info.CrashTime(); ok {
 		h.CrashTime = t
@@ -88,6 +89,12 @@ func (c *collector) collectKdump(ctx context.Context, out *output) error {
 	if err != nil {
 		return err // nothing written yet
 	}
+	return c.writeKdump(ctx, out, dumped)
+}
+
+// writeKdump is pass 2 of a kdump-compressed dump of dumped pages (this part's, for a
+// part of a split dump).
+func (c *collector) writeKdump(ctx context.Context, out *output, dumped uint64) error {
 	hdr, err := c.kdumpHeader()
 	if err != nil {
 		return err
@@ -215,6 +222,14 @@ func (c *collector) pass2Kdump(ctx context.Context, kw *dumpfile.KdumpWriter) er
 				break
 			}
 			pos = s + k
+			if p := c.part; p != nil {
+				// A part of a split dump holds the whole 2nd bitmap but only its own pages.
+				lo, hi := max(w.start+s, p.StartPFN), min(w.start+s+k, p.EndPFN)
+				if lo >= hi {
+					continue
+				}
+				s, k = lo-w.start, hi-lo
+			}
 			for k > 0 {
 				if cur == nil {
 					select {

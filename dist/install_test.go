@@ -102,8 +102,62 @@ func TestMakeInstall(t *testing.T) {
 		}
 		return nil
 	})
-	if len(got) != 4 {
+	if len(got) != 6 {
 		t.Errorf("installed files: %q", got)
+	}
+	for _, n := range []string{"makedumpfile", "vmcore-dmesg"} {
+		if l, err := os.Readlink(filepath.Join(dest, "opt/gk/sbin", n)); err != nil || l != "/opt/gk/sbin/gokdump" {
+			t.Errorf("%s: link to %q (%v), want /opt/gk/sbin/gokdump", n, l, err)
+		}
+	}
+}
+
+// TestMakeInstallCompatLinks: "make install" gives gokdump the makedumpfile and
+// vmcore-dmesg names only where no real tool is installed, says so, and links them
+// anyway with COMPAT_LINKS=yes, without replacing the real file.
+func TestMakeInstallCompatLinks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the gokdump binary; left out of -short runs")
+	}
+	mk, err := exec.LookPath("make")
+	if err != nil {
+		t.Fatalf("make is needed (apt-get install make): %v", err)
+	}
+	dest := t.TempDir()
+	real := filepath.Join(dest, "usr/sbin/vmcore-dmesg")
+	os.MkdirAll(filepath.Dir(real), 0o755)
+	os.WriteFile(real, []byte("#!/bin/sh\necho real\n"), 0o755)
+	install := func(extra ...string) string {
+		cmd := exec.Command(mk, append([]string{"-s", "-C", "..", "install", "DESTDIR=" + dest}, extra...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("make install: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	out := install()
+	if !strings.Contains(out, "vmcore-dmesg: the real /usr/sbin/vmcore-dmesg is installed; not linked") ||
+		!strings.Contains(out, "makedumpfile: /usr/sbin/makedumpfile -> /usr/sbin/gokdump") {
+		t.Errorf("make install said:\n%s", out)
+	}
+	if l, _ := os.Readlink(filepath.Join(dest, "usr/sbin/makedumpfile")); l != "/usr/sbin/gokdump" {
+		t.Errorf("makedumpfile links to %q", l)
+	}
+	if _, err := os.Lstat(filepath.Join(dest, "usr/local/sbin/vmcore-dmesg")); err == nil {
+		t.Error("vmcore-dmesg linked although a real one is installed")
+	}
+	out = install("COMPAT_LINKS=yes")
+	if !strings.Contains(out, "vmcore-dmesg: /usr/local/sbin/vmcore-dmesg -> /usr/sbin/gokdump (the real /usr/sbin/vmcore-dmesg stays") {
+		t.Errorf("make install COMPAT_LINKS=yes said:\n%s", out)
+	}
+	if l, _ := os.Readlink(filepath.Join(dest, "usr/local/sbin/vmcore-dmesg")); l != "/usr/sbin/gokdump" {
+		t.Errorf("COMPAT_LINKS=yes: vmcore-dmesg links to %q", l)
+	}
+	if b, _ := os.ReadFile(real); string(b) != "#!/bin/sh\necho real\n" {
+		t.Error("the real vmcore-dmesg was replaced")
+	}
+	if out := install("COMPAT_LINKS=no"); !strings.Contains(out, "makedumpfile: not linked to gokdump (COMPAT_LINKS=no)") {
+		t.Errorf("make install COMPAT_LINKS=no said:\n%s", out)
 	}
 }
 

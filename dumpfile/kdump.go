@@ -41,8 +41,17 @@ type KdumpHeader struct {
 	Split *KdumpSplit
 }
 
-// KdumpSplit is the pfn range of one part of a split dump.
-type KdumpSplit struct{ StartPFN, EndPFN uint64 }
+// KdumpSplit is the pfn range of one part of a split dump. The part holds the whole
+// of both bitmaps (the 2nd says which pages of every part are dumped) and the
+// descriptors and data of its own pages only.
+type KdumpSplit struct {
+	StartPFN, EndPFN uint64 // may be empty (StartPFN == EndPFN == max_mapnr)
+	// Descriptors, when not 0, is the number of descriptor slots before the page data.
+	// makedumpfile sizes every part's table for the dumped pages of all parts (its
+	// --reassemble finds the shared zero page by that offset), so a part written for
+	// it has the total here; 0 sizes the table for this part's pages.
+	Descriptors uint64
+}
 
 // KdumpLayout says where a kdump-compressed file's parts are. Offsets are in
 // the final (not flattened) file.
@@ -185,6 +194,13 @@ func (w *KdumpWriter) Begin(h *KdumpHeader, dumpedPages uint64) error {
 			return err
 		}
 	}
+	if h.Split != nil {
+		// A part may hold no page at all (an empty range): its file still reaches the
+		// end of the bitmaps, which readers check.
+		if err := w.writeAll([]byte{0}, w.layout.Descriptors-1, "end of the 2nd bitmap"); err != nil {
+			return err
+		}
+	}
 	if w.zeroPage >= 0 {
 		// The shared zero page is the first data item, as in makedumpfile.
 		w.dataBuf = append(w.dataBuf, w.zeros...)
@@ -215,8 +231,17 @@ func (w *KdumpWriter) setup(h *KdumpHeader, dumpedPages uint64) error {
 	if h.NrCPUs < 0 || h.NrCPUs > math.MaxInt32 || h.DumpLevel < 0 || h.DumpLevel > math.MaxInt32 {
 		return fmt.Errorf("dumpfile: kdump nr_cpus %d or dump level %d out of range", h.NrCPUs, h.DumpLevel)
 	}
-	if s := h.Split; s != nil && (s.StartPFN >= s.EndPFN || s.EndPFN > h.MaxMapnr) {
-		return fmt.Errorf("dumpfile: split range [%d, %d) not inside [0, max_mapnr %d)", s.StartPFN, s.EndPFN, h.MaxMapnr)
+	descSlots := dumpedPages
+	if s := h.Split; s != nil {
+		if s.StartPFN > s.EndPFN || s.EndPFN > h.MaxMapnr {
+			return fmt.Errorf("dumpfile: split range [%d, %d) not inside [0, max_mapnr %d)", s.StartPFN, s.EndPFN, h.MaxMapnr)
+		}
+		if s.Descriptors != 0 {
+			if s.Descriptors < dumpedPages || s.Descriptors > h.MaxMapnr {
+				return fmt.Errorf("dumpfile: %d descriptor slots for a part of %d pages and max_mapnr %d", s.Descriptors, dumpedPages, h.MaxMapnr)
+			}
+			descSlots = s.Descriptors
+		}
 	}
 	var m kdump.Header
 	if err := m.SetUTSName(h.UTSName); err != nil {
@@ -239,7 +264,7 @@ func (w *KdumpWriter) setup(h *KdumpHeader, dumpedPages uint64) error {
 	}
 	l.Bitmap2 = l.Bitmap1 + bitmapLen
 	l.Descriptors = l.Bitmap2 + bitmapLen
-	l.Data = l.Descriptors + int64(dumpedPages)*kdump.PageDescSize
+	l.Data = l.Descriptors + int64(descSlots)*kdump.PageDescSize
 	l.SharedZeroPage = h.DumpLevel&1 != 0
 
 	w.h = *h

@@ -129,7 +129,7 @@ func TestKdumpWriterMisuse(t *testing.T) {
 		func(h *dumpfile.KdumpHeader) { h.Codec = 0x8 },
 		func(h *dumpfile.KdumpHeader) { h.VMCOREINFOSize = 1000 },
 		func(h *dumpfile.KdumpHeader) { h.UTSName.Version = strings.Repeat("x", 65) },
-		func(h *dumpfile.KdumpHeader) { h.Split = &dumpfile.KdumpSplit{StartPFN: 5, EndPFN: 5} },
+		func(h *dumpfile.KdumpHeader) { h.Split = &dumpfile.KdumpSplit{StartPFN: 6, EndPFN: 5} },
 	}
 	for i, edit := range bad {
 		h := testHeader()

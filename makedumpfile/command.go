@@ -39,6 +39,12 @@ type Command struct {
 	Help         bool           // -h, --help
 	Version      bool           // -v, --version
 	WindowPFNs   uint64         // --cyclic-buffer, as pfns per window
+	Split        bool           // --split: VMCORE DUMPFILE1 DUMPFILE2 [...]
+	Reassemble   bool           // --reassemble: DUMPFILE1 DUMPFILE2 [...] DUMPFILE
+	SplitblockKB uint64         // --splitblock-size, in KiB (0: collector.DefaultSplitblockBytes)
+	MemUsage     bool           // --mem-usage: the table of page types, no dump
+	VMCOREINFO   string         // -i: read VMCOREINFO from this file, not from VMCORE's note
+	PartialDmesg bool           // --partial-dmesg: with --dump-dmesg, the log since the last clear
 	Operands     []string
 }
 
@@ -104,13 +110,20 @@ var options = []option{
 	}},
 	{long: "non-mmap", set: func(*Command, string) error { return nil }},
 	{long: "work-dir", arg: true, set: func(*Command, string) error { return nil }},
-	{long: "splitblock-size", arg: true, set: func(*Command, string) error { return nil }},
+	{long: "splitblock-size", arg: true, set: func(a *Command, v string) error {
+		kb, err := strconv.ParseUint(v, 10, 40)
+		if err != nil || kb == 0 {
+			return fmt.Errorf("--splitblock-size %q: want a positive number of KiB", v)
+		}
+		a.SplitblockKB = kb
+		return nil
+	}},
 
 	{long: "dump-dmesg", set: func(a *Command, _ string) error { a.Dmesg = true; return nil }},
-	{long: "partial-dmesg", unsupported: "use \"gokdump dmesg\""},
-	{long: "split", unsupported: "split dumps are not written yet"},
-	{long: "reassemble", unsupported: "split dumps are not written yet"},
-	{long: "mem-usage", unsupported: "not implemented"},
+	{long: "partial-dmesg", set: func(a *Command, _ string) error { a.PartialDmesg = true; return nil }},
+	{long: "split", set: func(a *Command, _ string) error { a.Split = true; return nil }},
+	{long: "reassemble", set: func(a *Command, _ string) error { a.Reassemble = true; return nil }},
+	{long: "mem-usage", set: func(a *Command, _ string) error { a.MemUsage = true; return nil }},
 	{long: "vtop", arg: true, unsupported: "not implemented"},
 	{long: "config", arg: true, unsupported: "erasing data (filter config) is not implemented"},
 	{long: "eppic", arg: true, unsupported: "eppic scripts are not supported"},
@@ -123,7 +136,7 @@ var options = []option{
 	{short: 'e', unsupported: "excluding unused vmemmap is not implemented"},
 	{short: 'x', arg: true, unsupported: "vmlinux debug information is not used: gokdump reads VMCOREINFO"},
 	{short: 'g', arg: true, unsupported: "generating VMCOREINFO from vmlinux is not implemented"},
-	{short: 'i', arg: true, unsupported: "reading VMCOREINFO from a file is not implemented"},
+	{short: 'i', arg: true, set: func(a *Command, v string) error { a.VMCOREINFO = v; return nil }},
 }
 
 func (a *Command) parseLevels(v string) error {
@@ -265,7 +278,37 @@ func findLong(name string) (*option, error) {
 // --json it also turns on --show-stats, as the report is what --json formats.
 func (a *Command) Check() error {
 	n := len(a.Operands)
+	if a.PartialDmesg && !a.Dmesg {
+		return errors.New("--partial-dmesg goes with --dump-dmesg")
+	}
 	switch {
+	case a.Reassemble:
+		if a.Split || a.Flat || a.ELF || a.Rearrange || a.Dmesg || a.MemUsage || a.Codec != compress.None || len(a.Levels) > 0 || a.VMCOREINFO != "" {
+			return errors.New("--reassemble merges the parts as they are and takes no dump option (-d, -c, -l, -p, -z, -E, -F, -i, --split)")
+		}
+		if a.DryRun {
+			return errors.New("--dry-run cannot be used with --reassemble")
+		}
+		if n < 3 {
+			return fmt.Errorf("--reassemble wants DUMPFILE1 DUMPFILE2 [...] DUMPFILE (got %d operands)", n)
+		}
+	case a.Split:
+		if a.Flat || a.ELF || a.Rearrange || a.Dmesg || a.MemUsage {
+			return errors.New("--split writes kdump-compressed files and cannot be used with -F, -E, -R, --dump-dmesg or --mem-usage")
+		}
+		if a.Threads > 0 {
+			return errors.New("--num-threads cannot be used with --split (the parts are written in parallel)")
+		}
+		if n < 3 && !(a.CheckParams && n == 0) {
+			return fmt.Errorf("--split wants VMCORE DUMPFILE1 DUMPFILE2 [...] (got %d operands)", n)
+		}
+	case a.MemUsage:
+		if a.Flat || a.ELF || a.Rearrange || a.Dmesg || a.DryRun {
+			return errors.New("--mem-usage prints a table and takes no output option")
+		}
+		if n != 1 {
+			return fmt.Errorf("--mem-usage wants one operand, the VMCORE (got %d)", n)
+		}
 	case a.Dmesg:
 		if a.Rearrange || a.Flat || a.ELF || a.DryRun {
 			return errors.New("--dump-dmesg writes the kernel log and takes no dump output option")

@@ -24,6 +24,12 @@ func CoreCollector(args []string, target config.TargetKind) (*Command, error) {
 		return nil, errors.New("-h, -v, --check-params and --dry-run do not save a dump")
 	case a.Rearrange:
 		return nil, errors.New("-R rebuilds a dump from a flattened stream; it does not save one")
+	case a.Split, a.Reassemble:
+		return nil, errors.New("--split and --reassemble are not supported in core_collector: the capture saves one vmcore file")
+	case a.MemUsage:
+		return nil, errors.New("--mem-usage prints a table; it does not save a dump")
+	case a.VMCOREINFO != "":
+		return nil, errors.New("-i is not supported in core_collector: the capture reads the VMCOREINFO of /proc/vmcore")
 	}
 	switch target {
 	case config.TargetSSH, config.TargetRaw:

@@ -41,7 +41,7 @@ func FuzzParse(f *testing.F) {
 		if n > 1 {
 			t.Fatalf("%q: -F, -R and --dump-dmesg together passed the check", line)
 		}
-		if m := a.Mode(); m < Dump || m > Dmesg {
+		if m := a.Mode(); m < Dump || m > MemUsage {
 			t.Fatalf("%q: mode %d", line, m)
 		}
 		if len(a.DumpLevels()) == 0 {

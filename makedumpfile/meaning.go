@@ -1,6 +1,8 @@
 package makedumpfile
 
 import (
+	"fmt"
+
 	"github.com/gokdump/gokdump/collector"
 	"github.com/gokdump/gokdump/mm"
 )
@@ -18,12 +20,44 @@ const (
 	Rearrange
 	// Dmesg (--dump-dmesg) writes VMCORE's kernel log to LOGFILE.
 	Dmesg
+	// Split (--split) writes VMCORE's dump as several parts, one per DUMPFILE.
+	Split
+	// Reassemble (--reassemble) merges the parts of a split dump into the last operand.
+	Reassemble
+	// MemUsage (--mem-usage) prints the number of pages of each type in VMCORE.
+	MemUsage
 )
+
+func (m Mode) String() string {
+	switch m {
+	case Dump:
+		return "dump"
+	case Flattened:
+		return "flattened"
+	case Rearrange:
+		return "rearrange"
+	case Dmesg:
+		return "dump-dmesg"
+	case Split:
+		return "split"
+	case Reassemble:
+		return "reassemble"
+	case MemUsage:
+		return "mem-usage"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
 
 // Mode says what the command writes. Check refuses the combinations of -F, -R and
 // --dump-dmesg; on a command it passed, exactly one mode applies.
 func (a *Command) Mode() Mode {
 	switch {
+	case a.Reassemble:
+		return Reassemble
+	case a.Split:
+		return Split
+	case a.MemUsage:
+		return MemUsage
 	case a.Dmesg:
 		return Dmesg
 	case a.Rearrange:

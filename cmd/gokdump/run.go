@@ -29,6 +29,7 @@ type command struct {
 type env struct {
 	stdout, stderr io.Writer
 	stdin          io.Reader
+	prog           string // the name gokdump runs under (argv[0]'s base name)
 }
 
 var commands = map[string]*command{}
@@ -42,13 +43,19 @@ func register(c *command) {
 
 // run is main without the process: it picks the subcommand from args and returns the exit
 // code. args[0] is the program name; under the name "makedumpfile" gokdump behaves as
-// "gokdump dump", and as PID 1 it is the capture init.
+// "gokdump dump", under "vmcore-dmesg" as kexec-tools' vmcore-dmesg (vmcoreDmesg), and
+// as PID 1 it is the capture init.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	e := &env{stdout: stdout, stderr: stderr, stdin: os.Stdin}
-	prog := "gokdump"
+	prog, argv0 := "gokdump", "gokdump"
 	if len(args) > 0 {
+		argv0 = args[0]
 		prog = filepath.Base(args[0])
 		args = args[1:]
+	}
+	e.prog = prog
+	if prog == "vmcore-dmesg" {
+		return vmcoreDmesg(e, argv0, args)
 	}
 	if prog == "makedumpfile" {
 		if c, ok := commands["dump"]; ok {

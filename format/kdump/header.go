@@ -182,7 +182,9 @@ func DecodeSubHeader(b []byte, h *Header) (*SubHeader, error) {
 	if hi, _ := bits.Mul64(maxMapnr, uint64(l.BlockSize)); hi != 0 {
 		return nil, errorf(offSubMaxMapnr, "max_mapnr %d pages of %d bytes overflow the physical address space", maxMapnr, l.BlockSize)
 	}
-	if start, end, ok := s.SplitRange(h.HeaderVersion); ok && (start >= end || end > maxMapnr) {
+	// A part may be empty (start == end == max_mapnr): makedumpfile gives the parts after
+	// the first an empty range when all dumped pages fit in the first splitblock.
+	if start, end, ok := s.SplitRange(h.HeaderVersion); ok && (start > end || end > maxMapnr) {
 		return nil, errorf(offSubEndPFN, "split part range [%d, %d) not inside [0, max_mapnr %d)", start, end, maxMapnr)
 	}
 	return s, nil

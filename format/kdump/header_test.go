@@ -89,7 +89,7 @@ func TestDecodeHeaderErrors(t *testing.T) {
 		msg  string
 	}{
 		{"max_mapnr", put(kdump.HeaderSize+96, 0, 0, 0, 1), 96, "does not fit"},
-		{"split", put(kdump.HeaderSize+12, 1), 80, "split part range [0, 0)"},
+		{"split-reversed", splitRange(put(kdump.HeaderSize+12, 1), 2, 1), 80, "split part range [2, 1)"},
 	} {
 		_, err := kdump.DecodeSubHeader(c.in[kdump.HeaderSize:], h)
 		var fe *kdump.FormatError
@@ -155,4 +155,11 @@ func FuzzHeader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// splitRange sets the 64-bit split range of the sub header in b (a whole file's start).
+func splitRange(b []byte, start, end byte) []byte {
+	b[kdump.HeaderSize+80] = start
+	b[kdump.HeaderSize+88] = end
+	return b
 }
