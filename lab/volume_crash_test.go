@@ -268,7 +268,7 @@ func TestVolumeRAID1(t *testing.T) {
 		sr := r.serviceRun(dev)
 		sr.out = filepath.Join(r.dir, "out-m2")
 		dir, _ := sr.dumpDir(t)
-		a, err1 := os.ReadFile(filepath.Join(r.dir, "out", "crash", filepath.Base(dir), dumpdir.DumpFile))
+		a, err1 := os.ReadFile(filepath.Join(r.dir, "out", filepath.Base(dir), dumpdir.DumpFile))
 		b, err2 := os.ReadFile(filepath.Join(dir, dumpdir.DumpFile))
 		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
 			t.Errorf("the members' dumps differ (%v, %v)", err1, err2)
