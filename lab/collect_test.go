@@ -42,7 +42,7 @@ func TestCollectRealCrash(t *testing.T) {
 			ref := filepath.Join(dir, "makedumpfile.lzo")
 			run(t, mdf, "-l", "--message-level", "1", "-d", "31", res.Vmcore, ref)
 			both := compareWithMakedumpfile(t, v, res.Vmcore, ours, ref)
-			checkWorkloadFiltered(t, res.Vmcore, ours)
+			checkWorkloadFiltered(t, res.Vmcore, ours, ref)
 			checkKeptPages(t, res.Vmcore, ours)
 
 			// makedumpfile reads our file: the kernel log it finds there is the one it
@@ -215,23 +215,40 @@ func compareWithMakedumpfile(t *testing.T, v labVariant, vmcorePath, oursPath, r
 // checkWorkloadFiltered holds our -d 31 dump to the truth the guest planted: every page
 // of its anonymous workload (process memory, marked plan.MarkerAnon) and of its tmpfs
 // file (page cache, plan.MarkerPageCache) is in the vmcore and left out of our dump.
-func checkWorkloadFiltered(t *testing.T, vmcorePath, dumpPath string) {
-	src, d := openDump(t, vmcorePath), openDump(t, dumpPath)
+//
+// One exception, from the kernel rather than from us: a page in flight when the kernel
+// crashed (isolated from the LRU for migration, or still in a CPU's batch of pages to
+// add to it) is, by its struct page, neither cache nor user memory, and is kept. A
+// make test under load once found 65 such page-cache pages of 33,226 on 6.1, which
+// makedumpfile kept as well. So a marked page may be kept only when makedumpfile's dump
+// (refPath) keeps it too, and no more than 1% of them.
+func checkWorkloadFiltered(t *testing.T, vmcorePath, dumpPath, refPath string) {
+	src, d, ref := openDump(t, vmcorePath), openDump(t, dumpPath), openDump(t, refPath)
 	for _, marker := range []string{plan.MarkerAnon, plan.MarkerPageCache} {
 		pfns := markedPFNs(t, src, marker)
 		if want := workloadMiB << 20 / 4096; len(pfns) < want {
 			t.Errorf("the vmcore has %d pages marked %q, want at least %d", len(pfns), marker, want)
 		}
-		kept := 0
+		kept, onlyOurs := 0, 0
 		for _, p := range pfns {
 			if ok, err := d.PageDumped(p); err != nil {
 				t.Fatal(err)
 			} else if ok {
 				kept++
+				if refKeeps, err := ref.PageDumped(p); err != nil {
+					t.Fatal(err)
+				} else if !refKeeps {
+					onlyOurs++
+				}
 			}
 		}
-		if kept != 0 {
-			t.Errorf("our -d 31 dump keeps %d of the %d workload pages marked %q", kept, len(pfns), marker)
+		switch {
+		case onlyOurs != 0 || kept*100 > len(pfns):
+			t.Errorf("our -d 31 dump keeps %d of the %d workload pages marked %q (%d of them left out by makedumpfile)",
+				kept, len(pfns), marker, onlyOurs)
+		case kept != 0:
+			t.Logf("%d of the %d workload pages marked %q were in flight at the crash: kept by us and by makedumpfile",
+				kept, len(pfns), marker)
 		}
 	}
 }
