@@ -87,6 +87,11 @@ type Flow struct {
 	// (TargetErr says why): the capture then fails and failure_action runs.
 	Target    Target
 	TargetErr error
+	// Remote is a target reached over a connection (ssh) instead of Target.
+	Remote RemoteTarget
+	// Network brings up the way to a network target (netconf.Up) before the
+	// target is reached, bounded by Timeouts.Target; nil for local targets.
+	Network func(ctx context.Context) error
 	// Dir is the dumps' directory on the mounted target, when it is not Config.Path:
 	// the image builder's service.DumpDevice.Dir, for a path on a file system the
 	// first kernel mounted somewhere else than "/".
@@ -199,6 +204,18 @@ func (f *Flow) save(ctx context.Context) *dumpdir.Status {
 	f.recordKernel(src, st)
 	f.logf("crashed kernel %s on host %q", st.KernelRelease, st.Host)
 
+	if f.Network != nil {
+		f.logf("bringing up the network")
+		nctx, cancel := context.WithTimeout(ctx, f.Timeouts.Target)
+		err := f.Network(nctx)
+		cancel()
+		if err != nil {
+			return fail(fmt.Errorf("network: %w", err))
+		}
+	}
+	if f.Remote != nil && f.TargetErr == nil {
+		return f.saveRemote(ctx, src, st, fail)
+	}
 	if f.Target == nil {
 		err := f.TargetErr
 		if err == nil {
