@@ -45,6 +45,8 @@ type CaptureInfo struct {
 	// Device is the dump device found when the image was built; Device.Name is ""
 	// when it was not present then.
 	Device DumpDevice `json:"device"`
+	// Remote is the ssh or nfs server and the way to it (nil for local targets).
+	Remote *RemoteTarget `json:"remote,omitempty"`
 	// Notes are what the builder could not do exactly as configured.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -150,7 +152,26 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 	if dev.FSType != "" {
 		names = append(names, fsModule(dev.FSType))
 	}
-	if dev.Name != "" {
+	remote := cfg.Target.Kind == config.TargetSSH || cfg.Target.Kind == config.TargetNFS
+	if remote {
+		r, mods, files, err := s.remoteTarget(cfg)
+		if err != nil {
+			return nil, err
+		}
+		p.Info.Remote = r
+		p.Info.Notes = append(p.Info.Notes, "dumps go to "+r.String())
+		if r.Network.DHCP {
+			// nclient4 speaks DHCP through a packet socket.
+			opt, notes := optionalModules(s.ModuleDir(p.Release), []string{"af_packet"})
+			mods = append(mods, opt...)
+			p.Info.Notes = append(p.Info.Notes, notes...)
+		}
+		names = append(names, mods...)
+		p.Files = append(p.Files, files...)
+	}
+	if remote {
+		// No block device to reach.
+	} else if dev.Name != "" {
 		drv, err := s.driverModules(dev.Name)
 		if err != nil {
 			return nil, err
@@ -320,12 +341,15 @@ func (p *Plan) Archive() (*initramfs.Archive, error) {
 // input by size and modification time (as make would, but also noticing files that
 // became older).
 type Manifest struct {
-	Version     int     `json:"version"`
-	Release     string  `json:"release"`
-	Compression string  `json:"compression"`
-	Binary      Input   `json:"binary"`
-	Config      string  `json:"config_sha256"`
-	Inputs      []Input `json:"inputs"`
+	Version     int    `json:"version"`
+	Release     string `json:"release"`
+	Compression string `json:"compression"`
+	Binary      Input  `json:"binary"`
+	Config      string `json:"config_sha256"`
+	// Info is the hash of the CaptureInfo the image holds: what start found out
+	// (a server's address, the network, devices) changes the image too.
+	Info   string  `json:"info_sha256,omitempty"`
+	Inputs []Input `json:"inputs"`
 }
 
 // manifestVersion changes when what goes into an image changes in a way old
@@ -345,6 +369,12 @@ func (p *Plan) Manifest() (*Manifest, error) {
 	m := &Manifest{Version: manifestVersion, Release: p.Release, Compression: p.Compression.String()}
 	sum := sha256.Sum256(p.configData)
 	m.Config = hex.EncodeToString(sum[:])
+	info, err := json.Marshal(p.Info)
+	if err != nil {
+		return nil, err
+	}
+	isum := sha256.Sum256(info)
+	m.Info = hex.EncodeToString(isum[:])
 	for _, f := range p.Files {
 		in, err := statInput(f.Src)
 		if err != nil {
@@ -421,6 +451,8 @@ func RebuildReason(cfg *config.Config, imageExists bool, old, now *Manifest) str
 		return "the gokdump binary changed"
 	case old.Config != now.Config:
 		return "the configuration changed"
+	case old.Info != now.Info:
+		return "what start records for the capture changed (the dump target, its device or the way to its server)"
 	}
 	before := map[string]Input{}
 	for _, in := range old.Inputs {

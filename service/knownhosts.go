@@ -70,7 +70,7 @@ func KnownHostKeys(files []string, port int, names ...string) ([]HostKey, error)
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%w for %s in %s: the capture kernel checks the server's key against the one recorded now (no trust on first use); connect once with ssh as root, or check the key and add it", ErrNoHostKey, hostForms(port, names), strings.Join(files, ", "))
+		return nil, fmt.Errorf("%w for %s in %s: the capture kernel checks the server's key against the one recorded now (no trust on first use); connect once with ssh as root, or check the key and add it", ErrNoHostKey, strings.Join(hostForms(port, names), ", "), strings.Join(files, ", "))
 	}
 	return out, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gokdump/gokdump/internal/smallfile"
+	"github.com/gokdump/gokdump/netconf"
 )
 
 // System names the parts of the machine the service reads and writes. Host returns
@@ -30,6 +31,12 @@ type System struct {
 	LibDirs []string
 	// Kexec loads the capture kernel (nil: kexec_file_load).
 	Kexec Kexec
+	// Net is how the way to an ssh or nfs server is found (the zero value: the
+	// running kernel's netlink, the system resolver, SysRoot).
+	Net netconf.Options
+	// KnownHosts are the files the ssh server's host key is looked up in (nil:
+	// DefaultKnownHosts).
+	KnownHosts []string
 }
 
 // DefaultStateDir is where the capture initramfs images are kept.
