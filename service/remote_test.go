@@ -223,4 +223,3 @@ func TestPlanNFS(t *testing.T) {
 		t.Errorf("modules %s", got)
 	}
 }
-
