@@ -348,7 +348,10 @@ type Manifest struct {
 	Config      string `json:"config_sha256"`
 	// Info is the hash of the CaptureInfo the image holds: what start found out
 	// (a server's address, the network, devices) changes the image too.
-	Info   string  `json:"info_sha256,omitempty"`
+	Info string `json:"info_sha256,omitempty"`
+	// Remote says how the capture kernel reaches an ssh or nfs server (the
+	// address resolved at start), for status.
+	Remote string  `json:"remote,omitempty"`
 	Inputs []Input `json:"inputs"`
 }
 
@@ -375,6 +378,9 @@ func (p *Plan) Manifest() (*Manifest, error) {
 	}
 	isum := sha256.Sum256(info)
 	m.Info = hex.EncodeToString(isum[:])
+	if p.Info.Remote != nil {
+		m.Remote = p.Info.Remote.String()
+	}
 	for _, f := range p.Files {
 		in, err := statInput(f.Src)
 		if err != nil {
