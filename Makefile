@@ -8,7 +8,7 @@ BIN      := bin/gokdump
 # tools whose output ours is compared with, and build helpers for interop tests.
 APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs gcc liblzo2-dev \
             zlib1g-dev libsnappy-dev libzstd-dev \
-            python3 python3-libkdumpfile
+            python3 python3-libkdumpfile lvm2 mdadm xfsprogs
 TEST_TIMEOUT ?= 75m
 
 .PHONY: all build deps test test-short test-race test-crash demo bench fuzz clean install

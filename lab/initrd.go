@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/gokdump/gokdump/initramfs"
+	"github.com/gokdump/gokdump/internal/progdeps"
 	"github.com/gokdump/gokdump/kmod"
 	"github.com/gokdump/gokdump/lab/plan"
 )
@@ -77,7 +78,21 @@ func writeFirstInitramfs(file string, cfg *Config, p *plan.Plan) error {
 			add(a.AddFile(f.Path, f.Mode, f.Data))
 		}
 	}
-	for _, d := range []string{"proc", "sys", "dev", "tmp", "run"} {
+	if len(cfg.HostFiles) > 0 {
+		files, err := progdeps.Files(cfg.HostFiles, progdeps.DefaultLibDirs)
+		if err != nil {
+			return fmt.Errorf("lab: host files for the guest: %w", err)
+		}
+		for _, f := range files {
+			st, err := os.Stat(f)
+			if err != nil {
+				return fmt.Errorf("lab: %w", err)
+			}
+			add(a.AddFileFrom(f, st.Mode().Perm(), f))
+		}
+	}
+	// /run/lock and /root for the tools (lvm locks under /run/lock/lvm).
+	for _, d := range []string{"proc", "sys", "dev", "tmp", "run", "run/lock", "root", "etc"} {
 		add(a.AddDir(d, 0o755))
 	}
 	add(a.AddDevice("dev/console", os.ModeCharDevice|0o600, 5, 1))

@@ -18,6 +18,16 @@
 //	// res.Vmcore is the ELF vmcore; res.Facts what the guest said before it crashed.
 //
 // The command lab/cmd/labcrash runs one crash from the shell (`make demo` uses it).
+//
+// A guest can also do what a machine's administrator or installer does around arming:
+// Config.HostFiles carries host programs (VolumeTools: lvm2, mdadm, mkfs) with their
+// shared libraries into the first initramfs; Config.Setup and Config.AfterArm are argv
+// lists (plan.Command) run before and after arming, naming disks by serial
+// (plan.DiskRef); Boot runs the first kernel without crashing it (the next boot of the
+// same machine); Service.Root arms from a root disk (MakeRootDisk) chrooted into it.
+//
+//	cfg.HostFiles, cfg.Modules = lab.VolumeToolFiles(), lab.VolumeModules
+//	cfg.Setup = []plan.Command{plan.Cmd("/sbin/lvm", "pvcreate", "--config", plan.LVMConfig, plan.DiskRef("pv1"))}
 package lab
 
 import (
@@ -29,6 +39,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -73,7 +84,48 @@ type Config struct {
 	// dump where Service.KdumpConf says (usually one of ExtraDisks). The workload
 	// sizes then default to 0. Result.Vmcore stays empty: the test reads the target.
 	Service *Service
+	// HostFiles are host files put into the first kernel's initramfs at the same
+	// paths, each ELF program with its dynamic loader and shared libraries and each
+	// script with its interpreter (package progdeps, as kdump.conf's extra_bins):
+	// the Debian tools a test runs in the guest, e.g. /sbin/lvm, /sbin/mdadm,
+	// /sbin/mkfs.ext4, /sbin/mkfs.xfs; data files such as /etc/mke2fs.conf come as
+	// they are. A symbolic link is followed: the guest gets a regular file under the
+	// name given (mkfs.ext4 stays mkfs.ext4, which tells mke2fs the type). The guest
+	// programs' kernel side (dm_mod, md_mod, raid1, ...) goes into Modules. See
+	// VolumeTools.
+	HostFiles []string
+	// Setup are the commands the first kernel runs in order after the workload and
+	// before arming; AfterArm those it runs after arming and before the crash. See
+	// plan.Command: argv lists without a shell, each bounded, output on the console,
+	// disks named by serial as plan.DiskRef(serial); a failure ends the run with
+	// the guest's error line (Crash returns it).
+	Setup, AfterArm []plan.Command
 }
+
+// VolumeTools are the host programs (Debian bookworm's lvm2, mdadm, e2fsprogs,
+// xfsprogs) a guest needs to make volumes as an installer does, for HostFiles, each
+// mapped to its Debian package (for testenv.NeedPackages, which installs what the
+// host lacks; the Makefile's APT_PKGS lists them too).
+var VolumeTools = map[string]string{
+	"/sbin/lvm": "lvm2", "/sbin/mdadm": "mdadm",
+	"/sbin/mkfs.ext4": "e2fsprogs", "/sbin/e2fsck": "e2fsprogs", "/etc/mke2fs.conf": "e2fsprogs",
+	"/sbin/mkfs.xfs": "xfsprogs", "/sbin/xfs_repair": "xfsprogs",
+}
+
+// VolumeToolFiles returns VolumeTools' paths, sorted, for HostFiles.
+func VolumeToolFiles() []string {
+	var files []string
+	for f := range VolumeTools {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	return files
+}
+
+// VolumeModules are the modules of the kernel side of VolumeTools, for Modules.
+// crc32c_generic comes first: libcrc32c (xfs's) asks the crypto API for crc32c when it
+// loads, a soft dependency Resolve does not follow.
+var VolumeModules = []string{"crc32c_generic", "dm_mod", "md_mod", "raid1", "ext4", "xfs"}
 
 // Binaries are the two static programs of a lab guest (BuildBinaries builds them).
 type Binaries struct {
@@ -89,6 +141,11 @@ type Binaries struct {
 type Service struct {
 	KdumpConf string      // written to /etc/kdump.conf by the first kernel
 	Files     []GuestFile // put into the first kernel's initramfs (hooks, ...)
+	// Root, when set, arms as an installed machine does: the guest mounts this disk
+	// (plan.DiskRef(serial) of one of ExtraDisks, or a device Setup made) and runs
+	// the gokdump on it, chrooted into it, with KdumpConf as its /etc/kdump.conf
+	// (plan.Root says how). MakeRootDisk makes such a disk.
+	Root *plan.Root
 }
 
 // GuestFile is a file the first kernel's initramfs holds.
@@ -135,7 +192,7 @@ func (c *Config) setDefaults() error {
 	def(&c.MemoryMiB, 1536)
 	def(&c.CPUs, 2)
 	def(&c.CrashKernelMiB, 256)
-	if c.Service == nil {
+	if c.Service == nil && c.Crash != plan.CrashNone {
 		def(&c.PageCacheMiB, 128)
 		def(&c.AnonMiB, 128)
 	}
@@ -187,9 +244,14 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 		Capture:         plan.CaptureRawTar,
 		DiskWaitSeconds: 60,
 	}
-	if cfg.Service != nil {
-		p.Capture, p.KdumpConf = plan.CaptureService, cfg.Service.KdumpConf
+	p.Setup, p.AfterArm = cfg.Setup, cfg.AfterArm
+	switch {
+	case cfg.Service != nil:
+		p.Capture, p.KdumpConf, p.Root = plan.CaptureService, cfg.Service.KdumpConf, cfg.Service.Root
+	case cfg.Crash == plan.CrashNone:
+		p.Capture = plan.CaptureNone
 	}
+	bootOnly := cfg.Crash == plan.CrashNone
 	initrd := filepath.Join(cfg.Dir, "initrd.img")
 	if err := writeFirstInitramfs(initrd, &cfg, p); err != nil {
 		return res, err
@@ -201,7 +263,7 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 	defer os.Remove(vmcoreImg)
 	disks := []Disk{{factsImg, plan.DiskFacts}, {vmcoreImg, plan.DiskVmcore}}
 	sizes := []int64{factsDiskSize, cfg.vmcoreDiskSize()}
-	if cfg.Service != nil {
+	if cfg.Service != nil || bootOnly {
 		disks, sizes = disks[:1], sizes[:1] // the service saves to its own target
 	}
 	for i, d := range disks {
@@ -237,7 +299,12 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 		return res, fmt.Errorf("lab: gokdump's init failed: %s (console: %s)", initErrs[0], res.ConsoleLog)
 	}
 	events := []string{plan.EventFacts, plan.EventArmed, plan.EventSaved}
-	if cfg.Service != nil {
+	switch {
+	case bootOnly && cfg.Service != nil:
+		events = []string{plan.EventFacts, plan.EventArmed, plan.EventDone}
+	case bootOnly:
+		events = []string{plan.EventFacts, plan.EventDone}
+	case cfg.Service != nil:
 		events = events[:2] // the capture kernel is the service's: it says nothing to the lab
 	}
 	for _, ev := range events {
@@ -248,7 +315,7 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 	if res.Facts, err = readFacts(factsImg, filepath.Join(cfg.Dir, "facts")); err != nil {
 		return res, err
 	}
-	if cfg.Service != nil {
+	if cfg.Service != nil || bootOnly {
 		return res, nil
 	}
 	files, err := extractTar(vmcoreImg, cfg.Dir, map[string]int64{
@@ -268,6 +335,17 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.CaptureCmdline = strings.TrimSpace(string(cl))
 	return res, nil
+}
+
+// Boot runs the first kernel without crashing it (plan.CrashNone): it boots with
+// cfg's disks, runs cfg.Setup, arms with "gokdump start" when cfg.Service is set (in
+// the Root mode too), runs cfg.AfterArm, prints plan.EventDone and powers off. It is
+// "the next boot of the same machine": give it the disks a crash run left behind.
+// The commands' output is in the console log (Result.ConsoleLog); Result.Vmcore stays
+// empty. cfg.Crash is ignored.
+func Boot(ctx context.Context, cfg Config) (*Result, error) {
+	cfg.Crash = plan.CrashNone
+	return Crash(ctx, cfg)
 }
 
 // consoleLines returns the lab protocol lines of a console log, and the error lines of

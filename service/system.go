@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gokdump/gokdump/internal/progdeps"
 	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/netconf"
 )
@@ -44,10 +45,7 @@ const DefaultStateDir = "/var/lib/gokdump"
 
 // DefaultLibDirs are the standard shared library directories of x86_64 Linux
 // distributions: Debian's multiarch ones first, then Fedora's lib64 ones.
-var DefaultLibDirs = []string{
-	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
-	"/lib64", "/usr/lib64", "/lib", "/usr/lib",
-}
+var DefaultLibDirs = progdeps.DefaultLibDirs
 
 // Host returns the System of the running machine.
 func Host() *System {

@@ -38,6 +38,7 @@ const (
 	EventArmed = "armed"       // first kernel: capture kernel loaded, about to crash
 	EventSaved = "saved"       // capture kernel: the vmcore archive is on its disk
 	EventError = "error:"      // either kernel: what went wrong; the guest powers off
+	EventDone  = "done"        // first kernel of a CrashNone run: every step ran, powering off
 )
 
 // InitErrorPrefix starts the console line gokdump's own init prints when it fails
@@ -87,6 +88,11 @@ const (
 	CrashInitExit = "init-exit"
 )
 
+// CrashNone does not crash: the first kernel runs its steps (Setup, arming when the
+// capture action arms, AfterArm), prints EventDone and powers off. A boot-only run
+// ("the next boot of the same machine"); package lab's Boot makes one.
+const CrashNone = "none"
+
 // InitExitCode is the status init exits with for CrashInitExit.
 const InitExitCode = 7
 
@@ -98,6 +104,8 @@ const (
 	// GokdumpPath); the capture kernel boots the image start built (gokdump as /init,
 	// no lab code or plan in it) and saves the dump as configured.
 	CaptureService = "service"
+	// CaptureNone arms nothing: only with CrashNone (a boot that runs Setup commands).
+	CaptureNone = "none"
 )
 
 // KdumpConfPath is where the first kernel writes Plan.KdumpConf.
@@ -128,7 +136,86 @@ type Plan struct {
 	KdumpConf string `json:"kdump_conf,omitempty"`
 	// DiskWaitSeconds bounds the wait for a disk to appear after its driver loads.
 	DiskWaitSeconds int `json:"disk_wait_seconds"`
+	// Setup runs in the first kernel, in order, after the workload and before arming;
+	// AfterArm after arming and before the crash (a layout changed after arming, a
+	// target made unreachable). See Command.
+	Setup    []Command `json:"setup,omitempty"`
+	AfterArm []Command `json:"after_arm,omitempty"`
+	// Root, with CaptureService, arms as an installed machine does: "gokdump start"
+	// runs chrooted into the file system on Root (see Root).
+	Root *Root `json:"root,omitempty"`
 }
+
+// Command is one program the first kernel runs, without a shell: its output goes to
+// the console, framed by "GOKDUMP-LAB run <phase>: <argv>" and "GOKDUMP-LAB ran
+// <phase>: ok|failed ...". A failure (exit status, timeout) ends the run with an
+// EventError line unless MayFail. Commands run with PATH=/usr/sbin:/usr/bin:/sbin:/bin,
+// DM_DISABLE_UDEV=1 (no udev in the guest: lvm and libdevmapper make the /dev nodes
+// themselves) and stdin /dev/null.
+//
+// Argv[0] is a program in the guest (a host program carried by package lab's
+// Config.HostFiles, or plan.GokdumpPath) or a builtin (BuiltinMount, BuiltinUmount,
+// BuiltinWipe). Any argument may name a disk by its serial as DiskRef(serial),
+// "{disk:SERIAL}": the guest waits (DiskWaitSeconds) for that disk and puts its /dev
+// path in. (The /dev/vdX letters follow the order of QEMU's -drive options, the lab's
+// own disks first, but serials do not depend on it.)
+type Command struct {
+	Argv []string `json:"argv"`
+	// TimeoutSeconds bounds the command (default DefaultCommandTimeout, at most 1800):
+	// at the deadline it is killed and counts as failed.
+	TimeoutSeconds int  `json:"timeout_seconds,omitempty"`
+	MayFail        bool `json:"may_fail,omitempty"`
+}
+
+// Cmd is a Command of argv with the default timeout.
+func Cmd(argv ...string) Command { return Command{Argv: argv} }
+
+// DefaultCommandTimeout is a Command's timeout when it names none, in seconds.
+const DefaultCommandTimeout = 120
+
+// Builtins the guest program runs itself (the guest has no shell and no util-linux).
+const (
+	// BuiltinMount DEVICE DIR FSTYPE [OPTIONS]: mount(2) DEVICE on DIR (created, 0755)
+	// with the file system type and data options.
+	BuiltinMount = "lab:mount"
+	// BuiltinUmount DIR: umount(2).
+	BuiltinUmount = "lab:umount"
+	// BuiltinWipe DEVICE OFFSET LENGTH: write LENGTH zero bytes at byte OFFSET (decimal)
+	// of DEVICE and fsync it. It opens the device without O_EXCL, so it reaches a disk
+	// held by md or device-mapper: the way to make a member unreadable behind a running
+	// array's back (its superblock wiped) after arming.
+	BuiltinWipe = "lab:wipe"
+)
+
+// builtinArgs is how many arguments (after the name) each builtin takes: min, max.
+var builtinArgs = map[string][2]int{BuiltinMount: {3, 4}, BuiltinUmount: {1, 1}, BuiltinWipe: {3, 3}}
+
+// DiskRef is how a Command's argument (or Root.Device) names the disk with this serial.
+func DiskRef(serial string) string { return "{disk:" + serial + "}" }
+
+// LVMConfig is the --config value lvm commands in the guest take: no udev to wait for
+// or to ask for devices (the guest has none), lvm makes the /dev/VG/LV nodes itself.
+// /etc/lvm may be absent: lvm then runs on its built-in defaults.
+//
+//	plan.Cmd("/sbin/lvm", "vgcreate", "--config", plan.LVMConfig, "vg0", plan.DiskRef("pv1"))
+const LVMConfig = "activation{udev_sync=0 udev_rules=0} devices{obtain_device_list_from_udev=0}"
+
+// Root is the root-on-disk mode of CaptureService (failure_action dump_to_rootfs needs
+// a root file system that is a disk's, as on an installed machine). Before arming the
+// guest mounts Device (DiskRef(serial) or a /dev path, e.g. an LV made by Setup) as
+// FSType on RootMount, bind-mounts /proc, /sys and /dev into it, writes KdumpConf to
+// its /etc/kdump.conf and runs its own /usr/sbin/gokdump as "gokdump start"
+// chrooted into it, so that "/" in gokdump's /proc/self/mountinfo is that disk. The
+// file system must hold what start reads: usr/sbin/gokdump, boot/vmlinuz (KernelPath),
+// lib/modules/<release> (the module files, modules.builtin, modules.order) and
+// boot/config-<release>: package lab's MakeRootDisk writes such a disk.
+type Root struct {
+	Device string `json:"device"`
+	FSType string `json:"fstype"`
+}
+
+// RootMount is where the guest mounts Root.Device.
+const RootMount = "/sysroot"
 
 // Validate checks a plan read from outside.
 func (p *Plan) Validate() error {
@@ -139,10 +226,16 @@ func (p *Plan) Validate() error {
 		return fmt.Errorf("plan: page_cache_mib %d out of range [0, 65536]", p.PageCacheMiB)
 	case p.AnonMiB < 0 || p.AnonMiB > 1<<16:
 		return fmt.Errorf("plan: anon_mib %d out of range [0, 65536]", p.AnonMiB)
-	case p.Crash != CrashSysrq && p.Crash != CrashInitExit:
-		return fmt.Errorf("plan: unknown crash method %q (want %q or %q)", p.Crash, CrashSysrq, CrashInitExit)
-	case p.Capture != CaptureRawTar && p.Capture != CaptureService:
-		return fmt.Errorf("plan: unknown capture action %q (want %q or %q)", p.Capture, CaptureRawTar, CaptureService)
+	case p.Crash != CrashSysrq && p.Crash != CrashInitExit && p.Crash != CrashNone:
+		return fmt.Errorf("plan: unknown crash method %q (want %q, %q or %q)", p.Crash, CrashSysrq, CrashInitExit, CrashNone)
+	case p.Capture != CaptureRawTar && p.Capture != CaptureService && p.Capture != CaptureNone:
+		return fmt.Errorf("plan: unknown capture action %q (want %q, %q or %q)", p.Capture, CaptureRawTar, CaptureService, CaptureNone)
+	case p.Capture == CaptureNone && p.Crash != CrashNone:
+		return fmt.Errorf("plan: capture %q goes only with crash %q", CaptureNone, CrashNone)
+	case p.Root != nil && p.Capture != CaptureService:
+		return fmt.Errorf("plan: root goes with capture %q, and only with it", CaptureService)
+	case p.Root != nil && (p.Root.Device == "" || p.Root.FSType == ""):
+		return fmt.Errorf("plan: root needs a device and a file system type")
 	case (p.Capture == CaptureService) != (p.KdumpConf != ""):
 		return fmt.Errorf("plan: kdump_conf goes with capture %q, and only with it", CaptureService)
 	case p.DiskWaitSeconds < 0 || p.DiskWaitSeconds > 600:
@@ -153,7 +246,88 @@ func (p *Plan) Validate() error {
 			return fmt.Errorf("plan: module path %q is not absolute", m)
 		}
 	}
+	if p.Root != nil {
+		if _, err := diskRefs(p.Root.Device); err != nil {
+			return fmt.Errorf("plan: root: %w", err)
+		}
+	}
+	for phase, cmds := range map[string][]Command{"setup": p.Setup, "after_arm": p.AfterArm} {
+		for i, c := range cmds {
+			if err := c.validate(); err != nil {
+				return fmt.Errorf("plan: %s[%d]: %w", phase, i, err)
+			}
+		}
+	}
 	return nil
+}
+
+func (c *Command) validate() error {
+	if len(c.Argv) == 0 || c.Argv[0] == "" {
+		return fmt.Errorf("empty argv")
+	}
+	if c.TimeoutSeconds < 0 || c.TimeoutSeconds > 1800 {
+		return fmt.Errorf("%s: timeout_seconds %d out of range [0, 1800]", c.Argv[0], c.TimeoutSeconds)
+	}
+	if n, ok := builtinArgs[c.Argv[0]]; ok {
+		if len(c.Argv)-1 < n[0] || len(c.Argv)-1 > n[1] {
+			return fmt.Errorf("%s takes %d to %d arguments, not %d", c.Argv[0], n[0], n[1], len(c.Argv)-1)
+		}
+	} else if strings.HasPrefix(c.Argv[0], "lab:") {
+		return fmt.Errorf("unknown builtin %q", c.Argv[0])
+	} else if !strings.HasPrefix(c.Argv[0], "/") {
+		return fmt.Errorf("program %q is not an absolute path (the guest has no PATH search)", c.Argv[0])
+	}
+	for _, a := range c.Argv {
+		if _, err := diskRefs(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Timeout is the command's time bound in seconds.
+func (c *Command) Timeout() int {
+	if c.TimeoutSeconds == 0 {
+		return DefaultCommandTimeout
+	}
+	return c.TimeoutSeconds
+}
+
+// diskRefs returns the serials an argument names with DiskRef.
+func diskRefs(arg string) ([]string, error) {
+	var serials []string
+	for rest := arg; ; {
+		i := strings.Index(rest, "{disk:")
+		if i < 0 {
+			return serials, nil
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return nil, fmt.Errorf("argument %q: unterminated {disk:", arg)
+		}
+		serial := rest[i+len("{disk:") : i+j]
+		if serial == "" || len(serial) > 20 {
+			return nil, fmt.Errorf("argument %q: disk serial %q is empty or longer than 20 bytes", arg, serial)
+		}
+		serials = append(serials, serial)
+		rest = rest[i+j+1:]
+	}
+}
+
+// ExpandDisks replaces each DiskRef in arg with what dev returns for its serial.
+func ExpandDisks(arg string, dev func(serial string) (string, error)) (string, error) {
+	serials, err := diskRefs(arg)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range serials {
+		d, err := dev(s)
+		if err != nil {
+			return "", err
+		}
+		arg = strings.Replace(arg, DiskRef(s), d, 1)
+	}
+	return arg, nil
 }
 
 // Read decodes and validates a plan (at most 1 MiB of JSON).

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -59,6 +60,18 @@ func TestReadRejects(t *testing.T) {
 		"disk wait":     func(p *Plan) { p.DiskWaitSeconds = 100000 },
 		"no kdump.conf": func(p *Plan) { p.Capture = CaptureService },
 		"stray conf":    func(p *Plan) { p.KdumpConf = "path /var/crash\n" },
+		"none crashes":  func(p *Plan) { p.Capture = CaptureNone },
+		"root raw-tar":  func(p *Plan) { p.Root = &Root{Device: DiskRef("root"), FSType: "ext4"} },
+		"empty argv":    func(p *Plan) { p.Setup = []Command{{}} },
+		"relative prog": func(p *Plan) { p.Setup = []Command{Cmd("lvm", "pvs")} },
+		"builtin arity": func(p *Plan) { p.AfterArm = []Command{Cmd(BuiltinWipe, "/dev/vdb")} },
+		"builtin name":  func(p *Plan) { p.AfterArm = []Command{Cmd("lab:format", "/dev/vdb")} },
+		"long timeout":  func(p *Plan) { p.Setup = []Command{{Argv: []string{"/sbin/lvm"}, TimeoutSeconds: 3600}} },
+		"bad disk ref":  func(p *Plan) { p.Setup = []Command{Cmd("/sbin/mdadm", "{disk:x")} },
+		"long serial":   func(p *Plan) { p.Setup = []Command{Cmd("/sbin/mdadm", DiskRef(strings.Repeat("s", 21)))} },
+		"root no type": func(p *Plan) {
+			p.Capture, p.KdumpConf, p.Root = CaptureService, "ext4 /dev/vdb\n", &Root{Device: "/dev/vdb"}
+		},
 	} {
 		p := valid()
 		mutate(p)
@@ -115,6 +128,59 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("re-reading a marshalled plan: %v", err)
 		}
 	})
+}
+
+func TestCommandsRoundTrip(t *testing.T) {
+	p := valid()
+	p.Crash, p.Capture, p.KdumpConf = CrashNone, CaptureService, "ext4 LABEL=root\n"
+	p.Setup = []Command{
+		Cmd("/sbin/lvm", "pvcreate", "--config", LVMConfig, DiskRef("pv1")),
+		{Argv: []string{BuiltinMount, DiskRef("dumps"), "/var/crash", "ext4"}, TimeoutSeconds: 30},
+	}
+	p.AfterArm = []Command{{Argv: []string{BuiltinWipe, DiskRef("m2"), "4096", "4096"}, MayFail: true}}
+	p.Root = &Root{Device: DiskRef("root"), FSType: "ext4"}
+	data, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Read(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Setup) != 2 || q.Setup[1].Timeout() != 30 || q.Setup[0].Timeout() != DefaultCommandTimeout ||
+		q.Setup[0].Argv[4] != "{disk:pv1}" || len(q.AfterArm) != 1 || !q.AfterArm[0].MayFail || *q.Root != *p.Root {
+		t.Errorf("round trip: %+v", q)
+	}
+	// A boot-only run that arms nothing.
+	p.Capture, p.KdumpConf, p.Root = CaptureNone, "", nil
+	if _, err := p.Marshal(); err != nil {
+		t.Errorf("boot-only plan: %v", err)
+	}
+}
+
+func TestExpandDisks(t *testing.T) {
+	devs := map[string]string{"pv1": "/dev/vdc", "pv2": "/dev/vdd"}
+	dev := func(s string) (string, error) {
+		if d, ok := devs[s]; ok {
+			return d, nil
+		}
+		return "", fmt.Errorf("no disk %q", s)
+	}
+	for in, want := range map[string]string{
+		"plain":        "plain",
+		DiskRef("pv1"): "/dev/vdc",
+		"--devices=" + DiskRef("pv1") + "," + DiskRef("pv2"): "--devices=/dev/vdc,/dev/vdd",
+		DiskRef("pv1") + DiskRef("pv1"):                      "/dev/vdc/dev/vdc",
+	} {
+		if got, err := ExpandDisks(in, dev); err != nil || got != want {
+			t.Errorf("ExpandDisks(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{DiskRef("gone"), "{disk:pv1", "{disk:}"} {
+		if got, err := ExpandDisks(in, dev); err == nil {
+			t.Errorf("ExpandDisks(%q) = %q, want an error", in, got)
+		}
+	}
 }
 
 func TestCrashMethods(t *testing.T) {

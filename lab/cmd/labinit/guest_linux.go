@@ -173,7 +173,8 @@ func (d *tarDisk) close() error {
 	return err
 }
 
-// first is the first kernel's job: facts, workload, arm, crash (the plan's method).
+// first is the first kernel's job: facts, workload, the Setup commands, arm, the
+// AfterArm commands, crash (the plan's method; CrashNone powers off instead).
 func (g *labGuest) first(ctx context.Context) error {
 	if err := g.saveFacts(); err != nil {
 		return fmt.Errorf("facts: %w", err)
@@ -183,15 +184,31 @@ func (g *labGuest) first(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("workload: %w", err)
 	}
+	if err := g.runCommands(ctx, "setup", g.plan.Setup); err != nil {
+		return err
+	}
 	arm := g.arm
-	if g.plan.Capture == plan.CaptureService {
+	switch g.plan.Capture {
+	case plan.CaptureService:
 		arm = func() error { return g.armService(ctx) }
+	case plan.CaptureNone:
+		arm = nil
 	}
-	if err := arm(); err != nil {
-		return fmt.Errorf("arming: %w", err)
+	if arm != nil {
+		if err := arm(); err != nil {
+			return fmt.Errorf("arming: %w", err)
+		}
+		g.say("%s", plan.EventArmed)
 	}
-	g.say("%s", plan.EventArmed)
+	if err := g.runCommands(ctx, "after-arm", g.plan.AfterArm); err != nil {
+		return err
+	}
 	unix.Sync()
+	if g.plan.Crash == plan.CrashNone {
+		anon[0] = 0
+		g.say("%s", plan.EventDone)
+		return nil // run powers the machine off
+	}
 	if g.plan.Crash == plan.CrashInitExit {
 		// PID 1 exiting is a panic ("Attempted to kill init!") in do_exit.
 		anon[0] = 0

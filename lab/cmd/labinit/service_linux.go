@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,10 +30,17 @@ func (g *labGuest) armService(ctx context.Context) error {
 	if err := unix.Sethostname([]byte(plan.ServiceHostname)); err != nil {
 		return fmt.Errorf("sethostname: %w", err)
 	}
-	if err := os.MkdirAll("/etc", 0o755); err != nil {
+	root := "/"
+	if g.plan.Root != nil {
+		if err := g.mountRoot(); err != nil {
+			return err
+		}
+		root = plan.RootMount
+	}
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(plan.KdumpConfPath, []byte(g.plan.KdumpConf), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(root, plan.KdumpConfPath), []byte(g.plan.KdumpConf), 0o600); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, armServiceTimeout)
@@ -40,6 +48,14 @@ func (g *labGuest) armService(ctx context.Context) error {
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, plan.GokdumpPath, "start", "--config", plan.KdumpConfPath, "--kernel", plan.KernelPath)
 	cmd.Stdout, cmd.Stderr = g.con, g.con
+	cmd.Env = commandEnv
+	cmd.WaitDelay = 5 * time.Second
+	if root != "/" {
+		// As on an installed machine: gokdump, its kdump.conf and the kernel are the
+		// root disk's, and "/" in its mountinfo is that disk.
+		cmd.SysProcAttr = &unix.SysProcAttr{Chroot: root}
+		cmd.Dir = "/"
+	}
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("gokdump start: %w", err)
 	}
