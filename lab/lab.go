@@ -100,6 +100,8 @@ type Config struct {
 	// disks named by serial as plan.DiskRef(serial); a failure ends the run with
 	// the guest's error line (Crash returns it).
 	Setup, AfterArm []plan.Command
+	// Net gives the guest a NIC on QEMU's restricted user network (see Net).
+	Net *Net
 }
 
 // VolumeTools are the host programs (Debian bookworm's lvm2, mdadm, e2fsprogs,
@@ -275,6 +277,7 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 		kernel: cfg.Kernel.Image, initrd: initrd, cmdline: cfg.firstCmdline(),
 		cpu: cfg.CPU, memoryMiB: cfg.MemoryMiB, cpus: cfg.CPUs, memoryFile: cfg.MemoryFile,
 		disks:   append(disks, cfg.ExtraDisks...),
+		net:     cfg.Net,
 		console: res.ConsoleLog,
 	}
 	vctx, cancel := context.WithTimeout(ctx, cfg.Timeout)

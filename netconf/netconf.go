@@ -191,13 +191,11 @@ func Describe(ctx context.Context, server string, o Options) (*Config, error) {
 	if c.VLAN != nil {
 		c.MAC = c.VLAN.ParentMAC
 	}
-	mod, err := DriverModule(o.SysRoot, dev.Attrs().Name)
+	mods, err := DriverModules(o.SysRoot, dev.Attrs().Name)
 	if err != nil {
 		return nil, err
 	}
-	if mod != "" {
-		c.Modules = append([]string{mod}, c.Modules...)
-	}
+	c.Modules = append(mods, c.Modules...)
 	addrs, err := o.Netlink.AddrList(link, netlink.FAMILY_ALL)
 	if err != nil {
 		return nil, fmt.Errorf("addresses of %s: %w", a.Name, err)
@@ -227,33 +225,47 @@ func Describe(ctx context.Context, server string, o Options) (*Config, error) {
 	return c, c.Check()
 }
 
-// DriverModule is the kernel module of network interface name's driver, from
-// sysfs (class/net/NAME/device/driver/module), or "" for a built-in driver. An
-// interface without a device (a virtual one) is an error.
-func DriverModule(sysRoot, name string) (string, error) {
+// DriverModules are the kernel modules of network interface name's driver and of the
+// drivers of the devices above it (a virtio NIC's virtio_net and the PCI transport's
+// virtio_pci), from sysfs (class/net/NAME/device, then each parent's driver/module),
+// nearest first; built-in drivers have none. An interface without a device (a
+// virtual one) is an error.
+func DriverModules(sysRoot, name string) ([]string, error) {
 	if !validIfName(name) {
-		return "", fmt.Errorf("interface name %q", name)
+		return nil, fmt.Errorf("interface name %q", name)
 	}
-	dev := filepath.Join(sysRoot, "class/net", name, "device")
-	if _, err := os.Stat(dev); err != nil {
-		return "", fmt.Errorf("%w: interface %s has no device in sysfs (a virtual interface)", ErrUnsupported, name)
+	dev, err := filepath.EvalSymlinks(filepath.Join(sysRoot, "class/net", name, "device"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: interface %s has no device in sysfs (a virtual interface)", ErrUnsupported, name)
 	}
 	if _, err := os.Stat(filepath.Join(dev, "driver")); err != nil {
-		return "", fmt.Errorf("interface %s: its device has no driver bound: %w", name, err)
+		return nil, fmt.Errorf("interface %s: its device has no driver bound: %w", name, err)
 	}
-	mod, err := filepath.EvalSymlinks(filepath.Join(dev, "driver/module"))
-	if errors.Is(err, os.ErrNotExist) {
-		return "", nil // built in
+	devices := filepath.Join(sysRoot, "devices")
+	if real, err := filepath.EvalSymlinks(devices); err == nil {
+		devices = real
 	}
-	if err != nil {
-		return "", fmt.Errorf("the driver module of %s: %w", name, err)
+	var mods []string
+	seen := map[string]bool{}
+	for dir, i := dev, 0; i < maxSysfsDepth && strings.HasPrefix(dir, devices+"/"); dir, i = filepath.Dir(dir), i+1 {
+		mod, err := filepath.EvalSymlinks(filepath.Join(dir, "driver/module"))
+		if err != nil {
+			continue // no driver, or a built-in one
+		}
+		m := filepath.Base(mod)
+		if !validModuleName(m) {
+			return nil, fmt.Errorf("the driver module of %s: %q is not a module name", name, m)
+		}
+		if !seen[m] {
+			seen[m] = true
+			mods = append(mods, m)
+		}
 	}
-	m := filepath.Base(mod)
-	if !validModuleName(m) {
-		return "", fmt.Errorf("the driver module of %s: %q is not a module name", name, m)
-	}
-	return m, nil
+	return mods, nil
 }
+
+// maxSysfsDepth bounds the walk up the device tree.
+const maxSysfsDepth = 64
 
 func validIfName(s string) bool {
 	return s != "" && len(s) < unix.IFNAMSIZ && s != "." && s != ".." && !strings.ContainsAny(s, "/ \t\n\x00")

@@ -143,12 +143,16 @@ func sysfs(t *testing.T) string {
 		}
 	}
 	mk("module/virtio_net")
+	mk("module/virtio_pci")
+	mk("bus/pci/drivers/virtio-pci")
 	mk("bus/virtio/drivers/virtio_net")
 	mk("bus/pci/drivers/e1000")
 	mk("devices/pci0000:00/0000:00:03.0/virtio0/net/eth0")
 	mk("devices/pci0000:00/0000:00:04.0/net/eth1")
 	mk("class/net")
 	link("module/virtio_net", "bus/virtio/drivers/virtio_net/module")
+	link("module/virtio_pci", "bus/pci/drivers/virtio-pci/module")
+	link("bus/pci/drivers/virtio-pci", "devices/pci0000:00/0000:00:03.0/driver")
 	link("bus/virtio/drivers/virtio_net", "devices/pci0000:00/0000:00:03.0/virtio0/driver")
 	link("devices/pci0000:00/0000:00:03.0/virtio0", "devices/pci0000:00/0000:00:03.0/virtio0/net/eth0/device")
 	link("bus/pci/drivers/e1000", "devices/pci0000:00/0000:00:04.0/driver")
@@ -183,7 +187,7 @@ func TestDescribeStaticWithGateway(t *testing.T) {
 	// address is left to the kernel; the dynamic IPv6 one is kept as is.
 	want := Config{Server: "dumps.example", Addr: "192.0.2.10", Interface: "eth0", MAC: "52:54:00:12:34:56", MTU: 1500,
 		Addrs: []string{"10.0.2.15/24", "2001:db8::15/64"}, Gateway: "10.0.2.2", Modules: []string{"virtio_net"}}
-	if got := *c; got.String() != want.String() || strings.Join(got.Modules, ",") != "virtio_net" || got.DHCP {
+	if got := *c; got.String() != want.String() || strings.Join(got.Modules, ",") != "virtio_net,virtio_pci" || got.DHCP {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
 	if !strings.Contains(c.String(), "dumps.example at 192.0.2.10 via eth0") {
@@ -218,7 +222,7 @@ func TestDescribeVLAN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.VLAN == nil || c.VLAN.ID != 42 || c.MAC != "52:54:00:12:34:56" || strings.Join(c.Modules, " ") != "virtio_net 8021q" || !c.DHCP {
+	if c.VLAN == nil || c.VLAN.ID != 42 || c.MAC != "52:54:00:12:34:56" || strings.Join(c.Modules, " ") != "virtio_net virtio_pci 8021q" || !c.DHCP {
 		t.Fatalf("%+v %+v", c, c.VLAN)
 	}
 }
@@ -265,18 +269,18 @@ func TestDescribeRefusals(t *testing.T) {
 	}
 }
 
-func TestDriverModule(t *testing.T) {
+func TestDriverModules(t *testing.T) {
 	root := sysfs(t)
-	for name, want := range map[string]string{"eth0": "virtio_net", "eth1": ""} {
-		got, err := DriverModule(root, name)
-		if err != nil || got != want {
+	for name, want := range map[string]string{"eth0": "virtio_net virtio_pci", "eth1": ""} {
+		got, err := DriverModules(root, name)
+		if err != nil || strings.Join(got, " ") != want {
 			t.Errorf("%s: %q %v, want %q", name, got, err, want)
 		}
 	}
-	if _, err := DriverModule(root, "br0"); !errors.Is(err, ErrUnsupported) {
+	if _, err := DriverModules(root, "br0"); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("br0: %v", err)
 	}
-	if _, err := DriverModule(root, "../eth0"); err == nil {
+	if _, err := DriverModules(root, "../eth0"); err == nil {
 		t.Error("a name with a slash was accepted")
 	}
 }

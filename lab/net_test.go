@@ -1,0 +1,287 @@
+package lab
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gokdump/gokdump/dumpdir"
+	"github.com/gokdump/gokdump/internal/testenv"
+	"github.com/gokdump/gokdump/lab/plan"
+	"github.com/gokdump/gokdump/vmcore"
+	"golang.org/x/crypto/ssh"
+)
+
+// Network lab: the guest has one virtio NIC on QEMU's user network with restrict=on;
+// its only way out is guestfwd rules from 10.0.2.100:PORT to servers this test starts
+// on 127.0.0.1 (Net). The first kernel takes 10.0.2.15/24 with the host's ip(8)
+// (Setup), arms with "gokdump start" (which records the route, the NIC by MAC, its
+// driver and the server's host key), crashes; the capture kernel's gokdump brings the
+// NIC up by netlink and saves to the real server.
+
+// netTools are the host programs these tests run: the servers and ip(8) for the guest.
+var netTools = map[string]string{QEMU: "qemu-system-x86", "/usr/sbin/sshd": "openssh-server",
+	"/sbin/ip": "iproute2", "/usr/bin/ganesha.nfsd": "nfs-ganesha", "/usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so": "nfs-ganesha-vfs"}
+
+// freePort returns a port on 127.0.0.1 free a moment ago.
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// waitPort waits (bounded) until something accepts on 127.0.0.1:port.
+func waitPort(t *testing.T, port int, what string) {
+	for i := 0; i < 100; i++ {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s never listened on 127.0.0.1:%d", what, port)
+}
+
+// sshServer is Debian's OpenSSH sshd started by the test on 127.0.0.1.
+type sshServer struct {
+	port    int
+	hostKey string // authorized_keys form
+	userKey []byte // PEM
+	dir     string // its files; dumps go to dir/crash
+}
+
+func edKey(t *testing.T) (priv []byte, pub string) {
+	_, k, _ := ed25519.GenerateKey(rand.Reader)
+	blk, err := ssh.MarshalPrivateKey(k, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := ssh.NewSignerFromKey(k)
+	return pem.EncodeToMemory(blk), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.PublicKey())))
+}
+
+// startSSHD runs /usr/sbin/sshd with its own host key, user key, authorized_keys and
+// sshd_config in a temporary directory, listening on 127.0.0.1 only; sftp false
+// leaves the Subsystem line out; path is the PATH of sessions ("" : sshd's).
+func startSSHD(t *testing.T, sftp bool, path string) *sshServer {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gokdump-sshd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o700)
+	s := &sshServer{port: freePort(t), dir: dir}
+	hostPriv, hostPub := edKey(t)
+	s.hostKey = hostPub
+	var userPub string
+	s.userKey, userPub = edKey(t)
+	write := func(name, data string, mode os.FileMode) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("host_ed25519", string(hostPriv), 0o600)
+	write("authorized_keys", userPub+"\n", 0o600)
+	conf := []string{
+		fmt.Sprintf("Port %d", s.port), "ListenAddress 127.0.0.1", "HostKey " + dir + "/host_ed25519",
+		"AuthorizedKeysFile " + dir + "/authorized_keys", "PidFile " + dir + "/sshd.pid",
+		"UsePAM no", "StrictModes no", "PermitRootLogin prohibit-password", "PasswordAuthentication no",
+		"KbdInteractiveAuthentication no", "LogLevel VERBOSE",
+	}
+	if sftp {
+		conf = append(conf, "Subsystem sftp internal-sftp")
+	}
+	if path != "" {
+		conf = append(conf, "SetEnv PATH="+path)
+	}
+	write("sshd_config", strings.Join(conf, "\n")+"\n", 0o600)
+	os.MkdirAll("/run/sshd", 0o755) // sshd's privilege separation directory
+	if out, err := exec.Command("/usr/sbin/sshd", "-t", "-f", dir+"/sshd_config").CombinedOutput(); err != nil {
+		t.Fatalf("sshd -t: %v\n%s", err, out)
+	}
+	log, _ := os.Create(filepath.Join(dir, "sshd.log"))
+	cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", dir+"/sshd_config")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		log.Close()
+		if t.Failed() {
+			data, _ := os.ReadFile(filepath.Join(dir, "sshd.log"))
+			t.Logf("sshd log:\n%s", data)
+		}
+	})
+	waitPort(t, s.port, "sshd")
+	return s
+}
+
+// netCase is one network crash.
+type netCase struct {
+	name     string
+	conf     string // kdump.conf (target, path, ...)
+	files    []GuestFile
+	forwards []Forward
+	dhcp     bool // the first kernel's address from QEMU's DHCP is not set up by Setup
+}
+
+// runNet crashes a 6.1 guest whose dump goes over the network.
+func runNet(t *testing.T, c netCase) *serviceRun {
+	t.Helper()
+	b := labBinaries(t)
+	k := testenv.KernelPackage(t, testenv.Kernel61)
+	dir, err := os.MkdirTemp("", "gokdump-lab-net-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kept %s", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	res, err := Crash(ctx, Config{
+		Kernel: k, Binaries: b, Dir: dir, CPU: "max", KASLR: true, MemoryMiB: 768,
+		Modules:   []string{"virtio_net"},
+		HostFiles: []string{"/sbin/ip"},
+		Setup: []plan.Command{
+			plan.Cmd("/sbin/ip", "link", "set", "eth0", "up"),
+			plan.Cmd("/sbin/ip", "addr", "add", NetGuest+"/24", "dev", "eth0"),
+			plan.Cmd("/sbin/ip", "addr", "show"),
+		},
+		Net:     &Net{Forwards: c.forwards},
+		Service: &Service{KdumpConf: c.conf, Files: c.files},
+		Timeout: 15 * time.Minute,
+	})
+	r := &serviceRun{res: res}
+	if res != nil {
+		t.Logf("%s: VM ran %s; console %s", c.name, res.Elapsed.Round(time.Second), res.ConsoleLog)
+		if con, err := os.ReadFile(res.ConsoleLog); err == nil {
+			r.con = string(con)
+		}
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("console tail:\n%s", ConsoleTail(res.ConsoleLog, 80))
+			}
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// serverDump returns the one dump directory under base on the server and checks the
+// modes (0700, files 0600).
+func serverDump(t *testing.T, base string) string {
+	t.Helper()
+	ents, err := os.ReadDir(base)
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("%s holds %v (%v), want one dump directory", base, ents, err)
+	}
+	dir := filepath.Join(base, ents[0].Name())
+	if host, _, ok := dumpdir.ParseDirName(ents[0].Name()); !ok || host != plan.ServiceHostname {
+		t.Errorf("dump directory %s", ents[0].Name())
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Errorf("%s: mode %v, want 0700", dir, fi.Mode().Perm())
+	}
+	files, _ := os.ReadDir(dir)
+	for _, f := range files {
+		if fi, _ := f.Info(); fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", f.Name(), fi.Mode().Perm())
+		}
+	}
+	return dir
+}
+
+// checkServerVmcore opens the dump on the server with vmcore.Open, gokdump info and
+// libkdumpfile.
+func checkServerVmcore(t *testing.T, dir string) {
+	t.Helper()
+	p := filepath.Join(dir, dumpdir.DumpFile)
+	f, err := vmcore.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Format != vmcore.FormatKdump || f.Incomplete() || f.Kdump.DumpLevel() != 31 {
+		t.Errorf("dump: %s incomplete %v level %d", f.Format, f.Incomplete(), f.Kdump.DumpLevel())
+	}
+	f.Close()
+	out, err := exec.Command(guestGokdump(t), "info", p).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), sysrqPanic) {
+		t.Errorf("gokdump info %s: %v\n%s", p, err, out)
+	}
+	py := needLibkdumpfile(t)
+	out, err = exec.Command(py, "-c", `import sys, kdumpfile
+k = kdumpfile.kdumpfile(sys.argv[1])
+print(k.attr["linux.uts.release"])
+print(len(bytes(k.read(kdumpfile.KDUMP_KPHYSADDR, 0x1000000, 4096))))`, p).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "4096") {
+		t.Errorf("libkdumpfile on %s: %v\n%s", p, err, out)
+	}
+}
+
+func sshConf(s *sshServer, extra string) (string, []GuestFile) {
+	conf := "ssh root@" + NetServer + "\nsshkey /root/.ssh/kdump_id_rsa\npath " + s.dir + "/crash\ncore_collector makedumpfile -l -d 31\nfinal_action poweroff\nfailure_action poweroff\n" + extra
+	files := []GuestFile{
+		{Path: "/root/.ssh/kdump_id_rsa", Mode: 0o600, Data: s.userKey},
+		{Path: "/root/.ssh/known_hosts", Mode: 0o644, Data: []byte(NetServer + " " + s.hostKey + "\n")},
+	}
+	return conf, files
+}
+
+// TestLabNetSSH: a crash saved over SFTP to Debian's OpenSSH is an ordinary
+// kdump-compressed vmcore on the server.
+func TestLabNetSSH(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU guests (minutes); not in -short")
+	}
+	testenv.NeedPackages(t, netTools)
+	s := startSSHD(t, true, "")
+	conf, files := sshConf(s, "")
+	r := runNet(t, netCase{name: "ssh-sftp", conf: conf, files: files, forwards: []Forward{{22, s.port}}})
+	r.wantConsole(t, "GOKDUMP-LAB armed", "gokdump: bringing up the network", "network: "+NetMAC+" is eth0 here",
+		"saving to "+s.dir+"/crash/", "gokdump: saved ", "gokdump: action: poweroff")
+	dir := serverDump(t, filepath.Join(s.dir, "crash"))
+	wantDir(t, dir, dumpdir.DumpFile, dumpdir.DmesgFile, dumpdir.StatusFile)
+	checkServerVmcore(t, dir)
+	st := readStatus(t, dir)
+	if st.Result != dumpdir.Complete || !strings.HasPrefix(st.Target, "ssh root@"+NetServer) {
+		t.Errorf("status %+v", st)
+	}
+}
+
+func wantDir(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	ents, _ := os.ReadDir(dir)
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	want := append([]string(nil), names...)
+	sort.Strings(want)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("%s holds %q, want %q", dir, got, want)
+	}
+}
