@@ -139,7 +139,9 @@ type netCase struct {
 	conf     string // kdump.conf (target, path, ...)
 	files    []GuestFile
 	forwards []Forward
-	dhcp     bool // the first kernel's address from QEMU's DHCP is not set up by Setup
+	// modules are put into the guest's module tree (and loaded in the first kernel)
+	// besides virtio_net: what "gokdump start" will want for the capture image.
+	modules []string
 }
 
 // runNet crashes a 6.1 guest whose dump goes over the network.
@@ -163,7 +165,7 @@ func runNet(t *testing.T, c netCase) *serviceRun {
 	res, err := Crash(ctx, Config{
 		// 4-level paging: libkdumpfile (checkServerVmcore) cannot read 5-level dumps.
 		Kernel: k, Binaries: b, Dir: dir, CPU: "qemu64", KASLR: true, MemoryMiB: 768,
-		Modules:   []string{"virtio_net"},
+		Modules:   append([]string{"virtio_net"}, c.modules...),
 		HostFiles: []string{"/sbin/ip"},
 		Setup: []plan.Command{
 			plan.Cmd("/sbin/ip", "link", "set", "eth0", "up"),
@@ -346,9 +348,84 @@ func TestLabNetSSHWrongHostKey(t *testing.T) {
 	files[1].Data = []byte(NetServer + " " + other + "\n")
 	r := runNet(t, netCase{name: "ssh-wrong-host-key", conf: conf, files: files, forwards: []Forward{{22, s.port}}})
 	r.wantConsole(t, "GOKDUMP-LAB armed", "gokdump: connecting to the dump target ssh root@"+NetServer,
-		"capture failed: target: ssh root@"+NetServer+":22: target: the ssh server's host key is not the one recorded at start",
+		"capture failed: target: ssh root@"+NetServer+":22: ssh: handshake failed: target: the ssh server's host key is not the one recorded at start",
 		"gokdump: action: poweroff")
 	if _, err := os.Stat(filepath.Join(s.dir, "crash")); !os.IsNotExist(err) {
 		t.Errorf("something was written on the server: %v", err)
 	}
+}
+
+// startGanesha runs Debian's NFS-ganesha (VFS backend, NFSv4 only) on 127.0.0.1:port
+// exporting a temporary directory as /export; it returns the port and the directory.
+func startGanesha(t *testing.T) (int, string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gokdump-ganesha-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	export := filepath.Join(dir, "export")
+	os.MkdirAll(export, 0o755)
+	port := freePort(t)
+	conf := fmt.Sprintf(`NFS_CORE_PARAM { Protocols = 4; Bind_addr = 127.0.0.1; NFS_Port = %d; Enable_RQUOTA = false; Enable_NLM = false; }
+NFSV4 { Graceless = true; }
+EXPORT { Export_Id = 1; Path = %s; Pseudo = /export; Access_Type = RW; Squash = No_Root_Squash; Protocols = 4; Transports = TCP; SecType = sys; FSAL { Name = VFS; } }
+`, port, export)
+	if err := os.WriteFile(filepath.Join(dir, "ganesha.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "ganesha.log")
+	cmd := exec.Command("/usr/bin/ganesha.nfsd", "-F", "-f", filepath.Join(dir, "ganesha.conf"), "-L", log, "-p", filepath.Join(dir, "ganesha.pid"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			data, _ := os.ReadFile(log)
+			if len(data) > 8000 {
+				data = data[len(data)-8000:]
+			}
+			t.Logf("ganesha log (tail):\n%s", data)
+		}
+	})
+	waitPort(t, port, "ganesha.nfsd")
+	return port, export
+}
+
+func nfsConf(extra string) string {
+	return "nfs " + NetServer + ":/export\npath /crash\ncore_collector makedumpfile -l -d 31\nfinal_action poweroff\nfailure_action poweroff\n" + extra
+}
+
+// TestLabNetNFS: a crash saved with the capture kernel's own NFS client (mount(2),
+// NFSv4) to NFS-ganesha on loopback.
+func TestLabNetNFS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU guests (minutes); not in -short")
+	}
+	testenv.NeedPackages(t, netTools)
+	port, export := startGanesha(t)
+	r := runNet(t, netCase{name: "nfs", conf: nfsConf(""), forwards: []Forward{{2049, port}}, modules: []string{"nfsv4"}})
+	r.wantConsole(t, "GOKDUMP-LAB armed", "gokdump: bringing up the network", "network: eth0 up",
+		"mounting the dump target nfs "+NetServer+":/export", "gokdump: saved ", "gokdump: action: poweroff")
+	dir := serverDump(t, filepath.Join(export, "crash"))
+	wantDir(t, dir, dumpdir.DumpFile, dumpdir.DmesgFile, dumpdir.StatusFile)
+	checkServerVmcore(t, dir)
+	if st := readStatus(t, dir); st.Result != dumpdir.Complete {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// TestLabNetNFSDown: the NFS server is down when the machine crashes: the capture
+// tries for its bounded time, then takes failure_action.
+func TestLabNetNFSDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU guests (minutes); not in -short")
+	}
+	testenv.NeedPackages(t, netTools)
+	port := freePort(t) // nothing listens there
+	r := runNet(t, netCase{name: "nfs-down", conf: nfsConf(""), forwards: []Forward{{2049, port}}, modules: []string{"nfsv4"}})
+	r.wantConsole(t, "GOKDUMP-LAB armed", "network: eth0 up", "mounting the dump target nfs "+NetServer+":/export",
+		"capture failed: target: gave up after 30s", "gokdump: action: poweroff")
 }
