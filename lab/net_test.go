@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -417,14 +418,31 @@ func TestLabNetNFS(t *testing.T) {
 	}
 }
 
-// TestLabNetNFSDown: the NFS server is down when the machine crashes: the capture
-// tries for its bounded time, then takes failure_action.
+// TestLabNetNFSDown: the NFS server is down when the machine crashes (its host
+// accepts the connection, nfsd never answers: a hung server, the case where mount(2)
+// itself blocks): the capture gives up after its bounded wait and takes
+// failure_action. (QEMU connects a guestfwd rule's host side when it starts, so a
+// port where nothing listens at all cannot be forwarded.)
 func TestLabNetNFSDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU guests (minutes); not in -short")
 	}
 	testenv.NeedPackages(t, netTools)
-	port := freePort(t) // nothing listens there
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	port := l.Addr().(*net.TCPAddr).Port
 	r := runNet(t, netCase{name: "nfs-down", conf: nfsConf(""), forwards: []Forward{{2049, port}}, modules: []string{"nfsv4"}})
 	r.wantConsole(t, "GOKDUMP-LAB armed", "network: eth0 up", "mounting the dump target nfs "+NetServer+":/export",
 		"capture failed: target: gave up after 30s", "gokdump: action: poweroff")
