@@ -8,7 +8,8 @@ BIN      := bin/gokdump
 # tools whose output ours is compared with, and build helpers for interop tests.
 APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs gcc liblzo2-dev \
             zlib1g-dev libsnappy-dev libzstd-dev \
-            python3 python3-libkdumpfile lvm2 mdadm xfsprogs
+            python3 python3-libkdumpfile lvm2 mdadm xfsprogs \
+            openssh-server nfs-ganesha nfs-ganesha-vfs iproute2
 TEST_TIMEOUT ?= 75m
 
 .PHONY: all build deps test test-short test-race test-crash demo bench fuzz clean install
@@ -41,9 +42,9 @@ test: deps
 # test-race runs the short tests of the packages that run goroutines under the race
 # detector: the collector's classify and compress workers, the capture's kernel log
 # reader, the codecs those workers call, and the address space they share (its cache
-# and TLB). About 3 minutes on 2 cores (the collector most of it). The tests that count
+# and TLB), the network target's bounded mounts, ssh streams and retries. About 3 minutes on 2 cores (the collector most of it). The tests that count
 # allocations skip themselves here (testenv.SkipAllocsUnderRace); the run above asserts them.
-RACE_PKGS := ./collector ./capture ./compress/... ./arch/x86
+RACE_PKGS := ./collector ./capture ./compress/... ./arch/x86 ./target ./netconf
 test-race:
 	$(GO) test -race -short -timeout 30m $(RACE_PKGS)
 

@@ -11,6 +11,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -243,8 +244,8 @@ func (d *SSHDir) run(ctx context.Context, in io.Reader, cmd string, paths ...str
 	}
 	defer sess.Close()
 	sess.Stdin = in
-	var out bytes.Buffer
-	sess.Stdout, sess.Stderr = &out, &out
+	out := &outputBuffer{}
+	sess.Stdout, sess.Stderr = out, out
 	done := make(chan error, 1)
 	go func() { done <- sess.Run(line) }()
 	select {
@@ -257,6 +258,30 @@ func (d *SSHDir) run(ctx context.Context, in io.Reader, cmd string, paths ...str
 		return out.Bytes(), fmt.Errorf("remote %q: %w: %s", line, err, bytes.TrimSpace(out.Bytes()))
 	}
 	return out.Bytes(), nil
+}
+
+// outputBuffer keeps the first 64 KiB a remote command writes to stdout and stderr,
+// which the ssh session copies from two goroutines.
+type outputBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+const maxRemoteOutput = 64 << 10
+
+func (o *outputBuffer) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if n := maxRemoteOutput - len(o.b); n > 0 {
+		o.b = append(o.b, p[:min(n, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (o *outputBuffer) Bytes() []byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]byte(nil), o.b...)
 }
 
 // MkdirAll makes dir and its parents (new ones mode 0700).
