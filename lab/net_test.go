@@ -447,3 +447,36 @@ func TestLabNetNFSDown(t *testing.T) {
 	r.wantConsole(t, "GOKDUMP-LAB armed", "network: eth0 up", "mounting the dump target nfs "+NetServer+":/export",
 		"capture failed: target: gave up after 30s", "gokdump: action: poweroff")
 }
+
+// TestLabNetSSHDHCPFlat: kdump_dhcp 1 makes the capture kernel ask QEMU's DHCP
+// server for its address (a real DHCPv4 exchange by nclient4); the server has neither
+// SFTP nor gokdump, so the flattened stream is kept as vmcore.flat and the status
+// says so; gokdump dump -R on the host rebuilds a dump that opens.
+func TestLabNetSSHDHCPFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU guests (minutes); not in -short")
+	}
+	testenv.NeedPackages(t, netTools)
+	s := startSSHD(t, false, "/usr/bin:/bin")
+	conf, files := sshConf(s, "kdump_dhcp 1\n")
+	r := runNet(t, netCase{name: "ssh-dhcp-flat", conf: conf, files: files, forwards: []Forward{{22, s.port}}})
+	r.wantConsole(t, "GOKDUMP-LAB armed", "network: DHCP gave "+NetGuest+"/24 on eth0", "the server has no SFTP",
+		"gokdump: saved ", "gokdump: action: poweroff")
+	dir := serverDump(t, filepath.Join(s.dir, "crash"))
+	wantDir(t, dir, "vmcore.flat", dumpdir.DmesgFile, dumpdir.StatusFile)
+	st := readStatus(t, dir)
+	if st.Result != dumpdir.Complete || st.Dump != "vmcore.flat" || !strings.Contains(strings.Join(st.Warnings, "\n"), "no gokdump on its PATH") {
+		t.Errorf("status %+v", st)
+	}
+	flat, err := os.Open(filepath.Join(dir, "vmcore.flat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer flat.Close()
+	cmd := exec.Command(guestGokdump(t), "dump", "-R", filepath.Join(dir, dumpdir.DumpFile))
+	cmd.Stdin = flat
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gokdump dump -R: %v\n%s", err, out)
+	}
+	checkServerVmcore(t, dir)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
@@ -11,6 +12,13 @@ import (
 
 // dhcp4 is one DHCPv4 exchange (discover, offer, request, ack) on ifname.
 func dhcp4(ctx context.Context, ifname string) (*Lease, error) {
+	// The transaction id comes from u-root's rand, which waits for getrandom(2)'s
+	// crng to be ready: a capture kernel early in its boot, on a CPU without a
+	// hardware generator (QEMU's qemu64), may never be, and no DHCP request would
+	// go out. UROOT_NOHWRNG makes it read /dev/urandom, which is good enough for a
+	// DHCP transaction id. It is read once, at the first use; nothing else here
+	// uses that package.
+	os.Setenv("UROOT_NOHWRNG", "1")
 	cl, err := nclient4.New(ifname, nclient4.WithTimeout(5*time.Second), nclient4.WithRetry(3))
 	if err != nil {
 		return nil, err
