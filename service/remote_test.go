@@ -223,3 +223,26 @@ func TestPlanNFS(t *testing.T) {
 		t.Errorf("modules %s", got)
 	}
 }
+
+// TestStatusShowsRecordedServer: status says how the armed image reaches the server,
+// with the address start resolved.
+func TestStatusShowsRecordedServer(t *testing.T) {
+	m, key, _ := networked(t)
+	m.setKexecFiles("old", true, 256<<20)
+	cfg := mustConfig(t, "ssh kdump@dumps.example\nsshkey "+key+"\npath /srv/dumps")
+	p, err := m.Plan(BuildOptions{Config: cfg, Self: m.path("usr/sbin/gokdump")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Build(m.ImagePath(testRelease)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.ReadStatus(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(st.DumpDirNote, "as armed: ssh kdump@dumps.example: dumps.example at 10.0.2.100 via eth0 (52:54:00:12:34:56) 10.0.2.15/24") ||
+		!strings.Contains(st.DumpDirNote, "resolved at start") {
+		t.Errorf("status note %q", st.DumpDirNote)
+	}
+}
