@@ -83,18 +83,21 @@ fuzz:
 	done
 
 # install puts the binary in $(SBINDIR), the systemd unit (running that binary) in
-# $(UNITDIR), and the documented default kdump.conf in $(SYSCONFDIR) unless one is
-# there already. DESTDIR stages the tree (packaging); PREFIX moves the binary.
-PREFIX     ?= /usr
-SBINDIR    ?= $(PREFIX)/sbin
-UNITDIR    ?= /lib/systemd/system
-SYSCONFDIR ?= /etc
+# $(UNITDIR), the udev rule that re-arms on LVM/md layout changes in $(UDEVRULESDIR),
+# and the documented default kdump.conf in $(SYSCONFDIR) unless one is there already.
+# DESTDIR stages the tree (packaging); PREFIX moves the binary.
+PREFIX       ?= /usr
+SBINDIR      ?= $(PREFIX)/sbin
+UNITDIR      ?= /lib/systemd/system
+UDEVRULESDIR ?= /lib/udev/rules.d
+SYSCONFDIR   ?= /etc
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/gokdump
 	install -d -m 0755 $(DESTDIR)$(UNITDIR)
 	sed 's|/usr/sbin/gokdump|$(SBINDIR)/gokdump|g' dist/gokdump.service > $(DESTDIR)$(UNITDIR)/gokdump.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/gokdump.service
+	install -D -m 0644 dist/98-gokdump.rules $(DESTDIR)$(UDEVRULESDIR)/98-gokdump.rules
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/kdump.conf ]; then \
 	  echo "keeping the existing $(DESTDIR)$(SYSCONFDIR)/kdump.conf"; \
 	else \

@@ -3,7 +3,11 @@
 // classic flow (the order Fedora's kdump uses) and writes a record of what happened:
 //
 //  1. load the kernel modules the initramfs holds, in the order the builder listed them;
-//  2. find and mount the dump target (package target), waiting a bounded time for it;
+//  2. bring up the LVM/md stack under the target that gokdump start recorded
+//     (volume.Activate, bounded): a layout changed since arming fails the capture
+//     before anything is mounted, saying what changed, and failure_action runs;
+//     then make the /dev/VG/LV and /dev/md/NAME links udev would have made, and
+//     find and mount the dump target (package target), waiting a bounded time for it;
 //  3. run the kdump_pre hook: a non-zero exit skips the dump (final_action follows);
 //  4. prune old dumps when keep_dumps N is set (before writing, so a full disk has room);
 //  5. save the kernel log to vmcore-dmesg-incomplete.txt, renamed vmcore-dmesg.txt;

@@ -21,6 +21,7 @@ import (
 	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/printk"
 	"github.com/gokdump/gokdump/vmcore"
+	"github.com/gokdump/gokdump/volume"
 )
 
 // Target is where the dump is saved: Mount makes it reachable and returns the directory
@@ -95,7 +96,13 @@ type Flow struct {
 	// Dir is the dumps' directory on the mounted target, when it is not Config.Path:
 	// the image builder's service.DumpDevice.Dir, for a path on a file system the
 	// first kernel mounted somewhere else than "/".
-	Dir      string
+	Dir string
+	// Stack is the LVM/md layout under the target recorded at arming (nil: none):
+	// Activate (nil: ActivateLinux) brings it up before the target is mounted, and
+	// the links udev would make are made under DevDir ("" : /dev).
+	Stack    *volume.Stack
+	Activate Activator
+	DevDir   string
 	Vmcore   string // the crashed kernel's memory: /proc/vmcore
 	Machine  Machine
 	Console  io.Writer
@@ -224,6 +231,9 @@ func (f *Flow) save(ctx context.Context) *dumpdir.Status {
 		return fail(err)
 	}
 	st.Target = f.Target.String()
+	if err := f.bringUpStack(ctx); err != nil {
+		return fail(err)
+	}
 	f.logf("mounting the dump target %s", st.Target)
 	tctx, cancel := context.WithTimeout(ctx, f.Timeouts.Target)
 	root, err := f.Target.Mount(tctx)

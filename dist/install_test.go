@@ -67,6 +67,7 @@ func TestMakeInstall(t *testing.T) {
 	for name, mode := range map[string]os.FileMode{
 		"opt/gk/sbin/gokdump":                0o755,
 		"lib/systemd/system/gokdump.service": 0o644,
+		"lib/udev/rules.d/98-gokdump.rules":  0o644,
 		"etc/kdump.conf":                     0o644,
 	} {
 		st, err := os.Stat(filepath.Join(dest, name))
@@ -82,7 +83,7 @@ func TestMakeInstall(t *testing.T) {
 	if !strings.Contains(string(unit), "ExecStart=/opt/gk/sbin/gokdump start\n") || !strings.Contains(string(unit), "ExecStop=/opt/gk/sbin/gokdump stop\n") {
 		t.Errorf("installed unit does not run the installed binary:\n%s", unit)
 	}
-	out, err := exec.Command(filepath.Join(dest, "opt/gk/sbin/gokdump"), "config", "check", filepath.Join(dest, "etc/kdump.conf")).CombinedOutput()
+	out, err := exec.Command(filepath.Join(dest, "opt/gk/sbin/gokdump"), "config", "check", "--file-only", filepath.Join(dest, "etc/kdump.conf")).CombinedOutput()
 	if err != nil {
 		t.Errorf("installed gokdump rejects the installed kdump.conf: %v\n%s", err, out)
 	}
@@ -101,7 +102,7 @@ func TestMakeInstall(t *testing.T) {
 		}
 		return nil
 	})
-	if len(got) != 3 {
+	if len(got) != 4 {
 		t.Errorf("installed files: %q", got)
 	}
 }

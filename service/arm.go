@@ -68,6 +68,7 @@ type StartResult struct {
 	RebuildReason string // why it was rebuilt ("" when reused)
 	Cmdline       string // the capture kernel's command line (the kernel adds elfcorehdr=)
 	Notes         []string
+	Warnings      []string // what may go wrong at crash time (Preflight's)
 }
 
 // Start arms the capture kernel: it checks that memory is reserved, builds the
@@ -104,11 +105,15 @@ func (s *System) Start(opts StartOptions) (*StartResult, error) {
 	}
 
 	// Build the image, or reuse it when nothing it was made from changed.
-	plan, err := s.Plan(BuildOptions{Config: opts.Config, ConfigData: opts.ConfigData, Release: release, Self: opts.Self})
+	pre := opts
+	pre.Release = release
+	pf, err := s.Preflight(pre)
 	if err != nil {
-		return nil, fmt.Errorf("planning the capture initramfs: %w", err)
+		return nil, fmt.Errorf("refusing to arm: %w", err)
 	}
+	plan := pf.Plan
 	res.Notes = append(res.Notes, plan.Info.Notes...)
+	res.Warnings = pf.Warnings
 	now, err := plan.Manifest()
 	if err != nil {
 		return nil, err
@@ -122,6 +127,8 @@ func (s *System) Start(opts StartOptions) (*StartResult, error) {
 			return nil, fmt.Errorf("building the capture initramfs %s: %w", res.Image, err)
 		}
 		res.Rebuilt = true
+	} else if old != nil && old.Device != now.Device {
+		res.Warnings = append(res.Warnings, "force_no_rebuild keeps an image whose dump device or LVM/md layout differs from the one found now: the capture will refuse to write through the recorded layout (failure_action); rebuild it without force_no_rebuild")
 	}
 
 	cmdline, err := s.Cmdline()

@@ -14,6 +14,7 @@ import (
 	"github.com/gokdump/gokdump/internal/mountinfo"
 	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/target"
+	"github.com/gokdump/gokdump/volume"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,6 +48,10 @@ type DumpDevice struct {
 	// file system mounted elsewhere (path /var/crash on a separate /var is /crash on
 	// that device). "" means the configured path.
 	Dir string `json:"dir,omitempty"`
+	// Stack is the LVM or md layout under the device, which the capture kernel brings
+	// up (volume.Activate) before it mounts the file system; nil for a plain disk or
+	// partition.
+	Stack *volume.Stack `json:"stack,omitempty"`
 }
 
 // dumpDevice finds the device dumps go to for cfg. For the root file system (no

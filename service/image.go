@@ -147,6 +147,12 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.recordStack(cfg, &dev); err != nil {
+		return nil, err
+	}
+	if err := s.captureSpec(cfg, &dev); err != nil {
+		return nil, err
+	}
 	p.Info.Device = dev
 	var names []string
 	if dev.FSType != "" {
@@ -169,6 +175,7 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 		names = append(names, mods...)
 		p.Files = append(p.Files, files...)
 	}
+	names = append(names, stackModules(dev.Stack)...)
 	if remote {
 		// No block device to reach.
 	} else if dev.Name != "" {
@@ -177,6 +184,12 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 			return nil, err
 		}
 		names = append(names, drv...)
+		builtin, notes, err := s.releaseDrivers(cfg, p.Release, []string{dev.Name}, true)
+		if err != nil {
+			return nil, directiveError(cfg, err.Error())
+		}
+		names = append(names, builtin...)
+		p.Info.Notes = append(p.Info.Notes, notes...)
 	} else {
 		// The device is not there now: take the drivers of every block device
 		// present, so the capture kernel can reach it if it is one of those disks'
@@ -193,6 +206,12 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 			}
 			names = append(names, drv...)
 		}
+		builtin, notes, err := s.releaseDrivers(cfg, p.Release, all, false)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, builtin...)
+		p.Info.Notes = append(p.Info.Notes, notes...)
 	}
 	names = append(names, cfg.ExtraModules...)
 	names = uniqueStrings(names)
@@ -346,6 +365,10 @@ type Manifest struct {
 	Compression string `json:"compression"`
 	Binary      Input  `json:"binary"`
 	Config      string `json:"config_sha256"`
+	// Device is the hash of the dump device as recorded in the image, its block
+	// stack included: an LV extended or moved, or an array rebuilt, changes it, and
+	// the next start rebuilds the image instead of arming a stale layout.
+	Device string `json:"device_sha256,omitempty"`
 	// Info is the hash of the CaptureInfo the image holds: what start found out
 	// (a server's address, the network, devices) changes the image too.
 	Info string `json:"info_sha256,omitempty"`
@@ -372,6 +395,12 @@ func (p *Plan) Manifest() (*Manifest, error) {
 	m := &Manifest{Version: manifestVersion, Release: p.Release, Compression: p.Compression.String()}
 	sum := sha256.Sum256(p.configData)
 	m.Config = hex.EncodeToString(sum[:])
+	dev, err := json.Marshal(p.Info.Device)
+	if err != nil {
+		return nil, err
+	}
+	sum = sha256.Sum256(dev)
+	m.Device = hex.EncodeToString(sum[:])
 	info, err := json.Marshal(p.Info)
 	if err != nil {
 		return nil, err
@@ -457,6 +486,8 @@ func RebuildReason(cfg *config.Config, imageExists bool, old, now *Manifest) str
 		return "the gokdump binary changed"
 	case old.Config != now.Config:
 		return "the configuration changed"
+	case old.Device != now.Device:
+		return "the dump device or the LVM/md layout under it changed"
 	case old.Info != now.Info:
 		return "what start records for the capture changed (the dump target, its device or the way to its server)"
 	}

@@ -32,6 +32,7 @@ func TestRebuildReason(t *testing.T) {
 		{"compression", "", true, func(m *Manifest) *Manifest { m.Compression = "gzip"; return m }, "compression"},
 		{"binary", "", true, func(m *Manifest) *Manifest { m.Binary.SHA256 = "bb"; return m }, "gokdump binary changed"},
 		{"config", "", true, func(m *Manifest) *Manifest { m.Config = "dd"; return m }, "configuration changed"},
+		{"device or its stack", "", true, func(m *Manifest) *Manifest { m.Device = "ee"; return m }, "LVM/md layout under it changed"},
 		{"input newer", "", true, func(m *Manifest) *Manifest { m.Inputs[0].ModTime = 99; return m }, "/m/ext4.ko changed"},
 		{"input older", "", true, func(m *Manifest) *Manifest { m.Inputs[1].ModTime = 8; return m }, "/bin/sh changed"},
 		{"input size", "", true, func(m *Manifest) *Manifest { m.Inputs[1].Size = 6; return m }, "/bin/sh changed"},

@@ -112,7 +112,7 @@ func networked(t *testing.T) (*fakeMachine, string, string) {
 	return m, key, hostKey
 }
 
-func moduleNames(mods []string) string {
+func netModuleNames(mods []string) string {
 	var names []string
 	for _, mod := range mods {
 		b := filepath.Base(mod)
@@ -134,7 +134,7 @@ func TestPlanSSH(t *testing.T) {
 	if len(r.SSH.HostKeys) != 1 || r.SSH.HostKeys[0].Key != hostKey || r.SSH.Key != "/"+SSHKeyPath || r.SSH.User != "kdump" {
 		t.Fatalf("ssh %+v", r.SSH)
 	}
-	if got := moduleNames(p.Info.Modules); got != "virtio_ring virtio_net" {
+	if got := netModuleNames(p.Info.Modules); got != "virtio_ring virtio_net" {
 		t.Errorf("modules %s", got)
 	}
 	found := false
@@ -206,7 +206,7 @@ func TestPlanNFS(t *testing.T) {
 	if r.NFS == nil || r.NFS.FSType != "nfs4" || r.NFS.Options != "" || !r.Network.DHCP {
 		t.Fatalf("%+v %+v", r.NFS, r.Network)
 	}
-	if got := moduleNames(p.Info.Modules); got != "virtio_ring virtio_net sunrpc nfs nfsv4 af_packet" {
+	if got := netModuleNames(p.Info.Modules); got != "virtio_ring virtio_net sunrpc nfs nfsv4 af_packet" {
 		t.Errorf("modules %s", got)
 	}
 	// Mounted here as v3: its options are reused.
@@ -219,7 +219,7 @@ func TestPlanNFS(t *testing.T) {
 	if n := p.Info.Remote.NFS; n.FSType != "nfs" || n.Options != "vers=3,proto=tcp,port=2049,mountport=20048,mountproto=tcp,nolock" || n.Reused != "/mnt/dumps" {
 		t.Fatalf("%+v", n)
 	}
-	if got := moduleNames(p.Info.Modules); !strings.Contains(got, "nfsv3") {
+	if got := netModuleNames(p.Info.Modules); !strings.Contains(got, "nfsv3") {
 		t.Errorf("modules %s", got)
 	}
 }

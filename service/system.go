@@ -16,6 +16,7 @@ import (
 	"github.com/gokdump/gokdump/internal/progdeps"
 	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/netconf"
+	"github.com/gokdump/gokdump/volume"
 )
 
 // System names the parts of the machine the service reads and writes. Host returns
@@ -38,6 +39,12 @@ type System struct {
 	// KnownHosts are the files the ssh server's host key is looked up in (nil:
 	// DefaultKnownHosts).
 	KnownHosts []string
+	// DescribeStack returns the LVM/md stack under a dm or md block device, by its
+	// kernel name (nil: volume.DescribeDevice on its node under DevRoot).
+	DescribeStack func(name string) (*volume.Stack, error)
+	// FreeBytes returns the bytes free for files in the file system holding dir
+	// (nil: statfs).
+	FreeBytes func(dir string) (int64, error)
 }
 
 // DefaultStateDir is where the capture initramfs images are kept.

@@ -62,6 +62,7 @@ func runCaptureService(ctx context.Context, con io.Writer) error {
 	if info != nil {
 		flow.Modules = info.Modules
 		flow.Dir = info.Device.Dir
+		flow.Stack = info.Device.Stack
 		fsType, spec = info.Device.FSType, info.Device.Spec
 	}
 	flow.Target, flow.TargetErr = capture.TargetFor(cfg, fsType, spec)

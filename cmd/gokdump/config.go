@@ -7,6 +7,7 @@ import (
 
 	"github.com/gokdump/gokdump/config"
 	"github.com/gokdump/gokdump/makedumpfile"
+	"github.com/gokdump/gokdump/service"
 )
 
 // The "config" command checks kdump.conf. The helpers here (configPath, loadConfig)
@@ -57,13 +58,19 @@ func loadConfigData(file string, explicit bool) (c *config.Config, data []byte, 
 }
 
 func runConfig(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "config", `check [--config FILE] [FILE]
+	fs := newFlagSet(e, "config", `check [--file-only] [--config FILE] [start's options] [FILE]
 
 Reads the kdump configuration (FILE, else --config, else $GOKDUMP_CONFIG, else
-/etc/kdump.conf), checks every line, including the core_collector options, and
-prints the effective configuration (defaults filled in) in kdump.conf syntax, or
-every error with its file and line. Exit status 1 when the file has errors.`)
-	file := fs.String("config", "", "the configuration `file`")
+/etc/kdump.conf), checks every line, including the core_collector options, and that
+the capture carries out every directive; then, unless --file-only, runs the checks
+"gokdump start" runs before it arms (service.Preflight): the dump device and the
+LVM/md layout under it can be brought up by the capture kernel with the modules of
+the kernel release to arm (--kernel-version), the file system type is supported,
+and the target has room for an estimated dump (a warning otherwise). It prints the
+effective configuration (defaults filled in) in kdump.conf syntax, or every error
+with its file and line. Exit status 1 when the configuration cannot be armed.`)
+	f := addServiceFlags(fs)
+	fileOnly := fs.Bool("file-only", false, "check the file only, not whether this machine can arm it")
 	pos, code, done := parseArgs(fs, args)
 	if done {
 		return code
@@ -72,15 +79,30 @@ every error with its file and line. Exit status 1 when the file has errors.`)
 		fs.Usage()
 		return 2
 	}
-	explicit := *file != "" || os.Getenv(configEnv) != ""
 	if len(pos) == 2 {
-		*file, explicit = pos[1], true
+		f.config = pos[1]
 	}
-	path := configPath(*file)
-	c, err := loadConfig(path, explicit)
+	c, data, err := f.load()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "gokdump config: %v\n", err)
 		return 1
+	}
+	if err := service.CheckDirectives(c); err != nil {
+		fmt.Fprintf(e.stderr, "gokdump config: %v\n", err)
+		return 1
+	}
+	if !*fileOnly {
+		pf, err := f.sys.Preflight(f.startOptions(c, data))
+		if err != nil {
+			fmt.Fprintf(e.stderr, "gokdump config: cannot be armed: %v\n", err)
+			return 1
+		}
+		for _, n := range pf.Plan.Info.Notes {
+			fmt.Fprintf(e.stderr, "gokdump config: note: %s\n", n)
+		}
+		for _, w := range pf.Warnings {
+			fmt.Fprintf(e.stderr, "gokdump config: warning: %s\n", w)
+		}
 	}
 	fmt.Fprintf(e.stdout, "# %s: OK; the effective configuration:\n", c.File)
 	if err := c.Format(e.stdout); err != nil {

@@ -23,6 +23,10 @@ func init() {
 // stateDirEnv overrides the directory the capture initramfs is kept in.
 const stateDirEnv = "GOKDUMP_STATE_DIR"
 
+// kernelVerEnv names the kernel release to arm when --kernel-version is not given, as
+// Fedora's /etc/sysconfig/kdump sets it for kdumpctl.
+const kernelVerEnv = "KDUMP_KERNELVER"
+
 // serviceFlags are the options the service commands share: the configuration, the
 // kernel to arm, and the system paths (which tests, chroots and the real-crash lab's
 // guest point elsewhere).
@@ -38,7 +42,7 @@ func addServiceFlags(fs *flag.FlagSet) *serviceFlags {
 	}
 	fs.StringVar(&f.config, "config", "", "the configuration `file` (default: $GOKDUMP_CONFIG, else /etc/kdump.conf)")
 	fs.StringVar(&f.kernel, "kernel", "", "the capture kernel `image` (default: /boot/vmlinuz-RELEASE or /lib/modules/RELEASE/vmlinuz)")
-	fs.StringVar(&f.release, "kernel-version", "", "the kernel `release` whose modules and image to use (default: the running kernel's)")
+	fs.StringVar(&f.release, "kernel-version", os.Getenv(kernelVerEnv), "the kernel `release` whose modules and image to use (default: $"+kernelVerEnv+", else the running kernel's)")
 	fs.StringVar(&f.image, "initramfs", "", "where the capture initramfs is kept (default: STATE-DIR/initramfs-RELEASE.img)")
 	fs.StringVar(&f.self, "binary", "", "the gokdump `binary` to put in as /init (default: this one, /proc/self/exe)")
 	fs.StringVar(&f.sys.ModulesDir, "modules-dir", f.sys.ModulesDir, "the `directory` of module trees, one per kernel release")
@@ -92,6 +96,9 @@ func doStart(e *env, f *serviceFlags, name string) int {
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(e.stderr, "gokdump %s: note: %s\n", name, n)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(e.stderr, "gokdump %s: warning: %s\n", name, w)
 	}
 	if res.Rebuilt {
 		fmt.Fprintf(e.stdout, "built the capture initramfs %s (%s)\n", res.Image, res.RebuildReason)
