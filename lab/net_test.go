@@ -143,6 +143,9 @@ type netCase struct {
 	// modules are put into the guest's module tree (and loaded in the first kernel)
 	// besides virtio_net: what "gokdump start" will want for the capture image.
 	modules []string
+	// armFails: "gokdump start" is expected to refuse; runNet returns the run
+	// without failing the test on the guest's error.
+	armFails bool
 }
 
 // runNet crashes a 6.1 guest whose dump goes over the network.
@@ -189,8 +192,11 @@ func runNet(t *testing.T, c netCase) *serviceRun {
 			}
 		})
 	}
-	if err != nil {
+	if err != nil && !(c.armFails && strings.Contains(err.Error(), "arming: gokdump start")) {
 		t.Fatal(err)
+	}
+	if c.armFails && err == nil {
+		t.Fatal("gokdump start armed")
 	}
 	return r
 }
@@ -479,4 +485,25 @@ func TestLabNetSSHDHCPFlat(t *testing.T) {
 		t.Fatalf("gokdump dump -R: %v\n%s", err, out)
 	}
 	checkServerVmcore(t, dir)
+}
+
+// TestLabNetSSHUnknownHostKey: known_hosts has no key for the server: "gokdump start"
+// refuses to arm, naming the kdump.conf line and why (no trust on first use).
+func TestLabNetSSHUnknownHostKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots QEMU guests (minutes); not in -short")
+	}
+	testenv.NeedPackages(t, netTools)
+	s := startSSHD(t, true, "")
+	conf, files := sshConf(s, "")
+	files[1].Data = []byte("192.0.2.7 " + s.hostKey + "\n") // another host's entry
+	r := runNet(t, netCase{name: "ssh-unknown-host-key", conf: conf, files: files, forwards: []Forward{{22, s.port}}, armFails: true})
+	r.wantConsole(t, "/etc/kdump.conf:1: ssh root@"+NetServer+": no known host key for "+NetServer,
+		"no trust on first use", "GOKDUMP-LAB error: arming: gokdump start")
+	if strings.Contains(r.con, "sysrq") {
+		t.Error("the guest crashed though nothing was armed")
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "crash")); !os.IsNotExist(err) {
+		t.Errorf("something was written on the server: %v", err)
+	}
 }
