@@ -26,6 +26,10 @@
 // (plan.DiskRef); Boot runs the first kernel without crashing it (the next boot of the
 // same machine); Service.Root arms from a root disk (MakeRootDisk) chrooted into it.
 //
+// Config.Net gives the guest a virtio NIC on QEMU's user network with restrict=on,
+// whose only way out is guestfwd rules from NetServer's ports to 127.0.0.1 (the ssh
+// and nfs targets' lab tests start sshd and NFS-ganesha there).
+//
 //	cfg.HostFiles, cfg.Modules = lab.VolumeToolFiles(), lab.VolumeModules
 //	cfg.Setup = []plan.Command{plan.Cmd("/sbin/lvm", "pvcreate", "--config", plan.LVMConfig, plan.DiskRef("pv1"))}
 package lab
