@@ -264,6 +264,37 @@ func DriverModules(sysRoot, name string) ([]string, error) {
 	return mods, nil
 }
 
+// BuiltinDrivers are the drivers, by name, of interface name's device and the
+// devices above it that have no module here (built into the running kernel): another
+// kernel release may have them as modules.
+func BuiltinDrivers(sysRoot, name string) []string {
+	if !validIfName(name) {
+		return nil
+	}
+	dev, err := filepath.EvalSymlinks(filepath.Join(sysRoot, "class/net", name, "device"))
+	if err != nil {
+		return nil
+	}
+	devices := filepath.Join(sysRoot, "devices")
+	if real, err := filepath.EvalSymlinks(devices); err == nil {
+		devices = real
+	}
+	var drivers []string
+	for dir, i := dev, 0; i < maxSysfsDepth && strings.HasPrefix(dir, devices+"/"); dir, i = filepath.Dir(dir), i+1 {
+		drv, err := filepath.EvalSymlinks(filepath.Join(dir, "driver"))
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(drv, "module")); err == nil {
+			continue
+		}
+		if d := filepath.Base(drv); validModuleName(d) {
+			drivers = append(drivers, d)
+		}
+	}
+	return drivers
+}
+
 // maxSysfsDepth bounds the walk up the device tree.
 const maxSysfsDepth = 64
 

@@ -277,6 +277,12 @@ func TestDriverModules(t *testing.T) {
 			t.Errorf("%s: %q %v, want %q", name, got, err, want)
 		}
 	}
+	if got := strings.Join(BuiltinDrivers(root, "eth1"), " "); got != "e1000" {
+		t.Errorf("built-in drivers of eth1: %q", got)
+	}
+	if got := BuiltinDrivers(root, "eth0"); len(got) != 0 {
+		t.Errorf("built-in drivers of eth0: %q", got)
+	}
 	if _, err := DriverModules(root, "br0"); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("br0: %v", err)
 	}

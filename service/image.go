@@ -160,7 +160,7 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 	}
 	remote := cfg.Target.Kind == config.TargetSSH || cfg.Target.Kind == config.TargetNFS
 	if remote {
-		r, mods, files, err := s.remoteTarget(cfg)
+		r, mods, files, err := s.remoteTarget(cfg, p.Release)
 		if err != nil {
 			return nil, err
 		}

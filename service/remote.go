@@ -73,7 +73,7 @@ var nfsModules = map[string][]string{"nfs4": {"nfsv4"}, "nfs": {"nfsv3"}}
 
 // remoteTarget records the way to an ssh or nfs server: the network, the modules
 // it needs (names), the files to copy into the image.
-func (s *System) remoteTarget(cfg *config.Config) (*RemoteTarget, []string, []PlanFile, error) {
+func (s *System) remoteTarget(cfg *config.Config, release string) (*RemoteTarget, []string, []PlanFile, error) {
 	t := cfg.Target
 	line := fmt.Sprintf("%s:%d", cfg.File, t.Line)
 	o := s.Net
@@ -87,6 +87,15 @@ func (s *System) remoteTarget(cfg *config.Config) (*RemoteTarget, []string, []Pl
 	}
 	r := &RemoteTarget{Network: nc}
 	mods := append([]string(nil), nc.Modules...)
+	if running, err := s.Release(); err == nil && running != release {
+		// A driver built into the running kernel may be a module of the release
+		// armed: take it when that release has it.
+		for _, d := range netconf.BuiltinDrivers(o.SysRoot, nc.Interface) {
+			if _, err := kmod.Resolve(s.ModuleDir(release), kmod.Normalize(d)); err == nil {
+				mods = append(mods, kmod.Normalize(d))
+			}
+		}
+	}
 	var files []PlanFile
 	switch t.Kind {
 	case config.TargetSSH:

@@ -246,3 +246,27 @@ func TestStatusShowsRecordedServer(t *testing.T) {
 		t.Errorf("status note %q", st.DumpDirNote)
 	}
 }
+
+// TestPlanNICBuiltinHere: the NIC's driver is built into the running kernel but a
+// module of the release armed: the image takes it from that release.
+func TestPlanNICBuiltinHere(t *testing.T) {
+	m, key, _ := networked(t)
+	os.Remove(m.path("sys/bus/virtio/drivers/virtio_net/module")) // built in here
+	const other = "6.12.0-other-amd64"
+	m.otherRelease(t, other, func(dep, builtin string) (string, string) { return dep, builtin })
+	conf := mustConfig(t, "ssh kdump@dumps.example\nsshkey "+key)
+	p, err := m.Plan(BuildOptions{Config: conf, Self: m.path("usr/sbin/gokdump")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := netModuleNames(p.Info.Modules); got != "" {
+		t.Errorf("same release: modules %q, want none (built in)", got)
+	}
+	p, err = m.Plan(BuildOptions{Config: conf, Release: other, Self: m.path("usr/sbin/gokdump")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := netModuleNames(p.Info.Modules); got != "virtio_ring virtio_net" {
+		t.Errorf("release %s: modules %q", other, got)
+	}
+}
