@@ -8,7 +8,8 @@ BIN      := bin/gokdump
 # tools whose output ours is compared with, and build helpers for interop tests.
 APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs fdisk gcc liblzo2-dev \
             zlib1g-dev libsnappy-dev libzstd-dev \
-            python3 python3-libkdumpfile lvm2 mdadm xfsprogs cryptsetup-bin rpm grub2-common
+            python3 python3-libkdumpfile lvm2 mdadm xfsprogs cryptsetup-bin rpm grub2-common \
+            openssh-server nfs-ganesha nfs-ganesha-vfs iproute2
 TEST_TIMEOUT ?= 75m
 
 .PHONY: all build deps test test-short test-race test-crash demo bench fuzz clean install package
@@ -19,13 +20,20 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gokdump
 
 # deps installs the missing Debian packages (apt-get update only when something is missing)
-# and downloads the Go modules.
+# and downloads the Go modules. While it installs, a policy-rc.d (unless the machine has
+# one) keeps the packages' services from starting: openssh-server and nfs-ganesha would
+# otherwise start a system sshd and NFS server on every address; the tests start their
+# own, on 127.0.0.1.
 deps:
 	@missing=""; for p in $(APT_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
+	  if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d && \
+	    trap 'rm -f /usr/sbin/policy-rc.d' EXIT; \
+	  fi; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 	$(GO) mod download
@@ -41,9 +49,9 @@ test: deps
 # test-race runs the short tests of the packages that run goroutines under the race
 # detector: the collector's classify and compress workers, the capture's kernel log
 # reader, the codecs those workers call, and the address space they share (its cache
-# and TLB). About 3 minutes on 2 cores (the collector most of it). The tests that count
+# and TLB), the network target's bounded mounts, ssh streams and retries. About 3 minutes on 2 cores (the collector most of it). The tests that count
 # allocations skip themselves here (testenv.SkipAllocsUnderRace); the run above asserts them.
-RACE_PKGS := ./collector ./capture ./compress/... ./arch/x86
+RACE_PKGS := ./collector ./capture ./compress/... ./arch/x86 ./target ./netconf
 test-race:
 	$(GO) test -race -short -timeout 30m $(RACE_PKGS)
 

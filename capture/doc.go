@@ -44,6 +44,15 @@
 // dump written there by package rawdump (a header, the flattened stream, the final
 // header); the next boot's gokdump start turns it into a dump directory.
 //
+// Network targets: for ssh and nfs the flow first brings up the network start
+// recorded (Flow.Network, netconf.Up: interface by MAC, addresses or DHCP, carrier,
+// all bounded) and fails to failure_action when it cannot. NFS is a mounted Target
+// (target.NFS). ssh is a RemoteTarget: the same files are written through the
+// connection (SSHTarget: SFTP random-access writes, so the server holds an ordinary
+// kdump-compressed vmcore, synced and renamed from vmcore-incomplete; a server without
+// SFTP gets the flattened stream through cat, rebuilt there by gokdump dump -R when
+// gokdump is on its PATH, else kept as vmcore.flat and said so in the status).
+//
 // The Flow's settings come from kdump.conf: ParseCollector turns core_collector into
 // the collector's options and dump levels with the parser "gokdump dump" uses (package
 // makedumpfile), TargetFor turns the target directive (or the device the image builder

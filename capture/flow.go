@@ -91,6 +91,11 @@ type Flow struct {
 	// Raw is the raw partition of kdump.conf's raw (RawTargetFor); when set, the
 	// dump is written there instead of to Target.
 	Raw RawTarget
+	// Remote is a target reached over a connection (ssh) instead of Target.
+	Remote RemoteTarget
+	// Network brings up the way to a network target (netconf.Up) before the
+	// target is reached, bounded by Timeouts.Target; nil for local targets.
+	Network func(ctx context.Context) error
 	// Dir is the dumps' directory on the mounted target, when it is not Config.Path:
 	// the image builder's service.DumpDevice.Dir, for a path on a file system the
 	// first kernel mounted somewhere else than "/".
@@ -144,13 +149,24 @@ func (f *Flow) Run(ctx context.Context) (*dumpdir.Status, error) {
 	if src != nil {
 		defer src.Close()
 		var fault error
-		if f.Raw != nil {
+		failed := func(err error) *dumpdir.Status {
+			fault = f.fail(st, err, true)
+			return st
+		}
+		switch {
+		case f.Raw != nil:
 			// A raw partition that cannot be opened or written is the target's
 			// fault; an incomplete raw dump is kept there for the next boot.
 			if st = f.saveRaw(ctx, src, st); st.Result == dumpdir.Failed {
 				fault = errors.New(st.Error)
 			}
-		} else {
+		case f.Network != nil && f.bringUpNetwork(ctx, failed) != nil:
+			// A dead network is the target's fault: dump_to_rootfs may save locally.
+		case f.Remote != nil && f.TargetErr == nil:
+			if st = f.saveRemote(ctx, src, st, failed); st.Result == dumpdir.Failed && fault == nil {
+				fault = errors.New(st.Error)
+			}
+		default:
 			fault = f.saveTo(ctx, src, st, destination{target: f.Target, err: f.TargetErr, dir: f.Dir, stack: f.Stack, hooks: true})
 		}
 		if fault != nil && f.Config.FailureAction == config.ActionDumpToRootfs {
@@ -256,6 +272,20 @@ func (f *Flow) open() (*dumpdir.Status, *vmcore.File) {
 	f.recordKernel(src, st)
 	f.logf("crashed kernel %s on host %q", st.KernelRelease, st.Host)
 	return st, src
+}
+
+// bringUpNetwork brings up the way to a network target (Network), bounded by the
+// target's timeout; a failure is recorded through failed and returned.
+func (f *Flow) bringUpNetwork(ctx context.Context, failed func(error) *dumpdir.Status) error {
+	f.logf("bringing up the network")
+	nctx, cancel := context.WithTimeout(ctx, f.Timeouts.Target)
+	err := f.Network(nctx)
+	cancel()
+	if err != nil {
+		err = fmt.Errorf("network: %w", err)
+		failed(err)
+	}
+	return err
 }
 
 // destination is where saveTo saves: the configured target, or the root file system

@@ -28,7 +28,9 @@ func TargetFor(cfg *config.Config, fsType, spec string) (Target, error) {
 	case config.TargetRaw:
 		return nil, fmt.Errorf("%s: a raw target is not mounted: it is written through RawTargetFor", cfg.File)
 	case config.TargetSSH, config.TargetNFS:
-		return nil, fmt.Errorf("%s: saving to a %s target is not implemented yet", cfg.File, cfg.Target.Kind)
+		// The server's address and the way to it are what start recorded in the
+		// image (service.RemoteTarget): the capture's wiring sets the target from it.
+		return nil, fmt.Errorf("%s: the %s target needs the network that gokdump start records in the image, and this image has none (rebuild it with gokdump start)", cfg.File, cfg.Target.Kind)
 	case config.TargetRootfs:
 		if devSpec == "" {
 			return nil, errors.New("no target is configured and the image does not say which device holds the root file system (rebuild it with gokdump initramfs)")

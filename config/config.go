@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path"
 	"sort"
@@ -71,9 +72,9 @@ const (
 	// TargetRaw writes the dump as a flattened stream to a raw GPT partition
 	// (package rawdump).
 	TargetRaw TargetKind = "raw"
-	// TargetSSH streams the dump to user@host (parsed; saving is a later issue).
+	// TargetSSH saves the dump to user@host[:port] over SFTP (or ssh and cat).
 	TargetSSH TargetKind = "ssh"
-	// TargetNFS mounts host:/export (parsed; saving is a later issue).
+	// TargetNFS mounts host:/export (or [v6addr]:/export) with the kernel's NFS client.
 	TargetNFS TargetKind = "nfs"
 )
 
@@ -95,7 +96,8 @@ type Target struct {
 	UUID   string // UUID=: the file system UUID (raw: the GPT partition GUID, PARTUUID)
 
 	User   string // ssh: the remote user
-	Host   string // ssh, nfs: the server
+	Host   string // ssh, nfs: the server (an IPv6 address without its brackets)
+	Port   int    // ssh: the server's port (0: 22)
 	Export string // nfs: the exported directory
 
 	Line int // where the directive is; 0 when there is none
@@ -124,8 +126,11 @@ type Config struct {
 	Path      string
 	Collector Collector
 	Target    Target
-	// SSHKey is the private key for an ssh target ("" : ssh's default).
+	// SSHKey is the private key for an ssh target ("" : DefaultSSHKey).
 	SSHKey string
+	// DHCP is gokdump's extension kdump_dhcp yes: the capture kernel gets its
+	// address for a network target by DHCP even when the first kernel's is static.
+	DHCP bool
 	// Pre and Post are the kdump_pre and kdump_post hooks ("" for none): executables
 	// run before the dump (a non-zero exit skips it) and after it (with the exit code
 	// as $1).
@@ -360,6 +365,7 @@ var directives = map[string]directive{
 	"failure_action":   {set: setAction(func(c *Config) *Action { return &c.FailureAction }, true)},
 	"final_action":     {set: setAction(func(c *Config) *Action { return &c.FinalAction }, false)},
 	"force_rebuild":    {set: setBool(func(c *Config) *bool { return &c.ForceRebuild })},
+	"kdump_dhcp":       {set: setBool(func(c *Config) *bool { return &c.DHCP })},
 	"force_no_rebuild": {set: setBool(func(c *Config) *bool { return &c.ForceNoRebuild })},
 	"keep_dumps": {set: func(c *Config, _ *parser, v string, _ int) error {
 		n, err := strconv.Atoi(v)
@@ -595,6 +601,9 @@ func (c *Config) checkCombinations(p *parser) {
 	if c.Layout == LayoutDebian && c.Target.Kind == TargetRaw {
 		p.errorf(c.Lines["dump_layout"], "dump_layout debian: a raw target's dumps are converted at the next boot in Fedora's layout; leave dump_layout out")
 	}
+	if c.DHCP && c.Target.Kind != TargetSSH && c.Target.Kind != TargetNFS {
+		p.errorf(c.Lines["kdump_dhcp"], "kdump_dhcp is only used with an ssh or nfs target")
+	}
 	if c.FailureAction == ActionDumpToRootfs && c.Target.Kind == TargetRootfs && c.Lines["failure_action"] != 0 {
 		p.errorf(c.Lines["failure_action"], "failure_action dump_to_rootfs: the dump already goes to the root file system (no target is given)")
 	}
@@ -677,15 +686,29 @@ func setTarget(kind TargetKind) func(*Config, *parser, string, int) error {
 		t := Target{Kind: kind, Spec: v, Line: line}
 		switch kind {
 		case TargetSSH:
-			u, h, ok := strings.Cut(v, "@")
-			if !ok || u == "" || h == "" || strings.ContainsAny(h, "@/:") && !strings.HasPrefix(h, "[") {
-				return fmt.Errorf("want user@host, not %q", v)
+			u, hp, ok := strings.Cut(v, "@")
+			if !ok || u == "" || hp == "" || !isName(u) {
+				return fmt.Errorf("want user@host[:port], not %q", v)
 			}
-			t.User, t.Host = u, h
+			h, port, err := splitHostPort(hp)
+			if err != nil {
+				return fmt.Errorf("want user@host[:port], not %q: %v", v, err)
+			}
+			t.User, t.Host, t.Port = u, h, port
 		case TargetNFS:
-			h, e, ok := strings.Cut(v, ":")
+			var h, e string
+			var ok bool
+			if rest, v6 := strings.CutPrefix(v, "["); v6 {
+				h, e, ok = strings.Cut(rest, "]:")
+				if ok && !isIPv6(h) {
+					return fmt.Errorf("[%s] is not an IPv6 address", h)
+				}
+			} else {
+				h, e, ok = strings.Cut(v, ":")
+				ok = ok && isName(h)
+			}
 			if !ok || h == "" || !path.IsAbs(e) {
-				return fmt.Errorf("want host:/export, not %q", v)
+				return fmt.Errorf("want host:/export or [v6addr]:/export, not %q", v)
 			}
 			t.Host, t.Export = h, path.Clean(e)
 		default:
@@ -712,6 +735,64 @@ func setTarget(kind TargetKind) func(*Config, *parser, string, int) error {
 		c.Target = t
 		return nil
 	}
+}
+
+// DefaultSSHKey is the ssh target's private key when sshkey is not given, as
+// kdump-utils has it.
+const DefaultSSHKey = "/root/.ssh/kdump_id_rsa"
+
+// isName accepts a user or host name: letters, digits and -._ (no shell or
+// ssh-option characters).
+func isName(s string) bool {
+	if s == "" || len(s) > 253 || s[0] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func isIPv6(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Is6() && a.Zone() == ""
+}
+
+// splitHostPort splits host[:port] or [v6addr][:port].
+func splitHostPort(hp string) (string, int, error) {
+	host, port := hp, ""
+	if rest, v6 := strings.CutPrefix(hp, "["); v6 {
+		h, p, ok := strings.Cut(rest, "]")
+		if !ok || !isIPv6(h) {
+			return "", 0, fmt.Errorf("[%s is not a bracketed IPv6 address", rest)
+		}
+		host = h
+		if p != "" {
+			if port, ok = strings.CutPrefix(p, ":"); !ok {
+				return "", 0, fmt.Errorf("%q after the address", p)
+			}
+		}
+	} else if h, p, ok := strings.Cut(hp, ":"); ok {
+		host, port = h, p
+		if !isName(host) {
+			return "", 0, fmt.Errorf("host %q", host)
+		}
+	} else if !isName(host) {
+		return "", 0, fmt.Errorf("host %q", host)
+	}
+	if port == "" && strings.HasSuffix(hp, ":") {
+		return "", 0, errors.New("empty port")
+	}
+	if port == "" {
+		return host, 0, nil
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+		return "", 0, fmt.Errorf("port %q", port)
+	}
+	return host, n, nil
 }
 
 // isUUID accepts the UUIDs blkid prints: 128-bit ones with dashes and the short
@@ -821,6 +902,9 @@ func (c *Config) Format(w io.Writer) error {
 	}
 	if c.SSHKey != "" {
 		put("sshkey", c.SSHKey)
+	}
+	if c.DHCP {
+		put("kdump_dhcp", "1")
 	}
 	if c.Pre != "" {
 		put("kdump_pre", c.Pre)

@@ -64,6 +64,15 @@ func TestDirectives(t *testing.T) {
 		{"ssh", "ssh kdump@10.0.0.1\nsshkey /root/.ssh/kdump_id_rsa", func(c *Config) bool {
 			return c.Target.Kind == TargetSSH && c.Target.User == "kdump" && c.Target.Host == "10.0.0.1" && c.SSHKey == "/root/.ssh/kdump_id_rsa"
 		}},
+		{"ssh port", "ssh kdump@dumps.example:2222", func(c *Config) bool {
+			return c.Target.Host == "dumps.example" && c.Target.Port == 2222 && c.Target.User == "kdump"
+		}},
+		{"ssh v6 port", "ssh kdump@[2001:db8::1]:22\nkdump_dhcp 1", func(c *Config) bool {
+			return c.Target.Host == "2001:db8::1" && c.Target.Port == 22 && c.DHCP
+		}},
+		{"nfs v6", "nfs [fd00::1]:/srv/dumps", func(c *Config) bool {
+			return c.Target.Kind == TargetNFS && c.Target.Host == "fd00::1" && c.Target.Export == "/srv/dumps"
+		}},
 		{"nfs", "nfs server:/export/crash/", func(c *Config) bool {
 			return c.Target.Kind == TargetNFS && c.Target.Host == "server" && c.Target.Export == "/export/crash"
 		}},
@@ -154,6 +163,13 @@ func TestErrors(t *testing.T) {
 		{"ssh no user", "ssh host", 1, "want user@host"},
 		{"nfs no export", "nfs server", 1, "want host:/export"},
 		{"nfs relative", "nfs server:export", 1, "want host:/export"},
+		{"nfs bad v6", "nfs [server]:/x", 1, "not an IPv6 address"},
+		{"ssh bad port", "ssh a@b:0", 1, `port "0"`},
+		{"ssh port word", "ssh a@b:ssh", 1, `port "ssh"`},
+		{"ssh option user", "ssh -oProxyCommand=x@b", 1, "want user@host"},
+		{"ssh shell host", "ssh a@b;reboot", 1, "want user@host"},
+		{"ssh v6 unbracketed", "ssh a@fd00::1", 1, "want user@host"},
+		{"kdump_dhcp local", "kdump_dhcp 1", 1, "only used with an ssh or nfs target"},
 		{"sshkey relative", "ssh a@b\nsshkey id_rsa", 2, "absolute path"},
 		{"sshkey without ssh", "sshkey /root/.ssh/id", 1, "only used with an ssh target"},
 		{"hook with args", "kdump_pre /bin/echo hi", 1, "put arguments in a script"},

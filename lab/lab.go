@@ -26,6 +26,10 @@
 // (plan.DiskRef); Boot runs the first kernel without crashing it (the next boot of the
 // same machine); Service.Root arms from a root disk (MakeRootDisk) chrooted into it.
 //
+// Config.Net gives the guest a virtio NIC on QEMU's user network with restrict=on,
+// whose only way out is guestfwd rules from NetServer's ports to 127.0.0.1 (the ssh
+// and nfs targets' lab tests start sshd and NFS-ganesha there).
+//
 //	cfg.HostFiles, cfg.Modules = lab.VolumeToolFiles(), lab.VolumeModules
 //	cfg.Setup = []plan.Command{plan.Cmd("/sbin/lvm", "pvcreate", "--config", plan.LVMConfig, plan.DiskRef("pv1"))}
 package lab
@@ -103,6 +107,8 @@ type Config struct {
 	// disks named by serial as plan.DiskRef(serial); a failure ends the run with
 	// the guest's error line (Crash returns it).
 	Setup, AfterArm []plan.Command
+	// Net gives the guest a NIC on QEMU's restricted user network (see Net).
+	Net *Net
 }
 
 // VolumeTools are the host programs (Debian bookworm's lvm2, mdadm, e2fsprogs,
@@ -278,6 +284,7 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 		kernel: cfg.Kernel.Image, initrd: initrd, cmdline: cfg.firstCmdline(),
 		cpu: cfg.CPU, memoryMiB: cfg.MemoryMiB, cpus: cfg.CPUs, memoryFile: cfg.MemoryFile,
 		disks:   append(disks, cfg.ExtraDisks...),
+		net:     cfg.Net,
 		console: res.ConsoleLog,
 	}
 	vctx, cancel := context.WithTimeout(ctx, cfg.Timeout)

@@ -35,7 +35,39 @@ type vm struct {
 	cpus           int
 	memoryFile     string // guest RAM backed by this host file (shared) when set
 	disks          []Disk
+	net            *Net   // a virtio NIC on QEMU's restricted user network, when set
 	console        string // file that receives the guest's serial console
+}
+
+// Net is a guest's network: one virtio NIC (MAC NetMAC) on QEMU's user network with
+// restrict=on, so the guest reaches nothing but what Forwards name: each a guestfwd
+// rule from the guest's connections to GuestAddr:GuestPort to the host's
+// 127.0.0.1:HostPort. No packet leaves the machine; servers the tests start bind
+// 127.0.0.1 only. The guest may take 10.0.2.15/24 itself or ask QEMU's DHCP.
+type Net struct {
+	Forwards []Forward
+}
+
+// Forward is one guestfwd rule.
+type Forward struct {
+	GuestPort int // on NetServer
+	HostPort  int // on 127.0.0.1
+}
+
+// The guest's view of the lab network (QEMU's user-network defaults).
+const (
+	NetMAC    = "52:54:00:12:34:56"
+	NetGuest  = "10.0.2.15"  // the guest's address (also what QEMU's DHCP gives)
+	NetServer = "10.0.2.100" // the address the forwards answer on
+)
+
+// netArgs are QEMU's options for n.
+func (n *Net) netArgs() []string {
+	nd := "user,id=n0,restrict=on"
+	for _, f := range n.Forwards {
+		nd += fmt.Sprintf(",guestfwd=tcp:%s:%d-tcp:127.0.0.1:%d", NetServer, f.GuestPort, f.HostPort)
+	}
+	return []string{"-netdev", nd, "-device", "virtio-net-pci,netdev=n0,mac=" + NetMAC}
 }
 
 // args is QEMU's command line for v. The machine is QEMU's default PC with no default
@@ -63,6 +95,9 @@ func (v *vm) args() []string {
 		a = append(a,
 			"-object", fmt.Sprintf("memory-backend-file,id=ram0,size=%dM,mem-path=%s,share=on", v.memoryMiB, v.memoryFile),
 			"-machine", "memory-backend=ram0")
+	}
+	if v.net != nil {
+		a = append(a, v.net.netArgs()...)
 	}
 	// -drive no longer takes serial= (QEMU 7.2); the virtio-blk device does.
 	for i, d := range v.disks {

@@ -32,6 +32,21 @@ func TestVMArgs(t *testing.T) {
 	}
 }
 
+// TestVMNetArgs: the guest's NIC is on a restricted user network whose only way out
+// is the guestfwd rules to the host's loopback.
+func TestVMNetArgs(t *testing.T) {
+	v := &vm{kernel: "/k", initrd: "/i", cpu: "max", memoryMiB: 768, cpus: 1}
+	if got := strings.Join(v.args(), " "); strings.Contains(got, "netdev") {
+		t.Errorf("a NIC without Net: %s", got)
+	}
+	v.net = &Net{Forwards: []Forward{{22, 40022}, {2049, 42049}}}
+	got := strings.Join(v.args(), " ")
+	want := "-netdev user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:22-tcp:127.0.0.1:40022,guestfwd=tcp:10.0.2.100:2049-tcp:127.0.0.1:42049 -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56"
+	if !strings.Contains(got, want) {
+		t.Errorf("args %s\nlack %s", got, want)
+	}
+}
+
 func TestConfigDefaults(t *testing.T) {
 	c := Config{Kernel: &kernelpkg.Kernel{}, Binaries: Binaries{Guest: "/l", Gokdump: "/g"}, Dir: "/d"}
 	if err := c.setDefaults(); err != nil {

@@ -97,7 +97,7 @@ func TestCoreCollector(t *testing.T) {
 		{"-F -l -d 31", config.TargetSSH, ""},
 		{"-F -c", config.TargetRaw, ""},
 		{"-E -d 31", config.TargetXFS, ""},
-		{"-l -d 31", config.TargetSSH, "add -F"},
+		{"-l -d 31", config.TargetSSH, ""},
 		{"-l -d 31", config.TargetRaw, "add -F"},
 		{"-F -l", config.TargetExt4, "remove it"},
 		{"-E -c", config.TargetExt4, "cannot hold zlib"},
@@ -124,7 +124,8 @@ func TestCoreCollector(t *testing.T) {
 func TestCheckConfig(t *testing.T) {
 	for _, tc := range []struct{ conf, error string }{
 		{"\n\ncore_collector makedumpfile -F -d 31\nssh a@b", ""},
-		{"\n\ncore_collector makedumpfile -d 31\nssh a@b", "k:3: core_collector: an ssh target needs the flattened format: add -F"},
+		{"\n\ncore_collector makedumpfile -d 31\nssh a@b", ""},
+		{"\n\ncore_collector makedumpfile -d 31\nraw /dev/vdc", "k:3: core_collector: an raw target needs the flattened format: add -F"},
 		{"path /x\ncore_collector makedumpfile -l -d 99\n", "k:2: core_collector: dump level \"99\" is invalid"},
 		{"path /x\n", ""}, // the default collector
 	} {

@@ -10,8 +10,8 @@ import (
 // CoreCollector parses the options of kdump.conf's core_collector (args, without the
 // program name) for a dump to a target of kind target. They are checked as "gokdump
 // dump" would take them with the operands the capture environment adds, plus the rules
-// of the target: a remote or raw target receives a flattened stream (-F), a file
-// system target a file. The Command returned has no operands.
+// of the target: a raw target receives a flattened stream (-F), a file system target
+// a file, an ssh target either (the capture chooses by what the server can take). The Command returned has no operands.
 func CoreCollector(args []string, target config.TargetKind) (*Command, error) {
 	a, err := Parse(args)
 	if err != nil {
@@ -32,7 +32,11 @@ func CoreCollector(args []string, target config.TargetKind) (*Command, error) {
 		return nil, errors.New("-i is not supported in core_collector: the capture reads the VMCOREINFO of /proc/vmcore")
 	}
 	switch target {
-	case config.TargetSSH, config.TargetRaw:
+	case config.TargetSSH:
+		// Either: kdump-utils' configurations say -F; gokdump writes an ordinary
+		// dump over SFTP and streams the flattened format only to a server without
+		// SFTP, whatever -F says.
+	case config.TargetRaw:
 		if !a.Flat {
 			return nil, fmt.Errorf("an %s target needs the flattened format: add -F", target)
 		}

@@ -65,7 +65,7 @@ func (s *System) dumpDevice(cfg *config.Config) (DumpDevice, error) {
 	t := cfg.Target
 	switch t.Kind {
 	case config.TargetSSH, config.TargetNFS:
-		return DumpDevice{}, fmt.Errorf("%s: the %s target is parsed but saving to it is not implemented yet", cfg.File, t.Kind)
+		return DumpDevice{}, nil // no device: the image records RemoteTarget instead
 	case config.TargetRootfs:
 		return s.rootfsDevice(cfg.Path)
 	case config.TargetRaw:

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gokdump/gokdump/netconf"
 )
 
 const testRelease = "6.1.0-test-amd64"
@@ -108,6 +110,11 @@ func newFakeMachine(t *testing.T) *fakeMachine {
 	m.write("boot/vmlinuz-"+testRelease, strings.Repeat("K", 12<<10))
 	m.write("boot/config-"+testRelease, "CONFIG_RD_GZIP=y\nCONFIG_RD_ZSTD=y\n")
 	m.write("usr/sbin/gokdump", "pretend gokdump binary")
+	// No test resolves names through the machine's resolver or reads its
+	// known_hosts: the network is a fake with no route anywhere (remote_test.go
+	// adds one), names resolve only to what the fake says.
+	m.Net = netconf.Options{Netlink: &fakeNet{}, Resolve: fakeResolve}
+	m.KnownHosts = []string{m.path("root/.ssh/known_hosts")}
 	return m
 }
 

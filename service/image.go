@@ -48,6 +48,8 @@ type CaptureInfo struct {
 	// Rootfs is the machine's root file system, recorded for failure_action
 	// dump_to_rootfs (nil otherwise); Rootfs.Dir is the configured path on it.
 	Rootfs *DumpDevice `json:"rootfs,omitempty"`
+	// Remote is the ssh or nfs server and the way to it (nil for local targets).
+	Remote *RemoteTarget `json:"remote,omitempty"`
 	// Notes are what the builder could not do exactly as configured.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -159,6 +161,23 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 	if dev.FSType != "" {
 		names = append(names, fsModule(dev.FSType))
 	}
+	remote := cfg.Target.Kind == config.TargetSSH || cfg.Target.Kind == config.TargetNFS
+	if remote {
+		r, mods, files, err := s.remoteTarget(cfg, p.Release)
+		if err != nil {
+			return nil, err
+		}
+		p.Info.Remote = r
+		p.Info.Notes = append(p.Info.Notes, "dumps go to "+r.String())
+		if r.Network.DHCP {
+			// nclient4 speaks DHCP through a packet socket.
+			opt, notes := optionalModules(s.ModuleDir(p.Release), []string{"af_packet"})
+			mods = append(mods, opt...)
+			p.Info.Notes = append(p.Info.Notes, notes...)
+		}
+		names = append(names, mods...)
+		p.Files = append(p.Files, files...)
+	}
 	names = append(names, stackModules(dev.Stack)...)
 	if cfg.FailureAction == config.ActionDumpToRootfs {
 		root, notes, err := s.rootDevice(cfg)
@@ -181,7 +200,9 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 		names = append(names, builtin...)
 		p.Info.Notes = append(p.Info.Notes, notes...)
 	}
-	if dev.Name != "" {
+	if remote {
+		// No block device to reach.
+	} else if dev.Name != "" {
 		drv, err := s.driverModules(dev.Name)
 		if err != nil {
 			return nil, err
@@ -427,7 +448,13 @@ type Manifest struct {
 	// Device is the hash of the dump device as recorded in the image, its block
 	// stack included: an LV extended or moved, or an array rebuilt, changes it, and
 	// the next start rebuilds the image instead of arming a stale layout.
-	Device string  `json:"device_sha256,omitempty"`
+	Device string `json:"device_sha256,omitempty"`
+	// Info is the hash of the CaptureInfo the image holds: what start found out
+	// (a server's address, the network, devices) changes the image too.
+	Info string `json:"info_sha256,omitempty"`
+	// Remote says how the capture kernel reaches an ssh or nfs server (the
+	// address resolved at start), for status.
+	Remote string  `json:"remote,omitempty"`
 	Inputs []Input `json:"inputs"`
 }
 
@@ -462,6 +489,15 @@ func (p *Plan) Manifest() (*Manifest, error) {
 	}
 	sum = sha256.Sum256(dev)
 	m.Device = hex.EncodeToString(sum[:])
+	info, err := json.Marshal(p.Info)
+	if err != nil {
+		return nil, err
+	}
+	isum := sha256.Sum256(info)
+	m.Info = hex.EncodeToString(isum[:])
+	if p.Info.Remote != nil {
+		m.Remote = p.Info.Remote.String()
+	}
 	for _, f := range p.Files {
 		in, err := statInput(f.Src)
 		if err != nil {
@@ -540,6 +576,8 @@ func RebuildReason(cfg *config.Config, imageExists bool, old, now *Manifest) str
 		return "the configuration changed"
 	case old.Device != now.Device:
 		return "the dump device or the LVM/md layout under it changed"
+	case old.Info != now.Info:
+		return "what start records for the capture changed (the dump target, its device or the way to its server)"
 	}
 	before := map[string]Input{}
 	for _, in := range old.Inputs {

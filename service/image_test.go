@@ -153,8 +153,8 @@ func TestPlanErrors(t *testing.T) {
 	m := newFakeMachine(t)
 	self := m.path("usr/sbin/gokdump")
 	for _, tc := range []struct{ conf, want string }{
-		{"ssh a@b\ncore_collector makedumpfile -F", "not implemented yet"},
-		{"nfs h:/x", "not implemented yet"},
+		{"ssh a@b\ncore_collector makedumpfile -F", "resolving b"},
+		{"nfs h:/x", "resolving h"},
 		{"ext4 /dev/vdb\nextra_modules nosuchmodule", "nosuchmodule"},
 		{"extra_bins /no/such/program", "/no/such/program"},
 		{"path /tmp/x", "tmpfs"},

@@ -103,7 +103,13 @@ func (s *System) dumpDir(cfg *config.Config) (dir, note string) {
 		// A raw target's dumps are converted into path here (gokdump save-raw).
 		return cfg.Path, ""
 	case !t.Kind.IsFilesystem():
-		return "", fmt.Sprintf("dumps go to the %s target %s: look there", t.Kind, t.Spec)
+		note := fmt.Sprintf("dumps go to the %s target %s: look there", t.Kind, t.Spec)
+		if r, err := s.Release(); err == nil {
+			if m, err := ReadManifest(ManifestPath(s.ImagePath(r))); err == nil && m.Remote != "" {
+				note += "; as armed: " + m.Remote
+			}
+		}
+		return "", note
 	}
 	dev, err := s.dumpDevice(cfg)
 	if err != nil || dev.Name == "" {

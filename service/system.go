@@ -15,6 +15,7 @@ import (
 
 	"github.com/gokdump/gokdump/internal/progdeps"
 	"github.com/gokdump/gokdump/internal/smallfile"
+	"github.com/gokdump/gokdump/netconf"
 	"github.com/gokdump/gokdump/volume"
 )
 
@@ -32,6 +33,12 @@ type System struct {
 	LibDirs []string
 	// Kexec loads the capture kernel (nil: kexec_file_load).
 	Kexec Kexec
+	// Net is how the way to an ssh or nfs server is found (the zero value: the
+	// running kernel's netlink, the system resolver, SysRoot).
+	Net netconf.Options
+	// KnownHosts are the files the ssh server's host key is looked up in (nil:
+	// DefaultKnownHosts).
+	KnownHosts []string
 	// DescribeStack returns the LVM/md stack under a dm or md block device, by its
 	// kernel name (nil: volume.DescribeDevice on its node under DevRoot).
 	DescribeStack func(name string) (*volume.Stack, error)

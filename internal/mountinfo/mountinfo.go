@@ -14,6 +14,8 @@ type Mount struct {
 	Point  string // where it is mounted
 	FSType string // "ext4"
 	Source string // what it was mounted from: "/dev/vda1", or a virtual file system's name
+	// SuperOptions are the file system's own options ("rw,vers=4.2,addr=10.0.2.2").
+	SuperOptions string
 }
 
 // Bounds on the file: a mount namespace has a few hundred mounts; these only stop a
@@ -48,7 +50,11 @@ func Parse(r io.Reader, name string) ([]Mount, error) {
 			}
 			return nil, fmt.Errorf("%s:%d: not a mountinfo line (want ID PARENT MAJ:MIN ROOT POINT OPTIONS ... - TYPE SOURCE OPTIONS)", name, line)
 		}
-		ms = append(ms, Mount{MajMin: f[2], Root: unescape(f[3]), Point: unescape(f[4]), FSType: f[sep+1], Source: unescape(f[sep+2])})
+		m := Mount{MajMin: f[2], Root: unescape(f[3]), Point: unescape(f[4]), FSType: f[sep+1], Source: unescape(f[sep+2])}
+		if sep+3 < len(f) {
+			m.SuperOptions = f[sep+3]
+		}
+		ms = append(ms, m)
 		if len(ms) > maxMounts {
 			return nil, fmt.Errorf("%s: more than %d mounts", name, maxMounts)
 		}

@@ -21,11 +21,11 @@ func TestParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Mount{
-		{"8:2", "/", "/", "ext4", "/dev/sda2"},
-		{"0:23", "/", "/proc", "proc", "proc"},
-		{"8:17", "/sub", "/var/crash", "xfs", "/dev/sdb1"},
-		{"8:17", "/", "/srv/my dumps", "xfs", "/dev/sdb1"},
-		{"0:45", "/@crash", "/mnt/tab\tnew\nline\\", "btrfs", "/dev/disk one"},
+		{"8:2", "/", "/", "ext4", "/dev/sda2", "rw,errors=remount-ro"},
+		{"0:23", "/", "/proc", "proc", "proc", "rw"},
+		{"8:17", "/sub", "/var/crash", "xfs", "/dev/sdb1", "rw,attr2"},
+		{"8:17", "/", "/srv/my dumps", "xfs", "/dev/sdb1", "rw,attr2"},
+		{"0:45", "/@crash", "/mnt/tab\tnew\nline\\", "btrfs", "/dev/disk one", "rw,subvol=/@crash"},
 	}
 	if len(ms) != len(want) {
 		t.Fatalf("%d mounts, want %d: %+v", len(ms), len(want), ms)

@@ -1,0 +1,170 @@
+package capture
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gokdump/gokdump/dumpdir"
+	"github.com/gokdump/gokdump/internal/sshtest"
+	"github.com/gokdump/gokdump/target"
+	"github.com/gokdump/gokdump/vmcore"
+	"golang.org/x/crypto/ssh"
+)
+
+// remoteFlow is a test flow whose target is the in-process ssh server, saving under
+// a temporary directory on "the server" (this machine).
+func remoteFlow(t *testing.T, o sshtest.Options) (*testFlow, *sshtest.Server, string) {
+	t.Helper()
+	srv := sshtest.Start(t, o)
+	serverDir := t.TempDir()
+	tf := newTestFlow(t, "path "+serverDir+"/crash\nssh root@dumps.example\nfailure_action halt\nfinal_action poweroff\n")
+	key := filepath.Join(t.TempDir(), "id")
+	if err := os.WriteFile(key, srv.UserKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tf.Target = nil
+	tf.Remote = SSHTarget{&target.SSH{Addr: "127.0.0.1", Port: srv.Addr.Port, User: "root", KeyFile: key,
+		HostKeys: []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(srv.HostKey)))}, Wait: 5 * time.Second}}
+	return tf, srv, filepath.Join(serverDir, "crash")
+}
+
+func TestFlowSSHSFTP(t *testing.T) {
+	t.Parallel()
+	tf, srv, base := remoteFlow(t, sshtest.Options{})
+	network := 0
+	tf.Network = func(ctx context.Context) error { network++; return nil }
+	st := tf.run(t)
+	if st.Result != dumpdir.Complete || st.Dump != dumpdir.DumpFile || network != 1 {
+		t.Fatalf("result %s %q dump %q network %d", st.Result, st.Error, st.Dump, network)
+	}
+	dir := filepath.Join(base, "crashbox-2026-11-26-07:08:09")
+	wantFiles(t, dir, dumpdir.StatusFile, dumpdir.DumpFile, dumpdir.DmesgFile)
+	wantMode(t, dir, 0o700)
+	for _, n := range []string{dumpdir.StatusFile, dumpdir.DumpFile, dumpdir.DmesgFile} {
+		wantMode(t, filepath.Join(dir, n), 0o600)
+	}
+	f, err := vmcore.Open(filepath.Join(dir, dumpdir.DumpFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	saved, err := dumpdir.ReadStatus(dir)
+	if err != nil || saved.Result != dumpdir.Complete || saved.Target != "ssh root@"+srv.Addr.String() || saved.PanicLine == "" {
+		t.Fatalf("%+v %v", saved, err)
+	}
+	if tf.machine.actions[0] != "poweroff" {
+		t.Errorf("actions %v", tf.machine.actions)
+	}
+}
+
+func TestFlowSSHNoSFTPKeepsFlat(t *testing.T) {
+	t.Parallel()
+	tf, _, base := remoteFlow(t, sshtest.Options{NoSFTP: true, Path: "/usr/bin:/bin"})
+	st := tf.run(t)
+	if st.Result != dumpdir.Complete || st.Dump != FlatDumpFile {
+		t.Fatalf("result %s %q dump %q", st.Result, st.Error, st.Dump)
+	}
+	dir := filepath.Join(base, "crashbox-2026-11-26-07:08:09")
+	wantFiles(t, dir, dumpdir.StatusFile, FlatDumpFile, dumpdir.DmesgFile)
+	wantMode(t, filepath.Join(dir, FlatDumpFile), 0o600)
+	if !strings.Contains(strings.Join(st.Warnings, "\n"), "no gokdump on its PATH: the dump is vmcore.flat") {
+		t.Errorf("warnings %q", st.Warnings)
+	}
+	// The flattened stream is a dump every reader opens.
+	f, err := vmcore.Open(filepath.Join(dir, FlatDumpFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
+var buildOnce struct {
+	sync.Once
+	dir string
+	err error
+}
+
+// gokdumpBinary builds cmd/gokdump once for the tests that run it as the server's.
+func gokdumpBinary(t *testing.T) string {
+	buildOnce.Do(func() {
+		buildOnce.dir, buildOnce.err = os.MkdirTemp("", "gokdump-bin-")
+		if buildOnce.err != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", filepath.Join(buildOnce.dir, "gokdump"), "../cmd/gokdump")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildOnce.err = errors.New(string(out))
+		}
+	})
+	if buildOnce.err != nil {
+		t.Fatal(buildOnce.err)
+	}
+	return buildOnce.dir
+}
+
+func TestFlowSSHNoSFTPReassembled(t *testing.T) {
+	t.Parallel()
+	bin := gokdumpBinary(t)
+	tf, srv, base := remoteFlow(t, sshtest.Options{NoSFTP: true, Path: bin + ":/usr/bin:/bin"})
+	st := tf.run(t)
+	if st.Result != dumpdir.Complete || st.Dump != dumpdir.DumpFile {
+		t.Fatalf("result %s %q dump %q warnings %q", st.Result, st.Error, st.Dump, st.Warnings)
+	}
+	dir := filepath.Join(base, "crashbox-2026-11-26-07:08:09")
+	wantFiles(t, dir, dumpdir.StatusFile, dumpdir.DumpFile, dumpdir.DmesgFile)
+	wantMode(t, filepath.Join(dir, dumpdir.DumpFile), 0o600)
+	f, err := vmcore.Open(filepath.Join(dir, dumpdir.DumpFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Format != vmcore.FormatKdump {
+		t.Errorf("format %v, want kdump-compressed", f.Format)
+	}
+	f.Close()
+	t.Logf("server commands: %q", srv.Commands())
+}
+
+func TestFlowSSHWrongHostKey(t *testing.T) {
+	t.Parallel()
+	tf, srv, base := remoteFlow(t, sshtest.Options{})
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	pk, _ := ssh.NewPublicKey(other.Public())
+	tf.Remote.(SSHTarget).HostKeys[0] = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))
+	st := tf.run(t)
+	if st.Result != dumpdir.Failed || !strings.Contains(st.Error, "host key is not the one recorded") {
+		t.Fatalf("result %s %q", st.Result, st.Error)
+	}
+	if len(tf.machine.actions) != 1 || tf.machine.actions[0] != "halt" {
+		t.Errorf("actions %v, want failure_action halt", tf.machine.actions)
+	}
+	if _, err := os.Stat(base); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("something was written on the server: %v", err)
+	}
+	if len(srv.Commands()) != 0 {
+		t.Errorf("commands %q", srv.Commands())
+	}
+}
+
+func TestFlowNetworkDown(t *testing.T) {
+	t.Parallel()
+	tf, _, base := remoteFlow(t, sshtest.Options{})
+	tf.Network = func(ctx context.Context) error { return errors.New("no carrier on ens3") }
+	st := tf.run(t)
+	if st.Result != dumpdir.Failed || !strings.Contains(st.Error, "network: no carrier") || tf.machine.actions[0] != "halt" {
+		t.Fatalf("result %s %q actions %v", st.Result, st.Error, tf.machine.actions)
+	}
+	if _, err := os.Stat(base); !errors.Is(err, os.ErrNotExist) {
+		t.Error("written without a network")
+	}
+}
