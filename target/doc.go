@@ -1,6 +1,9 @@
-// Package target finds and mounts the place a capture kernel saves a dump to: a local
-// file system named by its device path, LABEL= or UUID=, as kdump.conf's
-// "ext4|xfs|btrfs <dev|LABEL=|UUID=>" lines give it.
+// Package target reaches the place a capture kernel saves a dump to: a local file
+// system named by its device path, LABEL= or UUID=, as kdump.conf's
+// "ext4|xfs|btrfs <dev|LABEL=|UUID=>" lines give it (Local); an NFS export, mounted
+// with the kernel's client through mount(2) text options (NFS); an ssh server, written
+// with SFTP random-access writes or, without SFTP, a flattened stream through fixed
+// remote commands, its host key checked against the keys recorded at arming (SSH).
 //
 // There is no udev or blkid in a capture initramfs, so the labels and UUIDs are read
 // here, from the file systems' own superblocks (ext2/3/4, XFS, Btrfs), on every block
@@ -12,6 +15,7 @@
 //	root, err := l.Mount(ctx) // dumps go under root + kdump.conf's path
 //	defer l.Unmount()
 //
-// Raw partitions are package rawdump's (they are never mounted); the remote targets
-// (ssh, nfs) come later.
+// Raw partitions are package rawdump's (they are never mounted); the network under an
+// ssh or nfs target is package netconf's, and LVM or md under a file system package
+// volume's.
 package target
