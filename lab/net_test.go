@@ -153,17 +153,7 @@ func runNet(t *testing.T, c netCase) *serviceRun {
 	t.Helper()
 	b := labBinaries(t)
 	k := testenv.KernelPackage(t, testenv.Kernel61)
-	dir, err := os.MkdirTemp("", "gokdump-lab-net-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("kept %s", dir)
-		} else {
-			os.RemoveAll(dir)
-		}
-	})
+	dir := runDir(t, "gokdump-lab-net-")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	res, err := Crash(ctx, Config{

@@ -111,17 +111,7 @@ func TestServiceRaw(t *testing.T) {
 	py := needLibkdumpfile(t)
 	b := labBinaries(t)
 	k := testenv.KernelPackage(t, testenv.Kernel61)
-	dir, err := os.MkdirTemp("", "gokdump-lab-raw-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("kept %s", dir)
-		} else {
-			os.RemoveAll(dir)
-		}
-	})
+	dir := runDir(t, "gokdump-lab-raw-")
 	rawDisk := filepath.Join(dir, "raw.img")
 	makeRawDisk(t, rawDisk)
 	before := outsideRaw(t, rawDisk)

@@ -27,17 +27,7 @@ func TestServiceDumpToRootfs(t *testing.T) {
 	testenv.NeedPackages(t, map[string]string{QEMU: "qemu-system-x86", "mkfs.ext4": "e2fsprogs", "debugfs": "e2fsprogs", "e2fsck": "e2fsprogs"})
 	b := labBinaries(t)
 	k := testenv.KernelPackage(t, testenv.Kernel61)
-	dir, err := os.MkdirTemp("", "gokdump-lab-rootfs-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("kept %s", dir)
-		} else {
-			os.RemoveAll(dir)
-		}
-	})
+	dir := runDir(t, "gokdump-lab-rootfs-")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	modules := []string{"ext4", "crc32c_generic"}

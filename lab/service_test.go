@@ -61,17 +61,7 @@ func runService(t *testing.T, c serviceCase) *serviceRun {
 	b := labBinaries(t)
 	k := testenv.KernelPackage(t, c.kernel)
 	// A failed run's directory is kept (console log, disk image) for a look.
-	dir, err := os.MkdirTemp("", "gokdump-lab-service-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("kept %s", dir)
-		} else {
-			os.RemoveAll(dir)
-		}
-	})
+	dir := runDir(t, "gokdump-lab-service-")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	disk := filepath.Join(dir, "dumps.img")
@@ -171,6 +161,24 @@ func (r *serviceRun) dumpDir(t *testing.T) (string, map[string]Ext4Entry) {
 		t.Fatal(err)
 	}
 	return filepath.Join(r.out, d.Name), byName
+}
+
+// runDir makes the directory of one lab run (console log, disk images): removed after
+// a passing test, kept and named in the log after a failing one, for a look.
+func runDir(t *testing.T, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kept %s", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+	})
+	return dir
 }
 
 func wantNames(t *testing.T, got map[string]Ext4Entry, want ...string) {

@@ -61,17 +61,7 @@ func runVolume(t *testing.T, c volumeCase) *volumeRun {
 	needVolumeTools(t)
 	b := labBinaries(t)
 	k := testenv.KernelPackage(t, c.kernel)
-	dir, err := os.MkdirTemp("", "gokdump-lab-volume-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("kept %s", dir)
-		} else {
-			os.RemoveAll(dir)
-		}
-	})
+	dir := runDir(t, "gokdump-lab-volume-")
 	r := &volumeRun{disks: map[string]string{}, dir: dir}
 	var disks []Disk
 	for _, d := range c.disks {
