@@ -90,7 +90,7 @@ fuzz:
 	done
 
 # install puts the binary in $(SBINDIR), the systemd unit (running that binary) in
-# $(UNITDIR), the udev rule that re-arms on LVM/md layout changes in $(UDEVRULESDIR),
+# $(UNITDIR), the udev rule that re-arms on LVM/md layout changes and CPU/memory hotplug in $(UDEVRULESDIR),
 # and the documented default kdump.conf in $(SYSCONFDIR) unless one is there already
 # or Debian's kdump-tools settings are (/etc/default/kdump-tools, which gokdump reads
 # when there is no kdump.conf).
