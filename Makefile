@@ -90,8 +90,9 @@ fuzz:
 	done
 
 # install puts the binary in $(SBINDIR), the systemd unit (running that binary) in
-# $(UNITDIR), the udev rule that re-arms on LVM/md layout changes in $(UDEVRULESDIR),
-# and the documented default kdump.conf in $(SYSCONFDIR) unless one is there already
+# $(UNITDIR), the udev rule that re-arms on LVM/md layout changes and CPU/memory hotplug in $(UDEVRULESDIR),
+# the kernel-install plugin that re-applies crashkernel= (auto_reset_crashkernel) in
+# $(KERNELINSTALLDIR), and the documented default kdump.conf in $(SYSCONFDIR) unless one is there already
 # or Debian's kdump-tools settings are (/etc/default/kdump-tools, which gokdump reads
 # when there is no kdump.conf).
 # DESTDIR stages the tree (packaging); PREFIX moves the binary.
@@ -106,6 +107,7 @@ PREFIX       ?= /usr
 SBINDIR      ?= $(PREFIX)/sbin
 UNITDIR      ?= /lib/systemd/system
 UDEVRULESDIR ?= /lib/udev/rules.d
+KERNELINSTALLDIR ?= /usr/lib/kernel/install.d
 SYSCONFDIR   ?= /etc
 
 install: build
@@ -114,6 +116,9 @@ install: build
 	sed 's|/usr/sbin/gokdump|$(SBINDIR)/gokdump|g' dist/gokdump.service > $(DESTDIR)$(UNITDIR)/gokdump.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/gokdump.service
 	install -D -m 0644 dist/98-gokdump.rules $(DESTDIR)$(UDEVRULESDIR)/98-gokdump.rules
+	install -d -m 0755 $(DESTDIR)$(KERNELINSTALLDIR)
+	sed 's|^GOKDUMP=gokdump$$|GOKDUMP=$(SBINDIR)/gokdump|' dist/92-gokdump-crashkernel.install > $(DESTDIR)$(KERNELINSTALLDIR)/92-gokdump-crashkernel.install
+	chmod 0755 $(DESTDIR)$(KERNELINSTALLDIR)/92-gokdump-crashkernel.install
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/kdump.conf ]; then \
 	  echo "keeping the existing $(DESTDIR)$(SYSCONFDIR)/kdump.conf"; \
 	elif [ -e $(DESTDIR)$(SYSCONFDIR)/default/kdump-tools ]; then \

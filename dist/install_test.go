@@ -65,10 +65,11 @@ func TestMakeInstall(t *testing.T) {
 	}
 	install()
 	for name, mode := range map[string]os.FileMode{
-		"opt/gk/sbin/gokdump":                0o755,
-		"lib/systemd/system/gokdump.service": 0o644,
-		"lib/udev/rules.d/98-gokdump.rules":  0o644,
-		"etc/kdump.conf":                     0o644,
+		"opt/gk/sbin/gokdump":                                     0o755,
+		"lib/systemd/system/gokdump.service":                      0o644,
+		"lib/udev/rules.d/98-gokdump.rules":                       0o644,
+		"etc/kdump.conf":                                          0o644,
+		"usr/lib/kernel/install.d/92-gokdump-crashkernel.install": 0o755,
 	} {
 		st, err := os.Stat(filepath.Join(dest, name))
 		if err != nil {
@@ -82,6 +83,10 @@ func TestMakeInstall(t *testing.T) {
 	unit, _ := os.ReadFile(filepath.Join(dest, "lib/systemd/system/gokdump.service"))
 	if !strings.Contains(string(unit), "ExecStart=/opt/gk/sbin/gokdump start\n") || !strings.Contains(string(unit), "ExecStop=/opt/gk/sbin/gokdump stop\n") {
 		t.Errorf("installed unit does not run the installed binary:\n%s", unit)
+	}
+	hook, _ := os.ReadFile(filepath.Join(dest, "usr/lib/kernel/install.d/92-gokdump-crashkernel.install"))
+	if !strings.Contains(string(hook), "\nGOKDUMP=/opt/gk/sbin/gokdump\n") {
+		t.Errorf("installed kernel-install hook does not run the installed binary:\n%s", hook)
 	}
 	out, err := exec.Command(filepath.Join(dest, "opt/gk/sbin/gokdump"), "config", "check", "--file-only", filepath.Join(dest, "etc/kdump.conf")).CombinedOutput()
 	if err != nil {
@@ -102,7 +107,7 @@ func TestMakeInstall(t *testing.T) {
 		}
 		return nil
 	})
-	if len(got) != 6 {
+	if len(got) != 7 {
 		t.Errorf("installed files: %q", got)
 	}
 	for _, n := range []string{"makedumpfile", "vmcore-dmesg"} {

@@ -12,7 +12,7 @@ import (
 
 // The udev rule 98-gokdump.rules is checked here by reading it with a small
 // evaluator of the udev rule syntax it uses (match keys SUBSYSTEM, ACTION, KERNEL and
-// ENV{}, GOTO/LABEL, RUN+=) and running its RUN script with a stand-in systemctl.
+// ENV{}, ATTRS{}, GOTO/LABEL, RUN+=) and running its RUN script with a stand-in systemctl.
 // What this does not prove: that udevd of a real machine loads it and fires it on the
 // events device-mapper and md send, and that systemd re-arms through it; that needs
 // a first kernel with udev and systemd, which the lab's guests do not run.
@@ -81,6 +81,7 @@ func udevMatch(pattern, s string) bool {
 type event struct {
 	subsystem, action, kernel string
 	env                       map[string]string
+	attrs                     map[string]string // ATTRS{}: the device's and its parents' attributes
 }
 
 // evaluate runs the rules for ev and returns the RUN commands they add.
@@ -109,6 +110,15 @@ func evaluate(t *testing.T, rules []ruleLine, ev event) []string {
 				have = ev.kernel
 			case strings.HasPrefix(a.key, "ENV{"):
 				have = ev.env[strings.TrimSuffix(strings.TrimPrefix(a.key, "ENV{"), "}")]
+			case strings.HasPrefix(a.key, "ATTRS{"):
+				v, ok := ev.attrs[strings.TrimSuffix(strings.TrimPrefix(a.key, "ATTRS{"), "}")]
+				if !ok {
+					// udev: an ATTRS match on an attribute no device in the chain has
+					// fails, for != as well.
+					match = false
+					continue
+				}
+				have = v
 			default:
 				continue
 			}
@@ -169,7 +179,7 @@ func TestUdevRuleSyntax(t *testing.T) {
 	}
 	rules := parseRules(t, string(data))
 	known := map[string]bool{"SUBSYSTEM": true, "ACTION": true, "KERNEL": true, "GOTO": true, "LABEL": true, "RUN": true,
-		"ENV{DM_UDEV_DISABLE_OTHER_RULES_FLAG}": true}
+		"ENV{DM_UDEV_DISABLE_OTHER_RULES_FLAG}": true, "ATTRS{crash_hotplug}": true}
 	labels, gotos := map[string]bool{}, map[string]bool{}
 	for _, r := range rules {
 		for _, a := range r.as {
@@ -186,7 +196,7 @@ func TestUdevRuleSyntax(t *testing.T) {
 					t.Errorf("line %d: RUN%s replaces other rules' programs; use +=", r.no, a.op)
 				}
 			}
-			if (a.key == "SUBSYSTEM" || a.key == "ACTION" || a.key == "KERNEL") && a.op != "==" && a.op != "!=" {
+			if (a.key == "SUBSYSTEM" || a.key == "ACTION" || a.key == "KERNEL" || strings.HasPrefix(a.key, "ATTRS{")) && a.op != "==" && a.op != "!=" {
 				t.Errorf("line %d: %s%s assigns a match key", r.no, a.key, a.op)
 			}
 		}
@@ -198,7 +208,9 @@ func TestUdevRuleSyntax(t *testing.T) {
 	}
 }
 
-// TestUdevRuleEvents: device-mapper and md add/change/remove events re-arm; other
+// TestUdevRuleEvents: device-mapper and md add/change/remove events, CPU add/remove/
+// online/offline and memory online/offline re-arm (unless the kernel updates the ELF
+// core header itself: crash_hotplug 1); other
 // devices, subsystems and actions, and dm events marked for other rules to skip, do not.
 func TestUdevRuleEvents(t *testing.T) {
 	data, err := os.ReadFile(rulesFile)
@@ -210,20 +222,39 @@ func TestUdevRuleEvents(t *testing.T) {
 		ev   event
 		want bool
 	}{
-		{event{"block", "change", "dm-0", nil}, true},
-		{event{"block", "add", "dm-12", nil}, true},
-		{event{"block", "remove", "dm-3", nil}, true},
-		{event{"block", "change", "md127", nil}, true},
-		{event{"block", "add", "md0", nil}, true},
-		{event{"block", "change", "md_d0", nil}, true},
-		{event{"block", "change", "dm-0", map[string]string{"DM_UDEV_DISABLE_OTHER_RULES_FLAG": "1"}}, false},
-		{event{"block", "change", "dm-0", map[string]string{"DM_UDEV_DISABLE_OTHER_RULES_FLAG": ""}}, true},
-		{event{"block", "change", "sda", nil}, false},
-		{event{"block", "add", "vdb1", nil}, false},
-		{event{"block", "change", "loop0", nil}, false},
-		{event{"block", "bind", "dm-0", nil}, false},
-		{event{"misc", "change", "device-mapper", nil}, false},
-		{event{"bdi", "add", "dm-0", nil}, false},
+		{event{"block", "change", "dm-0", nil, nil}, true},
+		{event{"block", "add", "dm-12", nil, nil}, true},
+		{event{"block", "remove", "dm-3", nil, nil}, true},
+		{event{"block", "change", "md127", nil, nil}, true},
+		{event{"block", "add", "md0", nil, nil}, true},
+		{event{"block", "change", "md_d0", nil, nil}, true},
+		{event{"block", "change", "dm-0", map[string]string{"DM_UDEV_DISABLE_OTHER_RULES_FLAG": "1"}, nil}, false},
+		{event{"block", "change", "dm-0", map[string]string{"DM_UDEV_DISABLE_OTHER_RULES_FLAG": ""}, nil}, true},
+		{event{"block", "change", "sda", nil, nil}, false},
+		{event{"block", "add", "vdb1", nil, nil}, false},
+		{event{"block", "change", "loop0", nil, nil}, false},
+		{event{"block", "bind", "dm-0", nil, nil}, false},
+		{event{"misc", "change", "device-mapper", nil, nil}, false},
+		{event{"bdi", "add", "dm-0", nil, nil}, false},
+		// CPU and memory hotplug (kdump-utils' 98-kexec.rules): the ELF core header
+		// must describe the current CPUs and memory.
+		{event{"cpu", "add", "cpu3", nil, nil}, true},
+		{event{"cpu", "remove", "cpu3", nil, nil}, true},
+		{event{"cpu", "online", "cpu1", nil, nil}, true},
+		{event{"cpu", "offline", "cpu1", nil, nil}, true},
+		{event{"memory", "online", "memory40", nil, nil}, true},
+		{event{"memory", "offline", "memory40", nil, nil}, true},
+		{event{"cpu", "change", "cpu1", nil, nil}, false},
+		{event{"cpu", "bind", "cpu1", nil, nil}, false},
+		// a memory block added is not yet System RAM: its online event re-arms.
+		{event{"memory", "add", "memory40", nil, nil}, false},
+		{event{"memory", "change", "memory40", nil, nil}, false},
+		{event{"node", "online", "node1", nil, nil}, false},
+		// the kernel updates the header itself (CONFIG_CRASH_HOTPLUG).
+		{event{"cpu", "add", "cpu3", nil, map[string]string{"crash_hotplug": "1"}}, false},
+		{event{"memory", "online", "memory40", nil, map[string]string{"crash_hotplug": "1"}}, false},
+		{event{"cpu", "add", "cpu3", nil, map[string]string{"crash_hotplug": "0"}}, true},
+		{event{"memory", "offline", "memory40", nil, map[string]string{"crash_hotplug": "0"}}, true},
 	} {
 		runs := evaluate(t, rules, tc.ev)
 		if (len(runs) > 0) != tc.want || len(runs) > 1 {
@@ -241,7 +272,7 @@ func TestUdevRuleCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs := evaluate(t, parseRules(t, string(data)), event{"block", "change", "dm-0", nil})
+	runs := evaluate(t, parseRules(t, string(data)), event{"block", "change", "dm-0", nil, nil})
 	if len(runs) != 1 {
 		t.Fatalf("runs %q", runs)
 	}

@@ -44,11 +44,12 @@ func run(t *testing.T, name string, args ...string) string {
 
 // files are the package's files with their modes as dpkg-deb --contents lists them.
 var files = map[string]string{
-	"./usr/sbin/gokdump":                   "-rwxr-xr-x root/root",
-	"./lib/systemd/system/gokdump.service": "-rw-r--r-- root/root",
-	"./lib/udev/rules.d/98-gokdump.rules":  "-rw-r--r-- root/root",
-	"./etc/kdump.conf":                     "-rw-r--r-- root/root",
-	"./usr/share/man/man8/gokdump.8.gz":    "-rw-r--r-- root/root",
+	"./usr/sbin/gokdump":                                        "-rwxr-xr-x root/root",
+	"./lib/systemd/system/gokdump.service":                      "-rw-r--r-- root/root",
+	"./lib/udev/rules.d/98-gokdump.rules":                       "-rw-r--r-- root/root",
+	"./etc/kdump.conf":                                          "-rw-r--r-- root/root",
+	"./usr/lib/kernel/install.d/92-gokdump-crashkernel.install": "-rwxr-xr-x root/root",
+	"./usr/share/man/man8/gokdump.8.gz":                         "-rw-r--r-- root/root",
 }
 
 // TestPackages builds the .deb and the .rpm and checks what they hold, then installs

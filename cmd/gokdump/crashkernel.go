@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gokdump/gokdump/config"
 	"github.com/gokdump/gokdump/crashkernel"
 )
 
@@ -18,7 +19,7 @@ func init() {
 }
 
 func runCrashkernel(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "crashkernel", `[--apply] [--size SIZE] [--root DIR] [start's options]
+	fs := newFlagSet(e, "crashkernel", `[--apply | --auto] [--size SIZE] [--root DIR] [start's options]
 
 Shows the crashkernel= option of the running kernel (/proc/cmdline), the memory
 actually reserved (/sys/kernel/kexec_crash_size) and the machine's memory, and
@@ -36,6 +37,7 @@ options line of each entry in /boot/loader/entries. It prints each change. With 
 the files under DIR are changed and the commands are printed, not run (run them in the
 chroot).`)
 	apply := fs.Bool("apply", false, "write the recommendation to the boot loader configuration")
+	auto := fs.Bool("auto", false, "--apply if the configuration's auto_reset_crashkernel is yes (kernel-install hook)")
 	size := fs.String("size", "", "reserve `SIZE` (e.g. 384M) instead of the estimate")
 	root := fs.String("root", "/", "the system's root `directory` (its /proc, /sys, /etc and /boot)")
 	f := addServiceFlags(fs)
@@ -47,6 +49,25 @@ chroot).`)
 		fmt.Fprintf(e.stderr, "gokdump crashkernel: %v\n", err)
 		return 1
 	}
+	if *auto && *apply {
+		fmt.Fprintln(e.stderr, "gokdump crashkernel: --auto and --apply: give one (--auto applies only when auto_reset_crashkernel is yes)")
+		return 2
+	}
+	var cfg *config.Config
+	var data []byte
+	if *auto || *size == "" {
+		if cfg, data, err = f.load(); err != nil {
+			fmt.Fprintf(e.stderr, "gokdump crashkernel: %v\n", err)
+			return 1
+		}
+	}
+	if *auto {
+		if !cfg.AutoResetCrashkernel {
+			fmt.Fprintf(e.stdout, "auto_reset_crashkernel no%s: the boot loader configuration is left as it is\n", lineRef(cfg))
+			return 0
+		}
+		*apply = true
+	}
 	var need int64
 	if *size != "" {
 		n, ok := crashkernel.SizeFor(*size, 0)
@@ -56,11 +77,6 @@ chroot).`)
 		}
 		need = n
 	} else {
-		cfg, data, err := f.load()
-		if err != nil {
-			fmt.Fprintf(e.stderr, "gokdump crashkernel: %v\n", err)
-			return 1
-		}
 		est, err := f.sys.Estimate(f.startOptions(cfg, data))
 		if err != nil {
 			fmt.Fprintf(e.stderr, "gokdump crashkernel: estimating the size (or give --size): %v\n", err)
@@ -113,4 +129,13 @@ chroot).`)
 	}
 	fmt.Fprintf(w, "crashkernel=%s takes effect at the next boot\n", rec)
 	return 0
+}
+
+// lineRef is " (FILE line N)" for the configuration's auto_reset_crashkernel line, or
+// "" when the default applies.
+func lineRef(c *config.Config) string {
+	if n := c.Lines["auto_reset_crashkernel"]; n > 0 {
+		return fmt.Sprintf(" (%s line %d)", c.File, n)
+	}
+	return ""
 }

@@ -189,7 +189,8 @@ func runStatus(ctx context.Context, e *env, args []string) int {
 Says whether a capture kernel is loaded and how much memory is reserved for it (from
 both the old /sys/kernel/kexec_crash_* and the new /sys/kernel/kexec/* files), and
 lists the dumps saved since the service was last armed in an earlier boot (without a
-record of that, since this boot). Exit status 0 when armed, 3 when not, 1 on errors.`)
+record of that, since this boot). After a "gokdump test" crash it says whether the
+test dump was saved, once. Exit status 0 when armed, 3 when not, 1 on errors.`)
 	f := addServiceFlags(fs)
 	if code, done := parseFlags(fs, args); done {
 		return code
@@ -229,6 +230,11 @@ record of that, since this boot). Exit status 0 when armed, 3 when not, 1 on err
 		code = 3
 	}
 	fmt.Fprintf(w, "booted: %s\n", st.BootTime.UTC().Format(time.DateTime+" UTC"))
+	if tr, err := f.sys.ReadTestResult(st); err != nil {
+		fmt.Fprintf(e.stderr, "gokdump status: %v\n", err)
+	} else {
+		printTestResult(w, tr)
+	}
 	if st.RawNote != "" {
 		fmt.Fprintf(w, "raw dump: %s\n", st.RawNote)
 	}
