@@ -153,15 +153,18 @@ func (f *Flow) Run(ctx context.Context) (*dumpdir.Status, error) {
 			fault = f.fail(st, err, true)
 			return st
 		}
+		if f.Network != nil {
+			// A dead network is the target's fault: dump_to_rootfs may save locally.
+			fault = f.bringUpNetwork(ctx, st)
+		}
 		switch {
+		case fault != nil:
 		case f.Raw != nil:
 			// A raw partition that cannot be opened or written is the target's
 			// fault; an incomplete raw dump is kept there for the next boot.
 			if st = f.saveRaw(ctx, src, st); st.Result == dumpdir.Failed {
 				fault = errors.New(st.Error)
 			}
-		case f.Network != nil && f.bringUpNetwork(ctx, failed) != nil:
-			// A dead network is the target's fault: dump_to_rootfs may save locally.
 		case f.Remote != nil && f.TargetErr == nil:
 			if st = f.saveRemote(ctx, src, st, failed); st.Result == dumpdir.Failed && fault == nil {
 				fault = errors.New(st.Error)
@@ -275,17 +278,16 @@ func (f *Flow) open() (*dumpdir.Status, *vmcore.File) {
 }
 
 // bringUpNetwork brings up the way to a network target (Network), bounded by the
-// target's timeout; a failure is recorded through failed and returned.
-func (f *Flow) bringUpNetwork(ctx context.Context, failed func(error) *dumpdir.Status) error {
+// target's timeout; a failure is recorded in st as the target's and returned.
+func (f *Flow) bringUpNetwork(ctx context.Context, st *dumpdir.Status) error {
 	f.logf("bringing up the network")
 	nctx, cancel := context.WithTimeout(ctx, f.Timeouts.Target)
 	err := f.Network(nctx)
 	cancel()
 	if err != nil {
-		err = fmt.Errorf("network: %w", err)
-		failed(err)
+		return f.fail(st, fmt.Errorf("network: %w", err), true)
 	}
-	return err
+	return nil
 }
 
 // destination is where saveTo saves: the configured target, or the root file system
