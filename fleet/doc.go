@@ -1,0 +1,18 @@
+// Package fleet is the layout of a fleet's crash store: which objects one uploaded
+// crash is made of, what its metadata record holds, and the Store interface that an
+// S3-compatible bucket and a local directory both implement. Package upload writes
+// stores; package serve (gokdump serve) reads them. It is not an S3 client (minio-go
+// is) and keeps no state of its own: everything a reader needs is in the store.
+//
+// Layout, under an optional prefix (kdump.conf's s3_prefix; "" for a directory):
+//
+//	crashes/<id>/meta.json          Record: written first, rewritten when the dump is in
+//	crashes/<id>/vmcore-dmesg.txt   the kernel log
+//	crashes/<id>/vmcore             the dump (absent when sampled out)
+//	crashes/<id>/gokdump-status.json the capture's status file
+//	signatures/<signature>/<id>     an empty marker per crash whose full dump was kept,
+//	                                 counted for sampling
+//
+// <id> is "<UTC crash time as 20060102T150405Z>-<first 12 hex digits of machine-id>"
+// (IDFor), so a crash has one id wherever it is uploaded from.
+package fleet
