@@ -9,7 +9,7 @@ BIN      := bin/gokdump
 APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs fdisk gcc liblzo2-dev \
             zlib1g-dev libsnappy-dev libzstd-dev \
             python3 python3-libkdumpfile lvm2 mdadm xfsprogs cryptsetup-bin rpm grub2-common \
-            openssh-server nfs-ganesha nfs-ganesha-vfs iproute2
+            openssh-server nfs-ganesha nfs-ganesha-vfs iproute2 crash
 TEST_TIMEOUT ?= 75m
 
 .PHONY: all build deps test test-short test-race test-crash demo bench fuzz clean install package
@@ -69,7 +69,8 @@ demo: deps build
 # test-crash has the crash utility open every kind of dump gokdump writes of real lab
 # crashes (6.1 and 6.12): sys, log, bt, ps, kmem -i, held to crash's output for
 # makedumpfile's dump. Not in `make test`: it fetches each kernel's -dbg package (~1 GB)
-# once and keeps only its vmlinux in .cache/debug/.
+# once and keeps only its vmlinux in .cache/debug/ (make test itself fetches 6.1's, for
+# crash on the network targets' dumps).
 test-crash: deps
 	@command -v crash >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q crash
 	GOKDUMP_TEST_CRASH=1 $(GO) test -timeout 90m -run '^TestCrashUtility$$' -v ./lab/

@@ -260,6 +260,26 @@ func checkServerVmcore(t *testing.T, dir string) {
 			t.Fatalf("libkdumpfile's pfn %#x differs", pfn)
 		}
 	}
+	checkCrashOpens(t, p)
+}
+
+// checkCrashOpens has the crash utility open the server's dump with the 6.1 kernel's
+// debug vmlinux (its -dbg package, fetched once into the cache) and checks sys, log, bt,
+// ps and kmem -i as TestCrashUtility does: a dump that arrived over the network is one
+// people can debug.
+func checkCrashOpens(t *testing.T, dump string) {
+	t.Helper()
+	crashBin := needCrash(t)
+	k := testenv.KernelPackage(t, testenv.Kernel61)
+	out := runCrash(t, crashBin, debugVmlinux(t, k), dump)
+	if out == nil {
+		return // runCrash reported why
+	}
+	before := t.Failed()
+	checkCrashOutput(t, "crash on the server's "+filepath.Base(dump), k.Release, out)
+	if !t.Failed() || before {
+		t.Logf("crash (%s) opened %s: sys, log, bt through sysrq_handle_crash, ps, kmem -i", crashVersion(crashBin), dump)
+	}
 }
 
 func sshConf(s *sshServer, extra string) (string, []GuestFile) {
