@@ -9,7 +9,7 @@ BIN      := bin/gokdump
 APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs fdisk gcc liblzo2-dev \
             zlib1g-dev libsnappy-dev libzstd-dev \
             python3 python3-libkdumpfile lvm2 mdadm xfsprogs cryptsetup-bin rpm grub2-common \
-            openssh-server nfs-ganesha nfs-ganesha-vfs iproute2 crash
+            openssh-server nfs-ganesha nfs-ganesha-vfs iproute2 crash udev
 TEST_TIMEOUT ?= 75m
 
 .PHONY: all build deps test test-short test-race test-crash demo bench fuzz clean install package

@@ -13,9 +13,11 @@ import (
 // The udev rule 98-gokdump.rules is checked here by reading it with a small
 // evaluator of the udev rule syntax it uses (match keys SUBSYSTEM, ACTION, KERNEL and
 // ENV{}, ATTRS{}, GOTO/LABEL, RUN+=) and running its RUN script with a stand-in systemctl.
-// What this does not prove: that udevd of a real machine loads it and fires it on the
-// events device-mapper and md send, and that systemd re-arms through it; that needs
-// a first kernel with udev and systemd, which the lab's guests do not run.
+// udevadm_test.go then has udevd's own rule engine parse it and match real CPU, memory
+// and block devices of the test machine. What neither proves: that udevd fires it on
+// the events device-mapper and md send in a running system, and that systemd re-arms
+// through it; that needs a first kernel with udev and systemd, which the lab's guests
+// do not run.
 
 const rulesFile = "98-gokdump.rules"
 
