@@ -51,7 +51,7 @@ test: deps
 # reader, the codecs those workers call, and the address space they share (its cache
 # and TLB), the network target's bounded mounts, ssh streams and retries. About 3 minutes on 2 cores (the collector most of it). The tests that count
 # allocations skip themselves here (testenv.SkipAllocsUnderRace); the run above asserts them.
-RACE_PKGS := ./collector ./capture ./compress/... ./arch/x86 ./target ./netconf
+RACE_PKGS := ./collector ./capture ./compress/... ./arch/x86 ./target ./netconf ./serve
 test-race:
 	$(GO) test -race -short -timeout 30m $(RACE_PKGS)
 
@@ -75,9 +75,10 @@ test-crash: deps
 	GOKDUMP_TEST_CRASH=1 $(GO) test -timeout 90m -run '^TestCrashUtility$$' -v ./lab/
 
 # bench measures gokdump dump against makedumpfile on lab vmcores of a 1 GiB and a 6 GiB
-# guest (made once into .cache/bench/, ~15 GB of disk) and prints the table and each
-# performance target as PASS or MISS; a MISS does not fail the build. BENCH_FLAGS are
-# passed on (e.g. BENCH_FLAGS="-runs 5 -vmcores 1g").
+# guest (made once into .cache/bench/, ~15 GB of disk), then gokdump serve over 100,000
+# generated crash records (index build time and memory, page loads), and prints the
+# tables and each performance target as PASS or MISS; a MISS does not fail the build.
+# BENCH_FLAGS are passed on (e.g. BENCH_FLAGS="-runs 5 -vmcores 1g", "-sections serve").
 BENCH_FLAGS ?=
 bench: deps
 	$(GO) run ./bench/cmd/gokdump-bench $(BENCH_FLAGS)

@@ -53,7 +53,7 @@ func Record(i int, s Shape) *fleet.Record {
 	host := r.IntN(s.Hosts)
 	rel := r.IntN(s.Releases)
 	t := s.Start.Add(time.Duration(i)*time.Minute + time.Duration(r.IntN(60))*time.Second)
-	machineID := fmt.Sprintf("%032x", uint64(host)*0x9e3779b97f4a7c15)
+	machineID := fmt.Sprintf("%016x%016x", uint64(host+1)*0x9e3779b97f4a7c15, host)
 	id := fleet.IDFor(t, machineID)
 	// The bug decides the reason and the frames; the boot decides the rest.
 	br := rand.New(rand.NewPCG(s.Seed, uint64(sig)<<32))
@@ -81,7 +81,7 @@ func Record(i int, s Shape) *fleet.Record {
 		PageSize: 4096, PagingLevels: 4, KASLROffset: fmt.Sprintf("0x%x", r.IntN(1<<30)&^0x1fffff),
 		Crash: &crashinfo.CrashSummary{Kind: "oops", Reason: reason, Panic: "Kernel panic - not syncing: Fatal exception",
 			TimestampNs: uint64(r.IntN(1 << 40)), CPU: &cpu, PID: &pid, Comm: fmt.Sprintf("kworker/%d:1", cpu),
-			Frames: frames, Signature: fmt.Sprintf("%016x", uint64(sig)*0x2545f4914f6cdd1d), SignatureReason: reason,
+			Frames: frames, Signature: fmt.Sprintf("%016x", uint64(sig+1)*0x2545f4914f6cdd1d), SignatureReason: reason,
 			SignatureFrames: sigFrames},
 	}
 	for c := range 8 {
