@@ -228,7 +228,9 @@ func (ix *Index) poll(ctx context.Context) error {
 		l := found[id]
 		if l == nil {
 			if len(found) >= ix.opt.MaxRecords {
-				over++
+				if bit == HasMeta {
+					over++ // one crash left out
+				}
 				return nil
 			}
 			l = &listed{}
@@ -244,7 +246,7 @@ func (ix *Index) poll(ctx context.Context) error {
 		return fmt.Errorf("listing %s: %w", prefix, err)
 	}
 	if over > 0 {
-		ix.opt.Logf("serve: %s: more than %d crashes; %d objects of further crashes left out", ix.st, ix.opt.MaxRecords, over)
+		ix.opt.Logf("serve: %s: more than %d crashes; %d further crashes left out", ix.st, ix.opt.MaxRecords, over)
 	}
 
 	// What to read: meta.json objects the index does not have in this version.

@@ -569,3 +569,19 @@ func FuzzRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestMaxRecords: past Options.MaxRecords crashes are left out, counted and logged.
+func TestMaxRecords(t *testing.T) {
+	st := fleet.Dir{Root: t.TempDir()}
+	for i := range 5 {
+		putRecord(t, st, fleetgen.Record(i, fleetgen.DefaultShape))
+	}
+	l := &testLog{}
+	ix := NewIndex(st, Options{MaxRecords: 3, Logf: l.logf})
+	if err := ix.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := ix.Stats(); s.Crashes != 3 || s.Skipped != 2 || !l.has("2 further crashes left out") {
+		t.Errorf("stats %+v, log %q", s, l.lines)
+	}
+}
