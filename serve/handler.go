@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gokdump/gokdump/crashinfo"
 	"github.com/gokdump/gokdump/dumpdir"
 	"github.com/gokdump/gokdump/fleet"
 )
@@ -34,9 +35,11 @@ const (
 	// logTail is how much of the end of a kernel log a crash's page shows (the crash
 	// report is at the end).
 	logTail = 64 << 10
-	// groupLogLines is how many of the last lines of its newest crash's log a group's
-	// page shows.
-	groupLogLines = 40
+	// A group's page shows its newest crash's report from the log: from a few lines
+	// (groupLogContext) before the report's first line to the end, at most
+	// groupLogLines lines; the last groupLogLines lines when the log lacks that line.
+	groupLogLines   = 150
+	groupLogContext = 5
 	// maxLogScan bounds the bytes read to find a log's tail, and MaxDmesg the log
 	// /crash/<id>/dmesg sends: a kernel log is at most a few MiB (log_buf_len).
 	maxLogScan = 32 << 20
@@ -59,6 +62,7 @@ func init() {
 		"size":      sizeOf,
 		"add":       func(a, b int) int { return a + b },
 		"hostsMore": func(g *Group) int { return max(len(g.Hosts)-hostsShown, 0) },
+		"panicLine": func(c *crashinfo.CrashSummary) string { return panicLine(c.Panic, c.Reason) },
 		"hosts":     func(g *Group) []Count { return g.Hosts[:min(len(g.Hosts), hostsShown)] },
 	}
 	for _, p := range []string{"groups", "group", "crash", "error"} {
@@ -246,7 +250,7 @@ func (h *handler) groupPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.Group.Latest.Objects&HasDmesg != 0 {
-		d.Log = h.logTail(r.Context(), d.Group.Latest.ID, groupLogLines)
+		d.Log = h.logTail(r.Context(), d.Group.Latest.ID, groupLogLines, d.Group.Latest.Reason)
 	}
 	h.render(w, http.StatusOK, "group", "Crash group "+d.Group.Signature, d)
 }
@@ -330,13 +334,14 @@ func (h *handler) crashPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d.Log = h.logTail(r.Context(), d.ID, 0)
+	d.Log = h.logTail(r.Context(), d.ID, 0, "")
 	h.render(w, http.StatusOK, "crash", "Crash "+d.ID, d)
 }
 
 // logTail reads the end of a crash's kernel log: the last logTail bytes, cut to whole
-// lines, and at most lines lines when lines > 0.
-func (h *handler) logTail(ctx context.Context, id string, lines int) *logTailData {
+// lines; when lines > 0, at most lines lines, starting groupLogContext lines before the
+// last line holding anchor when there is one.
+func (h *handler) logTail(ctx context.Context, id string, lines int, anchor string) *logTailData {
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	rc, err := h.ix.st.Get(ctx, fleet.Key(h.ix.opt.Prefix, id, fleet.DmesgObject))
@@ -363,14 +368,19 @@ func (h *handler) logTail(ctx context.Context, id string, lines int) *logTailDat
 	}
 	if lines > 0 {
 		b = bytes.TrimRight(b, "\n")
-		for i, k := len(b), 0; i > 0; i-- {
-			if b[i-1] == '\n' {
-				if k++; k == lines {
-					b, cut = b[i:], true
+		all := bytes.Split(b, []byte("\n"))
+		from := max(len(all)-lines, 0)
+		if anchor != "" {
+			for i := len(all) - 1; i >= 0; i-- {
+				if bytes.Contains(all[i], []byte(anchor)) {
+					from = max(i-groupLogContext, 0)
 					break
 				}
 			}
 		}
+		to := min(from+lines, len(all))
+		cut = cut || from > 0 || to < len(all)
+		b = bytes.Join(all[from:to], []byte("\n"))
 	}
 	return &logTailData{Text: strings.ToValidUTF8(string(b), string(utf8.RuneError)), Truncated: cut}
 }
@@ -510,7 +520,8 @@ type GroupJSON struct {
 	LastSeen       time.Time `json:"last_seen"`
 	Kind           string    `json:"kind,omitempty"`
 	Reason         string    `json:"reason,omitempty"`
-	Panic          string    `json:"panic,omitempty"`
+	Panic          string    `json:"panic,omitempty"`      // the panic message
+	PanicLine      string    `json:"panic_line,omitempty"` // the line panic() printed, else the reason
 	Frames         []string  `json:"frames,omitempty"`
 	KernelReleases []Count   `json:"kernel_releases"`
 	HostCount      int       `json:"host_count"`
@@ -522,7 +533,7 @@ type GroupJSON struct {
 func groupJSON(g *Group) GroupJSON {
 	l := g.Latest
 	return GroupJSON{Signature: g.Signature, Count: g.Count, FirstSeen: g.First, LastSeen: g.Last,
-		Kind: l.Kind, Reason: l.Reason, Panic: l.Panic, Frames: l.Frames(),
+		Kind: l.Kind, Reason: l.Reason, Panic: l.Panic, PanicLine: l.PanicLine(), Frames: l.Frames(),
 		KernelReleases: g.Releases, HostCount: len(g.Hosts), Hosts: g.Hosts[:min(len(g.Hosts), hostsShown)],
 		LatestCrash: l.ID, URL: "/group/" + g.Signature}
 }
@@ -539,6 +550,7 @@ type CrashJSON struct {
 	Kind          string    `json:"kind,omitempty"`
 	Reason        string    `json:"reason,omitempty"`
 	Panic         string    `json:"panic,omitempty"`
+	PanicLine     string    `json:"panic_line,omitempty"`
 	DumpState     string    `json:"dump_state,omitempty"`
 	DumpSize      int64     `json:"dump_size,omitempty"`
 	URL           string    `json:"url"`
@@ -546,7 +558,7 @@ type CrashJSON struct {
 
 func crashJSON(c *Crash) CrashJSON {
 	return CrashJSON{ID: c.ID, Time: c.Time, Uploaded: c.Uploaded, Signature: c.Signature, Hostname: c.Hostname,
-		MachineID: c.MachineID, KernelRelease: c.Release, Kind: c.Kind, Reason: c.Reason, Panic: c.Panic,
+		MachineID: c.MachineID, KernelRelease: c.Release, Kind: c.Kind, Reason: c.Reason, Panic: c.Panic, PanicLine: c.PanicLine(),
 		DumpState: c.DumpState, DumpSize: c.DumpSize, URL: "/crash/" + c.ID}
 }
 

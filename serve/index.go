@@ -104,12 +104,23 @@ func (c *Crash) Frames() []string {
 }
 
 // PanicLine is the line a person recognises the crash by: the panic line when the
-// log has one, else the report's first line.
-func (c *Crash) PanicLine() string {
-	if c.Panic != "" {
-		return c.Panic
+// crash went through panic(), else the report's first line.
+func (c *Crash) PanicLine() string { return panicLine(c.Panic, c.Reason) }
+
+// ShowReason says whether the report's first line says more than the panic line (an
+// oops that ended in "Fatal exception").
+func (c *Crash) ShowReason() bool { return c.Reason != "" && c.Reason != c.PanicLine() }
+
+// panicPrefix is what panic() prints before its message (kernel/panic.c).
+const panicPrefix = "Kernel panic - not syncing: "
+
+// panicLine is the line panic() printed for the message msg (crashinfo keeps the
+// message alone), or reason when there was no panic.
+func panicLine(msg, reason string) string {
+	if msg != "" {
+		return panicPrefix + msg
 	}
-	return c.Reason
+	return reason
 }
 
 // Count is one value of a group's facet (a kernel release, a host) and how many of

@@ -200,7 +200,7 @@ func TestPages(t *testing.T) {
 	if resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("/: no security headers: %v", resp.Header)
 	}
-	for _, want := range []string{`href="/group/` + sig + `"`, escaped(r0.Info.Crash.Panic), r0.Info.Kernel.Release, "31 crashes", "4 records skipped"} {
+	for _, want := range []string{`href="/group/` + sig + `"`, escaped("Kernel panic - not syncing: " + r0.Info.Crash.Panic), escaped(r0.Info.Crash.Reason), r0.Info.Kernel.Release, "31 crashes", "4 records skipped"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/ lacks %q", want)
 		}
@@ -222,7 +222,7 @@ func TestPages(t *testing.T) {
 			t.Errorf("group page lacks crash %s", c.ID)
 		}
 	}
-	if !strings.Contains(body, "Kernel log of the newest crash") || !strings.Contains(body, escaped(g.Latest.Panic)) {
+	if !strings.Contains(body, "The crash report in the kernel log of the newest crash") || !strings.Contains(body, escaped(g.Latest.PanicLine())) || !strings.Contains(body, escaped(g.Latest.Reason)) {
 		t.Errorf("group page lacks the panic line or the newest crash's log")
 	}
 
@@ -231,7 +231,7 @@ func TestPages(t *testing.T) {
 		t.Fatalf("/crash: %s", resp.Status)
 	}
 	c := r0.Info.Crash
-	for _, want := range []string{escaped(c.Panic), escaped(c.Reason), c.Comm, "PID " + strconv.Itoa(*c.PID), "CPU " + strconv.Itoa(*c.CPU),
+	for _, want := range []string{escaped("Kernel panic - not syncing: " + c.Panic), escaped(c.Reason), c.Comm, "PID " + strconv.Itoa(*c.PID), "CPU " + strconv.Itoa(*c.CPU),
 		r0.Info.Kernel.Release, r0.Host.Hostname, c.Frames[0].Function, "boot message 39", // the log's end
 		`href="/crash/` + r0.ID + `/download/vmcore"`, `href="/crash/` + r0.ID + `/download/gokdump-status.json"`,
 		`href="/crash/` + r0.ID + `/download/vmcore-dmesg.txt"`, "complete"} {
@@ -311,7 +311,7 @@ func TestAPI(t *testing.T) {
 		Crashes []CrashJSON
 	}
 	getJSON(t, f.srv.URL+"/api/group/"+sig, &g)
-	if g.Group.Signature != sig || g.Group.Count != len(g.Crashes) || g.Group.Panic != f.records[0].Info.Crash.Panic || len(g.Group.Frames) == 0 {
+	if g.Group.Signature != sig || g.Group.Count != len(g.Crashes) || g.Group.Panic != f.records[0].Info.Crash.Panic || g.Group.PanicLine != "Kernel panic - not syncing: Fatal exception" || len(g.Group.Frames) == 0 {
 		t.Errorf("/api/group: %+v", g.Group)
 	}
 	found := false

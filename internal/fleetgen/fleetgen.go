@@ -79,7 +79,7 @@ func Record(i int, s Shape) *fleet.Record {
 		CrashTime: t.Format(time.RFC3339), CPUs: 8, CrashingCPU: &cpu,
 		Memory:   crashinfo.MemorySummary{TotalBytes: 16 << 30, Ranges: []crashinfo.MemoryRange{{Start: "0x1000", End: "0x9fbff", Bytes: 0x9ec00}, {Start: "0x100000", End: "0x43fffffff", Bytes: 16<<30 - 0x100000}}},
 		PageSize: 4096, PagingLevels: 4, KASLROffset: fmt.Sprintf("0x%x", r.IntN(1<<30)&^0x1fffff),
-		Crash: &crashinfo.CrashSummary{Kind: "oops", Reason: reason, Panic: "Kernel panic - not syncing: Fatal exception",
+		Crash: &crashinfo.CrashSummary{Kind: "oops", Reason: reason, Panic: "Fatal exception",
 			TimestampNs: uint64(r.IntN(1 << 40)), CPU: &cpu, PID: &pid, Comm: fmt.Sprintf("kworker/%d:1", cpu),
 			Frames: frames, Signature: fmt.Sprintf("%016x", uint64(sig+1)*0x2545f4914f6cdd1d), SignatureReason: reason,
 			SignatureFrames: sigFrames},
@@ -115,7 +115,7 @@ func Dmesg(info *crashinfo.DumpInfo) string {
 		for _, f := range c.Frames {
 			fmt.Fprintf(&b, "[ 4242.000004]  %s+%s/%s\n", f.Function, f.Offset, f.Size)
 		}
-		fmt.Fprintf(&b, "[ 4242.000005] %s\n", c.Panic)
+		fmt.Fprintf(&b, "[ 4242.000005] Kernel panic - not syncing: %s\n", c.Panic)
 	}
 	return b.String()
 }
