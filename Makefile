@@ -5,11 +5,12 @@ GO       ?= go
 GOFLAGS  ?=
 BIN      := bin/gokdump
 # Debian packages the tests and the demo use: QEMU for the real-crash lab, the reference
-# tools whose output ours is compared with, and build helpers for interop tests.
+# tools whose output ours is compared with, build helpers for interop tests, and headless
+# Chromium for the web page test (lab/fleet_test.go).
 APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs fdisk gcc liblzo2-dev \
             zlib1g-dev libsnappy-dev libzstd-dev \
             python3 python3-libkdumpfile lvm2 mdadm xfsprogs cryptsetup-bin rpm grub2-common \
-            openssh-server nfs-ganesha nfs-ganesha-vfs iproute2
+            openssh-server nfs-ganesha nfs-ganesha-vfs iproute2 chromium
 TEST_TIMEOUT ?= 75m
 
 .PHONY: all build deps test test-short test-race test-crash demo bench fuzz clean install package
