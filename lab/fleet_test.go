@@ -113,8 +113,11 @@ func browseFleet(t *testing.T, st fleet.Dir, sysrq612, exit612, sysrq61 labCrash
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.ContentLength != vmcoreSize {
+	switch stored := sysrq612.rec.Dump.State == fleet.DumpComplete; {
+	case stored && (resp.StatusCode != 200 || resp.ContentLength != vmcoreSize):
 		t.Errorf("HEAD of the vmcore download: %s, Content-Length %d; the vmcore has %d bytes", resp.Status, resp.ContentLength, vmcoreSize)
+	case !stored && resp.StatusCode != 404:
+		t.Errorf("HEAD of the download of a vmcore not in the store: %s, want 404", resp.Status)
 	}
 
 	artifacts := artifactDir(t)
