@@ -183,19 +183,23 @@ func (ix *Index) Store() fleet.Store { return ix.st }
 // Prefix is the store's key prefix.
 func (ix *Index) Prefix() string { return ix.opt.Prefix }
 
-// Run polls every Options.Poll until ctx is done. A failed poll is logged and the
-// index keeps what it had.
+// Run polls every Options.Poll until ctx is done, and never spends more than a fifth
+// of its time polling: after a poll that took d it waits at least 4d (a directory of
+// 100,000 crashes takes seconds to list). A failed poll is logged and the index keeps
+// what it had.
 func (ix *Index) Run(ctx context.Context) {
-	t := time.NewTicker(ix.opt.Poll)
+	t := time.NewTimer(ix.opt.Poll)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			start := time.Now()
 			if err := ix.Poll(ctx); err != nil && ctx.Err() == nil {
 				ix.opt.Logf("serve: poll of %s: %v", ix.st, err)
 			}
+			t.Reset(max(ix.opt.Poll, 4*time.Since(start)))
 		}
 	}
 }
