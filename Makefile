@@ -5,11 +5,12 @@ GO       ?= go
 GOFLAGS  ?=
 BIN      := bin/gokdump
 # Debian packages the tests and the demo use: QEMU for the real-crash lab, the reference
-# tools whose output ours is compared with, and build helpers for interop tests.
+# tools whose output ours is compared with, build helpers for interop tests, and headless
+# Chromium for the web page test (lab/fleet_test.go).
 APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs fdisk gcc liblzo2-dev \
             zlib1g-dev libsnappy-dev libzstd-dev \
             python3 python3-libkdumpfile lvm2 mdadm xfsprogs cryptsetup-bin rpm grub2-common \
-            openssh-server nfs-ganesha nfs-ganesha-vfs iproute2 crash udev
+            openssh-server nfs-ganesha nfs-ganesha-vfs iproute2 crash udev chromium
 TEST_TIMEOUT ?= 75m
 
 .PHONY: all build deps test test-short test-race test-crash demo bench fuzz clean install package
@@ -51,7 +52,7 @@ test: deps
 # reader, the codecs those workers call, and the address space they share (its cache
 # and TLB), the network target's bounded mounts, ssh streams and retries. About 3 minutes on 2 cores (the collector most of it). The tests that count
 # allocations skip themselves here (testenv.SkipAllocsUnderRace); the run above asserts them.
-RACE_PKGS := ./collector ./capture ./compress/... ./arch/x86 ./target ./netconf
+RACE_PKGS := ./collector ./capture ./compress/... ./arch/x86 ./target ./netconf ./serve
 test-race:
 	$(GO) test -race -short -timeout 30m $(RACE_PKGS)
 
@@ -76,9 +77,10 @@ test-crash: deps
 	GOKDUMP_TEST_CRASH=1 $(GO) test -timeout 90m -run '^TestCrashUtility$$' -v ./lab/
 
 # bench measures gokdump dump against makedumpfile on lab vmcores of a 1 GiB and a 6 GiB
-# guest (made once into .cache/bench/, ~15 GB of disk) and prints the table and each
-# performance target as PASS or MISS; a MISS does not fail the build. BENCH_FLAGS are
-# passed on (e.g. BENCH_FLAGS="-runs 5 -vmcores 1g").
+# guest (made once into .cache/bench/, ~15 GB of disk), then gokdump serve over 100,000
+# generated crash records (index build time and memory, page loads), and prints the
+# tables and each performance target as PASS or MISS; a MISS does not fail the build.
+# BENCH_FLAGS are passed on (e.g. BENCH_FLAGS="-runs 5 -vmcores 1g", "-sections serve").
 BENCH_FLAGS ?=
 bench: deps
 	$(GO) run ./bench/cmd/gokdump-bench $(BENCH_FLAGS)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gokdump/gokdump/fleet"
 )
 
 // TestMeasure runs a real child that allocates and writes a known amount and checks the
@@ -199,5 +201,31 @@ func TestRun(t *testing.T) {
 		if _, err := os.Stat(j.Command.Output); !os.IsNotExist(err) {
 			t.Errorf("%s: output left behind (%v)", j.Tool, err)
 		}
+	}
+}
+
+// TestServeBench runs the serve section on a small store: every page loads and the
+// report names each with a verdict.
+func TestServeBench(t *testing.T) {
+	st := fleet.Dir{Root: t.TempDir()}
+	var log bytes.Buffer
+	rep, err := Serve(context.Background(), ServeConfig{Store: st, Records: 300, Runs: 2, Warmup: 1}, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if rep.Crashes != 300 || rep.Groups < 10 || rep.BiggestGroup < 2 || len(rep.Pages) != 9 || rep.IndexBytes == 0 {
+		t.Errorf("report %+v", rep)
+	}
+	var out bytes.Buffer
+	if err := WriteServeReport(&out, rep, 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rep.Pages {
+		if p.Bytes == 0 || !strings.Contains(out.String(), p.Path) {
+			t.Errorf("page %s: %d bytes, in the report: %v", p.Path, p.Bytes, strings.Contains(out.String(), p.Path))
+		}
+	}
+	if pass, miss := ServeVerdicts(rep); pass+miss != 9 || !strings.Contains(out.String(), "PASS < 200ms") && !strings.Contains(out.String(), "MISS") {
+		t.Errorf("verdicts %d+%d:\n%s", pass, miss, out.String())
 	}
 }

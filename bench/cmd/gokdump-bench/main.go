@@ -6,6 +6,12 @@
 //
 //	go run ./bench/cmd/gokdump-bench [-runs 3] [-vmcores 1g,6g] [-cache DIR] [-gokdump BIN]
 //	go run ./bench/cmd/gokdump-bench -prepare   # only make the vmcores
+//	go run ./bench/cmd/gokdump-bench -sections serve [-serve-records 100000]
+//
+// The serve section (no VM) fills a directory crash store with generated records
+// (package fleetgen), builds gokdump serve's index of it and loads its pages on
+// 127.0.0.1: index build time, index memory, and each page's median load time with
+// PASS or MISS against 200 ms.
 //
 // The vmcores are made once with the real-crash lab (package lab) and kept in
 // .cache/bench/<name>/vmcore (git-ignored), so later runs skip the crash. Making the
@@ -75,8 +81,25 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	mdfFlag := fl.String("makedumpfile", "makedumpfile", "makedumpfile binary")
 	kernel := fl.String("kernel", "linux-image-amd64", "Debian kernel package of the lab guests")
 	prepare := fl.Bool("prepare", false, "only make (or find) the vmcores, measure nothing")
+	sections := fl.String("sections", "dump,serve", "what to measure: dump (gokdump dump vs makedumpfile), serve (gokdump serve over generated crash records)")
+	serveRecords := fl.Int("serve-records", 100_000, "crash records the serve section generates")
+	serveRuns := fl.Int("serve-runs", 7, "timed loads of each page in the serve section (after 3 untimed)")
 	if err := fl.Parse(args); err != nil {
 		return err
+	}
+	doDump, doServe := false, false
+	for _, s := range strings.Split(*sections, ",") {
+		switch strings.TrimSpace(s) {
+		case "dump":
+			doDump = true
+		case "serve":
+			doServe = true
+		default:
+			return fmt.Errorf("-sections: unknown section %q (have dump, serve)", s)
+		}
+	}
+	if *prepare {
+		doServe = false
 	}
 	if fl.NArg() != 0 || *runs < 1 {
 		return fmt.Errorf("usage: gokdump-bench [-runs N] [-vmcores 1g,6g] [-cache DIR] [-gokdump BIN]")
@@ -96,7 +119,20 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return err
 	}
-	mdf, err := exec.LookPath(*mdfFlag)
+	if doDump {
+		if err := runDump(ctx, stdout, cache, chosen, *runs, *gokdumpFlag, *mdfFlag, *kernel, *prepare); err != nil {
+			return err
+		}
+	}
+	if doServe {
+		return runServe(ctx, stdout, cache, *serveRecords, *serveRuns)
+	}
+	return nil
+}
+
+// runDump is the dump section: gokdump dump against makedumpfile on lab vmcores.
+func runDump(ctx context.Context, stdout io.Writer, cache string, chosen []guest, runs int, gokdumpFlag, mdfFlag, kernel string, prepare bool) error {
+	mdf, err := exec.LookPath(mdfFlag)
 	if err != nil {
 		return fmt.Errorf("makedumpfile is needed (apt-get install -y makedumpfile; `make deps`): %w", err)
 	}
@@ -111,8 +147,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *gokdumpFlag != "" {
-		bins.Gokdump = *gokdumpFlag
+	if gokdumpFlag != "" {
+		bins.Gokdump = gokdumpFlag
 	}
 	gokdump := bins.Gokdump
 
@@ -121,12 +157,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "load average at start: %s\n", loadAvg())
 	fmt.Fprintf(stdout, "method: vmcore read once into the page cache; %d runs per tool and configuration, round-robin; median by wall time\n"+
 		"        (makedumpfile --num-threads 2 runs once if that is over 2x its single-threaded time);\n"+
-		"        time = child's wall time + fsync of its output by the bench; peak RSS = the child's ru_maxrss\n", *runs)
+		"        time = child's wall time + fsync of its output by the bench; peak RSS = the child's ru_maxrss\n", runs)
 
 	var results []bench.Result
 	var labels []string
 	for _, g := range chosen {
-		vmcore, err := ensureVmcore(ctx, stdout, cache, *kernel, bins, g)
+		vmcore, err := ensureVmcore(ctx, stdout, cache, kernel, bins, g)
 		if err != nil {
 			return err
 		}
@@ -134,7 +170,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if *prepare {
+		if prepare {
 			fmt.Fprintf(stdout, "%s guest: %s (%.0f MiB)\n", g.label, vmcore, float64(st.Size())/(1<<20))
 			continue
 		}
@@ -150,14 +186,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := warm(vmcore); err != nil {
 			return err
 		}
-		res, err := bench.Run(ctx, bench.Jobs(label, vmcore, gokdump, mdf, outDir), *runs, stdout)
+		res, err := bench.Run(ctx, bench.Jobs(label, vmcore, gokdump, mdf, outDir), runs, stdout)
 		if err != nil {
 			return err
 		}
 		results = append(results, res...)
 		labels = append(labels, label)
 	}
-	if *prepare {
+	if prepare {
 		return nil
 	}
 	verdicts := bench.Evaluate(results, labels)
@@ -277,4 +313,27 @@ func version(ctx context.Context, bin string, args ...string) string {
 		return filepath.Base(bin)
 	}
 	return line
+}
+
+// runServe is the serve section: gokdump serve over generated crash records in a
+// directory store under cache (removed afterwards). The S3 store plugs in here as
+// bench.ServeConfig.Store when a bucket is configured.
+func runServe(ctx context.Context, stdout io.Writer, cache string, records, runs int) error {
+	st, cleanup, err := bench.TempStore(cache)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	fmt.Fprintf(stdout, "\n== gokdump serve: %d generated crash records in the directory store %s; load average %s\n", records, st.Root, loadAvg())
+	const warmup = 3
+	rep, err := bench.Serve(ctx, bench.ServeConfig{Store: st, Records: records, Runs: runs, Warmup: warmup}, stdout)
+	if err != nil {
+		return err
+	}
+	if err := bench.WriteServeReport(stdout, rep, runs, warmup); err != nil {
+		return err
+	}
+	pass, miss := bench.ServeVerdicts(rep)
+	fmt.Fprintf(stdout, "\nserve: %d PASS, %d MISS (a MISS is reported, not an error)\n", pass, miss)
+	return nil
 }
