@@ -5,8 +5,9 @@ GO       ?= go
 GOFLAGS  ?=
 BIN      := bin/gokdump
 # Debian packages the tests and the demo use: QEMU for the real-crash lab, the reference
-# tools whose output ours is compared with, build helpers for interop tests, and headless
-# Chromium for the web page test (lab/fleet_test.go).
+# tools whose output ours is compared with (crash among them), build helpers for interop
+# tests, udev (its rule engine checks our rule), and headless Chromium for the web page
+# test (lab/fleet_test.go).
 APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs fdisk gcc liblzo2-dev \
             zlib1g-dev libsnappy-dev libzstd-dev \
             python3 python3-libkdumpfile lvm2 mdadm xfsprogs cryptsetup-bin rpm grub2-common \
