@@ -25,7 +25,7 @@ func addVMFlags(fs *flag.FlagSet) *vmFlags {
 	fs.StringVar(&v.initrd, "initrd", "", "--vm: the capture initramfs `image` to test (default: the one start loaded, else STATE-DIR/initramfs-RELEASE.img)")
 	fs.StringVar(&v.qemu, "qemu", vmtest.DefaultQEMU, "--vm: the QEMU `program`")
 	fs.StringVar(&v.crash, "crashkernel", "", "--vm: the reservation `size` to test (e.g. 256M; default: this machine's)")
-	fs.StringVar(&v.accel, "accel", vmtest.AccelAuto, "--vm: `kvm`, tcg or auto (KVM when /dev/kvm can be opened)")
+	fs.StringVar(&v.accel, "accel", vmtest.AccelAuto, "--vm: the accelerator `mode`: kvm, tcg or auto (KVM when /dev/kvm can be opened)")
 	fs.IntVar(&v.memory, "memory", 0, "--vm: guest memory in `MiB` (default: the reservation + 512, at least 768)")
 	fs.DurationVar(&v.timeout, "timeout", vmtest.DefaultTimeout, "--vm: bound on the VM run (both kernels)")
 	fs.BoolVar(&v.keep, "keep", false, "--vm: keep the work directory (console log, initrds, the dump)")
