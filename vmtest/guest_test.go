@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gokdump/gokdump/dumpdir"
+	"github.com/gokdump/gokdump/internal/synth"
 )
 
 type fakeCrasher struct{ synced, crashed *int }
@@ -109,5 +112,44 @@ func TestVerdictFromConsole(t *testing.T) {
 	os.WriteFile(p, []byte(b.String()), 0o600)
 	if got := tail(p, 3); got != "line\nline\nlast" {
 		t.Errorf("tail = %q", got)
+	}
+}
+
+// TestVerdictOpensDump: a dump the capture saved passes only when complete, of the
+// kernel booted, and readable by gokdump's reader; garbage is a FAIL naming the file.
+func TestVerdictOpensDump(t *testing.T) {
+	cfg := synth.Default()
+	if err := cfg.AddCrash(); err != nil {
+		t.Fatal(err)
+	}
+	_, dump := synth.Temp(t, cfg)
+	ok := func() *Result {
+		return &Result{Release: cfg.Release, Dump: &dumpdir.Dump{File: dump, Result: dumpdir.Complete, Status: &dumpdir.Status{Result: dumpdir.Complete}}}
+	}
+	res := ok()
+	if r := verdict(res, consoleEvents{armed: true}, nil, nil); r != "" || res.Info == nil || res.Info.Kernel.Release != cfg.Release {
+		t.Errorf("a complete dump: reason %q, info %+v", r, res.Info)
+	}
+	res = ok()
+	res.Release = "6.12.0-other"
+	if r := verdict(res, consoleEvents{armed: true}, nil, nil); !strings.Contains(r, "not 6.12.0-other") {
+		t.Errorf("another kernel's dump: %q", r)
+	}
+	res = ok()
+	res.Dump.Result, res.Dump.Status.Error = dumpdir.Incomplete, "no space left on device"
+	if r := verdict(res, consoleEvents{armed: true}, nil, nil); r != "the capture saved an incomplete dump: no space left on device" {
+		t.Errorf("an incomplete dump: %q", r)
+	}
+	bad := filepath.Join(t.TempDir(), "vmcore")
+	os.WriteFile(bad, []byte("not a dump"), 0o600)
+	res = ok()
+	res.Dump.File = bad
+	if r := verdict(res, consoleEvents{armed: true}, nil, nil); !strings.HasPrefix(r, "the saved dump vmcore does not open") {
+		t.Errorf("garbage: %q", r)
+	}
+	res = ok()
+	res.Dump.File, res.Dump.Result, res.Dump.Status.Error = "", dumpdir.Failed, "collector: reading page 0x1000: EIO"
+	if r := verdict(res, consoleEvents{armed: true}, nil, nil); r != "the capture saved no dump file (failed: collector: reading page 0x1000: EIO)" {
+		t.Errorf("no dump file: %q", r)
 	}
 }

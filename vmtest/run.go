@@ -305,34 +305,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // verdict opens the dump the capture saved and returns "" when it is complete and
 // opens, else why the test failed.
 func verdict(res *Result, ev consoleEvents, runErr, readErr error) string {
-	reason := ""
 	switch {
 	case res.Dump != nil && res.Dump.File != "":
-		f, err := vmcore.Open(res.Dump.File)
-		if err != nil {
-			reason = fmt.Sprintf("the saved dump %s does not open: %v", filepath.Base(res.Dump.File), err)
-			break
-		}
-		defer f.Close()
-		info, err := crashinfo.Describe(f, crashinfo.Options{})
-		if err != nil {
-			reason = fmt.Sprintf("the saved dump %s cannot be described: %v", filepath.Base(res.Dump.File), err)
-			break
-		}
-		res.Info = info
-		switch {
-		case res.Dump.Result != dumpdir.Complete:
-			why := ""
-			if res.Dump.Status != nil && res.Dump.Status.Error != "" {
-				why = ": " + res.Dump.Status.Error
-			}
-			reason = fmt.Sprintf("the capture saved an %s dump%s", res.Dump.Result, why)
-		case f.Incomplete():
-			reason = "the saved dump is marked incomplete"
-		case info.Kernel.Release != "" && info.Kernel.Release != res.Release:
-			reason = fmt.Sprintf("the dump is of kernel %s, not %s", info.Kernel.Release, res.Release)
-		}
-		return reason
+		return checkDump(res)
 	case res.Dump != nil:
 		why := string(res.Dump.Result)
 		if res.Dump.Status != nil && res.Dump.Status.Error != "" {
@@ -367,6 +342,36 @@ func verdict(res *Result, ev consoleEvents, runErr, readErr error) string {
 		parts = append(parts, runErr.Error())
 	}
 	return strings.Join(parts, "; ")
+}
+
+// checkDump opens the dump the capture saved (res.Dump.File) and describes it into
+// res.Info; it returns "" when the dump is complete, opens and is of the kernel
+// booted, else why not.
+func checkDump(res *Result) string {
+	name := filepath.Base(res.Dump.File)
+	f, err := vmcore.Open(res.Dump.File)
+	if err != nil {
+		return fmt.Sprintf("the saved dump %s does not open: %v", name, err)
+	}
+	defer f.Close()
+	info, err := crashinfo.Describe(f, crashinfo.Options{})
+	if err != nil {
+		return fmt.Sprintf("the saved dump %s cannot be described: %v", name, err)
+	}
+	res.Info = info
+	switch {
+	case res.Dump.Result != dumpdir.Complete:
+		why := ""
+		if res.Dump.Status != nil && res.Dump.Status.Error != "" {
+			why = ": " + res.Dump.Status.Error
+		}
+		return fmt.Sprintf("the capture saved an %s dump%s", res.Dump.Result, why)
+	case f.Incomplete():
+		return "the saved dump is marked incomplete"
+	case info.Kernel.Release != res.Release:
+		return fmt.Sprintf("the dump is of kernel %q, not %s", info.Kernel.Release, res.Release)
+	}
+	return ""
 }
 
 // parseConfig parses the configuration bytes an image holds, as the capture does.
