@@ -107,13 +107,23 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res := &Result{}
 
-	// What to boot: what start armed in this boot, unless told otherwise.
+	// What to boot: what start armed in this boot, unless told otherwise; an image
+	// given without a release is tested with the release it was built for.
 	armed, isArmed := s.ArmedNow()
-	res.Release = o.Release
-	if res.Release == "" && isArmed {
-		res.Release = armed.Release
+	var img *ImageFiles
+	if o.Initrd != "" {
+		if img, err = ReadImage(o.Initrd); err != nil {
+			return nil, err
+		}
 	}
-	if res.Release == "" {
+	res.Release = o.Release
+	switch {
+	case res.Release != "":
+	case img != nil && img.Info.Release != "":
+		res.Release = img.Info.Release
+	case isArmed:
+		res.Release = armed.Release
+	default:
 		if res.Release, err = s.Release(); err != nil {
 			return nil, err
 		}
@@ -135,15 +145,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if res.Initrd == "" {
 		res.Initrd = s.ImagePath(res.Release)
 	}
-	if _, err := os.Stat(res.Initrd); err != nil {
-		return nil, fmt.Errorf("the capture initramfs: %w (gokdump start builds it; or give one with --initrd)", err)
+	if img == nil {
+		if _, err := os.Stat(res.Initrd); err != nil {
+			return nil, fmt.Errorf("the capture initramfs: %w (gokdump start builds it; or give one with --initrd)", err)
+		}
+		if img, err = ReadImage(res.Initrd); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := os.Stat(res.Kernel); err != nil {
 		return nil, fmt.Errorf("the capture kernel: %w", err)
-	}
-	img, err := ReadImage(res.Initrd)
-	if err != nil {
-		return nil, err
 	}
 	if img.Info.Release != "" && img.Info.Release != res.Release {
 		return nil, fmt.Errorf("%s is built for kernel %s, not %s", res.Initrd, img.Info.Release, res.Release)
