@@ -1,7 +1,9 @@
 package vmtest
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,7 +105,19 @@ func TestVerdictFromConsole(t *testing.T) {
 			t.Errorf("console %q: reason %q, want %q...", c.console, got, c.want)
 		}
 	}
-	p := filepath.Join(dir, "long.log")
+	// A VM stopped at its timeout under KVM: the reason says so and suggests TCG.
+	p := filepath.Join(dir, "console.log")
+	os.WriteFile(p, []byte("[ 0.0] Linux version\n"), 0o600)
+	res := &Result{Accel: AccelKVM}
+	stopped := fmt.Errorf("the VM was stopped after 10m0s: %w", context.DeadlineExceeded)
+	if got := verdict(res, readConsole(p), stopped, nil); got != "the first kernel never armed the capture kernel; the VM was stopped after 10m0s: context deadline exceeded; guests that hang under KVM may run under TCG: try --accel tcg" {
+		t.Errorf("KVM timeout: %q", got)
+	}
+	res.Accel = AccelTCG
+	if got := verdict(res, readConsole(p), stopped, nil); strings.Contains(got, "--accel") {
+		t.Errorf("TCG timeout: %q", got)
+	}
+	p = filepath.Join(dir, "long.log")
 	var b strings.Builder
 	for i := 0; i < 1000; i++ {
 		b.WriteString("line\n")

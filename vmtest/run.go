@@ -351,6 +351,9 @@ func verdict(res *Result, ev consoleEvents, runErr, readErr error) string {
 	}
 	if runErr != nil {
 		parts = append(parts, runErr.Error())
+		if res.Accel == AccelKVM && errors.Is(runErr, context.DeadlineExceeded) {
+			parts = append(parts, "guests that hang under KVM may run under TCG: try --accel tcg")
+		}
 	}
 	return strings.Join(parts, "; ")
 }
