@@ -74,6 +74,8 @@ type Result struct {
 	Dump *dumpdir.Dump
 	// Info is the report of the dump (crashinfo.Describe) when it opened.
 	Info *crashinfo.DumpInfo
+	// DumpPath is the dump file's path on the scratch disk's file system.
+	DumpPath string
 	// ConsoleTail is the end of the VM's serial console (both kernels).
 	ConsoleTail string
 	// Notes say what the VM test changed from the real setup, and how it ran.
@@ -251,6 +253,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if !o.Keep {
 			os.RemoveAll(dir)
 			res.Dir = ""
+			if res.Info != nil && res.DumpPath != "" {
+				res.Info.File = res.DumpPath + " on the VM's scratch disk (removed; --keep keeps it)"
+			}
 		}
 	}()
 
@@ -307,6 +312,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if len(dumps) > 0 {
 		d := dumps[len(dumps)-1]
 		res.Dump = &d
+		if rel, err := filepath.Rel(out, d.File); err == nil && d.File != "" {
+			res.DumpPath = filepath.Join(filepath.Dir(cfg.Path), rel)
+		}
 	}
 	res.Reason = verdict(res, events, runErr, readErr)
 	res.Pass = res.Reason == ""
