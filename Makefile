@@ -96,7 +96,7 @@ fuzz:
 # install puts the binary in $(SBINDIR), the systemd unit (running that binary) in
 # $(UNITDIR), the udev rule that re-arms on LVM/md layout changes and CPU/memory hotplug in $(UDEVRULESDIR),
 # the kernel-install plugin that re-applies crashkernel= (auto_reset_crashkernel) in
-# $(KERNELINSTALLDIR), and the documented default kdump.conf in $(SYSCONFDIR) unless one is there already
+# $(KERNELINSTALLDIR) and its Debian counterpart in $(SYSCONFDIR)/kernel/postinst.d, and the documented default kdump.conf in $(SYSCONFDIR) unless one is there already
 # or Debian's kdump-tools settings are (/etc/default/kdump-tools, which gokdump reads
 # when there is no kdump.conf).
 # DESTDIR stages the tree (packaging); PREFIX moves the binary.
@@ -123,6 +123,9 @@ install: build
 	install -d -m 0755 $(DESTDIR)$(KERNELINSTALLDIR)
 	sed 's|^GOKDUMP=gokdump$$|GOKDUMP=$(SBINDIR)/gokdump|' dist/92-gokdump-crashkernel.install > $(DESTDIR)$(KERNELINSTALLDIR)/92-gokdump-crashkernel.install
 	chmod 0755 $(DESTDIR)$(KERNELINSTALLDIR)/92-gokdump-crashkernel.install
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/kernel/postinst.d
+	sed 's|^GOKDUMP=gokdump$$|GOKDUMP=$(SBINDIR)/gokdump|' dist/gokdump-crashkernel.postinst > $(DESTDIR)$(SYSCONFDIR)/kernel/postinst.d/gokdump-crashkernel
+	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/kernel/postinst.d/gokdump-crashkernel
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/kdump.conf ]; then \
 	  echo "keeping the existing $(DESTDIR)$(SYSCONFDIR)/kdump.conf"; \
 	elif [ -e $(DESTDIR)$(SYSCONFDIR)/default/kdump-tools ]; then \

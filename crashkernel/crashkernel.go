@@ -334,3 +334,7 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 	}
 	return nil
 }
+
+// ParseSize reads a size as crashkernel= writes it: a number of bytes with an
+// optional K, M, G or T suffix.
+func ParseSize(s string) (int64, error) { return parseSize(s) }

@@ -70,6 +70,7 @@ func TestMakeInstall(t *testing.T) {
 		"lib/udev/rules.d/98-gokdump.rules":                       0o644,
 		"etc/kdump.conf":                                          0o644,
 		"usr/lib/kernel/install.d/92-gokdump-crashkernel.install": 0o755,
+		"etc/kernel/postinst.d/gokdump-crashkernel":               0o755,
 	} {
 		st, err := os.Stat(filepath.Join(dest, name))
 		if err != nil {
@@ -87,6 +88,10 @@ func TestMakeInstall(t *testing.T) {
 	hook, _ := os.ReadFile(filepath.Join(dest, "usr/lib/kernel/install.d/92-gokdump-crashkernel.install"))
 	if !strings.Contains(string(hook), "\nGOKDUMP=/opt/gk/sbin/gokdump\n") {
 		t.Errorf("installed kernel-install hook does not run the installed binary:\n%s", hook)
+	}
+	hook, _ = os.ReadFile(filepath.Join(dest, "etc/kernel/postinst.d/gokdump-crashkernel"))
+	if !strings.Contains(string(hook), "\nGOKDUMP=/opt/gk/sbin/gokdump\n") {
+		t.Errorf("installed Debian kernel hook does not run the installed binary:\n%s", hook)
 	}
 	out, err := exec.Command(filepath.Join(dest, "opt/gk/sbin/gokdump"), "config", "check", "--file-only", filepath.Join(dest, "etc/kdump.conf")).CombinedOutput()
 	if err != nil {
@@ -107,7 +112,7 @@ func TestMakeInstall(t *testing.T) {
 		}
 		return nil
 	})
-	if len(got) != 7 {
+	if len(got) != 8 {
 		t.Errorf("installed files: %q", got)
 	}
 	for _, n := range []string{"makedumpfile", "vmcore-dmesg"} {

@@ -39,13 +39,14 @@ var removedOptions = map[string]string{
 	"log_buf_len":        "a large log buffer wastes capture memory",
 	"slub_debug":         "debugging allocators cost memory",
 	"quiet":              "the capture kernel's progress should be visible on the console",
+	"nomodule":           "disables module loading (modules_disabled), and the capture initramfs loads the dump target's modules",
 }
 
 // CaptureCmdline returns the capture kernel's command line for a running kernel
 // whose command line is current (as in /proc/cmdline): current without the options
 // that do not apply to a capture kernel (crashkernel=, panic_on_warn, initrd=,
 // BOOT_IMAGE=, elfcorehdr=, memmap=, resume=, huge page and CMA reservations,
-// log_buf_len=, slub_debug, quiet), followed by DefaultCaptureOptions and then
+// log_buf_len=, slub_debug, quiet, nomodule), followed by DefaultCaptureOptions and then
 // extra. Each key appears once: an option from DefaultCaptureOptions replaces the
 // same key in current, and one from extra replaces both. Keys compare as the
 // kernel compares them ('-' and '_' are the same). Arguments after "--", which go

@@ -17,6 +17,8 @@ func TestBuildCaptureCmdline(t *testing.T) {
 		want string
 	}{
 		{"current", CmdlineSpec{Current: "root=/dev/vda1 ro quiet crashkernel=256M"}, "root=/dev/vda1 ro " + defaults},
+		// Seen on a host whose capture then could not load ext4 (found by gokdump test --vm).
+		{"nomodule", CmdlineSpec{Current: "reboot=k nomodule ro"}, "reboot=k ro " + defaults},
 		{"base replaces current", CmdlineSpec{Current: "root=/dev/vda1 ro", Base: "root=LABEL=r rw crashkernel=1G"}, "root=LABEL=r rw " + defaults},
 		{"blank base", CmdlineSpec{Current: "ro", Base: "  "}, "ro " + defaults},
 		{"remove from base and defaults", CmdlineSpec{Current: "ro console=tty0 splash cma=64M", Remove: []string{"splash", "irqpoll", "cma", "nokaslr"}},

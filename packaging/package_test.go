@@ -49,6 +49,7 @@ var files = map[string]string{
 	"./lib/udev/rules.d/98-gokdump.rules":                       "-rw-r--r-- root/root",
 	"./etc/kdump.conf":                                          "-rw-r--r-- root/root",
 	"./usr/lib/kernel/install.d/92-gokdump-crashkernel.install": "-rwxr-xr-x root/root",
+	"./etc/kernel/postinst.d/gokdump-crashkernel":               "-rwxr-xr-x root/root",
 	"./usr/share/man/man8/gokdump.8.gz":                         "-rw-r--r-- root/root",
 }
 
@@ -68,7 +69,7 @@ func TestPackages(t *testing.T) {
 			t.Errorf("dpkg-deb --info lacks %q:\n%s", want, info)
 		}
 	}
-	if c := run(t, "dpkg-deb", "--info", deb, "conffiles"); c != "/etc/kdump.conf\n" {
+	if c := run(t, "dpkg-deb", "--info", deb, "conffiles"); c != "/etc/kdump.conf\n/etc/kernel/postinst.d/gokdump-crashkernel\n" {
 		t.Errorf("conffiles: %q", c)
 	}
 	contents := run(t, "dpkg-deb", "--contents", deb)
@@ -161,7 +162,7 @@ func TestPackages(t *testing.T) {
 			t.Errorf("rpm -qlp lacks %s: %q", f, list)
 		}
 	}
-	if c := run(t, "rpm", "-qcp", rpm); c != "/etc/kdump.conf\n" {
+	if c := run(t, "rpm", "-qcp", rpm); c != "/etc/kdump.conf\n/etc/kernel/postinst.d/gokdump-crashkernel\n" {
 		t.Errorf("rpm -qcp: %q", c)
 	}
 	if s := run(t, "rpm", "-qp", "--scripts", rpm); !strings.Contains(s, "postinstall scriptlet") || !strings.Contains(s, "preuninstall scriptlet") {

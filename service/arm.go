@@ -156,7 +156,7 @@ func (s *System) Start(opts StartOptions) (*StartResult, error) {
 	if err := os.WriteFile(filepath.Join(s.ProcRoot, "sys/kernel/panic_on_oops"), []byte("1\n"), 0o644); err != nil {
 		res.Notes = append(res.Notes, fmt.Sprintf("could not set kernel.panic_on_oops=1 (%v): an oops will not lead to a dump", err))
 	}
-	if err := s.recordArming(armingRecord{ArmedAt: time.Now().Unix(), Release: release, Kernel: res.Kernel, Cmdline: res.Cmdline}); err != nil {
+	if err := s.recordArming(armingRecord{ArmedAt: time.Now().Unix(), Release: release, Kernel: res.Kernel, Image: res.Image, Cmdline: res.Cmdline}); err != nil {
 		res.Notes = append(res.Notes, fmt.Sprintf("could not record the arming time (%v): status cannot tell which dumps are new", err))
 	}
 	return res, nil
@@ -197,6 +197,7 @@ type armingRecord struct {
 	ArmedAt  int64  `json:"armed_at"`          // when, Unix seconds
 	Release  string `json:"release,omitempty"` // the kernel release armed
 	Kernel   string `json:"kernel,omitempty"`  // the capture kernel image loaded
+	Image    string `json:"image,omitempty"`   // the capture initramfs loaded
 	Cmdline  string `json:"cmdline,omitempty"` // the capture command line loaded
 }
 

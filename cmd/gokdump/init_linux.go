@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/gokdump/gokdump/internal/pid1"
+	"github.com/gokdump/gokdump/vmtest"
 )
 
 // initProcess is PID 1's work: the basic mounts, then the capture service. It does not
@@ -19,6 +20,9 @@ func initProcess(ctx context.Context, e *env) error {
 	if err == nil {
 		if isCaptureService() {
 			err = runCaptureService(ctx, e.stdout)
+		} else if g := (&vmtest.Guest{}); g.IsFirstKernel() {
+			// gokdump test --vm's first kernel: arm and crash (a VM, never a real boot).
+			err = g.Run(e.stdout)
 		} else {
 			err = fmt.Errorf("no job: the capture service needs %s and a non-empty /proc/vmcore", captureConfigPath)
 		}

@@ -26,7 +26,7 @@ func runTestCmd(t *testing.T, stdin string, args ...string) (int, string, string
 // TestTestCommand: "gokdump test" asks for "yes", refuses when nothing is armed,
 // crashes through the (here fake) crasher after writing the marker, and "status"
 // after a reboot (another boot id) reports the dump saved since and forgets the
-// marker. --vm is a clear "not implemented" (exit 2).
+// marker. --vm's options without --vm are refused (exit 2).
 func TestTestCommand(t *testing.T) {
 	crashed := 0
 	old := newCrasher
@@ -44,8 +44,8 @@ func TestTestCommand(t *testing.T) {
 	write("proc/sys/kernel/random/boot_id", "aaaaaaaa-0000-4000-8000-000000000001\n")
 	marker := filepath.Join(root, "state/test.json")
 
-	if code, _, stderr := runTestCmd(t, "", append([]string{"--vm"}, flags...)...); code != 2 || !strings.Contains(stderr, "not implemented yet") || !strings.Contains(stderr, "lab") {
-		t.Errorf("--vm: %d %q", code, stderr)
+	if code, _, stderr := runTestCmd(t, "", append([]string{"--keep"}, flags...)...); code != 2 || !strings.Contains(stderr, "go with --vm") || crashed != 0 {
+		t.Errorf("--keep without --vm: %d %q", code, stderr)
 	}
 	for _, in := range []string{"", "no\n", "y\n", "YES please\n", strings.Repeat("x", 100) + "yes\n"} {
 		code, _, stderr := runTestCmd(t, in, flags...)
@@ -98,5 +98,33 @@ func TestTestCommand(t *testing.T) {
 	code, stdout, _ = runCmd(t, append([]string{"status"}, flags...)...)
 	if !strings.Contains(stdout, "NO dump saved since") {
 		t.Errorf("nothing saved: %d %q", code, stdout)
+	}
+}
+
+// TestTestVMCommand: what keeps "gokdump test --vm" from running is exit 2 with the
+// reason: no image, a bad size, QEMU missing (named).
+func TestTestVMCommand(t *testing.T) {
+	root, flags := fakeRoots(t, "ext4 /dev/vdz\nfinal_action poweroff\n")
+	code, _, stderr := runTestCmd(t, "", append([]string{"--vm"}, flags...)...)
+	if code != 2 || !strings.Contains(stderr, "cannot run the test: the capture initramfs") || !strings.Contains(stderr, "gokdump start builds it") {
+		t.Errorf("no image: %d %q", code, stderr)
+	}
+	img := filepath.Join(root, "state/initramfs-6.1.0-t.img")
+	if code, _, stderr := runCmd(t, append([]string{"initramfs", "-o", img}, flags...)...); code != 0 {
+		t.Fatalf("initramfs: %d %s", code, stderr)
+	}
+	code, _, stderr = runTestCmd(t, "", append([]string{"--vm", "--crashkernel", "banana"}, flags...)...)
+	if code != 2 || !strings.Contains(stderr, `--crashkernel "banana"`) {
+		t.Errorf("bad size: %d %q", code, stderr)
+	}
+	code, _, stderr = runTestCmd(t, "", append([]string{"--vm", "--qemu", "gokdump-no-such-qemu"}, flags...)...)
+	if code != 2 || !strings.Contains(stderr, "gokdump-no-such-qemu is not installed") || !strings.Contains(stderr, "qemu-system-x86") {
+		t.Errorf("no QEMU: %d %q", code, stderr)
+	}
+	// Without a reservation on the machine and no --crashkernel: the size is asked for.
+	os.WriteFile(filepath.Join(root, "sys/kernel/kexec_crash_size"), []byte("0\n"), 0o644)
+	code, _, stderr = runTestCmd(t, "", append([]string{"--vm"}, flags...)...)
+	if code != 2 || !strings.Contains(stderr, "--crashkernel SIZE") {
+		t.Errorf("no reservation: %d %q", code, stderr)
 	}
 }
