@@ -68,6 +68,11 @@ func TestMedian(t *testing.T) {
 	if _, err := Median(nil); err == nil {
 		t.Error("median of nothing")
 	}
+	// By CPU time the median run is another one than by wall time.
+	r := Result{Samples: []Sample{{Wall: 1, CPU: 9}, {Wall: 2, CPU: 1}, {Wall: 3, CPU: 5}}}
+	if m := r.MedianCPU(); m.CPU != 5 || r.Median().CPU != 1 {
+		t.Errorf("MedianCPU %v, Median's cpu %v: want 5 and 1", m.CPU, r.Median().CPU)
+	}
 	if got := MaxRSS([]Sample{s(1, 7), s(1, 9), s(1, 8)}); got != 9 {
 		t.Errorf("MaxRSS %d, want 9", got)
 	}
