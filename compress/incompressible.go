@@ -9,17 +9,17 @@ import (
 // swap-encrypted or random data) do not shrink, and a kdump-compressed file stores them
 // as they are. makedumpfile finds that out by compressing them; a deflate or zstd
 // encoder spends most of its time on such a page searching for matches that are not
-// there. likelyIncompressible tells them apart for a few percent of that cost, in two
+// there. likelyIncompressible tells them apart for a fraction of that cost, in two
 // steps:
 //
-//  1. The byte histogram's order-0 entropy: when the bytes are spread so evenly that
-//     even ideal entropy coding of them one by one saves under minSaving bytes, no
-//     entropy coder can pay for its own tables. Text, code and kernel structures are
-//     far below that and go to the codec at once.
-//  2. Only for such pages, a scan for repeated strings of 19 bytes or more (a hash
-//     table of every earlier position's 4 bytes, looked up every 16 positions and
-//     checked): repeats are what a match finder would find. A page with any is
-//     compressed as usual.
+//  1. A scan for repeated strings (a hash table of every earlier position's 4 bytes,
+//     looked up every 16 positions and checked): repeats are what a match finder
+//     would find, and a page with one is compressed as usual. Text, code and kernel
+//     structures repeat 4-byte strings within their first hundred bytes, so they
+//     leave the scan almost at once; a repeat of 19 bytes or more is never missed.
+//  2. Only for pages with none, the byte histogram's order-0 entropy: when the bytes
+//     are spread so evenly that even ideal entropy coding of them one by one saves
+//     under minSaving bytes, no entropy coder can pay for its own tables.
 //
 // A page both steps call incompressible would come out of zlib or zstd larger than the
 // page (stored raw by CompressPage's rule anyway), except in contrived cases.
@@ -59,28 +59,6 @@ func (pp *pageProbe) likelyIncompressible(page []byte) bool {
 	if len(page) != n {
 		return false
 	}
-	// Four histograms, so that runs of equal bytes do not serialise the increments.
-	var h [4][256]uint16
-	for i := 0; i < n; i += 8 {
-		v := binary.LittleEndian.Uint64(page[i:])
-		h[0][byte(v)]++
-		h[1][byte(v>>8)]++
-		h[2][byte(v>>16)]++
-		h[3][byte(v>>24)]++
-		h[0][byte(v>>32)]++
-		h[1][byte(v>>40)]++
-		h[2][byte(v>>48)]++
-		h[3][byte(v>>56)]++
-	}
-	var sum float32
-	for b := range 256 {
-		sum += nlog2n[int(h[0][b])+int(h[1][b])+int(h[2][b])+int(h[3][b])]
-	}
-	// Ideal order-0 coding takes n*log2(n) - sum(c*log2(c)) bits.
-	bits := nlog2n[n] - sum
-	if bits/8 < n-minSaving {
-		return false
-	}
 	if pp.base == 0 || pp.base > math.MaxUint32-2*n {
 		clear(pp.table[:])
 		pp.base = 1
@@ -101,5 +79,24 @@ func (pp *pageProbe) likelyIncompressible(page []byte) bool {
 			pp.table[(v*0x9e3779b1)>>(32-probeBits)] = base + uint32(i)
 		}
 	}
-	return true
+	// Four histograms, so that runs of equal bytes do not serialise the increments.
+	var h [4][256]uint16
+	for i := 0; i < n; i += 8 {
+		v := binary.LittleEndian.Uint64(page[i:])
+		h[0][byte(v)]++
+		h[1][byte(v>>8)]++
+		h[2][byte(v>>16)]++
+		h[3][byte(v>>24)]++
+		h[0][byte(v>>32)]++
+		h[1][byte(v>>40)]++
+		h[2][byte(v>>48)]++
+		h[3][byte(v>>56)]++
+	}
+	var sum float32
+	for b := range 256 {
+		sum += nlog2n[int(h[0][b])+int(h[1][b])+int(h[2][b])+int(h[3][b])]
+	}
+	// Ideal order-0 coding takes n*log2(n) - sum(c*log2(c)) bits.
+	bits := nlog2n[n] - sum
+	return bits/8 >= n-minSaving
 }
