@@ -16,7 +16,7 @@ import (
 //     looked up every 16 positions and checked): repeats are what a match finder
 //     would find, and a page with one is compressed as usual. Text, code and kernel
 //     structures repeat 4-byte strings within their first hundred bytes, so they
-//     leave the scan almost at once; a repeat of 19 bytes or more is never missed.
+//     leave the scan almost at once; a repeat of 21 bytes or more is never missed.
 //  2. Only for pages with none, the byte histogram's order-0 entropy: when the bytes
 //     are spread so evenly that even ideal entropy coding of them one by one saves
 //     under minSaving bytes, no entropy coder can pay for its own tables.
@@ -65,16 +65,19 @@ func (pp *pageProbe) likelyIncompressible(page []byte) bool {
 	}
 	base := pp.base
 	pp.base += n
-	// Every position goes into the table; every probeStride-th one is looked up
-	// first. A repeat of 4+probeStride-1 bytes or more holds a looked-up position
-	// whose 4 bytes are all inside it, and its earlier copy was entered: it is found.
-	// Shorter repeats of otherwise random bytes would not shrink the page anyway.
+	// Every even position goes into the table; at every probeStride-th position the
+	// position and the one after it are looked up first. A repeat of probeStride+5
+	// bytes or more holds a looked-up position, of either parity, whose earlier copy
+	// at an even position was entered, with all 4 bytes inside: it is found. Shorter
+	// repeats of otherwise random bytes would not shrink the page anyway.
 	for blk := 0; blk+probeStride+3 <= n; blk += probeStride {
-		cur := binary.LittleEndian.Uint32(page[blk:])
-		if seen := pp.table[(cur*0x9e3779b1)>>(32-probeBits)]; seen >= base && binary.LittleEndian.Uint32(page[seen-base:]) == cur {
-			return false
+		for _, p := range [2]int{blk, blk + 1} {
+			cur := binary.LittleEndian.Uint32(page[p:])
+			if seen := pp.table[(cur*0x9e3779b1)>>(32-probeBits)]; seen >= base && binary.LittleEndian.Uint32(page[seen-base:]) == cur {
+				return false
+			}
 		}
-		for i := blk; i < blk+probeStride; i++ {
+		for i := blk; i < blk+probeStride; i += 2 {
 			v := binary.LittleEndian.Uint32(page[i:])
 			pp.table[(v*0x9e3779b1)>>(32-probeBits)] = base + uint32(i)
 		}
