@@ -77,11 +77,13 @@ test-crash: deps
 	@command -v crash >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q crash
 	GOKDUMP_TEST_CRASH=1 $(GO) test -timeout 90m -run '^TestCrashUtility$$' -v ./lab/
 
-# bench measures gokdump dump against makedumpfile on lab vmcores of a 1 GiB and a 6 GiB
-# guest (made once into .cache/bench/, ~15 GB of disk), then gokdump serve over 100,000
-# generated crash records (index build time and memory, page loads), and prints the
-# tables and each performance target as PASS or MISS; a MISS does not fail the build.
-# BENCH_FLAGS are passed on (e.g. BENCH_FLAGS="-runs 5 -vmcores 1g", "-sections serve").
+# bench measures gokdump dump against makedumpfile on lab vmcores of a 1 GiB, a 2 GiB
+# stale-data and a 6 GiB guest (made once into .cache/bench/, ~21 GB of disk), on all
+# CPUs and with one worker (against makedumpfile 1.7.8 from Debian unstable too, fetched
+# into .cache/bench/sid/), then gokdump serve over 100,000 generated crash records (index
+# build time and memory, page loads), and prints the tables and each performance target
+# as PASS or MISS; a MISS does not fail the build. BENCH_FLAGS are passed on (e.g.
+# BENCH_FLAGS="-runs 5 -vmcores 1g", "-sections serve").
 BENCH_FLAGS ?=
 bench: deps
 	$(GO) run ./bench/cmd/gokdump-bench $(BENCH_FLAGS)

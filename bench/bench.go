@@ -8,10 +8,15 @@
 // cache; each configuration runs every tool Runs times, round-robin (so a change in the
 // machine's load hits all tools alike), and the median run is reported (makedumpfile
 // with --num-threads 2 runs once only when that run is over twice as slow as its
-// single-threaded one: it cannot be its best). The time of a
+// single-threaded one: it cannot be its best). A second set of runs measures the cost
+// per core that a capture kernel with one CPU sees (issue 14): gokdump with one
+// compression worker and GOMAXPROCS=1 against makedumpfile 1.7.2 (Debian bookworm) and
+// 1.7.8 (Debian unstable), both single-threaded, compared by CPU time. The time of a
 // run is the child's wall time plus an fsync of its output by the harness: gokdump
 // syncs its output before it exits and makedumpfile does not, so this is the time until
-// the dump is on disk for both. Peak memory is the child's ru_maxrss from wait4.
+// the dump is on disk for both, and its CPU time is the child's plus the CPU time of
+// that fsync (the writeback of what the child left dirty, which gokdump does itself).
+// Peak memory is the child's ru_maxrss from wait4.
 //
 //	s, err := bench.Measure(ctx, bench.Command{Argv: []string{"makedumpfile", "-l", "-d", "31", vmcore, out}, Output: out})
 package bench
@@ -23,6 +28,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"time"
 )
@@ -31,12 +37,14 @@ import (
 type Command struct {
 	Argv   []string // program and arguments
 	Output string   // the file the run writes (removed before the run, sized and synced after)
+	Env    []string // added to the bench's environment, e.g. GOMAXPROCS=1
 }
 
 // Sample is what one run measured.
 type Sample struct {
 	Wall    time.Duration // child's wall time plus the fsync of its output
-	CPU     time.Duration // user + system time of the child
+	CPU     time.Duration // user + system time of the child, plus SyncCPU
+	SyncCPU time.Duration // CPU time of the harness's fsync of the output
 	MaxRSS  int64         // peak resident set of the child, bytes (ru_maxrss)
 	Size    int64         // bytes of the output file
 	Command Command
@@ -55,17 +63,27 @@ func Measure(ctx context.Context, c Command) (Sample, error) {
 	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	if len(c.Env) > 0 {
+		cmd.Env = append(os.Environ(), c.Env...)
+	}
 	start := time.Now()
 	err := cmd.Run()
 	if err != nil {
 		return Sample{}, fmt.Errorf("bench: %q: %v\n%s", c.Argv, err, lastBytes(stderr.Bytes(), 2000))
 	}
+	// The fsync's CPU time is the writeback of what the child left dirty: a tool that
+	// syncs its output has paid it already, one that does not has it paid here.
+	runtime.LockOSThread()
+	before := threadCPU()
 	size, err := syncFile(c.Output)
+	syncCPU := threadCPU() - before
+	runtime.UnlockOSThread()
 	if err != nil {
 		return Sample{}, err
 	}
-	s := Sample{Wall: time.Since(start), Size: size, Command: c}
+	s := Sample{Wall: time.Since(start), Size: size, Command: c, SyncCPU: max(syncCPU, 0)}
 	s.MaxRSS, s.CPU = usage(cmd.ProcessState)
+	s.CPU += s.SyncCPU
 	return s, nil
 }
 

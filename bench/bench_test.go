@@ -70,6 +70,11 @@ func TestMedian(t *testing.T) {
 	if _, err := Median(nil); err == nil {
 		t.Error("median of nothing")
 	}
+	// By CPU time the median run is another one than by wall time.
+	r := Result{Samples: []Sample{{Wall: 1, CPU: 9}, {Wall: 2, CPU: 1}, {Wall: 3, CPU: 5}}}
+	if m := r.MedianCPU(); m.CPU != 5 || r.Median().CPU != 1 {
+		t.Errorf("MedianCPU %v, Median's cpu %v: want 5 and 1", m.CPU, r.Median().CPU)
+	}
 	if got := MaxRSS([]Sample{s(1, 7), s(1, 9), s(1, 8)}); got != 9 {
 		t.Errorf("MaxRSS %d, want 9", got)
 	}
@@ -134,10 +139,69 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
+func cpuResult(vm, cfg, tool string, cpuSec float64, size int64) Result {
+	return Result{Vmcore: vm, Config: cfg, Tool: tool, Samples: []Sample{{
+		Wall: time.Second, CPU: time.Duration(cpuSec * float64(time.Second)), Size: size,
+	}}}
+}
+
+// TestEvaluateOneWorker checks the one-worker targets: by CPU time against the better
+// of the two makedumpfiles, the size against the smaller output of the two.
+func TestEvaluateOneWorker(t *testing.T) {
+	results := []Result{
+		// -d 31 -l: 1.7.8 is the faster (2 s): ours 1.5 s is 0.75x: PASS.
+		cpuResult("v", "-d 31 -l", Gokdump1, 1.5, 100),
+		cpuResult("v", "-d 31 -l", Makedumpfile, 3, 100),
+		cpuResult("v", "-d 31 -l", Makedumpfile178, 2, 100),
+		// -d 1: 0.9x of 1.7.2: MISS.
+		cpuResult("v", "-d 1", Gokdump1, 0.9, 100),
+		cpuResult("v", "-d 1", Makedumpfile, 1, 100),
+		// -d 1 -c: 0.5x but larger than 1.7.8's output: MISS.
+		cpuResult("v", "-d 1 -c", Gokdump1, 5, 100),
+		cpuResult("v", "-d 1 -c", Makedumpfile, 10, 101),
+		cpuResult("v", "-d 1 -c", Makedumpfile178, 11, 99),
+		// -d 31 -z against 1.7.8 alone: equal time and size: PASS.
+		cpuResult("v", "-d 31 -z", Gokdump1, 2, 50),
+		cpuResult("v", "-d 31 -z", Makedumpfile178, 2, 50),
+		// -d 31 -c: only the size counts: PASS however slow.
+		cpuResult("v", "-d 31 -c", Gokdump1, 20, 50),
+		cpuResult("v", "-d 31 -c", Makedumpfile, 2, 51),
+	}
+	want := map[string]bool{
+		"1 worker -d 31 -l": true, "1 worker -d 1": false, "1 worker -d 1 -c": false,
+		"1 worker -d 31 -z": true, "1 worker -d 31 -c size": true,
+	}
+	got := map[string]bool{}
+	for _, v := range Evaluate(results, []string{"v"}) {
+		got[v.Target] = v.Pass
+		if v.Target == "1 worker -d 31 -l" && !strings.Contains(v.Detail, "cpu 0.75x") {
+			t.Errorf("detail %q", v.Detail)
+		}
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok || g != w {
+			t.Errorf("%s: pass %v (present %v), want %v", k, g, ok, w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("verdicts %v, want exactly %d", got, len(want))
+	}
+}
+
 func TestJobs(t *testing.T) {
-	jobs := Jobs("1 GiB", "/v/vmcore", "/b/gokdump", "/usr/sbin/makedumpfile", "/out")
-	if len(jobs) != len(OurConfigs)+2*len(TheirConfigs) {
-		t.Fatalf("%d jobs", len(jobs))
+	tools := Tools{Gokdump: "/b/gokdump", Makedumpfile: "/usr/sbin/makedumpfile",
+		Makedumpfile178: []string{"/sid/ld.so", "--library-path", "/sid/lib", "/sid/makedumpfile"}}
+	if n := len(Jobs("1 GiB", "/v/vmcore", tools, "/out", Sets{AllCores: true})); n != len(OurConfigs)+2*len(TheirConfigs) {
+		t.Fatalf("all cores: %d jobs", n)
+	}
+	// One worker: gokdump and 1.7.8 on every configuration, 1.7.2 on all but -z; the
+	// 1.7.2 runs both sets share are listed once.
+	if n := len(Jobs("1 GiB", "/v/vmcore", tools, "/out", Sets{OneWorker: true})); n != 3*len(OneWorkerConfigs)-1 {
+		t.Fatalf("one worker: %d jobs", n)
+	}
+	jobs := Jobs("1 GiB", "/v/vmcore", tools, "/out", Sets{AllCores: true, OneWorker: true})
+	if want := len(OurConfigs) + 2*len(TheirConfigs) + 3*len(OneWorkerConfigs) - 1 - len(TheirConfigs); len(jobs) != want {
+		t.Fatalf("both sets: %d jobs, want %d", len(jobs), want)
 	}
 	seen := map[string]bool{}
 	for _, j := range jobs {
@@ -154,6 +218,15 @@ func TestJobs(t *testing.T) {
 		}
 		if j.Tool == MakedumpfileMT && !strings.Contains(j.Command.String(), "--num-threads 2") {
 			t.Errorf("%q", j.Command)
+		}
+		if j.Tool == Gokdump1 && (!strings.Contains(j.Command.String(), "--num-threads 1") || len(j.Command.Env) != 1 || j.Command.Env[0] != "GOMAXPROCS=1") {
+			t.Errorf("one worker: %q env %q", j.Command, j.Command.Env)
+		}
+		if j.Tool == Makedumpfile178 && j.Command.Argv[0] != "/sid/ld.so" {
+			t.Errorf("1.7.8: %q", j.Command)
+		}
+		if j.Tool == Makedumpfile && strings.Contains(j.Config, "-z") {
+			t.Errorf("makedumpfile 1.7.2 has no zstd: %q", j.Command)
 		}
 	}
 }

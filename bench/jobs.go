@@ -17,33 +17,75 @@ type Job struct {
 	Command Command
 }
 
-// OurConfigs and TheirConfigs are the configurations measured: every one the targets
-// name, plus our -d 31 -c so both tools' zlib at -d 31 sit side by side (makedumpfile
-// 1.7.2 as Debian builds it has no snappy or zstd, so it has no -d 31 -z).
+// OurConfigs and TheirConfigs are the configurations measured on all cores: every one
+// the targets name, plus our -d 31 -c so both tools' zlib at -d 31 sit side by side
+// (makedumpfile 1.7.2 as Debian builds it has no snappy or zstd, so it has no -d 31 -z).
 var (
 	OurConfigs   = []string{"-d 1 -c", "-d 1 -l", "-d 31 -l", "-d 31 -c", "-d 31 -z"}
 	TheirConfigs = []string{"-d 1 -c", "-d 1 -l", "-d 31 -l", "-d 31 -c"}
 )
 
-// Jobs lists the runs of one vmcore: gokdump (its default thread count, all CPUs) and
-// makedumpfile single-threaded and with --num-threads 2, each writing into outDir. Both
-// run with --message-level 4 (errors only): no progress lines or reports in the
-// measurement.
-func Jobs(label, vmcore, gokdump, makedumpfile, outDir string) []Job {
+// OneWorkerConfigs are the configurations measured on one core (issue 14): gokdump
+// with one worker, makedumpfile 1.7.2 and 1.7.8 single-threaded (1.7.2 has no -z).
+var OneWorkerConfigs = []string{"-d 31 -l", "-d 31", "-d 1", "-d 1 -l", "-d 1 -c", "-d 31 -c", "-d 31 -z"}
+
+// Tools are the programs a bench runs.
+type Tools struct {
+	Gokdump      string // gokdump binary
+	Makedumpfile string // Debian bookworm's makedumpfile (1.7.2)
+	// Makedumpfile178 is the argv prefix that runs Debian unstable's makedumpfile
+	// 1.7.8 (through its own dynamic loader); empty: not measured.
+	Makedumpfile178 []string
+}
+
+// Sets choose the groups of runs of a bench.
+type Sets struct {
+	AllCores  bool // gokdump on every CPU against makedumpfile 1.7.2 with 1 and 2 threads
+	OneWorker bool // gokdump with one worker against both makedumpfiles single-threaded
+}
+
+// Jobs lists the runs of one vmcore, each writing into outDir: with sets.AllCores,
+// gokdump (its default thread count, all CPUs) and makedumpfile 1.7.2 single-threaded
+// and with --num-threads 2; with sets.OneWorker, gokdump with --num-threads 1 and
+// GOMAXPROCS=1 and both makedumpfiles single-threaded. A run that both sets name is
+// listed once. All run with --message-level 4 (errors only): no progress lines or
+// reports in the measurement.
+func Jobs(label, vmcore string, t Tools, outDir string, sets Sets) []Job {
 	var jobs []Job
-	add := func(cfg, tool string, argv ...string) {
+	seen := map[string]bool{}
+	add := func(cfg, tool string, env []string, argv ...string) {
+		if seen[tool+"\x00"+cfg] {
+			return
+		}
+		seen[tool+"\x00"+cfg] = true
 		name := strings.NewReplacer(" ", "", "-", "").Replace(cfg)
-		toolName := strings.NewReplacer(" ", "", "-", "").Replace(tool)
+		toolName := strings.NewReplacer(" ", "", "-", "", ".", "").Replace(tool)
 		out := filepath.Join(outDir, toolName+"."+name)
 		jobs = append(jobs, Job{Vmcore: label, Config: cfg, Tool: tool,
-			Command: Command{Argv: append(argv, vmcore, out), Output: out}})
+			Command: Command{Argv: append(argv, vmcore, out), Output: out, Env: env}})
 	}
-	for _, cfg := range OurConfigs {
-		add(cfg, Gokdump, append([]string{gokdump, "dump", "--message-level", "4"}, strings.Fields(cfg)...)...)
+	with := func(prefix []string, cfg string) []string {
+		return append(append([]string(nil), prefix...), strings.Fields(cfg)...)
 	}
-	for _, cfg := range TheirConfigs {
-		add(cfg, Makedumpfile, append([]string{makedumpfile, "--message-level", "4"}, strings.Fields(cfg)...)...)
-		add(cfg, MakedumpfileMT, append([]string{makedumpfile, "--message-level", "4", "--num-threads", "2"}, strings.Fields(cfg)...)...)
+	if sets.AllCores {
+		for _, cfg := range OurConfigs {
+			add(cfg, Gokdump, nil, with([]string{t.Gokdump, "dump", "--message-level", "4"}, cfg)...)
+		}
+		for _, cfg := range TheirConfigs {
+			add(cfg, Makedumpfile, nil, with([]string{t.Makedumpfile, "--message-level", "4"}, cfg)...)
+			add(cfg, MakedumpfileMT, nil, with([]string{t.Makedumpfile, "--message-level", "4", "--num-threads", "2"}, cfg)...)
+		}
+	}
+	if sets.OneWorker {
+		for _, cfg := range OneWorkerConfigs {
+			add(cfg, Gokdump1, []string{"GOMAXPROCS=1"}, with([]string{t.Gokdump, "dump", "--message-level", "4", "--num-threads", "1"}, cfg)...)
+			if !strings.Contains(cfg, "-z") {
+				add(cfg, Makedumpfile, nil, with([]string{t.Makedumpfile, "--message-level", "4"}, cfg)...)
+			}
+			if len(t.Makedumpfile178) > 0 {
+				add(cfg, Makedumpfile178, nil, with(append(append([]string(nil), t.Makedumpfile178...), "--message-level", "4"), cfg)...)
+			}
+		}
 	}
 	return jobs
 }

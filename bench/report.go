@@ -4,17 +4,20 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strings"
 	"text/tabwriter"
 )
 
-// Tool names in results. Makedumpfile runs single-threaded and with two threads; its
-// best of the two is the reference.
+// Tool names in results. On all cores makedumpfile 1.7.2 runs single-threaded and with
+// two threads, and its best of the two is the reference; on one core (Gokdump1) the
+// reference is the better of makedumpfile 1.7.2 and 1.7.8, both single-threaded.
 const (
-	Gokdump          = "gokdump"
-	Makedumpfile     = "makedumpfile"
-	MakedumpfileMT   = "makedumpfile --num-threads 2"
-	makedumpfileBest = "makedumpfile (best)"
+	Gokdump         = "gokdump"
+	Gokdump1        = "gokdump 1 worker"
+	Makedumpfile    = "makedumpfile"
+	MakedumpfileMT  = "makedumpfile --num-threads 2"
+	Makedumpfile178 = "makedumpfile 1.7.8"
 )
 
 // Result is the measured runs of one tool with one configuration on one vmcore.
@@ -32,6 +35,18 @@ func (r Result) Median() Sample {
 	return s
 }
 
+// MedianCPU is the result's run of median CPU time (the lower middle one of an even
+// count): what the one-worker targets compare, since on a busy machine the run of
+// median wall time can be any of them by CPU time.
+func (r Result) MedianCPU() Sample {
+	s := append([]Sample(nil), r.Samples...)
+	sort.SliceStable(s, func(i, j int) bool { return s[i].CPU < s[j].CPU })
+	if len(s) == 0 {
+		return Sample{}
+	}
+	return s[(len(s)-1)/2]
+}
+
 // Target is one performance target: gokdump with Ours against makedumpfile's best with
 // Theirs on the same vmcore.
 type Target struct {
@@ -41,6 +56,29 @@ type Target struct {
 	// Size, when set, bounds our output size by makedumpfile's (of its best run):
 	// SizeNoLarger allows equal, SizeSmaller does not.
 	Size SizeRule
+}
+
+// OneWorkerTarget is a target of the cost per core (issue 14): gokdump with one worker
+// against the better of makedumpfile 1.7.2 and 1.7.8 single-threaded with the same
+// options on the same vmcore, by CPU time (user + system) and output size.
+type OneWorkerTarget struct {
+	Config string
+	// MaxCPU is the largest allowed ratio of our CPU time to the smaller of the two
+	// makedumpfiles' CPU times; 0: no CPU target.
+	MaxCPU float64
+	// Size bounds our output size by the smaller of the two makedumpfiles' outputs.
+	Size SizeRule
+}
+
+// OneWorkerTargets are issue 14's targets for one worker: -l -d 31 <= 0.8x CPU, -d 1
+// uncompressed <= 0.8x, -c -d 1 <= 0.6x (on every vmcore, kernel-heavy and stale-data
+// memory alike), -z <= 1.0x with output <= 1.0x, -c output <= 1.0x.
+var OneWorkerTargets = []OneWorkerTarget{
+	{Config: "-d 31 -l", MaxCPU: 0.8},
+	{Config: "-d 1", MaxCPU: 0.8},
+	{Config: "-d 1 -c", MaxCPU: 0.6, Size: SizeNoLarger},
+	{Config: "-d 31 -z", MaxCPU: 1.0, Size: SizeNoLarger},
+	{Config: "-d 31 -c", Size: SizeNoLarger},
 }
 
 // SizeRule says how our output size must compare with makedumpfile's.
@@ -119,6 +157,19 @@ func Evaluate(results []Result, vmcores []string) []Verdict {
 			}
 			out = append(out, Verdict{Vmcore: vm, Target: name, Detail: detail, Pass: pass})
 		}
+		findCPU := func(vm, cfg, tool string) (Sample, bool) {
+			for _, r := range results {
+				if r.Vmcore == vm && r.Config == cfg && r.Tool == tool && len(r.Samples) > 0 {
+					return r.MedianCPU(), true
+				}
+			}
+			return Sample{}, false
+		}
+		for _, tg := range OneWorkerTargets {
+			if v, ok := evaluateOneWorker(findCPU, vm, tg); ok {
+				out = append(out, v)
+			}
+		}
 		if peak := oursPeak(results, vm); peak > 0 {
 			out = append(out, Verdict{Vmcore: vm, Target: "peak RSS",
 				Detail: fmt.Sprintf("%.1f MiB over all configurations (target <= %d MiB)", mib(peak), MaxRSSBytes>>20),
@@ -134,6 +185,56 @@ func Evaluate(results []Result, vmcores []string) []Verdict {
 		}
 	}
 	return out
+}
+
+// evaluateOneWorker checks tg on vm, when the results hold our one-worker run and at
+// least one single-threaded makedumpfile run of its configuration.
+func evaluateOneWorker(find func(vm, cfg, tool string) (Sample, bool), vm string, tg OneWorkerTarget) (Verdict, bool) {
+	ours, ok := find(vm, tg.Config, Gokdump1)
+	if !ok {
+		return Verdict{}, false
+	}
+	var cpu, size Sample
+	var cpuTool, sizeTool string
+	for _, tool := range []string{Makedumpfile, Makedumpfile178} {
+		s, ok := find(vm, tg.Config, tool)
+		if !ok {
+			continue
+		}
+		if cpuTool == "" || s.CPU < cpu.CPU {
+			cpu, cpuTool = s, tool
+		}
+		if sizeTool == "" || s.Size < size.Size {
+			size, sizeTool = s, tool
+		}
+	}
+	if cpuTool == "" {
+		return Verdict{}, false
+	}
+	pass := true
+	var parts []string
+	if tg.MaxCPU > 0 {
+		r := ratio(ours.CPU.Seconds(), cpu.CPU.Seconds())
+		pass = r <= tg.MaxCPU
+		parts = append(parts, fmt.Sprintf("cpu %.2fx (target <= %.2fx of %s: %.2fs vs %.2fs)",
+			r, tg.MaxCPU, cpuTool, ours.CPU.Seconds(), cpu.CPU.Seconds()))
+	}
+	sr := ratio(float64(ours.Size), float64(size.Size))
+	switch tg.Size {
+	case SizeNoLarger:
+		pass = pass && ours.Size <= size.Size
+		parts = append(parts, fmt.Sprintf("size %.3fx (target <= 1 of %s)", sr, sizeTool))
+	case SizeSmaller:
+		pass = pass && ours.Size < size.Size
+		parts = append(parts, fmt.Sprintf("size %.3fx (target < 1 of %s)", sr, sizeTool))
+	default:
+		parts = append(parts, fmt.Sprintf("size %.3fx of %s", sr, sizeTool))
+	}
+	name := "1 worker " + tg.Config
+	if tg.MaxCPU == 0 {
+		name += " size"
+	}
+	return Verdict{Vmcore: vm, Target: name, Detail: strings.Join(parts, "; "), Pass: pass}, true
 }
 
 // bestOf is makedumpfile's faster median of its single- and two-thread runs.
@@ -172,10 +273,10 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 // vmcore and configuration, then the verdicts, PASS or MISS.
 func WriteTable(w io.Writer, results []Result, verdicts []Verdict) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "vmcore\tconfig\ttool\truns\twall s (median)\twall s (min-max)\tcpu s\tpeak RSS MiB\toutput MiB\t")
+	fmt.Fprintln(tw, "vmcore\tconfig\ttool\truns\twall s (median)\twall s (min-max)\tcpu s\tcpu s (median)\tpeak RSS MiB\toutput MiB\t")
 	for _, r := range results {
 		if len(r.Samples) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t0\tfailed\t\t\t\t\t\n", r.Vmcore, r.Config, r.Tool)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t0\tfailed\t\t\t\t\t\t\n", r.Vmcore, r.Config, r.Tool)
 			continue
 		}
 		m := r.Median()
@@ -183,8 +284,8 @@ func WriteTable(w io.Writer, results []Result, verdicts []Verdict) error {
 		for _, s := range r.Samples {
 			lo, hi = min(lo, s.Wall), max(hi, s.Wall)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f\t%.2f-%.2f\t%.2f\t%.1f\t%.1f\t\n",
-			r.Vmcore, r.Config, r.Tool, len(r.Samples), m.Wall.Seconds(), lo.Seconds(), hi.Seconds(), m.CPU.Seconds(), mib(MaxRSS(r.Samples)), mib(m.Size))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f\t%.2f-%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t\n",
+			r.Vmcore, r.Config, r.Tool, len(r.Samples), m.Wall.Seconds(), lo.Seconds(), hi.Seconds(), m.CPU.Seconds(), r.MedianCPU().CPU.Seconds(), mib(MaxRSS(r.Samples)), mib(m.Size))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

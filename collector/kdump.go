@@ -28,9 +28,10 @@ type chunk struct {
 // pageOut is one prepared page.
 type pageOut struct {
 	pfn       uint64
-	off, size int // in chunk.out
+	off, size int // in chunk.out, or in chunk.in when raw
 	flags     uint32
 	zero      bool // write as the shared zero page
+	raw       bool // stored as read: the bytes are in chunk.in (no compression)
 }
 
 // item is what the writer gets, in order: a chunk of pages or, after the window's last
@@ -276,6 +277,8 @@ func (c *collector) pass2Kdump(ctx context.Context, kw *dumpfile.KdumpWriter) er
 func (c *collector) prepare(pc *compress.PageCompressor, ch *chunk) {
 	ps := c.src.pageSize
 	zeroOut := c.opts.DumpLevel&mm.ExcludeZero != 0
+	// Without compression a page is written from where it was read: no copy.
+	raw := pc.Codec() == compress.None
 	var off uint64
 	for _, r := range ch.runs {
 		n := r.end - r.start
@@ -287,9 +290,12 @@ func (c *collector) prepare(pc *compress.PageCompressor, ch *chunk) {
 		for i := uint64(0); i < n; i++ {
 			page := buf[i*ps : (i+1)*ps]
 			po := pageOut{pfn: r.start + i}
-			if zeroOut && isZero(page) {
+			switch {
+			case zeroOut && isZero(page):
 				po.zero = true
-			} else {
+			case raw:
+				po.raw, po.off, po.size = true, int((off+i)*ps), int(ps)
+			default:
 				start := len(ch.out)
 				out, flags, err := pc.CompressPage(ch.out, page)
 				if err != nil {
@@ -314,6 +320,8 @@ func (c *collector) writeChunk(kw *dumpfile.KdumpWriter, ch *chunk) error {
 		if p.zero {
 			err = kw.WriteZeroPage(p.pfn)
 			c.stats.ExcludedZero++
+		} else if p.raw {
+			err = kw.WritePage(p.pfn, ch.in[p.off:p.off+p.size], 0)
 		} else {
 			err = kw.WritePage(p.pfn, ch.out[p.off:p.off+p.size], p.flags)
 		}

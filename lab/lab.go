@@ -65,6 +65,7 @@ type Config struct {
 	CrashKernelMiB int    // crashkernel= reservation; default 256
 	PageCacheMiB   int    // tmpfs file the workload writes; default 128
 	AnonMiB        int    // anonymous memory the workload touches; default 128
+	StaleMiB       int    // memory filled and freed before the workload (stale free pages); default 0
 	// Modules are the modules to load besides the virtio disk drivers (with their
 	// dependencies; built-in ones are skipped).
 	Modules []string
@@ -211,7 +212,7 @@ func (c *Config) setDefaults() error {
 	if c.Crash == "" {
 		c.Crash = plan.CrashSysrq
 	}
-	if c.PageCacheMiB+c.AnonMiB+c.CrashKernelMiB+256 > c.MemoryMiB {
+	if c.PageCacheMiB+c.AnonMiB+c.CrashKernelMiB+256 > c.MemoryMiB || c.StaleMiB+c.CrashKernelMiB+256 > c.MemoryMiB {
 		return fmt.Errorf("lab: %d MiB of guest memory is too little for %d MiB page cache + %d MiB anonymous + %d MiB crashkernel",
 			c.MemoryMiB, c.PageCacheMiB, c.AnonMiB, c.CrashKernelMiB)
 	}
@@ -248,6 +249,7 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 		Release:         cfg.Kernel.Release,
 		PageCacheMiB:    cfg.PageCacheMiB,
 		AnonMiB:         cfg.AnonMiB,
+		StaleMiB:        cfg.StaleMiB,
 		CaptureExtra:    cfg.CaptureExtra,
 		Crash:           cfg.Crash,
 		Capture:         plan.CaptureRawTar,

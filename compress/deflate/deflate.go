@@ -19,7 +19,6 @@ package deflate
 
 import (
 	"encoding/binary"
-	"hash/adler32"
 
 	"github.com/gokdump/gokdump/compress/internal/match"
 )
@@ -97,7 +96,7 @@ func (e *Encoder) Zlib(dst, src []byte) []byte {
 	// dictionary, and the check bits that make 0x7801 a multiple of 31.
 	dst = append(dst, 0x78, 0x01)
 	dst = e.Deflate(dst, src)
-	return binary.BigEndian.AppendUint32(dst, adler32.Checksum(src))
+	return binary.BigEndian.AppendUint32(dst, adler32Checksum(src))
 }
 
 // Deflate appends the raw deflate stream of src to dst and returns the extended slice.

@@ -36,6 +36,10 @@ type Encoder struct {
 	// typical 4 KiB page).
 	table [hashSize]uint32
 	base  uint32
+	// small is the table of inputs up to smallInput (pages): positions in the input,
+	// cleared for each input, as liblzo2's lzo1x_1 keeps its dictionary. Half the
+	// size of table, it stays in the L1 cache beside the page and the output.
+	small [hashSize]uint16
 }
 
 // Compress appends the LZO1X-1 compression of src to dst and returns the extended
@@ -46,6 +50,9 @@ func (e *Encoder) Compress(dst, src []byte) ([]byte, error) {
 	n := len(src)
 	if n > maxInputLen {
 		return dst, ErrInputTooLarge
+	}
+	if n <= smallInput {
+		return e.compressSmall(dst, src), nil
 	}
 	if e.base == 0 || uint64(e.base)+uint64(n) > math.MaxUint32 {
 		clear(e.table[:])
@@ -97,6 +104,52 @@ func (e *Encoder) Compress(dst, src []byte) ([]byte, error) {
 	out[o], out[o+1], out[o+2] = endMarker0, 0, 0
 	o += 3
 	return dst[:start+o], nil
+}
+
+// smallInput is the largest input compressSmall takes: its positions fit the uint16
+// table, and its distances are all within an M4 copy's reach.
+const smallInput = 1 << 15
+
+// compressSmall is Compress for inputs of at most smallInput bytes, with the uint16
+// table.
+func (e *Encoder) compressSmall(dst, src []byte) []byte {
+	n := len(src)
+	clear(e.small[:])
+	start := len(dst)
+	bound := MaxCompressedLen(n)
+	dst = slices.Grow(dst, bound)
+	out := dst[start : start+bound]
+
+	o := 0     // bytes written to out
+	sPos := -1 // index in out of the byte holding the S bits of the last copy
+	lit := 0   // start of the literals not yet written
+	last := n - minMatch
+	// Position 0 is never looked up, so an entry 0 (empty) is never taken for it; any
+	// other entry is an earlier position whose bytes are checked.
+	for i := 1; i <= last; {
+		cur := binary.LittleEndian.Uint32(src[i:])
+		h := hash4(cur)
+		cand := int(e.small[h])
+		e.small[h] = uint16(i)
+		if binary.LittleEndian.Uint32(src[cand:]) != cur || cand >= i {
+			// Step further the longer nothing matched, as LZO1X-1 does.
+			i += 1 + (i-lit)>>5
+			continue
+		}
+		for cand > 0 && i > lit && src[cand-1] == src[i-1] {
+			cand--
+			i--
+		}
+		length := minMatch + match.Len(src[cand+minMatch:], src[i+minMatch:])
+		o = putLiterals(out, o, sPos, src[lit:i])
+		o, sPos = putCopy(out, o, i-cand, length)
+		i += length
+		lit = i
+	}
+	o = putLiterals(out, o, sPos, src[lit:])
+	out[o], out[o+1], out[o+2] = endMarker0, 0, 0
+	o += 3
+	return dst[:start+o]
 }
 
 // Compress appends the LZO1X-1 compression of src to dst with a temporary Encoder.

@@ -263,6 +263,14 @@ func TestEncoderState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Pages take the small-input path (uint16 table, cleared per call), inputs over
+	// smallInput the other (uint32 table, told apart by base): mixed, neither leaks
+	// into the other.
+	big := bytes.Join(pages[:12], nil)
+	if len(big) <= smallInput {
+		t.Fatalf("big input of %d bytes takes the small path", len(big))
+	}
+	pages = append(pages[:8:8], append([][]byte{big}, pages[8:]...)...)
 	var enc Encoder
 	for round := 0; round < 3; round++ {
 		if round == 2 {

@@ -126,6 +126,10 @@ type Plan struct {
 	PageCacheMiB int `json:"page_cache_mib"`
 	// AnonMiB is the anonymous memory the guest allocates, touches and keeps.
 	AnonMiB int `json:"anon_mib"`
+	// StaleMiB is memory the guest fills and frees again before the rest of the
+	// workload, so that free pages hold stale data: half text-like, half random
+	// (already-compressed) bytes, alternating page by page.
+	StaleMiB int `json:"stale_mib,omitempty"`
 	// CaptureExtra is added to the capture kernel's command line.
 	CaptureExtra []string `json:"capture_extra"`
 	// Crash is how the first kernel crashes (CrashSysrq, CrashInitExit).
@@ -229,6 +233,8 @@ func (p *Plan) Validate() error {
 		return fmt.Errorf("plan: page_cache_mib %d out of range [0, 65536]", p.PageCacheMiB)
 	case p.AnonMiB < 0 || p.AnonMiB > 1<<16:
 		return fmt.Errorf("plan: anon_mib %d out of range [0, 65536]", p.AnonMiB)
+	case p.StaleMiB < 0 || p.StaleMiB > 1<<16:
+		return fmt.Errorf("plan: stale_mib %d out of range [0, 65536]", p.StaleMiB)
 	case p.Crash != CrashSysrq && p.Crash != CrashInitExit && p.Crash != CrashNone:
 		return fmt.Errorf("plan: unknown crash method %q (want %q, %q or %q)", p.Crash, CrashSysrq, CrashInitExit, CrashNone)
 	case p.Capture != CaptureRawTar && p.Capture != CaptureService && p.Capture != CaptureNone:

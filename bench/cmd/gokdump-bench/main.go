@@ -1,10 +1,12 @@
 // Command gokdump-bench is `make bench`: it measures `gokdump dump` side by side with
-// Debian's makedumpfile on real lab vmcores of a 1 GiB and a 6 GiB guest, and prints
-// wall time, CPU time, peak RSS and output size of each, and each performance target of
-// the collector with PASS or MISS. A MISS is reported, not an error: the exit status is
-// non-zero only when something could not be measured.
+// Debian's makedumpfile on real lab vmcores of a 1 GiB and a 6 GiB guest and of a 2 GiB
+// guest whose free pages hold stale data, and prints wall time, CPU time, peak RSS and
+// output size of each, and each performance target of the collector with PASS or MISS:
+// on all cores against makedumpfile 1.7.2, and with one worker (GOMAXPROCS=1) against
+// makedumpfile 1.7.2 and Debian unstable's 1.7.8, single-threaded. A MISS is reported,
+// not an error: the exit status is non-zero only when something could not be measured.
 //
-//	go run ./bench/cmd/gokdump-bench [-runs 3] [-vmcores 1g,6g] [-cache DIR] [-gokdump BIN]
+//	go run ./bench/cmd/gokdump-bench [-runs 3] [-vmcores 1g,stale,6g] [-sets all,1worker] [-cache DIR] [-gokdump BIN]
 //	go run ./bench/cmd/gokdump-bench -prepare   # only make the vmcores
 //	go run ./bench/cmd/gokdump-bench -sections serve [-serve-records 100000]
 //
@@ -55,6 +57,7 @@ type guest struct {
 	memoryMiB         int
 	pageCacheMiB      int
 	anonMiB           int
+	staleMiB          int
 	freeBytesToCreate int64 // disk the crash needs: the vmcore disk image and the extracted vmcore
 }
 
@@ -63,6 +66,10 @@ var guests = []guest{
 	// A bigger machine also holds more data: 1 GiB of page cache and 1 GiB of
 	// anonymous memory, the rest mostly free.
 	{name: "6g", label: "6 GiB", memoryMiB: 6144, pageCacheMiB: 1024, anonMiB: 1024, freeBytesToCreate: 15 << 30},
+	// Memory that was used and freed (issue 14): 1280 MiB filled with stale data, half
+	// text and half incompressible bytes, then freed before the usual workload, so
+	// that -d 1 dumps meet it.
+	{name: "stale", label: "2 GiB stale", memoryMiB: 2048, pageCacheMiB: 64, anonMiB: 64, staleMiB: 1280, freeBytesToCreate: 6 << 30},
 }
 
 // crashKernelMiB is the capture reservation of both guests.
@@ -75,7 +82,8 @@ const outputsFree = 4 << 30
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fl := flag.NewFlagSet("gokdump-bench", flag.ContinueOnError)
 	runs := fl.Int("runs", 3, "runs of each tool and configuration (the median is reported)")
-	which := fl.String("vmcores", "1g,6g", "vmcores to measure, smallest first: 1g, 6g")
+	which := fl.String("vmcores", "1g,stale,6g", "vmcores to measure, smallest first: 1g, stale, 6g")
+	setsFlag := fl.String("sets", "all,1worker", "groups of runs: all (gokdump on all CPUs against makedumpfile 1.7.2) and 1worker (one worker against makedumpfile 1.7.2 and 1.7.8)")
 	cacheFlag := fl.String("cache", "", "where the vmcores are kept (default .cache/bench in the repository, or $GOKDUMP_CACHE/bench)")
 	gokdumpFlag := fl.String("gokdump", "", "gokdump binary to measure (default: build ./cmd/gokdump, static)")
 	mdfFlag := fl.String("makedumpfile", "makedumpfile", "makedumpfile binary")
@@ -102,13 +110,24 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		doServe = false
 	}
 	if fl.NArg() != 0 || *runs < 1 {
-		return fmt.Errorf("usage: gokdump-bench [-runs N] [-vmcores 1g,6g] [-cache DIR] [-gokdump BIN]")
+		return fmt.Errorf("usage: gokdump-bench [-runs N] [-vmcores 1g,stale,6g] [-sets all,1worker] [-cache DIR] [-gokdump BIN]")
+	}
+	var sets bench.Sets
+	for _, s := range strings.Split(*setsFlag, ",") {
+		switch strings.TrimSpace(s) {
+		case "all":
+			sets.AllCores = true
+		case "1worker":
+			sets.OneWorker = true
+		default:
+			return fmt.Errorf("-sets: unknown set %q (have all, 1worker)", s)
+		}
 	}
 	var chosen []guest
 	for _, n := range strings.Split(*which, ",") {
 		g, ok := findGuest(n)
 		if !ok {
-			return fmt.Errorf("-vmcores: unknown vmcore %q (have 1g, 6g)", n)
+			return fmt.Errorf("-vmcores: unknown vmcore %q (have 1g, stale, 6g)", n)
 		}
 		chosen = append(chosen, g)
 	}
@@ -120,7 +139,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if doDump {
-		if err := runDump(ctx, stdout, cache, chosen, *runs, *gokdumpFlag, *mdfFlag, *kernel, *prepare); err != nil {
+		if err := runDump(ctx, stdout, cache, chosen, sets, *runs, *gokdumpFlag, *mdfFlag, *kernel, *prepare); err != nil {
 			return err
 		}
 	}
@@ -131,7 +150,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // runDump is the dump section: gokdump dump against makedumpfile on lab vmcores.
-func runDump(ctx context.Context, stdout io.Writer, cache string, chosen []guest, runs int, gokdumpFlag, mdfFlag, kernel string, prepare bool) error {
+func runDump(ctx context.Context, stdout io.Writer, cache string, chosen []guest, sets bench.Sets, runs int, gokdumpFlag, mdfFlag, kernel string, prepare bool) error {
 	mdf, err := exec.LookPath(mdfFlag)
 	if err != nil {
 		return fmt.Errorf("makedumpfile is needed (apt-get install -y makedumpfile; `make deps`): %w", err)
@@ -150,14 +169,23 @@ func runDump(ctx context.Context, stdout io.Writer, cache string, chosen []guest
 	if gokdumpFlag != "" {
 		bins.Gokdump = gokdumpFlag
 	}
-	gokdump := bins.Gokdump
+	tools := bench.Tools{Gokdump: bins.Gokdump, Makedumpfile: mdf}
+	mdf178 := "not measured"
+	if sets.OneWorker && !prepare {
+		tools.Makedumpfile178, err = sidMakedumpfile(ctx, stdout, cache)
+		if err != nil {
+			return fmt.Errorf("makedumpfile 1.7.8 (Debian unstable) for the one-worker runs: %w", err)
+		}
+		mdf178 = version(ctx, tools.Makedumpfile178[0], append(tools.Makedumpfile178[1:], "-v")...)
+	}
 
-	fmt.Fprintf(stdout, "gokdump-bench: %s, %d CPUs; gokdump %s; %s\n", time.Now().UTC().Format(time.RFC3339),
-		runtime.NumCPU(), version(ctx, gokdump, "dump", "-v"), version(ctx, mdf, "-v"))
+	fmt.Fprintf(stdout, "gokdump-bench: %s, %d CPUs; gokdump %s; %s; %s\n", time.Now().UTC().Format(time.RFC3339),
+		runtime.NumCPU(), version(ctx, tools.Gokdump, "dump", "-v"), version(ctx, mdf, "-v"), mdf178)
 	fmt.Fprintf(stdout, "load average at start: %s\n", loadAvg())
 	fmt.Fprintf(stdout, "method: vmcore read once into the page cache; %d runs per tool and configuration, round-robin; median by wall time\n"+
 		"        (makedumpfile --num-threads 2 runs once if that is over 2x its single-threaded time);\n"+
-		"        time = child's wall time + fsync of its output by the bench; peak RSS = the child's ru_maxrss\n", runs)
+		"        time = child's wall time + fsync of its output by the bench; peak RSS = the child's ru_maxrss;\n"+
+		"        one worker: gokdump --num-threads 1 with GOMAXPROCS=1, makedumpfile 1.7.2 and 1.7.8 single-threaded, compared by CPU time\n", runs)
 
 	var results []bench.Result
 	var labels []string
@@ -186,7 +214,7 @@ func runDump(ctx context.Context, stdout io.Writer, cache string, chosen []guest
 		if err := warm(vmcore); err != nil {
 			return err
 		}
-		res, err := bench.Run(ctx, bench.Jobs(label, vmcore, gokdump, mdf, outDir), runs, stdout)
+		res, err := bench.Run(ctx, bench.Jobs(label, vmcore, tools, outDir, sets), runs, stdout)
 		if err != nil {
 			return err
 		}
@@ -263,7 +291,7 @@ func ensureVmcore(ctx context.Context, stdout io.Writer, cache, kernel string, b
 		g.label, k.Release, g.memoryMiB, crashKernelMiB, filepath.Join(work, "console.log"))
 	res, err := lab.Crash(ctx, lab.Config{
 		Kernel: k, Binaries: bins, Dir: work, CPU: "max", KASLR: true,
-		MemoryMiB: g.memoryMiB, CrashKernelMiB: crashKernelMiB, PageCacheMiB: g.pageCacheMiB, AnonMiB: g.anonMiB,
+		MemoryMiB: g.memoryMiB, CrashKernelMiB: crashKernelMiB, PageCacheMiB: g.pageCacheMiB, AnonMiB: g.anonMiB, StaleMiB: g.staleMiB,
 		Timeout: 60 * time.Minute,
 	})
 	if err != nil {

@@ -180,6 +180,9 @@ func (g *labGuest) first(ctx context.Context) error {
 		return fmt.Errorf("facts: %w", err)
 	}
 	g.say("%s", plan.EventFacts)
+	if err := g.staleFill(g.plan.StaleMiB); err != nil {
+		return fmt.Errorf("workload: %w", err)
+	}
 	anon, err := g.workload()
 	if err != nil {
 		return fmt.Errorf("workload: %w", err)
