@@ -78,9 +78,15 @@ test-crash: deps
 # guest (made once into .cache/bench/, ~15 GB of disk) and prints the table and each
 # performance target as PASS or MISS; a MISS does not fail the build. BENCH_FLAGS are
 # passed on (e.g. BENCH_FLAGS="-runs 5 -vmcores 1g").
+# BENCH_RESERVATION=1 adds the reservation bisection (bench/cmd/gokdump-reservation,
+# docs/reservation.md: 1-64 GiB guests captured with shrinking crashkernel=, about
+# 45 minutes under TCG); RESERVATION_FLAGS are passed on (e.g. "-guests 1g,64g").
 BENCH_FLAGS ?=
+BENCH_RESERVATION ?=
+RESERVATION_FLAGS ?=
 bench: deps
 	$(GO) run ./bench/cmd/gokdump-bench $(BENCH_FLAGS)
+	@if [ -n "$(BENCH_RESERVATION)" ]; then $(GO) run ./bench/cmd/gokdump-reservation $(RESERVATION_FLAGS); fi
 
 fuzz:
 	@for p in $$($(GO) list ./...); do \
