@@ -121,8 +121,9 @@ func TestEstimateCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	// A 4 KiB fake kernel and tiny image: 64 + 32 MiB and change, rounded to 128 MiB.
-	for _, want := range []string{"recommended: crashkernel=128M", "currently reserved: 256 MiB: enough", "runtime        64.0 MiB"} {
+	// A 4 KiB fake kernel and tiny image: 8 + 16 + 32 MiB and change, rounded to 64 MiB.
+	for _, want := range []string{"recommended: crashkernel=64M", "currently reserved: 256 MiB: enough", "runtime         8.0 MiB",
+		"by memory size: crashkernel=1G-64G:64M,64G-256G:80M,256G-1024G:128M,1024G-:320M"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
