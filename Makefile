@@ -80,7 +80,7 @@ test-crash: deps
 # passed on (e.g. BENCH_FLAGS="-runs 5 -vmcores 1g").
 # BENCH_RESERVATION=1 adds the reservation bisection (bench/cmd/gokdump-reservation,
 # docs/reservation.md: 1-64 GiB guests captured with shrinking crashkernel=, about
-# 45 minutes under TCG); RESERVATION_FLAGS are passed on (e.g. "-guests 1g,64g").
+# 30 minutes under TCG); RESERVATION_FLAGS are passed on (e.g. "-guests 1g,64g").
 BENCH_FLAGS ?=
 BENCH_RESERVATION ?=
 RESERVATION_FLAGS ?=
