@@ -29,7 +29,7 @@ const (
 	// estimateCollector is the collector's working set: its heap (bitmap windows,
 	// compression buffers, read-ahead) and the pages of the gokdump binary it runs
 	// from, bounded whatever the size of the crashed machine: its peak RSS measured
-	// 15.7-17.0 MiB from 1 to 64 GiB.
+	// 15.7-17.3 MiB from 1 to 64 GiB.
 	estimateCollector = 16 << 20
 	// estimatePerGiB is the cost of each GiB of the crashed machine's memory: the two
 	// bitmaps of a kdump-compressed dump, 2 bits per 4 KiB page (64 KiB per GiB). The
