@@ -10,7 +10,7 @@
 // bench/cmd/gokdump-reservation), a report and never a test; nothing in the product
 // links it.
 //
-//	t := reservation.RunTrial(ctx, reservation.TrialConfig{Kernel: k, Binaries: b, MemoryMiB: 16384, CrashKernelMiB: 160, Dir: dir})
+//	t, err := reservation.RunTrial(ctx, reservation.TrialConfig{Kernel: k, Binaries: b, MemoryMiB: 16384, CrashKernelMiB: 160, Dir: dir})
 //	// t.Saved, t.Reason, t.CaptureTime, t.CaptureAvailKiB, t.PeakRSS
 //
 // A trial fails (Saved false) whatever the way: start refused to arm or could not
