@@ -79,8 +79,8 @@ test-crash: deps
 # performance target as PASS or MISS; a MISS does not fail the build. BENCH_FLAGS are
 # passed on (e.g. BENCH_FLAGS="-runs 5 -vmcores 1g").
 # BENCH_RESERVATION=1 adds the reservation bisection (bench/cmd/gokdump-reservation,
-# docs/reservation.md: 1-64 GiB guests captured with shrinking crashkernel=, about
-# 30 minutes under TCG); RESERVATION_FLAGS are passed on (e.g. "-guests 1g,64g").
+# docs/reservation.md: 1-64 GiB guests captured with shrinking crashkernel=, 10-30
+# minutes under TCG); RESERVATION_FLAGS are passed on (e.g. "-guests 1g,64g").
 BENCH_FLAGS ?=
 BENCH_RESERVATION ?=
 RESERVATION_FLAGS ?=

@@ -30,7 +30,7 @@ type Guest struct {
 // Guests are the default searches: brackets around the minimum measured for a Debian
 // 6.1 kernel and the default configuration on 2026-12-07 (112 MiB at every size,
 // docs/reservation.md), so a run takes 3-5 trials per size; a search whose bound does
-// not hold moves past it. About 30 minutes under TCG in all.
+// not hold moves past it. 12 trials, 10-30 minutes under TCG in all.
 var Guests = []Guest{
 	{Name: "1g", MemoryMiB: 1024, Fail: 88, OK: 152, Step: 8},
 	{Name: "4g", MemoryMiB: 4096, Fail: 88, OK: 152, Step: 8},
