@@ -84,9 +84,15 @@ test-crash: deps
 # build time and memory, page loads), and prints the tables and each performance target
 # as PASS or MISS; a MISS does not fail the build. BENCH_FLAGS are passed on (e.g.
 # BENCH_FLAGS="-runs 5 -vmcores 1g", "-sections serve").
+# Then the reservation bisection (bench/cmd/gokdump-reservation, docs/reservation.md:
+# 1-64 GiB guests captured with shrinking crashkernel=, 10-30 minutes under TCG);
+# BENCH_RESERVATION=0 leaves it out, RESERVATION_FLAGS are passed on (e.g. "-guests 1g,64g").
 BENCH_FLAGS ?=
+BENCH_RESERVATION ?= 1
+RESERVATION_FLAGS ?=
 bench: deps
 	$(GO) run ./bench/cmd/gokdump-bench $(BENCH_FLAGS)
+	@if [ "$(BENCH_RESERVATION)" != 0 ]; then $(GO) run ./bench/cmd/gokdump-reservation $(RESERVATION_FLAGS); fi
 
 fuzz:
 	@for p in $$($(GO) list ./...); do \

@@ -74,6 +74,7 @@ func Collect(ctx context.Context, src *vmcore.File, dst io.Writer, opts Options)
 	c.prog.finish(err == nil)
 	st.BytesWritten = out.size()
 	st.Duration = time.Since(begin)
+	st.PeakRSS = peakRSS()
 	if c.stats.UnreadableStructPages > 0 {
 		c.warn(fmt.Sprintf("%d struct pages could not be read; their pages were kept", c.stats.UnreadableStructPages))
 	}

@@ -56,9 +56,14 @@ type Stats struct {
 
 	BytesWritten int64         `json:"bytes_written"`
 	Duration     time.Duration `json:"duration_ns"`
-	Incomplete   bool          `json:"incomplete"`
-	DryRun       bool          `json:"dry_run,omitempty"`
-	Warnings     []string      `json:"warnings,omitempty"`
+	// PeakRSS is the peak resident set of the collecting process when the collection
+	// ended (getrusage ru_maxrss, bytes; 0 where the system does not say): in the
+	// capture service and in "gokdump dump" the collector is what the process does,
+	// so this is the collector's memory high-water mark.
+	PeakRSS    int64    `json:"peak_rss_bytes,omitempty"`
+	Incomplete bool     `json:"incomplete"`
+	DryRun     bool     `json:"dry_run,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"`
 }
 
 func (s *Stats) sumExcluded() {

@@ -4,7 +4,7 @@
 // distribution uses, as "gokdump crashkernel" does:
 //
 //	cur, err := crashkernel.Current("/")            // /proc/cmdline, kexec_crash_size
-//	opt := crashkernel.Recommend(est.Recommended)     // "1G-:256M"
+//	opt := crashkernel.RecommendRanges(est.For)       // "1G-16G:176M,16G-64G:208M,..."
 //	ch, err := crashkernel.Apply("/", opt, crashkernel.Exec)
 //
 // Apply writes a GRUB drop-in (/etc/default/grub.d/gokdump-crashkernel.cfg) and runs
@@ -83,15 +83,55 @@ func Option(cmdline string) string {
 // reservation would take a quarter of the memory or more.
 const MinMemory = 1 << 30
 
-// Recommend returns the crashkernel= value for a capture needing size bytes (service's
-// Estimate.Recommended), in the kernel's range form so that one command line fits
-// every memory size: "1G-:SIZE", nothing on machines below MinMemory. The size does
-// not grow with the machine's memory: the capture reads and writes the dump in
-// bounded windows (package collector) and the capture kernel runs with nr_cpus=1, so
-// only the capture kernel, its initramfs and its modules count, which Estimate measures.
+// Recommend returns the crashkernel= value for a capture needing size bytes whatever
+// the machine's memory (gokdump crashkernel --size), in the kernel's range form so
+// that one command line fits every memory size: "1G-:SIZE", nothing on machines
+// below MinMemory. RecommendRanges is the recommendation that grows with the memory.
 func Recommend(size int64) string {
 	return "1G-:" + formatSize(size)
 }
+
+// RangeBounds are the memory sizes where RecommendRanges starts a new range (the
+// first is MinMemory).
+var RangeBounds = []int64{MinMemory, 4 << 30, 16 << 30, 64 << 30, 256 << 30, 1 << 40}
+
+// openRangeMemory is the memory the last, open range of RecommendRanges is sized
+// for: machines above 1 TiB are sized as one of 4 TiB.
+const openRangeMemory = 4 << 40
+
+// RecommendRanges returns a crashkernel= value whose size follows the machine's
+// memory, from sizeAt (service's Estimate.For: the reservation a machine of mem bytes
+// needs): one range per RangeBounds step, each sized for the largest machine in it
+// (the open range above 1 TiB for a 4 TiB machine), neighbours of equal size merged,
+// e.g. "1G-16G:176M,16G-64G:192M,64G-256G:288M,...". Machines below MinMemory get
+// no reservation.
+func RecommendRanges(sizeAt func(mem int64) int64) string {
+	type rng struct{ lo, hi, size int64 } // hi 0: open
+	var rs []rng
+	for i, lo := range RangeBounds {
+		hi, at := int64(0), int64(openRangeMemory)
+		if i+1 < len(RangeBounds) {
+			hi, at = RangeBounds[i+1], RangeBounds[i+1]
+		}
+		size := roundUpMiB(sizeAt(at))
+		if n := len(rs); n > 0 && rs[n-1].size == size {
+			rs[n-1].hi = hi
+			continue
+		}
+		rs = append(rs, rng{lo, hi, size})
+	}
+	var parts []string
+	for _, r := range rs {
+		hi := ""
+		if r.hi != 0 {
+			hi = formatSize(r.hi)
+		}
+		parts = append(parts, formatSize(r.lo)+"-"+hi+":"+formatSize(r.size))
+	}
+	return strings.Join(parts, ",")
+}
+
+func roundUpMiB(n int64) int64 { return (n + 1<<20 - 1) >> 20 << 20 }
 
 // SizeFor is what the range value opt (as Recommend writes it, or any crashkernel=
 // value: "256M", "1G-4G:192M,4G-:256M") reserves on a machine with mem bytes of

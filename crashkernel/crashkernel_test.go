@@ -182,3 +182,40 @@ func TestApplyRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestRecommendRanges: one range per memory step, each sized for the largest machine
+// in it, equal neighbours merged, and every machine of 1 GiB and more gets at least
+// what it needs (SizeFor reads the option back as the kernel does).
+func TestRecommendRanges(t *testing.T) {
+	// 128 MiB and a quarter MiB per GiB, rounded up to 16 MiB.
+	need := func(mem int64) int64 {
+		n := 128<<20 + (mem>>30)*(256<<10)
+		return (n + 16<<20 - 1) >> 24 << 24
+	}
+	got := RecommendRanges(need)
+	// 4, 16 and 64 GiB all round to 144M: merged into one range.
+	want := "1G-64G:144M,64G-256G:192M,256G-1024G:384M,1024G-:1152M"
+	if got != want {
+		t.Errorf("RecommendRanges = %q, want %q", got, want)
+	}
+	if !ValidOption(got) {
+		t.Errorf("%q is not a valid option", got)
+	}
+	for _, mem := range []int64{1 << 30, 3 << 30, 64<<30 - 1, 64 << 30, 100 << 30, 1 << 40, 4 << 40} {
+		size, ok := SizeFor(got, mem)
+		if !ok || size < need(min(mem, 4<<40)) {
+			t.Errorf("%d GiB: %q reserves %d MiB (ok %v), the machine needs %d MiB", mem>>30, got, size>>20, ok, need(mem)>>20)
+		}
+	}
+	if _, ok := SizeFor(got, 512<<20); ok {
+		t.Errorf("%q reserves memory on a 512 MiB machine", got)
+	}
+	// A size that does not grow gives one range.
+	if got := RecommendRanges(func(int64) int64 { return 160 << 20 }); got != "1G-:160M" {
+		t.Errorf("flat: %q", got)
+	}
+	// Sizes are whole MiB.
+	if got := RecommendRanges(func(int64) int64 { return 100<<20 + 1 }); got != "1G-:101M" {
+		t.Errorf("rounding: %q", got)
+	}
+}

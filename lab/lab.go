@@ -79,6 +79,11 @@ type Config struct {
 	// MemoryFile, when set, backs the guest's RAM with this host file (shared), so the
 	// host can read the crashed machine's memory as it was.
 	MemoryFile string
+	// NoReserve maps the guest's RAM without reserving swap for it (QEMU's
+	// memory-backend-ram reserve=off, MAP_NORESERVE): the host's overcommit heuristic
+	// refuses a private mapping larger than its RAM, and a 64 GiB guest on a 24 GiB
+	// host is one, although the guest only ever touches a little of it.
+	NoReserve bool
 	// Timeout bounds the whole VM run; default 10 minutes.
 	Timeout time.Duration
 	// Crash is how the guest crashes: a plan crash method (plan.CrashSysrq,
@@ -284,7 +289,7 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	v := &vm{
 		kernel: cfg.Kernel.Image, initrd: initrd, cmdline: cfg.firstCmdline(),
-		cpu: cfg.CPU, memoryMiB: cfg.MemoryMiB, cpus: cfg.CPUs, memoryFile: cfg.MemoryFile,
+		cpu: cfg.CPU, memoryMiB: cfg.MemoryMiB, cpus: cfg.CPUs, memoryFile: cfg.MemoryFile, noReserve: cfg.NoReserve,
 		disks:   append(disks, cfg.ExtraDisks...),
 		net:     cfg.Net,
 		console: res.ConsoleLog,

@@ -34,6 +34,7 @@ type vm struct {
 	memoryMiB      int
 	cpus           int
 	memoryFile     string // guest RAM backed by this host file (shared) when set
+	noReserve      bool   // guest RAM mapped with MAP_NORESERVE (Config.NoReserve)
 	disks          []Disk
 	net            *Net   // a virtio NIC on QEMU's restricted user network, when set
 	console        string // file that receives the guest's serial console
@@ -94,6 +95,10 @@ func (v *vm) args() []string {
 	if v.memoryFile != "" {
 		a = append(a,
 			"-object", fmt.Sprintf("memory-backend-file,id=ram0,size=%dM,mem-path=%s,share=on", v.memoryMiB, v.memoryFile),
+			"-machine", "memory-backend=ram0")
+	} else if v.noReserve {
+		a = append(a,
+			"-object", fmt.Sprintf("memory-backend-ram,id=ram0,size=%dM,reserve=off", v.memoryMiB),
 			"-machine", "memory-backend=ram0")
 	}
 	if v.net != nil {

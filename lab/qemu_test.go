@@ -30,6 +30,11 @@ func TestVMArgs(t *testing.T) {
 		!strings.Contains(got, "-machine memory-backend=ram0") {
 		t.Errorf("memory file args missing: %s", got)
 	}
+	v.memoryFile, v.noReserve = "", true
+	got = strings.Join(v.args(), " ")
+	if !strings.Contains(got, "memory-backend-ram,id=ram0,size=1536M,reserve=off") || !strings.Contains(got, "-machine memory-backend=ram0") {
+		t.Errorf("reserve=off args missing: %s", got)
+	}
 }
 
 // TestVMNetArgs: the guest's NIC is on a restricted user network whose only way out

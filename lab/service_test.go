@@ -79,6 +79,7 @@ func runService(t *testing.T, c serviceCase) *serviceRun {
 		ExtraDisks: []Disk{{Path: disk, Serial: "gokdump-dumps"}},
 		Service:    &Service{KdumpConf: c.conf, Files: c.files},
 		Timeout:    15 * time.Minute,
+		NoReserve:  mem > 8192, // bigger than the host, touched only in part
 	})
 	if res != nil {
 		t.Logf("%s: VM ran %s; console %s", c.name, res.Elapsed.Round(time.Second), res.ConsoleLog)

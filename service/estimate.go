@@ -5,23 +5,46 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 
+	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/kexec"
 )
 
-// The fixed parts of the crashkernel= estimate.
+// The constants of the crashkernel= model, fitted to the smallest reservations at
+// which the lab's Debian 6.1 guests of 1, 4, 16 and 64 GiB were still captured with
+// the default configuration (bench/cmd/gokdump-reservation; the measurements and the
+// fit are in docs/reservation.md).
 const (
-	// estimateBase is what the capture kernel needs beyond its image and the
-	// initramfs: page tables, struct pages of the reservation, slab, per-CPU
-	// data for nr_cpus=1, the console, the device drivers' buffers.
-	estimateBase = 64 << 20
-	// estimateCollector is the collector's working set: gokdump dump's bitmap
-	// window, compression buffers and read-ahead, bounded whatever the size of the
-	// crashed machine.
-	estimateCollector = 32 << 20
+	// estimateRuntime is what the capture kernel allocates after boot beyond its image
+	// and the initramfs: slab, the drivers' and the file system's buffers, the page
+	// cache of the dump being written. It is the fitted residual: with the measured
+	// inputs of the lab's guests (kernel 63.6, initramfs 7.7, unpacked 15.6, modules
+	// 2.6 MiB) and Collector, it makes the sum meet the measured minimum (112 MiB at
+	// 1, 4 and 16 GiB). It is small because the collector's RSS counts the pages of
+	// the gokdump binary, which "unpacked" counts too.
+	estimateRuntime = 8 << 20
+	// estimateCollector is the collector's working set: its heap (bitmap windows,
+	// compression buffers, read-ahead) and the pages of the gokdump binary it runs
+	// from, bounded whatever the size of the crashed machine: its peak RSS measured
+	// 15.7-17.3 MiB from 1 to 64 GiB.
+	estimateCollector = 16 << 20
+	// estimatePerGiB is the cost of each GiB of the crashed machine's memory: the two
+	// bitmaps of a kdump-compressed dump, 2 bits per 4 KiB page (64 KiB per GiB). The
+	// capture kernel itself keeps no per-page structure of the old memory (only the
+	// ELF header's PT_LOADs, one per memory range), and the collector works in
+	// windows: a 64 GiB guest's measured minimum was a 1 GiB guest's (112 MiB, to the
+	// 8 MiB step), and the collector's peak RSS grew by less than 1.5 MiB.
+	estimatePerGiB = 64 << 10
+	// estimateMargin is the recommendation's headroom over the measured minimum (30%
+	// of it): what the lab's guests do not have and the inputs do not measure, such
+	// as more ACPI tables and PCI devices to set up, a bigger kernel log, dirty pages
+	// of a large dump under writeback.
+	estimateMargin = 32 << 20
 	// estimateRound is the granularity of the recommendation.
-	estimateRound = 32 << 20
+	estimateRound = 16 << 20
 	// compressedModuleFactor is how much larger a .ko.xz / .ko.zst / .ko.gz module
 	// is once decompressed and loaded (typical of distribution kernels).
 	compressedModuleFactor = 3
@@ -30,43 +53,83 @@ const (
 	kernelImageFactor = 4
 )
 
-// Estimate is a recommended crashkernel= size and how it was reached:
+// Estimate is a recommended crashkernel= size and how it was reached, from a model
+// of the capture's memory:
 //
-//	Total = Kernel + ImageCompressed + ImageUnpacked + Modules + Base + Collector
-//	Recommended = Total rounded up to 32 MiB
+//	Fixed       = Kernel + ImageCompressed + ImageUnpacked + Modules + Runtime + Collector + Margin
+//	Total(mem)  = Fixed + PerGiB * mem in GiB (rounded up)
+//	Recommended = Total(Memory) rounded up to 16 MiB
 //
 // Kernel is the memory the kernel needs to decompress and run (init_size of the
 // bzImage header); the compressed initramfs and its unpacked files are both in
-// memory while it is unpacked; the loaded modules are copies of their files.
+// memory while it is unpacked; the loaded modules are copies of their files. The
+// constants (Runtime, Collector, PerGiB, Margin) are measured: see
+// docs/reservation.md.
 type Estimate struct {
 	Kernel          int64
 	KernelFrom      string // how Kernel was found
 	ImageCompressed int64
 	ImageUnpacked   int64
 	Modules         int64
-	Base            int64
+	Runtime         int64
 	Collector       int64
-	Total           int64
-	Recommended     int64
+	Margin          int64
+	// PerGiB is the cost of each GiB of the crashed machine's memory; Memory the
+	// memory the estimate is for (this machine's: MemTotal and the reservation) and
+	// MemoryCost PerGiB times Memory in GiB.
+	PerGiB     int64
+	Memory     int64
+	MemoryCost int64
+	Total      int64
+	// Recommended is Total rounded up to 16 MiB.
+	Recommended int64
 	// Reserved is the current reservation (0: none).
 	Reserved int64
 }
 
-// EstimateInputs are the measured sizes an Estimate is computed from.
+// EstimateInputs are the measured sizes an Estimate is computed from, and the memory
+// of the machine it is for (bytes).
 type EstimateInputs struct {
 	Kernel, ImageCompressed, ImageUnpacked, Modules int64
+	Memory                                          int64
 }
 
-// ComputeEstimate applies the formula of Estimate.
+// ComputeEstimate applies the model of Estimate.
 func ComputeEstimate(in EstimateInputs) Estimate {
 	e := Estimate{
 		Kernel: in.Kernel, ImageCompressed: in.ImageCompressed, ImageUnpacked: in.ImageUnpacked,
-		Modules: in.Modules, Base: estimateBase, Collector: estimateCollector,
+		Modules: in.Modules, Runtime: estimateRuntime, Collector: estimateCollector, Margin: estimateMargin,
+		PerGiB: estimatePerGiB,
 	}
-	e.Total = e.Kernel + e.ImageCompressed + e.ImageUnpacked + e.Modules + e.Base + e.Collector
-	e.Recommended = (e.Total + estimateRound - 1) / estimateRound * estimateRound
+	e.setMemory(in.Memory)
 	return e
 }
+
+func (e *Estimate) setMemory(mem int64) {
+	e.Memory = mem
+	e.MemoryCost = e.PerGiB * ((mem + 1<<30 - 1) >> 30)
+	e.Total = e.fixed() + e.MemoryCost
+	e.Recommended = roundUp(e.Total, estimateRound)
+}
+
+func (e *Estimate) fixed() int64 {
+	return e.Kernel + e.ImageCompressed + e.ImageUnpacked + e.Modules + e.Runtime + e.Collector + e.Margin
+}
+
+// ComputeEstimateFrom recomputes e for its Memory (the other parts as they are).
+func ComputeEstimateFrom(e Estimate) Estimate {
+	e.setMemory(e.Memory)
+	return e
+}
+
+// For is the recommendation for a machine with mem bytes of memory and the same
+// capture kernel and initramfs.
+func (e Estimate) For(mem int64) int64 {
+	e.setMemory(mem)
+	return e.Recommended
+}
+
+func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
 
 // Crashkernel returns the recommendation as a kernel command line option.
 func (e Estimate) Crashkernel() string {
@@ -123,12 +186,36 @@ func (s *System) Estimate(opts StartOptions) (*Estimate, error) {
 		return nil, err
 	}
 	in.ImageCompressed = cw.n
+	var reserved int64
+	if st, err := kexec.ReadStateAt(s.SysRoot); err == nil {
+		reserved = st.CrashSize
+	}
+	if total, err := s.memTotal(); err == nil {
+		// The crashed machine's memory is what the kernel manages and the
+		// reservation.
+		in.Memory = total + reserved
+	}
 	e := ComputeEstimate(in)
 	e.KernelFrom = from
-	if st, err := kexec.ReadStateAt(s.SysRoot); err == nil {
-		e.Reserved = st.CrashSize
-	}
+	e.Reserved = reserved
 	return &e, nil
+}
+
+// memTotal is MemTotal of /proc/meminfo in bytes.
+func (s *System) memTotal() (int64, error) {
+	p := filepath.Join(s.ProcRoot, "meminfo")
+	data, err := smallfile.Read(p, maxSmallFile)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
+			if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil && kb > 0 {
+				return kb << 10, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("%s: no MemTotal", p)
 }
 
 type countingWriter struct{ n int64 }

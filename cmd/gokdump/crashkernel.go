@@ -23,11 +23,11 @@ func runCrashkernel(ctx context.Context, e *env, args []string) int {
 
 Shows the crashkernel= option of the running kernel (/proc/cmdline), the memory
 actually reserved (/sys/kernel/kexec_crash_size) and the machine's memory, and
-recommends a crashkernel= value: "1G-:SIZE", where SIZE is what "gokdump estimate"
-measures for the capture kernel and initramfs that "start" would load (or --size). The
-size does not grow with the machine's memory: the capture works in bounded windows and
-runs on one CPU; machines under 1 GiB get no reservation (it would take a quarter of
-their memory).
+recommends a crashkernel= value by memory range, "1G-4G:A,4G-16G:B,...", each SIZE
+what "gokdump estimate" computes for the capture kernel and initramfs that "start"
+would load and the largest machine of the range (the model grows by a fraction of a
+MiB per GiB of memory; docs/reservation.md), or "1G-:SIZE" with --size. Machines
+under 1 GiB get no reservation (it would take a quarter of their memory).
 
 With --apply the recommendation is written to the boot loader configuration for the
 next boot: on Debian and Ubuntu /etc/default/grub.d/gokdump-crashkernel.cfg (any other
@@ -69,6 +69,7 @@ chroot).`)
 		*apply = true
 	}
 	var need int64
+	var rec string
 	if *size != "" {
 		n, ok := crashkernel.SizeFor(*size, 0)
 		if !ok || n <= 0 || strings.ContainsAny(*size, ":-@,") {
@@ -76,6 +77,7 @@ chroot).`)
 			return 2
 		}
 		need = n
+		rec = crashkernel.Recommend(need)
 	} else {
 		est, err := f.sys.Estimate(f.startOptions(cfg, data))
 		if err != nil {
@@ -83,8 +85,8 @@ chroot).`)
 			return 1
 		}
 		need = est.Recommended
+		rec = crashkernel.RecommendRanges(est.For)
 	}
-	rec := crashkernel.Recommend(need)
 	w := e.stdout
 	switch {
 	case cur.Option == "":
@@ -96,7 +98,11 @@ chroot).`)
 	if cur.Memory > 0 {
 		fmt.Fprintf(w, "memory:       %s\n", mib(cur.Memory))
 	}
-	fmt.Fprintf(w, "recommended:  crashkernel=%s (%s on machines of 1 GiB and more)\n", rec, mib(need))
+	if *size != "" {
+		fmt.Fprintf(w, "recommended:  crashkernel=%s (%s on machines of 1 GiB and more)\n", rec, mib(need))
+	} else {
+		fmt.Fprintf(w, "recommended:  crashkernel=%s (%s for this machine's memory)\n", rec, mib(need))
+	}
 	if cur.Memory > 0 {
 		switch got, ok := crashkernel.SizeFor(rec, cur.Memory); {
 		case !ok:

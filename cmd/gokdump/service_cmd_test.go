@@ -121,11 +121,47 @@ func TestEstimateCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	// A 4 KiB fake kernel and tiny image: 64 + 32 MiB and change, rounded to 128 MiB.
-	for _, want := range []string{"recommended: crashkernel=128M", "currently reserved: 256 MiB: enough", "runtime        64.0 MiB"} {
+	// A 4 KiB fake kernel and tiny image: 8 + 16 + 32 MiB and change, rounded to 64 MiB.
+	for _, want := range []string{"recommended: crashkernel=64M", "currently reserved: 256 MiB: enough", "runtime         8.0 MiB",
+		"by memory size: crashkernel=1G-64G:64M,64G-256G:80M,256G-1024G:128M,1024G-:320M"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
+	}
+}
+
+// TestEstimateMemory: --memory recomputes the per-GiB part for another machine size;
+// a value that is not a size is a usage error.
+func TestEstimateMemory(t *testing.T) {
+	_, flags := fakeRoots(t, "ext4 /dev/vdz\n")
+	code, stdout, stderr := runCmd(t, append([]string{"estimate", "--memory", "1024G"}, flags...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// 56 MiB and change, and 1024 x 64 KiB: 120 MiB, rounded to 128.
+	for _, want := range []string{"memory         64.0 MiB  64 KiB per GiB of 1024 GiB", "recommended: crashkernel=128M"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if code, _, stderr := runCmd(t, append([]string{"estimate", "--memory", "1G-:5M"}, flags...)...); code != 2 || !strings.Contains(stderr, "--memory") {
+		t.Errorf("bad --memory: exit %d, %q", code, stderr)
+	}
+}
+
+// TestCrashkernelRanges: without --size, crashkernel recommends by memory range from
+// the estimate, and the estimate counts this machine's memory (MemTotal and the
+// reservation: 62.0 + 0.25 GiB, rounded up to 63 GiB).
+func TestCrashkernelRanges(t *testing.T) {
+	root, flags := fakeRoots(t, "ext4 /dev/vdz\n")
+	os.WriteFile(filepath.Join(root, "proc/meminfo"), []byte("MemTotal:       65000000 kB\nMemFree:        60000000 kB\n"), 0o644)
+	code, stdout, stderr := runCmd(t, append([]string{"estimate"}, flags...)...)
+	if code != 0 || !strings.Contains(stdout, "64 KiB per GiB of 63 GiB") {
+		t.Errorf("estimate: exit %d %q\n%s", code, stderr, stdout)
+	}
+	code, stdout, stderr = runCmd(t, append([]string{"crashkernel", "--root", root}, flags...)...)
+	if code != 0 || !strings.Contains(stdout, "recommended:  crashkernel=1G-64G:64M,64G-256G:80M,256G-1024G:128M,1024G-:320M (64 MiB for this machine's memory)") {
+		t.Errorf("crashkernel: exit %d %q\n%s", code, stderr, stdout)
 	}
 }
 
