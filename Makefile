@@ -115,6 +115,9 @@ install: build
 	install -d -m 0755 $(DESTDIR)$(UNITDIR)
 	sed 's|/usr/sbin/gokdump|$(SBINDIR)/gokdump|g' dist/gokdump.service > $(DESTDIR)$(UNITDIR)/gokdump.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/gokdump.service
+	sed 's|/usr/sbin/gokdump|$(SBINDIR)/gokdump|g' dist/gokdump-upload.service > $(DESTDIR)$(UNITDIR)/gokdump-upload.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/gokdump-upload.service
+	install -m 0644 dist/gokdump-upload.timer $(DESTDIR)$(UNITDIR)/gokdump-upload.timer
 	install -D -m 0644 dist/98-gokdump.rules $(DESTDIR)$(UDEVRULESDIR)/98-gokdump.rules
 	install -d -m 0755 $(DESTDIR)$(KERNELINSTALLDIR)
 	sed 's|^GOKDUMP=gokdump$$|GOKDUMP=$(SBINDIR)/gokdump|' dist/92-gokdump-crashkernel.install > $(DESTDIR)$(KERNELINSTALLDIR)/92-gokdump-crashkernel.install
