@@ -12,7 +12,7 @@ APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs fdisk gcc li
             openssh-server nfs-ganesha nfs-ganesha-vfs iproute2
 TEST_TIMEOUT ?= 75m
 
-.PHONY: all build deps test test-short test-race test-crash demo bench fuzz clean install package
+.PHONY: all build deps test test-short test-race test-crash demo demo-fleet bench fuzz clean install package
 
 all: build
 
@@ -65,6 +65,12 @@ test-short:
 # (debugfs) and prints `gokdump list` and `gokdump info` of the saved dump.
 demo: deps build
 	$(GO) run ./lab/cmd/labcrash -demo -service
+
+# demo-fleet is the demo with a fleet step: the saved dump goes to a local crash store
+# (.cache/demo-fleet, gokdump upload --store) and gokdump serve shows its group; it
+# prints the group page's URL (http://127.0.0.1:8137/group/<signature>).
+demo-fleet: deps build
+	$(GO) run ./lab/cmd/labcrash -demo -service -fleet .cache/demo-fleet
 
 # test-crash has the crash utility open every kind of dump gokdump writes of real lab
 # crashes (6.1 and 6.12): sys, log, bt, ps, kmem -i, held to crash's output for
