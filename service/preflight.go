@@ -150,6 +150,9 @@ func (s *System) Preflight(opts StartOptions) (*PreflightResult, error) {
 			r.Warnings = append(r.Warnings, "failure_action dump_to_rootfs: "+w)
 		}
 	}
+	if w := uploadCredentialsWarning(opts.Config); w != "" {
+		r.Warnings = append(r.Warnings, w)
+	}
 	return r, nil
 }
 

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -22,6 +23,31 @@ func TestCheckDirectivesS3(t *testing.T) {
 		err = CheckDirectives(c)
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%q: got %v, want %q", tc.text, err, tc.want)
+		}
+	}
+}
+
+func TestUploadCredentialsWarning(t *testing.T) {
+	dir := t.TempDir()
+	cred := dir + "/s3.cred"
+	parse := func() *config.Config {
+		c, err := config.Parse(strings.NewReader("s3_endpoint https://s3.example.net\ns3_bucket crashes\ns3_credentials "+cred+"\n"), "kdump.conf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if w := uploadCredentialsWarning(parse()); !strings.Contains(w, "kdump.conf:3: s3_credentials") || !strings.Contains(w, "no such file") {
+		t.Errorf("missing file: %q", w)
+	}
+	os.WriteFile(cred, []byte("access_key=a\nsecret_key=b\n"), 0o644)
+	if w := uploadCredentialsWarning(parse()); !strings.Contains(w, "mode 0644") {
+		t.Errorf("0644: %q", w)
+	}
+	os.Chmod(cred, 0o600)
+	if os.Getuid() == 0 {
+		if w := uploadCredentialsWarning(parse()); w != "" {
+			t.Errorf("0600 root file: %q", w)
 		}
 	}
 }
