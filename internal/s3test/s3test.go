@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -262,12 +263,20 @@ func (s *Server) Restart() {
 	}
 	s.cmd, s.done = cmd, make(chan struct{})
 	go func(done chan struct{}) { cmd.Wait(); close(done) }(s.done)
-	// Ready when an authenticated request is answered.
+	// Ready when an authenticated request is answered and, once the bucket exists,
+	// when an object can be written (the volume server has joined the master).
 	cl := s.client(SecretKey)
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, err := cl.ListBuckets(ctx)
+		if err == nil {
+			var ok bool
+			ok, err = cl.BucketExists(ctx, Bucket)
+			if err == nil && ok {
+				_, err = cl.PutObject(ctx, Bucket, ".s3test-ready", strings.NewReader("ok"), 2, minio.PutObjectOptions{})
+			}
+		}
 		cancel()
 		if err == nil {
 			return
@@ -278,7 +287,7 @@ func (s *Server) Restart() {
 		default:
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("s3test: S3 on port %d not ready after 60 s: %v; log: %s", p[3], err, s.tail())
+			s.t.Fatalf("s3test: S3 on port %d not ready after 90 s: %v; log: %s", p[3], err, s.tail())
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
