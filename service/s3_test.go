@@ -51,3 +51,24 @@ func TestUploadCredentialsWarning(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanLeavesCredentialsOut: with uploads configured, the capture initramfs holds
+// the kdump.conf naming the credentials file but not the file itself.
+func TestPlanLeavesCredentialsOut(t *testing.T) {
+	m := newFakeMachine(t)
+	m.write("etc/gokdump/s3.cred", "access_key=a\nsecret_key=b\n")
+	cred := m.path("etc/gokdump/s3.cred")
+	p, err := m.Plan(BuildOptions{Config: mustConfig(t, "path /var/crash\ns3_endpoint https://s3.example.net\ns3_bucket crashes\ns3_credentials "+cred),
+		Self: m.path("usr/sbin/gokdump")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range p.Files {
+		if f.Src == cred || strings.Contains(f.Dest, "s3.cred") {
+			t.Errorf("the credentials file is in the image: %+v", f)
+		}
+	}
+	if len(p.Files) == 0 {
+		t.Fatal("a plan without files")
+	}
+}
