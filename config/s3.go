@@ -179,6 +179,10 @@ func (c *Config) checkS3(p *parser) {
 	if s.Credentials == "" {
 		p.errorf(line, "s3_endpoint: s3_credentials is missing (a file of access_key= and secret_key= lines, mode 0600)")
 	}
+	if s.Capture && c.Target.Kind != TargetRootfs {
+		k, l := c.targetLine()
+		p.errorf(c.Lines["s3_capture"], "s3_capture yes: the capture writes the dump to the bucket, not to a target: remove %s (line %d)", k, l)
+	}
 	h, plain, _ := endpointHost(s.Endpoint)
 	ip := net.ParseIP(strings.Trim(h, "[]"))
 	if plain && !s.AllowHTTP && h != "localhost" && (ip == nil || !ip.IsLoopback()) {

@@ -39,6 +39,10 @@ type S3Config struct {
 	PartSize int64
 	// Timeout bounds each request's connection and response headers (0 : 30 s).
 	Timeout time.Duration
+	// DialAddr, when set, is the "ip:port" every connection goes to instead of
+	// resolving Endpoint's host (the capture kernel has no resolver: start records
+	// the address); requests still name Endpoint's host (Host header, TLS name).
+	DialAddr string
 }
 
 const (
@@ -131,6 +135,13 @@ func NewS3(cfg S3Config) (*S3, error) {
 		IdleConnTimeout:       90 * time.Second,
 		MaxIdleConnsPerHost:   4,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	if cfg.DialAddr != "" {
+		d := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
+		addr := cfg.DialAddr
+		tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		}
 	}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)

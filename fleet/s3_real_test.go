@@ -188,6 +188,37 @@ func TestS3(t *testing.T) {
 		}
 	})
 
+	t.Run("Stream", func(t *testing.T) {
+		_, data := randomFile(t, 2*fleet.MinPartSize+12345)
+		w, err := st.NewStream(ctx, "crashes/s/vmcore")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rest := data; len(rest) > 0; {
+			n := min(len(rest), 777777)
+			if _, err := w.Write(rest[:n]); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[n:]
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		if w.Size() != int64(len(data)) || w.SHA256() != hex.EncodeToString(sum[:]) || !bytes.Equal(readAll(t, st, "crashes/s/vmcore"), data) {
+			t.Error("the streamed object is not what was written")
+		}
+		a, err := st.NewStream(ctx, "crashes/s/aborted")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Write(data[:fleet.MinPartSize+1])
+		a.Abort(errors.New("the dump failed"))
+		if _, err := st.Stat(ctx, "crashes/s/aborted"); !errors.Is(err, fleet.ErrNotExist) {
+			t.Errorf("an aborted stream left an object: %v", err)
+		}
+	})
+
 	t.Run("BadPartChecksum", func(t *testing.T) {
 		core := minio.Core{Client: st.Client()}
 		id, err := core.NewMultipartUpload(ctx, s3test.Bucket, "crashes/x/vmcore", minio.PutObjectOptions{})

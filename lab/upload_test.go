@@ -2,6 +2,8 @@ package lab
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"os"
 	"path/filepath"
@@ -130,4 +132,90 @@ func TestLabUpload(t *testing.T) {
 	if err != nil || vf.Format != vmcore.FormatKdump || info.Crash == nil || info.Crash.Signature != rec.Signature() {
 		t.Errorf("the uploaded dump: %v, format %s, %+v", err, vf.Format, info.Crash)
 	}
+}
+
+// TestLabS3Capture: a guest without a dump disk, armed with s3_capture yes, crashes;
+// its capture kernel brings the network up as start recorded it and writes the crash
+// straight to a real S3 server on the host's loopback (through a guestfwd): the
+// record, the kernel log, the status and the dump, which opens with gokdump's reader.
+func TestLabS3Capture(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a QEMU guest and a real S3 server (minutes); not in -short")
+	}
+	testenv.NeedPackages(t, map[string]string{QEMU: "qemu-system-x86", "/sbin/ip": "iproute2"})
+	srv := s3test.Start(t)
+	const cred = "/etc/gokdump/s3.cred"
+	conf := "path /var/crash\ncore_collector makedumpfile -l -d 31\nfinal_action poweroff\nfailure_action poweroff\n" +
+		"s3_endpoint http://" + NetServer + ":8333\ns3_allow_http yes\ns3_bucket " + s3test.Bucket + "\ns3_prefix diskless\n" +
+		"s3_credentials " + cred + "\ns3_capture yes\n"
+	credFile := GuestFile{Path: cred, Mode: 0o600, Data: []byte("access_key=" + s3test.AccessKey + "\nsecret_key=" + s3test.SecretKey + "\n")}
+	r := runNet(t, netCase{name: "s3-capture", conf: conf, files: []GuestFile{credFile}, forwards: []Forward{{8333, srv.Port()}}})
+	r.wantConsole(t, "GOKDUMP-LAB armed", "gokdump: bringing up the network", "uploading the crash to s3://"+s3test.Bucket,
+		"collecting (flattened, to the bucket)", "gokdump: saved diskless/crashes/", "gokdump: action: poweroff")
+	if strings.Contains(r.con, s3test.SecretKey) {
+		t.Error("the console shows the secret key")
+	}
+	ctx := context.Background()
+	st, err := fleet.NewS3(srv.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var metas []string
+	st.List(ctx, fleet.CrashesPrefix("diskless"), func(oi fleet.ObjectInfo) error {
+		if strings.HasSuffix(oi.Key, "/"+fleet.MetaObject) {
+			metas = append(metas, oi.Key)
+		}
+		return nil
+	})
+	if len(metas) != 1 {
+		t.Fatalf("records in the bucket: %v, want one", metas)
+	}
+	rec, err := fleet.ReadRecord(ctx, st, metas[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := testenv.KernelPackage(t, testenv.Kernel61)
+	if rec.Dump == nil || rec.Dump.State != fleet.DumpComplete || rec.Host.KernelRelease != k.Release || rec.Signature() == "" ||
+		rec.Dmesg == nil || len(rec.Status) == 0 || !strings.Contains(string(rec.Status), `"result": "complete"`) && !strings.Contains(string(rec.Status), `"result":"complete"`) {
+		t.Errorf("record %+v status %s", rec, rec.Status)
+	}
+	if _, err := st.Stat(ctx, fleet.Key("diskless", rec.ID, fleet.StatusObject)); err != nil {
+		t.Errorf("status object: %v", err)
+	}
+	rc, err := st.Get(ctx, rec.Dump.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := filepath.Join(t.TempDir(), "vmcore")
+	f, _ := os.Create(local)
+	n, err := io.Copy(f, rc)
+	rc.Close()
+	f.Close()
+	if err != nil || n != rec.Dump.Size {
+		t.Fatalf("download: %d bytes (%v), record says %d", n, err, rec.Dump.Size)
+	}
+	if got := sha256Of(t, local); got != rec.Dump.SHA256 {
+		t.Errorf("downloaded dump sha256 %s, record says %s", got, rec.Dump.SHA256)
+	}
+	vf, err := vmcore.Open(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vf.Close()
+	info, err := crashinfo.Describe(vf, crashinfo.Options{})
+	if err != nil || vf.Format != vmcore.FormatKdump || info.Crash == nil || info.Crash.Signature != rec.Signature() ||
+		!strings.Contains(info.Crash.Panic, "sysrq") {
+		t.Errorf("the uploaded dump: %v, format %s, %+v", err, vf.Format, info.Crash)
+	}
+}
+
+func sha256Of(t *testing.T, name string) string {
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	io.Copy(h, f)
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -63,7 +63,7 @@ var captureSupport = map[string]string{
 	"dump_layout":              "",
 	"dump_dmesg":               "",
 	// Uploads (gokdump upload) run in the first kernel after the capture; arming
-	// only records them. s3_capture is the opt-in of uploading from the capture.
+	// only records them. s3_capture yes uploads from the capture kernel instead.
 	"s3_endpoint":        "",
 	"s3_allow_http":      "",
 	"s3_bucket":          "",
@@ -73,7 +73,7 @@ var captureSupport = map[string]string{
 	"s3_ca_file":         "",
 	"s3_full_dumps":      "",
 	"s3_delete_uploaded": "",
-	"s3_capture":         "", // refused below when yes
+	"s3_capture":         "", // the capture uploads (capture/s3.go); start records the way (service/s3.go)
 	// kdump-utils directives gokdump reads but does not carry out.
 	"dracut_args":       "gokdump builds its own capture initramfs without dracut, so dracut options do not apply: remove the line (a --mount target is written as a target directive such as \"ext4 UUID=...\"; modules go in extra_modules)",
 	"fence_kdump_args":  "fence_kdump (telling a cluster's fencing agent that the node is dumping) is not supported: remove it, or keep kdump-utils on cluster nodes",
@@ -100,9 +100,6 @@ func CheckDirectives(cfg *config.Config) error {
 		if why != "" {
 			errs = append(errs, &config.Error{File: cfg.File, Line: cfg.Lines[k], Msg: fmt.Sprintf("%s: %s", cfg.Describe(k), why)})
 		}
-	}
-	if cfg.S3.Capture {
-		errs = append(errs, &config.Error{File: cfg.File, Line: cfg.Lines["s3_capture"], Msg: "s3_capture yes: uploading from the capture kernel is not supported by this gokdump yet; use s3_capture no (gokdump upload sends the saved dump at the next boot)"})
 	}
 	if len(errs) > 0 {
 		return errs

@@ -8,21 +8,17 @@ import (
 	"github.com/gokdump/gokdump/config"
 )
 
-// TestCheckDirectivesS3: the upload directives arm (they act in the first kernel);
-// s3_capture yes is refused on its line, since the capture does not upload.
+// TestCheckDirectivesS3: the upload directives arm, s3_capture yes too (what it needs
+// is checked when the image is planned).
 func TestCheckDirectivesS3(t *testing.T) {
 	base := "s3_endpoint https://s3.example.net\ns3_bucket crashes\ns3_credentials /etc/gokdump/s3.cred\n"
-	for _, tc := range []struct{ text, want string }{
-		{base + "s3_capture no\n", ""},
-		{base + "s3_capture yes\n", "kdump.conf:4: s3_capture yes: uploading from the capture kernel is not supported"},
-	} {
-		c, err := config.Parse(strings.NewReader(tc.text), "kdump.conf")
+	for _, text := range []string{base + "s3_capture no\n", base + "s3_capture yes\n"} {
+		c, err := config.Parse(strings.NewReader(text), "kdump.conf")
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = CheckDirectives(c)
-		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
-			t.Errorf("%q: got %v, want %q", tc.text, err, tc.want)
+		if err := CheckDirectives(c); err != nil {
+			t.Errorf("%q: %v", text, err)
 		}
 	}
 }
@@ -70,5 +66,35 @@ func TestPlanLeavesCredentialsOut(t *testing.T) {
 	}
 	if len(p.Files) == 0 {
 		t.Fatal("a plan without files")
+	}
+}
+
+// TestPlanS3Capture: s3_capture yes puts the credentials into the image (mode 0600)
+// and records the bucket; a credentials file others can read is refused with the
+// line, as start must not arm a capture that cannot upload.
+func TestPlanS3Capture(t *testing.T) {
+	m, _, _ := networked(t)
+	m.write("etc/gokdump/s3.cred", "access_key=a\nsecret_key=b\n")
+	cred := m.path("etc/gokdump/s3.cred")
+	os.Chmod(cred, 0o600)
+	conf := "path /var/crash\ns3_endpoint http://10.0.2.100:8333\ns3_allow_http yes\ns3_bucket crashes\ns3_credentials " + cred + "\ns3_capture yes"
+	p, err := m.Plan(BuildOptions{Config: mustConfig(t, conf), Self: m.path("usr/sbin/gokdump")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, f := range p.Files {
+		if f.Src == cred {
+			found = f.Dest == S3CredentialsPath && f.Mode == 0o600
+		}
+	}
+	r := p.Info.Remote
+	if !found || r == nil || r.S3 == nil || r.S3.Bucket != "crashes" || r.S3.Port != 8333 || r.S3.Credentials != "/"+S3CredentialsPath || r.Network == nil {
+		t.Fatalf("plan: credentials in the image %v, remote %+v", found, r)
+	}
+	os.Chmod(cred, 0o644)
+	_, err = m.Plan(BuildOptions{Config: mustConfig(t, conf), Self: m.path("usr/sbin/gokdump")})
+	if err == nil || !strings.Contains(err.Error(), ":6: s3_capture yes: the capture reads s3_credentials") {
+		t.Errorf("credentials file 0644: %v", err)
 	}
 }
