@@ -19,7 +19,11 @@ import (
 // cannot seek (the capture kernel's flattened dump): it holds one part in memory
 // (PartSize bytes), sends each full part with its MD5 and SHA-256 (checked by the
 // server), retrying a part a bounded number of times, and completes the object on
-// Close, checking the completed object's ETag against the parts' MD5s.
+// Close, checking the completed object's ETag against the parts' MD5s. The size is
+// not known in advance and S3 allows MaxParts parts, so the part size doubles every
+// streamGrowEvery parts up to streamMaxPart (with 8 MiB parts: 16 GB in 8 MiB
+// parts, then 32 GB in 16 MiB parts, ...; 368 GB in all, the memory held growing
+// only for dumps that large).
 type Stream struct {
 	s        *S3
 	ctx      context.Context
@@ -60,6 +64,12 @@ func (w *Stream) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// A Stream's part size doubles every streamGrowEvery parts, up to streamMaxPart.
+const (
+	streamGrowEvery = 2000
+	streamMaxPart   = 64 << 20
+)
+
 // streamAttempts bounds the tries of one part.
 const streamAttempts = 4
 
@@ -72,6 +82,9 @@ func (w *Stream) flush() error {
 		return w.err
 	}
 	n := len(w.parts) + 1
+	if n%streamGrowEvery == 0 && cap(w.buf) < streamMaxPart {
+		defer func() { w.buf = make([]byte, 0, 2*cap(w.buf)) }()
+	}
 	md := md5.Sum(w.buf)
 	sh := sha256.Sum256(w.buf)
 	var err error
