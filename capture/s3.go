@@ -109,9 +109,23 @@ func (f *Flow) saveS3(ctx context.Context, src *vmcore.File, st *dumpdir.Status,
 	} else {
 		rec.Dmesg = obj
 	}
-	obj, derr := f.s3Dump(ctx, store, key(fleet.DumpObject), src, st)
+	full, err := sampleFull(ctx, store, t.Target, rec)
+	if err != nil {
+		return fail(err)
+	}
+	var obj fleet.Object
+	var derr error
+	if full {
+		obj, derr = f.s3Dump(ctx, store, key(fleet.DumpObject), src, st)
+	} else {
+		f.logf("signature %s already has %d dumps in the bucket: sending the record and the kernel log only", rec.Signature(), t.Target.FullDumps)
+		st.Warnings = append(st.Warnings, fmt.Sprintf("the dump was not uploaded: its signature %s already has s3_full_dumps %d dumps in the bucket", rec.Signature(), t.Target.FullDumps))
+	}
 	exit := 0
 	switch {
+	case !full:
+		st.Result, st.Error = dumpdir.Complete, ""
+		rec.Dump = &fleet.DumpState{State: fleet.DumpSampled}
 	case derr == nil:
 		st.Result, st.Error = dumpdir.Complete, ""
 		rec.Dump = &fleet.DumpState{State: fleet.DumpComplete, Object: obj}
@@ -132,10 +146,41 @@ func (f *Flow) saveS3(ctx context.Context, src *vmcore.File, st *dumpdir.Status,
 	if err := putJSON(fleet.MetaObject, rec); err != nil {
 		f.logf("warning: writing %s: %v", fleet.MetaObject, err)
 	}
-	if st.Result == dumpdir.Complete {
+	if st.Result == dumpdir.Complete && full {
 		f.logf("saved %s in %s (%d bytes) in %s", key(fleet.DumpObject), st.Target, st.DumpBytes, st.End.Sub(st.Start).Round(time.Second))
 	}
 	return st
+}
+
+// sampleFull says whether rec's dump goes to the bucket whole, as gokdump upload
+// decides it: yes without sampling or a signature, else only while the signature has
+// fewer than FullDumps markers; the marker is written when yes.
+func sampleFull(ctx context.Context, s *fleet.S3, t service.S3Target, rec *fleet.Record) (bool, error) {
+	sig := rec.Signature()
+	if t.FullDumps <= 0 || sig == "" || !fleet.ValidID(sig) {
+		return true, nil
+	}
+	prefix := fleet.SignaturePrefix(t.Prefix, sig)
+	mine := prefix + rec.ID
+	enough := errors.New("enough")
+	n, ours := 0, false
+	err := s.List(ctx, prefix, func(oi fleet.ObjectInfo) error {
+		if oi.Key == mine {
+			ours = true
+			return enough
+		}
+		if n++; n >= t.FullDumps {
+			return enough
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, enough) {
+		return false, err
+	}
+	if !ours && n >= t.FullDumps {
+		return false, nil
+	}
+	return true, put(ctx, s, mine, nil)
 }
 
 // put writes a small object, retrying (bounded) while the server cannot be reached.

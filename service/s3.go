@@ -61,6 +61,8 @@ type S3Target struct {
 	CAFile      string `json:"ca_file,omitempty"`
 	// MachineID is this machine's /etc/machine-id, for the crash's id.
 	MachineID string `json:"machine_id,omitempty"`
+	// FullDumps is s3_full_dumps: how many crashes of one signature send their dump.
+	FullDumps int `json:"full_dumps"`
 }
 
 // s3Target records what s3_capture yes needs: the way to the endpoint (its address
@@ -96,7 +98,7 @@ func (s *System) s3Target(cfg *config.Config, release string) (*RemoteTarget, []
 		return nil, nil, nil, fmt.Errorf("%s: the way to %s: %w", line, host, err)
 	}
 	t := &S3Target{Endpoint: c.Endpoint, AllowHTTP: c.AllowHTTP, Port: port, Bucket: c.Bucket, Prefix: c.Prefix, Region: c.Region,
-		Credentials: "/" + S3CredentialsPath}
+		Credentials: "/" + S3CredentialsPath, FullDumps: c.FullDumps}
 	files := []PlanFile{{Dest: S3CredentialsPath, Src: c.Credentials, Mode: 0o600}}
 	if c.CAFile != "" {
 		if _, err := os.Stat(c.CAFile); err != nil {
