@@ -148,7 +148,10 @@ func (s *S3) PutFile(ctx context.Context, key, file string, opts PutFileOptions)
 	}
 
 	stateFile := StateFile(file)
-	st, resumed := s.resumeState(ctx, stateFile, key, size, ps, sums, logf)
+	st, resumed, err := s.resumeState(ctx, stateFile, key, size, ps, sums, logf)
+	if err != nil {
+		return Object{}, err
+	}
 	if st == nil {
 		id, err := s.core.NewMultipartUpload(ctx, s.cfg.Bucket, key, minio.PutObjectOptions{UserMetadata: meta})
 		if err != nil {
@@ -241,30 +244,31 @@ func (r *sliceReader) Read(p []byte) (int, error) {
 
 // resumeState reads the state file of an earlier run. It returns the state and the
 // parts the server still has when that upload can go on; nil when there is none or it
-// cannot (it then aborts the stale upload and removes the state file).
-func (s *S3) resumeState(ctx context.Context, stateFile, key string, size, ps int64, sums fileSums, logf func(string, ...any)) (*UploadState, map[int]Part) {
+// cannot (it then aborts the stale upload and removes the state file). A server that
+// cannot be reached is an error: the state stays for the next try.
+func (s *S3) resumeState(ctx context.Context, stateFile, key string, size, ps int64, sums fileSums, logf func(string, ...any)) (*UploadState, map[int]Part, error) {
 	b, err := os.ReadFile(stateFile)
 	if err != nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var st UploadState
 	if err := json.Unmarshal(b, &st); err != nil || st.UploadID == "" {
 		logf("%s: unreadable upload state, starting over", stateFile)
 		os.Remove(stateFile)
-		return nil, nil
+		return nil, nil, nil
 	}
 	if st.Bucket != s.cfg.Bucket || st.Key != key {
 		// Another store's upload: not ours to abort.
 		logf("%s: upload state is for s3://%s/%s, starting over", stateFile, st.Bucket, st.Key)
 		os.Remove(stateFile)
-		return nil, nil
+		return nil, nil, nil
 	}
 	if st.SHA256 != sums.sha256 || st.Size != size || st.PartSize != ps {
 		logf("%s: the file changed since upload %s began (sha256 %s, now %s): %v; aborting the stale upload and starting over",
 			stateFile, st.UploadID, short(st.SHA256), short(sums.sha256), ErrChecksum)
 		s.abort(ctx, key, st.UploadID, logf)
 		os.Remove(stateFile)
-		return nil, nil
+		return nil, nil, nil
 	}
 	have := map[int]Part{}
 	marker := 0
@@ -274,10 +278,13 @@ func (s *S3) resumeState(ctx context.Context, stateFile, key string, size, ps in
 			if minio.ToErrorResponse(err).Code == "NoSuchUpload" {
 				logf("%s: upload %s is gone from the server, starting over", stateFile, st.UploadID)
 				os.Remove(stateFile)
-				return nil, nil
+				return nil, nil, nil
+			}
+			if Unreachable(err) {
+				return nil, nil, s.wrap(key, err)
 			}
 			logf("%s: listing the parts of upload %s: %v; starting over", stateFile, st.UploadID, err)
-			return nil, nil
+			return nil, nil, nil
 		}
 		for _, p := range res.ObjectParts {
 			have[p.PartNumber] = Part{Number: p.PartNumber, Size: p.Size, MD5: strings.Trim(p.ETag, `"`)}
@@ -294,7 +301,7 @@ func (s *S3) resumeState(ctx context.Context, stateFile, key string, size, ps in
 		}
 	}
 	logf("resuming upload %s of %s: %d of %d parts already stored", st.UploadID, key, kept, len(sums.md5s))
-	return &st, have
+	return &st, have, nil
 }
 
 func (s *S3) abort(ctx context.Context, key, id string, logf func(string, ...any)) {
