@@ -14,7 +14,7 @@ APT_PKGS := qemu-system-x86 cpio makedumpfile kexec-tools e2fsprogs fdisk gcc li
             openssh-server nfs-ganesha nfs-ganesha-vfs iproute2 crash udev chromium
 TEST_TIMEOUT ?= 75m
 
-.PHONY: all build deps test test-short test-race test-crash demo bench fuzz clean install package
+.PHONY: all build deps test test-short test-race test-crash demo demo-fleet bench fuzz clean install package
 
 all: build
 
@@ -70,6 +70,12 @@ test-short:
 # (debugfs) and prints `gokdump list` and `gokdump info` of the saved dump.
 demo: deps build
 	$(GO) run ./lab/cmd/labcrash -demo -service
+
+# demo-fleet is the demo with a fleet step: the saved dump goes to a local crash store
+# (.cache/demo-fleet, gokdump upload --store) and gokdump serve shows its group; it
+# prints the group page's URL (http://127.0.0.1:8137/group/<signature>).
+demo-fleet: deps build
+	$(GO) run ./lab/cmd/labcrash -demo -service -fleet .cache/demo-fleet
 
 # test-crash has the crash utility open every kind of dump gokdump writes of real lab
 # crashes (6.1 and 6.12): sys, log, bt, ps, kmem -i, held to crash's output for
@@ -130,6 +136,9 @@ install: build
 	install -d -m 0755 $(DESTDIR)$(UNITDIR)
 	sed 's|/usr/sbin/gokdump|$(SBINDIR)/gokdump|g' dist/gokdump.service > $(DESTDIR)$(UNITDIR)/gokdump.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/gokdump.service
+	sed 's|/usr/sbin/gokdump|$(SBINDIR)/gokdump|g' dist/gokdump-upload.service > $(DESTDIR)$(UNITDIR)/gokdump-upload.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/gokdump-upload.service
+	install -m 0644 dist/gokdump-upload.timer $(DESTDIR)$(UNITDIR)/gokdump-upload.timer
 	install -D -m 0644 dist/98-gokdump.rules $(DESTDIR)$(UDEVRULESDIR)/98-gokdump.rules
 	install -d -m 0755 $(DESTDIR)$(KERNELINSTALLDIR)
 	sed 's|^GOKDUMP=gokdump$$|GOKDUMP=$(SBINDIR)/gokdump|' dist/92-gokdump-crashkernel.install > $(DESTDIR)$(KERNELINSTALLDIR)/92-gokdump-crashkernel.install

@@ -93,6 +93,8 @@ type Flow struct {
 	Raw RawTarget
 	// Remote is a target reached over a connection (ssh) instead of Target.
 	Remote RemoteTarget
+	// S3 is the bucket of s3_capture yes: the crash goes there instead of Target.
+	S3 *S3Target
 	// Network brings up the way to a network target (netconf.Up) before the
 	// target is reached, bounded by Timeouts.Target; nil for local targets.
 	Network func(ctx context.Context) error
@@ -163,6 +165,10 @@ func (f *Flow) Run(ctx context.Context) (*dumpdir.Status, error) {
 			// A raw partition that cannot be opened or written is the target's
 			// fault; an incomplete raw dump is kept there for the next boot.
 			if st = f.saveRaw(ctx, src, st); st.Result == dumpdir.Failed {
+				fault = errors.New(st.Error)
+			}
+		case f.S3 != nil:
+			if st = f.saveS3(ctx, src, st, failed); st.Result == dumpdir.Failed && fault == nil {
 				fault = errors.New(st.Error)
 			}
 		case f.Remote != nil && f.TargetErr == nil:

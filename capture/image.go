@@ -63,6 +63,9 @@ func (f *Flow) wireRemote(r *service.RemoteTarget) {
 		return err
 	}
 	switch {
+	case cfg.S3.Capture && r.S3 != nil:
+		f.Target, f.TargetErr = nil, nil
+		f.S3 = &S3Target{Target: *r.S3, Addr: r.Network.Addr}
 	case cfg.Target.Kind == config.TargetSSH && r.SSH != nil:
 		var keys []string
 		for _, k := range r.SSH.HostKeys {

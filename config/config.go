@@ -187,6 +187,9 @@ type Config struct {
 	// defaults file), the variable each directive came from, for messages.
 	Origin map[string]string
 
+	// S3 is gokdump's upload extension: the s3_* directives (config/s3.go).
+	S3 S3
+
 	// Lines maps each directive present to the line it is on.
 	Lines map[string]int
 }
@@ -226,6 +229,7 @@ func Default() *Config {
 		FinalAction:   ActionReboot,
 		// kdump-utils' default: yes.
 		AutoResetCrashkernel: true,
+		S3:                   S3{FullDumps: DefaultS3FullDumps},
 		Lines:                map[string]int{},
 	}
 }
@@ -607,6 +611,7 @@ func (c *Config) checkCombinations(p *parser) {
 	if c.FailureAction == ActionDumpToRootfs && c.Target.Kind == TargetRootfs && c.Lines["failure_action"] != 0 {
 		p.errorf(c.Lines["failure_action"], "failure_action dump_to_rootfs: the dump already goes to the root file system (no target is given)")
 	}
+	c.checkS3(p)
 }
 
 // targetLine returns the target directive present and its line (0 when none).
@@ -942,6 +947,7 @@ func (c *Config) Format(w io.Writer) error {
 	if c.NoDmesg {
 		put("dump_dmesg", "0")
 	}
+	c.formatS3(put)
 	keys := make([]string, 0, len(c.Unsupported))
 	for k := range c.Unsupported {
 		keys = append(keys, k)

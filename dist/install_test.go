@@ -67,6 +67,8 @@ func TestMakeInstall(t *testing.T) {
 	for name, mode := range map[string]os.FileMode{
 		"opt/gk/sbin/gokdump":                                     0o755,
 		"lib/systemd/system/gokdump.service":                      0o644,
+		"lib/systemd/system/gokdump-upload.service":               0o644,
+		"lib/systemd/system/gokdump-upload.timer":                 0o644,
 		"lib/udev/rules.d/98-gokdump.rules":                       0o644,
 		"etc/kdump.conf":                                          0o644,
 		"usr/lib/kernel/install.d/92-gokdump-crashkernel.install": 0o755,
@@ -84,6 +86,10 @@ func TestMakeInstall(t *testing.T) {
 	unit, _ := os.ReadFile(filepath.Join(dest, "lib/systemd/system/gokdump.service"))
 	if !strings.Contains(string(unit), "ExecStart=/opt/gk/sbin/gokdump start\n") || !strings.Contains(string(unit), "ExecStop=/opt/gk/sbin/gokdump stop\n") {
 		t.Errorf("installed unit does not run the installed binary:\n%s", unit)
+	}
+	up, _ := os.ReadFile(filepath.Join(dest, "lib/systemd/system/gokdump-upload.service"))
+	if !strings.Contains(string(up), "ExecStart=/opt/gk/sbin/gokdump upload --quiet\n") {
+		t.Errorf("installed upload unit does not run the installed binary:\n%s", up)
 	}
 	hook, _ := os.ReadFile(filepath.Join(dest, "usr/lib/kernel/install.d/92-gokdump-crashkernel.install"))
 	if !strings.Contains(string(hook), "\nGOKDUMP=/opt/gk/sbin/gokdump\n") {
@@ -112,7 +118,7 @@ func TestMakeInstall(t *testing.T) {
 		}
 		return nil
 	})
-	if len(got) != 8 {
+	if len(got) != 10 {
 		t.Errorf("installed files: %q", got)
 	}
 	for _, n := range []string{"makedumpfile", "vmcore-dmesg"} {
@@ -192,5 +198,37 @@ func TestMakeInstallDebian(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dest, "etc/kdump.conf")); err == nil || !strings.Contains(string(out), "gokdump reads Debian's") {
 		t.Errorf("kdump.conf installed beside kdump-tools' settings (%v):\n%s", err, out)
+	}
+}
+
+// TestUploadUnits: the upload service runs gokdump upload after gokdump.service with
+// the network up; the timer runs it again; systemd accepts both.
+func TestUploadUnits(t *testing.T) {
+	svc, err := os.ReadFile("gokdump-upload.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Type=oneshot\n", "ExecStart=/usr/sbin/gokdump upload --quiet\n",
+		"After=gokdump.service network-online.target\n", "Wants=network-online.target\n", "WantedBy=multi-user.target\n"} {
+		if !strings.Contains(string(svc), want) {
+			t.Errorf("gokdump-upload.service lacks %q", want)
+		}
+	}
+	timer, err := os.ReadFile("gokdump-upload.timer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"OnUnitInactiveSec=", "WantedBy=timers.target\n"} {
+		if !strings.Contains(string(timer), want) {
+			t.Errorf("gokdump-upload.timer lacks %q", want)
+		}
+	}
+	if sa, err := exec.LookPath("systemd-analyze"); err == nil {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "gokdump-upload.service"), []byte(strings.ReplaceAll(string(svc), "/usr/sbin/gokdump", "/bin/true")), 0o644)
+		os.WriteFile(filepath.Join(dir, "gokdump-upload.timer"), timer, 0o644)
+		if out, err := exec.Command(sa, "verify", filepath.Join(dir, "gokdump-upload.service"), filepath.Join(dir, "gokdump-upload.timer")).CombinedOutput(); err != nil {
+			t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+		}
 	}
 }

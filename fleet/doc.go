@@ -15,4 +15,11 @@
 //
 // <id> is "<UTC crash time as 20060102T150405Z>-<first 12 hex digits of machine-id>"
 // (IDFor), so a crash has one id wherever it is uploaded from.
+//
+// Stores: Dir (a local directory) and S3 (a bucket through minio-go, NewS3), whose
+// PutFile uploads a large file resumably (a 0600 state file beside it, parts checked
+// by MD5 and SHA-256, the whole object's ETag checked at completion) and whose
+// Stream uploads in order with one part in memory (the capture kernel's dump).
+// Credentials is the key file of kdump.conf's s3_credentials (LoadCredentials
+// refuses one others can read or root does not own).
 package fleet

@@ -46,6 +46,8 @@ func run(t *testing.T, name string, args ...string) string {
 var files = map[string]string{
 	"./usr/sbin/gokdump":                                        "-rwxr-xr-x root/root",
 	"./lib/systemd/system/gokdump.service":                      "-rw-r--r-- root/root",
+	"./lib/systemd/system/gokdump-upload.service":               "-rw-r--r-- root/root",
+	"./lib/systemd/system/gokdump-upload.timer":                 "-rw-r--r-- root/root",
 	"./lib/udev/rules.d/98-gokdump.rules":                       "-rw-r--r-- root/root",
 	"./etc/kdump.conf":                                          "-rw-r--r-- root/root",
 	"./usr/lib/kernel/install.d/92-gokdump-crashkernel.install": "-rwxr-xr-x root/root",

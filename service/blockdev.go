@@ -67,6 +67,9 @@ func (s *System) dumpDevice(cfg *config.Config) (DumpDevice, error) {
 	case config.TargetSSH, config.TargetNFS:
 		return DumpDevice{}, nil // no device: the image records RemoteTarget instead
 	case config.TargetRootfs:
+		if cfg.S3.Capture {
+			return DumpDevice{}, nil // the dump goes to the bucket (RemoteTarget.S3)
+		}
 		return s.rootfsDevice(cfg.Path)
 	case config.TargetRaw:
 		return s.rawDevice(cfg)

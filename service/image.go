@@ -161,7 +161,7 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 	if dev.FSType != "" {
 		names = append(names, fsModule(dev.FSType))
 	}
-	remote := cfg.Target.Kind == config.TargetSSH || cfg.Target.Kind == config.TargetNFS
+	remote := cfg.Target.Kind == config.TargetSSH || cfg.Target.Kind == config.TargetNFS || cfg.S3.Capture
 	if remote {
 		r, mods, files, err := s.remoteTarget(cfg, p.Release)
 		if err != nil {

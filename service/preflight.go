@@ -62,6 +62,18 @@ var captureSupport = map[string]string{
 	"kdump_kernelver":          "",
 	"dump_layout":              "",
 	"dump_dmesg":               "",
+	// Uploads (gokdump upload) run in the first kernel after the capture; arming
+	// only records them. s3_capture yes uploads from the capture kernel instead.
+	"s3_endpoint":        "",
+	"s3_allow_http":      "",
+	"s3_bucket":          "",
+	"s3_prefix":          "",
+	"s3_region":          "",
+	"s3_credentials":     "",
+	"s3_ca_file":         "",
+	"s3_full_dumps":      "",
+	"s3_delete_uploaded": "",
+	"s3_capture":         "", // the capture uploads (capture/s3.go); start records the way (service/s3.go)
 	// kdump-utils directives gokdump reads but does not carry out.
 	"dracut_args":       "gokdump builds its own capture initramfs without dracut, so dracut options do not apply: remove the line (a --mount target is written as a target directive such as \"ext4 UUID=...\"; modules go in extra_modules)",
 	"fence_kdump_args":  "fence_kdump (telling a cluster's fencing agent that the node is dumping) is not supported: remove it, or keep kdump-utils on cluster nodes",
@@ -134,6 +146,9 @@ func (s *System) Preflight(opts StartOptions) (*PreflightResult, error) {
 		if w := s.roomWarning(opts.Config, *root); w != "" {
 			r.Warnings = append(r.Warnings, "failure_action dump_to_rootfs: "+w)
 		}
+	}
+	if w := uploadCredentialsWarning(opts.Config); w != "" {
+		r.Warnings = append(r.Warnings, w)
 	}
 	return r, nil
 }

@@ -27,6 +27,7 @@ type RemoteTarget struct {
 	Network *netconf.Config `json:"network"`
 	SSH     *SSHTarget      `json:"ssh,omitempty"`
 	NFS     *NFSTarget      `json:"nfs,omitempty"`
+	S3      *S3Target       `json:"s3,omitempty"` // s3_capture yes (service/s3.go)
 }
 
 // SSHTarget is the ssh target as recorded.
@@ -58,6 +59,8 @@ func (r *RemoteTarget) String() string {
 		if r.SSH.Port != 0 {
 			s += fmt.Sprintf(" port %d", r.SSH.Port)
 		}
+	case r.S3 != nil:
+		s = "s3://" + r.S3.Bucket + " at " + r.S3.Endpoint
 	case r.NFS != nil:
 		s = "nfs " + target.NFSSource(r.Network.Server, r.NFS.Export) + " (" + r.NFS.FSType
 		if r.NFS.Options != "" {
@@ -74,6 +77,9 @@ var nfsModules = map[string][]string{"nfs4": {"nfsv4"}, "nfs": {"nfsv3"}}
 // remoteTarget records the way to an ssh or nfs server: the network, the modules
 // it needs (names), the files to copy into the image.
 func (s *System) remoteTarget(cfg *config.Config, release string) (*RemoteTarget, []string, []PlanFile, error) {
+	if cfg.S3.Capture {
+		return s.s3Target(cfg, release)
+	}
 	t := cfg.Target
 	line := fmt.Sprintf("%s:%d", cfg.File, t.Line)
 	o := s.Net

@@ -59,6 +59,8 @@ func run(ctx context.Context, args []string) error {
 	timeout := fs.Duration("timeout", 10*time.Minute, "kill the VM after this long")
 	crash := fs.String("crash", plan.CrashSysrq, "how the guest crashes: "+plan.CrashSysrq+" or "+plan.CrashInitExit)
 	service := fs.Bool("service", false, "run the kdump service (kdump.conf, gokdump start, capture to an ext4 disk)")
+	fleetDir := fs.String("fleet", "", "with -service: upload the saved dump to the local crash store `DIR` (gokdump upload --store) and show its group in gokdump serve")
+	fleetPort := fs.Int("fleet-port", 8137, "with -fleet: the loopback port gokdump serve listens on")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -94,7 +96,7 @@ func run(ctx context.Context, args []string) error {
 		return runService(ctx, lab.Config{
 			Kernel: k, Binaries: bins, Dir: *out,
 			CPU: *cpu, KASLR: *kaslr, MemoryMiB: *mem, CPUs: *cpus, Timeout: *timeout,
-		}, *demo)
+		}, *demo, *fleetDir, *fleetPort)
 	}
 	res, err := lab.Crash(ctx, lab.Config{
 		Kernel: k, Binaries: bins, Dir: *out,
@@ -140,7 +142,7 @@ failure_action poweroff
 
 // runService runs the kdump service demo: crash, then list the saved dumps and run
 // "gokdump info" on the newest.
-func runService(ctx context.Context, cfg lab.Config, demo bool) error {
+func runService(ctx context.Context, cfg lab.Config, demo bool, fleetDir string, fleetPort int) error {
 	disk := filepath.Join(cfg.Dir, "dumps.img")
 	if err := lab.MakeExt4(ctx, disk, 512, "gokdump-dumps"); err != nil {
 		return err
@@ -190,6 +192,9 @@ func runService(ctx context.Context, cfg lab.Config, demo bool) error {
 		if err := show("info", last.File); err != nil {
 			return fmt.Errorf("gokdump info: %w", err)
 		}
+	}
+	if fleetDir != "" {
+		return fleetStep(ctx, cfg.Gokdump, crashDir, fleetDir, fleetPort, show)
 	}
 	return nil
 }

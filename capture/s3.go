@@ -1,0 +1,267 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gokdump/gokdump/collector"
+	"github.com/gokdump/gokdump/crashinfo"
+	"github.com/gokdump/gokdump/dumpdir"
+	"github.com/gokdump/gokdump/fleet"
+	"github.com/gokdump/gokdump/mm"
+	"github.com/gokdump/gokdump/printk"
+	"github.com/gokdump/gokdump/service"
+	"github.com/gokdump/gokdump/vmcore"
+)
+
+// S3Target is the bucket of s3_capture yes, as start recorded it: the capture writes
+// the crash there in the fleet layout (package fleet) instead of to a disk.
+type S3Target struct {
+	Target service.S3Target
+	Addr   string // the endpoint's address, resolved at start
+	// PartSize is the multipart part size: the memory the upload holds (0 : 8 MiB).
+	PartSize int64
+}
+
+func (t *S3Target) store() (*fleet.S3, error) {
+	cred, err := fleet.LoadCredentials(t.Target.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	ps := t.PartSize
+	if ps == 0 {
+		ps = 8 << 20
+	}
+	return fleet.NewS3(fleet.S3Config{
+		Endpoint: t.Target.Endpoint, AllowHTTP: t.Target.AllowHTTP, Bucket: t.Target.Bucket, Region: t.Target.Region,
+		Credentials: cred, CAFile: t.Target.CAFile, PartSize: ps,
+		DialAddr: joinHostPort(t.Addr, t.Target.Port),
+	})
+}
+
+func joinHostPort(addr string, port int) string {
+	if strings.Contains(addr, ":") {
+		return "[" + addr + "]:" + strconv.Itoa(port)
+	}
+	return addr + ":" + strconv.Itoa(port)
+}
+
+// saveS3 writes the crash to the bucket in the order gokdump upload uses:
+// crashes/<id>/meta.json (state uploading), gokdump-status.json (capture in
+// progress), vmcore-dmesg.txt, the dump (the kdump-compressed dump in its flattened
+// form, which is written in order: a multipart upload holding one part in memory),
+// gokdump-status.json and meta.json again, complete with the dump's size and SHA-256.
+// Nothing is written to a disk.
+func (f *Flow) saveS3(ctx context.Context, src *vmcore.File, st *dumpdir.Status, fail func(error) *dumpdir.Status) *dumpdir.Status {
+	t := f.S3
+	store, err := t.store()
+	if err != nil {
+		return fail(err)
+	}
+	st.Target = store.String()
+	if msg := f.preHooks(ctx, st); msg != "" {
+		st.Result, st.Error = dumpdir.Skipped, msg
+		st.End, st.Action = f.Now().UTC(), string(f.actionFor(st, false))
+		return st
+	}
+	crashTime := st.CrashTime
+	if crashTime.IsZero() {
+		crashTime = st.Start
+	}
+	id := fleet.IDFor(crashTime, t.Target.MachineID)
+	key := func(name string) string { return fleet.Key(t.Target.Prefix, id, name) }
+	st.Dir = "s3://" + t.Target.Bucket + "/" + key("")
+	f.logf("uploading the crash to %s as %s", st.Target, key(""))
+	rec := &fleet.Record{Schema: fleet.Schema, ID: id,
+		Host: fleet.Host{Hostname: st.Host, MachineID: t.Target.MachineID, KernelRelease: st.KernelRelease},
+		Dump: &fleet.DumpState{State: fleet.DumpUploading, Object: fleet.Object{Key: key(fleet.DumpObject)}}}
+	if info, err := crashinfo.Describe(src, crashinfo.Options{}); err == nil {
+		rec.Info = info
+		rec.Host.BuildID = info.Kernel.BuildID
+	} else {
+		st.Warnings = append(st.Warnings, "the dump's report: "+err.Error())
+	}
+	putJSON := func(name string, v any) error {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		return put(ctx, store, key(name), append(b, '\n'))
+	}
+	rec.Uploaded = f.Now().UTC()
+	if err := putJSON(fleet.MetaObject, rec); err != nil {
+		return fail(err)
+	}
+	st.Result, st.Error = dumpdir.Incomplete, "capture in progress"
+	if err := putJSON(fleet.StatusObject, st); err != nil {
+		return fail(err)
+	}
+	if obj, err := f.s3Dmesg(ctx, store, key(fleet.DmesgObject), src, st); err != nil {
+		st.Warnings = append(st.Warnings, "kernel log: "+err.Error())
+		f.logf("warning: saving %s: %v", dumpdir.DmesgFile, err)
+	} else {
+		rec.Dmesg = obj
+	}
+	full, err := sampleFull(ctx, store, t.Target, rec)
+	if err != nil {
+		return fail(err)
+	}
+	var obj fleet.Object
+	var derr error
+	if full {
+		obj, derr = f.s3Dump(ctx, store, key(fleet.DumpObject), src, st)
+	} else {
+		f.logf("signature %s already has %d dumps in the bucket: sending the record and the kernel log only", rec.Signature(), t.Target.FullDumps)
+		st.Warnings = append(st.Warnings, fmt.Sprintf("the dump was not uploaded: its signature %s already has s3_full_dumps %d dumps in the bucket", rec.Signature(), t.Target.FullDumps))
+	}
+	exit := 0
+	switch {
+	case !full:
+		st.Result, st.Error = dumpdir.Complete, ""
+		rec.Dump = &fleet.DumpState{State: fleet.DumpSampled}
+	case derr == nil:
+		st.Result, st.Error = dumpdir.Complete, ""
+		rec.Dump = &fleet.DumpState{State: fleet.DumpComplete, Object: obj}
+	default:
+		st.Result, st.Error, exit = dumpdir.Failed, derr.Error(), 1
+		st.Dump = ""
+		rec.Dump = &fleet.DumpState{State: fleet.DumpMissing}
+		f.logf("uploading the dump failed: %v", derr)
+	}
+	f.postHook(ctx, st, exit)
+	st.End = f.Now().UTC()
+	st.Action = string(f.actionFor(st, st.Result == dumpdir.Failed))
+	if err := putJSON(fleet.StatusObject, st); err != nil {
+		f.logf("warning: writing %s: %v", fleet.StatusObject, err)
+	}
+	rec.Status, _ = json.Marshal(st)
+	rec.Uploaded = f.Now().UTC()
+	if err := putJSON(fleet.MetaObject, rec); err != nil {
+		f.logf("warning: writing %s: %v", fleet.MetaObject, err)
+	}
+	if st.Result == dumpdir.Complete && full {
+		f.logf("saved %s in %s (%d bytes) in %s", key(fleet.DumpObject), st.Target, st.DumpBytes, st.End.Sub(st.Start).Round(time.Second))
+	}
+	return st
+}
+
+// sampleFull says whether rec's dump goes to the bucket whole, as gokdump upload
+// decides it: yes without sampling or a signature, else only while the signature has
+// fewer than FullDumps markers; the marker is written when yes.
+func sampleFull(ctx context.Context, s *fleet.S3, t service.S3Target, rec *fleet.Record) (bool, error) {
+	sig := rec.Signature()
+	if t.FullDumps <= 0 || sig == "" || !fleet.ValidID(sig) {
+		return true, nil
+	}
+	prefix := fleet.SignaturePrefix(t.Prefix, sig)
+	mine := prefix + rec.ID
+	enough := errors.New("enough")
+	n, ours := 0, false
+	err := s.List(ctx, prefix, func(oi fleet.ObjectInfo) error {
+		if oi.Key == mine {
+			ours = true
+			return enough
+		}
+		if n++; n >= t.FullDumps {
+			return enough
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, enough) {
+		return false, err
+	}
+	if !ours && n >= t.FullDumps {
+		return false, nil
+	}
+	return true, put(ctx, s, mine, nil)
+}
+
+// put writes a small object, retrying (bounded) while the server cannot be reached.
+func put(ctx context.Context, s *fleet.S3, key string, b []byte) error {
+	wait := time.Second
+	var err error
+	for i := range 4 {
+		if err = s.Put(ctx, key, bytes.NewReader(b), int64(len(b))); err == nil || !fleet.Unreachable(err) || i == 3 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+	return err
+}
+
+func (f *Flow) s3Dmesg(ctx context.Context, s *fleet.S3, key string, src *vmcore.File, st *dumpdir.Status) (*fleet.Object, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.Timeouts.Dmesg)
+	defer cancel()
+	log, err := printk.ReadFile(src)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	pw := &panicWriter{}
+	if err := log.WriteText(io.MultiWriter(&limitedBuffer{&buf, maxRemoteLog}, pw)); err != nil {
+		return nil, err
+	}
+	st.PanicLine = pw.found
+	if err := put(ctx, s, key, buf.Bytes()); err != nil {
+		return nil, err
+	}
+	st.Dmesg = dumpdir.DmesgFile
+	if st.PanicLine != "" {
+		f.logf("%s", st.PanicLine)
+	}
+	return &fleet.Object{Key: key, Size: int64(buf.Len())}, nil
+}
+
+// s3Dump streams the flattened kdump-compressed dump to key.
+func (f *Flow) s3Dump(ctx context.Context, s *fleet.S3, key string, src *vmcore.File, st *dumpdir.Status) (fleet.Object, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.Timeouts.Dump)
+	defer cancel()
+	opts := f.Collector.Options
+	opts.Progress = &progressLines{w: f.Console, every: 10 * time.Second, now: f.Now}
+	opts.Warn = func(msg string) {
+		st.Warnings = append(st.Warnings, msg)
+		f.logf("warning: %s", msg)
+	}
+	levels := f.Collector.Levels
+	if len(levels) == 0 {
+		levels = []mm.DumpLevel{0}
+	}
+	opts.DumpLevel = levels[0]
+	opts.Flattened = true
+	w, err := s.NewStream(ctx, key)
+	if err != nil {
+		return fleet.Object{}, err
+	}
+	st.Dump = fleet.DumpObject
+	f.logf("collecting (flattened, to the bucket): dump level %d, %s", opts.DumpLevel, strings.Join(f.Collector.Args, " "))
+	stats, err := collector.Collect(ctx, src, w, opts)
+	if err != nil {
+		w.Abort(err)
+		if errors.Is(err, collector.ErrIncomplete) {
+			err = fmt.Errorf("%w (an incomplete dump is not kept in the bucket)", err)
+		}
+		return fleet.Object{}, err
+	}
+	if err := w.Close(); err != nil {
+		return fleet.Object{}, err
+	}
+	if stats != nil {
+		c := *stats
+		c.Warnings = nil
+		st.Collector, _ = json.Marshal(&c)
+	}
+	st.DumpBytes = w.Size()
+	return fleet.Object{Key: key, Size: w.Size(), SHA256: w.SHA256()}, nil
+}

@@ -1,0 +1,100 @@
+package capture
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gokdump/gokdump/dumpdir"
+	"github.com/gokdump/gokdump/fleet"
+	"github.com/gokdump/gokdump/internal/s3test"
+	"github.com/gokdump/gokdump/service"
+	"github.com/gokdump/gokdump/vmcore"
+)
+
+// TestSaveS3: s3_capture yes writes the crash to a real S3 server in the fleet
+// layout, nothing to a disk: the record (complete, with the dump's size and
+// SHA-256), the kernel log, the status and the flattened dump, which opens with
+// gokdump's reader; with s3_full_dumps 2 the third crash of the signature sends its
+// record and log only.
+func TestSaveS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real S3 server (SeaweedFS); not in -short")
+	}
+	srv := s3test.Start(t)
+	cred := filepath.Join(t.TempDir(), "s3.cred")
+	if err := os.WriteFile(cred, []byte("access_key="+s3test.AccessKey+"\nsecret_key="+s3test.SecretKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := fleet.NewS3(srv.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var states []string
+	for _, mid := range []string{"aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"} {
+		tf := newTestFlow(t, "path /var/crash\nfinal_action poweroff\n")
+		tf.Target = nil
+		tf.S3 = &S3Target{Target: service.S3Target{Endpoint: srv.Endpoint(), Port: srv.Port(), Bucket: s3test.Bucket, Prefix: "cap",
+			Credentials: cred, MachineID: mid, FullDumps: 2}, Addr: "127.0.0.1", PartSize: fleet.MinPartSize}
+		status := tf.run(t)
+		if status.Result != dumpdir.Complete || status.Action != "poweroff" {
+			t.Fatalf("status %+v", status)
+		}
+		if ents, _ := os.ReadDir(tf.base); len(ents) != 0 {
+			t.Errorf("the capture wrote to the disk: %v", ents)
+		}
+		var metas []string
+		st.List(ctx, fleet.CrashesPrefix("cap"), func(oi fleet.ObjectInfo) error {
+			if strings.HasSuffix(oi.Key, mid+"/"+fleet.MetaObject) {
+				metas = append(metas, oi.Key)
+			}
+			return nil
+		})
+		if len(metas) != 1 {
+			t.Fatalf("records of %s: %v", mid, metas)
+		}
+		rec, err := fleet.ReadRecord(ctx, st, metas[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, rec.Dump.State)
+		var rs dumpdir.Status
+		json.Unmarshal(rec.Status, &rs)
+		if rec.Dmesg == nil || rec.Signature() == "" || rs.Result != dumpdir.Complete {
+			t.Errorf("record %+v status %s", rec, rec.Status)
+		}
+		if _, err := st.Stat(ctx, fleet.Key("cap", rec.ID, fleet.StatusObject)); err != nil {
+			t.Error(err)
+		}
+		if rec.Dump.State != fleet.DumpComplete {
+			continue
+		}
+		rc, err := st.Get(ctx, rec.Dump.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		local := filepath.Join(t.TempDir(), "vmcore")
+		f, _ := os.Create(local)
+		n, _ := f.ReadFrom(rc)
+		rc.Close()
+		f.Close()
+		if n != rec.Dump.Size || rec.Dump.SHA256 == "" {
+			t.Errorf("downloaded %d bytes, record %+v", n, rec.Dump)
+		}
+		vf, err := vmcore.Open(local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vf.Format != vmcore.FormatKdump || vf.Kdump.DumpLevel() != 31 {
+			t.Errorf("uploaded dump: %s level %d", vf.Format, vf.Kdump.DumpLevel())
+		}
+		vf.Close()
+	}
+	if strings.Join(states, " ") != "complete complete sampled" {
+		t.Errorf("dump states %v, want complete complete sampled", states)
+	}
+}

@@ -1,0 +1,342 @@
+package fleet
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+)
+
+// FileUploader is a Store that can upload a large local file resumably. Callers fall
+// back to Put for stores without it.
+type FileUploader interface {
+	PutFile(ctx context.Context, key, file string, opts PutFileOptions) (Object, error)
+}
+
+// PutFileOptions tune PutFile.
+type PutFileOptions struct {
+	// Logf reports progress and decisions (resumed parts, a stale upload aborted).
+	Logf func(format string, args ...any)
+	// AfterPart is called after each part is stored (tests interrupt uploads here).
+	AfterPart func(part, parts int)
+}
+
+// UploadState is the state file PutFile keeps beside the file being uploaded
+// (<file>.upload, mode 0600), so that a run after an interruption resumes the
+// multipart upload instead of restarting it.
+type UploadState struct {
+	Version  int    `json:"version"`
+	Bucket   string `json:"bucket"`
+	Key      string `json:"key"`
+	UploadID string `json:"upload_id"`
+	Size     int64  `json:"size"`
+	PartSize int64  `json:"part_size"`
+	SHA256   string `json:"sha256"` // of the whole file when the upload began
+	Parts    []Part `json:"parts"`  // parts stored so far (the server's list is checked)
+}
+
+// Part is one stored part of a multipart upload.
+type Part struct {
+	Number int    `json:"n"`
+	Size   int64  `json:"size"`
+	MD5    string `json:"md5"` // hex: the part's ETag
+}
+
+// StateFile is where PutFile keeps the state of file's upload.
+func StateFile(file string) string { return file + ".upload" }
+
+// ShaMetaKey is the user metadata PutFile stores the whole file's SHA-256 under.
+const ShaMetaKey = "Gokdump-Sha256"
+
+// ErrChecksum is wrapped by PutFile's errors when the stored object's checksum is
+// not the local file's.
+var ErrChecksum = errors.New("checksum mismatch")
+
+// fileSums is one pass over the file: its SHA-256 and each part's MD5.
+type fileSums struct {
+	sha256 string
+	md5s   [][]byte
+}
+
+func sumFile(f *os.File, size, partSize int64) (fileSums, error) {
+	var fs fileSums
+	whole := sha256.New()
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < size; off += partSize {
+		n := min(partSize, size-off)
+		h := md5.New()
+		if _, err := io.CopyBuffer(io.MultiWriter(h, whole), io.NewSectionReader(f, off, n), buf); err != nil {
+			return fs, err
+		}
+		fs.md5s = append(fs.md5s, h.Sum(nil))
+	}
+	fs.sha256 = hex.EncodeToString(whole.Sum(nil))
+	return fs, nil
+}
+
+// multipartETag is the ETag S3 gives an object completed from parts of these MD5s.
+func multipartETag(md5s [][]byte) string {
+	h := md5.New()
+	for _, m := range md5s {
+		h.Write(m)
+	}
+	return fmt.Sprintf("%x-%d", h.Sum(nil), len(md5s))
+}
+
+// PutFile uploads file to key as a multipart upload of cfg.PartSize parts, each sent
+// with its MD5 (Content-MD5) and SHA-256 (the signed payload hash), which the server
+// checks. Its state file lets a later call resume after an interruption: the parts
+// the server lists (ListObjectParts) whose ETag is the local part's MD5 are kept.
+// When the file changed since the upload began (its SHA-256 differs), the stale
+// upload is aborted and the upload restarts. At completion the object's ETag must be
+// the one the local parts' MD5s give, and its size the file's; else the object is
+// removed and ErrChecksum returned. The object carries the file's SHA-256 as user
+// metadata (ShaMetaKey). A file of one part is put whole, with the same checks.
+func (s *S3) PutFile(ctx context.Context, key, file string, opts PutFileOptions) (Object, error) {
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return Object{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Object{}, err
+	}
+	size, ps := fi.Size(), s.cfg.PartSize
+	for size > ps*MaxParts {
+		ps *= 2
+	}
+	sums, err := sumFile(f, size, ps)
+	if err != nil {
+		return Object{}, fmt.Errorf("%s: %w", file, err)
+	}
+	obj := Object{Key: key, Size: size, SHA256: sums.sha256}
+	meta := map[string]string{ShaMetaKey: sums.sha256}
+	if len(sums.md5s) <= 1 {
+		sha, md := sha256.New(), md5.New()
+		_, err := io.Copy(io.MultiWriter(sha, md), io.NewSectionReader(f, 0, size))
+		if err != nil {
+			return Object{}, fmt.Errorf("%s: %w", file, err)
+		}
+		if hex.EncodeToString(sha.Sum(nil)) != sums.sha256 {
+			return Object{}, fmt.Errorf("%s: changed while being uploaded", file)
+		}
+		info, err := s.core.PutObject(ctx, s.cfg.Bucket, key, io.NewSectionReader(f, 0, size), size,
+			base64.StdEncoding.EncodeToString(md.Sum(nil)), sums.sha256, minio.PutObjectOptions{UserMetadata: meta})
+		if err != nil {
+			return Object{}, s.wrap(key, err)
+		}
+		if got, want := strings.Trim(info.ETag, `"`), hex.EncodeToString(md.Sum(nil)); got != want {
+			_ = s.Delete(ctx, key)
+			return Object{}, fmt.Errorf("%s: %s: ETag %s, want %s: %w", s, key, got, want, ErrChecksum)
+		}
+		return obj, nil
+	}
+
+	stateFile := StateFile(file)
+	st, resumed, err := s.resumeState(ctx, stateFile, key, size, ps, sums, logf)
+	if err != nil {
+		return Object{}, err
+	}
+	if st == nil {
+		id, err := s.core.NewMultipartUpload(ctx, s.cfg.Bucket, key, minio.PutObjectOptions{UserMetadata: meta})
+		if err != nil {
+			return Object{}, s.wrap(key, err)
+		}
+		st = &UploadState{Version: 1, Bucket: s.cfg.Bucket, Key: key, UploadID: id, Size: size, PartSize: ps, SHA256: sums.sha256}
+		if err := writeState(stateFile, st); err != nil {
+			return Object{}, err
+		}
+	}
+	parts := len(sums.md5s)
+	buf := make([]byte, min(ps, size))
+	var complete []minio.CompletePart
+	st.Parts = st.Parts[:0]
+	for i := range parts {
+		n := i + 1
+		off := int64(i) * ps
+		plen := min(ps, size-off)
+		want := hex.EncodeToString(sums.md5s[i])
+		if p, ok := resumed[n]; ok && p.Size == plen && p.MD5 == want {
+			complete = append(complete, minio.CompletePart{PartNumber: n, ETag: want})
+			st.Parts = append(st.Parts, p)
+			continue
+		}
+		b := buf[:plen]
+		if _, err := f.ReadAt(b, off); err != nil {
+			return Object{}, fmt.Errorf("%s: %w", file, err)
+		}
+		md := md5.Sum(b)
+		if hex.EncodeToString(md[:]) != want {
+			return Object{}, fmt.Errorf("%s: changed while being uploaded (part %d)", file, n)
+		}
+		sh := sha256.Sum256(b)
+		p, err := s.core.PutObjectPart(ctx, s.cfg.Bucket, key, st.UploadID, n, bytesReader(b), plen, minio.PutObjectPartOptions{
+			Md5Base64: base64.StdEncoding.EncodeToString(md[:]),
+			Sha256Hex: hex.EncodeToString(sh[:]),
+		})
+		if err != nil {
+			return Object{}, s.wrap(key, fmt.Errorf("part %d of %d: %w", n, parts, err))
+		}
+		if got := strings.Trim(p.ETag, `"`); got != want {
+			return Object{}, fmt.Errorf("%s: %s: part %d: ETag %s, want %s: %w", s, key, n, got, want, ErrChecksum)
+		}
+		complete = append(complete, minio.CompletePart{PartNumber: n, ETag: want})
+		st.Parts = append(st.Parts, Part{Number: n, Size: plen, MD5: want})
+		if err := writeState(stateFile, st); err != nil {
+			return Object{}, err
+		}
+		if opts.AfterPart != nil {
+			opts.AfterPart(n, parts)
+		}
+	}
+	info, err := s.core.CompleteMultipartUpload(ctx, s.cfg.Bucket, key, st.UploadID, complete, minio.PutObjectOptions{})
+	if err != nil {
+		return Object{}, s.wrap(key, fmt.Errorf("completing upload: %w", err))
+	}
+	got, want := strings.Trim(info.ETag, `"`), multipartETag(sums.md5s)
+	if got != want {
+		_ = s.Delete(ctx, key)
+		os.Remove(stateFile)
+		return Object{}, fmt.Errorf("%s: %s: completed object's ETag %s, want %s (from the local parts): %w", s, key, got, want, ErrChecksum)
+	}
+	oi, umeta, err := s.StatMeta(ctx, key)
+	if err != nil {
+		return Object{}, err
+	}
+	if oi.Size != size || umeta[ShaMetaKey] != "" && umeta[ShaMetaKey] != sums.sha256 {
+		_ = s.Delete(ctx, key)
+		os.Remove(stateFile)
+		return Object{}, fmt.Errorf("%s: %s: stored object has size %d and sha256 %q, want %d and %s: %w", s, key, oi.Size, umeta[ShaMetaKey], size, sums.sha256, ErrChecksum)
+	}
+	if err := os.Remove(stateFile); err != nil && !os.IsNotExist(err) {
+		return obj, err
+	}
+	return obj, nil
+}
+
+func bytesReader(b []byte) io.Reader { return &sliceReader{b: b} }
+
+type sliceReader struct{ b []byte }
+
+func (r *sliceReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// resumeState reads the state file of an earlier run. It returns the state and the
+// parts the server still has when that upload can go on; nil when there is none or it
+// cannot (it then aborts the stale upload and removes the state file). A server that
+// cannot be reached is an error: the state stays for the next try.
+func (s *S3) resumeState(ctx context.Context, stateFile, key string, size, ps int64, sums fileSums, logf func(string, ...any)) (*UploadState, map[int]Part, error) {
+	b, err := os.ReadFile(stateFile)
+	if err != nil {
+		return nil, nil, nil
+	}
+	var st UploadState
+	if err := json.Unmarshal(b, &st); err != nil || st.UploadID == "" {
+		logf("%s: unreadable upload state, starting over", stateFile)
+		os.Remove(stateFile)
+		return nil, nil, nil
+	}
+	if st.Bucket != s.cfg.Bucket || st.Key != key {
+		// Another store's upload: not ours to abort.
+		logf("%s: upload state is for s3://%s/%s, starting over", stateFile, st.Bucket, st.Key)
+		os.Remove(stateFile)
+		return nil, nil, nil
+	}
+	if st.SHA256 != sums.sha256 || st.Size != size || st.PartSize != ps {
+		logf("%s: the file changed since upload %s began (sha256 %s, now %s): %v; aborting the stale upload and starting over",
+			stateFile, st.UploadID, short(st.SHA256), short(sums.sha256), ErrChecksum)
+		s.abort(ctx, key, st.UploadID, logf)
+		os.Remove(stateFile)
+		return nil, nil, nil
+	}
+	have := map[int]Part{}
+	marker := 0
+	for range MaxParts/1000 + 1 {
+		res, err := s.core.ListObjectParts(ctx, s.cfg.Bucket, key, st.UploadID, marker, 1000)
+		if err != nil {
+			if minio.ToErrorResponse(err).Code == "NoSuchUpload" {
+				logf("%s: upload %s is gone from the server, starting over", stateFile, st.UploadID)
+				os.Remove(stateFile)
+				return nil, nil, nil
+			}
+			if Unreachable(err) {
+				return nil, nil, s.wrap(key, err)
+			}
+			logf("%s: listing the parts of upload %s: %v; starting over", stateFile, st.UploadID, err)
+			return nil, nil, nil
+		}
+		for _, p := range res.ObjectParts {
+			have[p.PartNumber] = Part{Number: p.PartNumber, Size: p.Size, MD5: strings.Trim(p.ETag, `"`)}
+		}
+		if !res.IsTruncated || res.NextPartNumberMarker <= marker {
+			break
+		}
+		marker = res.NextPartNumberMarker
+	}
+	kept := 0
+	for n, p := range have {
+		if n >= 1 && n <= len(sums.md5s) && p.MD5 == hex.EncodeToString(sums.md5s[n-1]) {
+			kept++
+		}
+	}
+	logf("resuming upload %s of %s: %d of %d parts already stored", st.UploadID, key, kept, len(sums.md5s))
+	return &st, have, nil
+}
+
+func (s *S3) abort(ctx context.Context, key, id string, logf func(string, ...any)) {
+	if err := s.core.AbortMultipartUpload(ctx, s.cfg.Bucket, key, id); err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
+		logf("aborting upload %s of %s: %v", id, key, err)
+	}
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// writeState writes st to name atomically, mode 0600.
+func writeState(name string, st *UploadState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(name), ".upload-state-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}

@@ -1,0 +1,130 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/gokdump/gokdump/config"
+	"github.com/gokdump/gokdump/fleet"
+	"github.com/gokdump/gokdump/kmod"
+	"github.com/gokdump/gokdump/netconf"
+)
+
+// uploadCredentialsWarning says, for config check and start, what gokdump upload
+// will refuse about the s3_credentials file (missing, readable by others, not root's).
+// It does not stop arming: the capture does not need the file.
+func uploadCredentialsWarning(cfg *config.Config) string {
+	name := cfg.S3.Credentials
+	if !cfg.S3.Enabled() || name == "" {
+		return ""
+	}
+	at := fmt.Sprintf("%s:%d: s3_credentials", cfg.File, cfg.Lines["s3_credentials"])
+	fi, err := os.Lstat(name)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%s: %v: gokdump upload cannot send dumps until it exists", at, err)
+	case !fi.Mode().IsRegular():
+		return fmt.Sprintf("%s: %s is not a regular file: gokdump upload will refuse it", at, name)
+	case fi.Mode().Perm()&0o077 != 0:
+		return fmt.Sprintf("%s: %s has mode %04o: gokdump upload refuses a credentials file others can read (chmod 600 %s)", at, name, fi.Mode().Perm(), name)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
+		return fmt.Sprintf("%s: %s is owned by uid %d: gokdump upload refuses a credentials file root does not own", at, name, st.Uid)
+	}
+	return ""
+}
+
+// S3CredentialsPath and S3CAPath are where s3_capture yes puts the credentials file
+// and the CA file in the capture initramfs.
+const (
+	S3CredentialsPath = "etc/gokdump/s3.cred"
+	S3CAPath          = "etc/gokdump/s3-ca.pem"
+)
+
+// S3Target is the bucket the capture kernel writes to (s3_capture yes), as recorded
+// at start; the address of its endpoint is in RemoteTarget.Network.
+type S3Target struct {
+	Endpoint  string `json:"endpoint"` // as kdump.conf gives it
+	AllowHTTP bool   `json:"allow_http,omitempty"`
+	Port      int    `json:"port"` // the endpoint's port (443 or 80 when it names none)
+	Bucket    string `json:"bucket"`
+	Prefix    string `json:"prefix,omitempty"`
+	Region    string `json:"region,omitempty"`
+	// Credentials and CAFile are the files' paths in the image ("/etc/...").
+	Credentials string `json:"credentials"`
+	CAFile      string `json:"ca_file,omitempty"`
+	// MachineID is this machine's /etc/machine-id, for the crash's id.
+	MachineID string `json:"machine_id,omitempty"`
+	// FullDumps is s3_full_dumps: how many crashes of one signature send their dump.
+	FullDumps int `json:"full_dumps"`
+}
+
+// s3Target records what s3_capture yes needs: the way to the endpoint (its address
+// resolved now), the credentials (checked as gokdump upload checks them) and the CA
+// file, copied into the image.
+func (s *System) s3Target(cfg *config.Config, release string) (*RemoteTarget, []string, []PlanFile, error) {
+	c := cfg.S3
+	line := fmt.Sprintf("%s:%d: s3_capture yes", cfg.File, cfg.Lines["s3_capture"])
+	hostport, secure, err := fleet.ParseEndpoint(c.Endpoint, c.AllowHTTP)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s:%d: s3_endpoint: %w", cfg.File, cfg.Lines["s3_endpoint"], err)
+	}
+	host, port := hostport, 443
+	if !secure {
+		port = 80
+	}
+	if h, p, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+		if port, err = strconv.Atoi(p); err != nil {
+			return nil, nil, nil, fmt.Errorf("%s:%d: s3_endpoint: bad port %q", cfg.File, cfg.Lines["s3_endpoint"], p)
+		}
+	}
+	if _, err := fleet.LoadCredentials(c.Credentials); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: the capture reads s3_credentials: %w", line, err)
+	}
+	o := s.Net
+	o.DHCP = o.DHCP || cfg.DHCP
+	if o.SysRoot == "" {
+		o.SysRoot = s.SysRoot
+	}
+	nc, err := netconf.Describe(context.Background(), strings.Trim(host, "[]"), o)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: the way to %s: %w", line, host, err)
+	}
+	t := &S3Target{Endpoint: c.Endpoint, AllowHTTP: c.AllowHTTP, Port: port, Bucket: c.Bucket, Prefix: c.Prefix, Region: c.Region,
+		Credentials: "/" + S3CredentialsPath, FullDumps: c.FullDumps}
+	files := []PlanFile{{Dest: S3CredentialsPath, Src: c.Credentials, Mode: 0o600}}
+	if c.CAFile != "" {
+		if _, err := os.Stat(c.CAFile); err != nil {
+			return nil, nil, nil, fmt.Errorf("%s:%d: s3_ca_file: %w", cfg.File, cfg.Lines["s3_ca_file"], err)
+		}
+		t.CAFile = "/" + S3CAPath
+		files = append(files, PlanFile{Dest: S3CAPath, Src: c.CAFile, Mode: 0o644})
+	}
+	if b, err := os.ReadFile(filepath.Join(s.etcRoot(), "machine-id")); err == nil {
+		t.MachineID = strings.TrimSpace(string(b))
+	}
+	mods := append([]string(nil), nc.Modules...)
+	if running, err := s.Release(); err == nil && running != release {
+		for _, d := range netconf.BuiltinDrivers(o.SysRoot, nc.Interface) {
+			if _, err := kmod.Resolve(s.ModuleDir(release), kmod.Normalize(d)); err == nil {
+				mods = append(mods, kmod.Normalize(d))
+			}
+		}
+	}
+	return &RemoteTarget{Network: nc, S3: t}, mods, files, nil
+}
+
+// etcRoot is /etc, or etc beside ProcRoot for a test's fake machine.
+func (s *System) etcRoot() string {
+	if s.ProcRoot != "" && s.ProcRoot != "/proc" {
+		return filepath.Join(filepath.Dir(s.ProcRoot), "etc")
+	}
+	return "/etc"
+}
