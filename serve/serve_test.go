@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/gokdump/gokdump/internal/s3test"
 	"io"
 	"net"
 	"net/http"
@@ -386,8 +387,26 @@ func TestPaging(t *testing.T) {
 // TestTwoInstances: two servers over one store, each with its own index kept current
 // by polling, both see a crash added later and both drop a crash deleted; a record
 // rewritten with another signature moves to that group.
-func TestTwoInstances(t *testing.T) {
-	st := fleet.Dir{Root: t.TempDir()}
+func TestTwoInstances(t *testing.T) { twoInstances(t, fleet.Dir{Root: t.TempDir()}) }
+
+// TestTwoInstancesS3: the same against a real S3 server (SeaweedFS on 127.0.0.1)
+// through the S3 store gokdump upload writes: two servers with no state of their own
+// over one bucket.
+func TestTwoInstancesS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real S3 server (SeaweedFS); not in -short")
+	}
+	srv := s3test.Start(t)
+	st, err := fleet.NewS3(srv.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	twoInstances(t, st)
+}
+
+// twoInstances runs two polling servers over st and checks both see a crash added, one
+// moved to another group and one deleted.
+func twoInstances(t *testing.T, st fleet.Store) {
 	shape := fleetgen.DefaultShape
 	shape.Signatures = 3
 	for i := range 5 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gokdump/gokdump/fleet"
 	"github.com/gokdump/gokdump/serve"
+	"github.com/gokdump/gokdump/upload"
 )
 
 // The "serve" command is the fleet's crash page (package serve).
@@ -22,9 +23,22 @@ func init() {
 }
 
 // storeFromConfig opens the store kdump.conf's s3_* directives name (prefix is their
-// s3_prefix), for "gokdump serve" without --store. The S3 store sets it; it is nil in
-// a build without one, and serve then needs --store.
-var storeFromConfig func(ctx context.Context, configFile string) (st fleet.Store, prefix string, err error)
+// s3_prefix), for "gokdump serve" without --store: the bucket "gokdump upload" fills.
+// A variable so tests can stand in for it.
+var storeFromConfig = func(ctx context.Context, configFile string) (fleet.Store, string, error) {
+	cfg, err := loadConfig(configFile, true)
+	if err != nil {
+		return nil, "", err
+	}
+	st, err := upload.StoreOf(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	if st == nil {
+		return nil, "", fmt.Errorf("%s names no S3 store (s3_endpoint, s3_bucket): give --store DIR or --config FILE", configFile)
+	}
+	return st, cfg.S3.Prefix, nil
+}
 
 func runServe(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "serve", `[--store DIR | --config FILE] [--listen ADDR] [--poll DURATION]
@@ -70,13 +84,11 @@ It listens on loopback only unless --allow-remote is given: it has no authentica
 			return fail("--store %s: not a directory", *storeDir)
 		}
 		st = fleet.Dir{Root: *storeDir}
-	case storeFromConfig != nil:
+	default:
 		var err error
 		if st, prefix, err = storeFromConfig(ctx, configPath(*file)); err != nil {
 			return fail("%v", err)
 		}
-	default:
-		return fail("--store DIR is needed: this gokdump has no S3 store")
 	}
 	logger := log.New(e.stderr, "", log.LstdFlags)
 	ix := serve.NewIndex(st, serve.Options{Prefix: prefix, Poll: *poll, Logf: logger.Printf})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,14 @@ import (
 
 func TestServeRefuses(t *testing.T) {
 	dir := t.TempDir()
+	noS3 := dir + "/plain.conf"
+	os.WriteFile(noS3, []byte("path /var/crash\n"), 0o600)
+	// A credentials file others can read: serve refuses it as upload does.
+	cred := dir + "/cred"
+	os.WriteFile(cred, []byte("access_key=a\nsecret_key=b\n"), 0o644)
+	os.Chmod(cred, 0o644)
+	badCred := dir + "/s3.conf"
+	os.WriteFile(badCred, []byte("s3_endpoint http://127.0.0.1:9/\ns3_bucket crashes\ns3_credentials "+cred+"\n"), 0o600)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -21,6 +30,8 @@ func TestServeRefuses(t *testing.T) {
 		{[]string{"serve", "--store", dir, "--listen", ":8080"}, "every address is not a loopback address"},
 		{[]string{"serve", "--store", dir + "/missing"}, "--store:"},
 		{[]string{"serve", "--store", dir, "--poll", "1ms"}, "at least 1s"},
+		{[]string{"serve", "--config", noS3}, "names no S3 store"},
+		{[]string{"serve", "--config", badCred}, "s3_credentials"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), append([]string{"gokdump"}, c.args...), &out, &errb); code == 0 || !strings.Contains(errb.String(), c.want) {
