@@ -183,6 +183,11 @@ func (c *Config) checkS3(p *parser) {
 		k, l := c.targetLine()
 		p.errorf(c.Lines["s3_capture"], "s3_capture yes: the capture writes the dump to the bucket, not to a target: remove %s (line %d)", k, l)
 	}
+	if !s.Capture && (c.Target.Kind == TargetSSH || c.Target.Kind == TargetNFS) {
+		// gokdump upload sends the dumps saved on this machine; these are on the server.
+		k, l := c.targetLine()
+		p.errorf(line, "s3_endpoint: gokdump upload sends the dumps saved on this machine, but %s (line %d) saves them on a server: run gokdump upload --dir there, or use s3_capture yes instead of %s", k, l, k)
+	}
 	h, plain, _ := endpointHost(s.Endpoint)
 	ip := net.ParseIP(strings.Trim(h, "[]"))
 	if plain && !s.AllowHTTP && h != "localhost" && (ip == nil || !ip.IsLoopback()) {

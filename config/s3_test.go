@@ -46,6 +46,8 @@ func TestS3DirectiveErrors(t *testing.T) {
 		{"s3_endpoint x\ns3_bucket abc\ns3_credentials /c\ns3_full_dumps -1\n", "k:4: s3_full_dumps: want how many"},
 		{"s3_endpoint x\ns3_bucket abc\ns3_credentials /c\ns3_prefix a/../b\n", "k:4: s3_prefix: want a key prefix"},
 		{"s3_endpoint x\ns3_bucket abc\ns3_credentials /c\ns3_capture maybe\n", "k:4: s3_capture: want yes or no"},
+		{"ssh kdump@10.0.0.1\ns3_endpoint x\ns3_bucket abc\ns3_credentials /c\n", "k:2: s3_endpoint: gokdump upload sends the dumps saved on this machine, but ssh (line 1)"},
+		{"nfs 10.0.0.1:/e\ns3_endpoint x\ns3_bucket abc\ns3_credentials /c\n", "but nfs (line 1) saves them on a server"},
 	} {
 		_, err := Parse(strings.NewReader(tc.text), "k")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
