@@ -692,16 +692,7 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, names
 	}
 	out := onTarget(w)
 	st.Dump = names.DumpIncomplete
-	opts := f.Collector.Options
-	opts.Progress = &progressLines{w: f.Console, every: 10 * time.Second, now: f.Now}
-	warn := opts.Warn
-	opts.Warn = func(msg string) {
-		st.Warnings = append(st.Warnings, msg)
-		f.logf("warning: %s", msg)
-		if warn != nil {
-			warn(msg)
-		}
-	}
+	opts := f.collectorOptions(st)
 	err = f.collect(ctx, src, out, opts, st, func() error { return out.Truncate(0) })
 	if serr := out.Sync(); err == nil && serr != nil {
 		err = fmt.Errorf("syncing %s: %w", tmp, serr)
@@ -730,14 +721,35 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, names
 	return nil
 }
 
+// collectorOptions are core_collector's options with progress lines on the console
+// and each warning logged and kept in st (and passed to a Warn already set).
+func (f *Flow) collectorOptions(st *dumpdir.Status) collector.Options {
+	opts := f.Collector.Options
+	opts.Progress = &progressLines{w: f.Console, every: 10 * time.Second, now: f.Now}
+	warn := opts.Warn
+	opts.Warn = func(msg string) {
+		st.Warnings = append(st.Warnings, msg)
+		f.logf("warning: %s", msg)
+		if warn != nil {
+			warn(msg)
+		}
+	}
+	return opts
+}
+
+// levels are core_collector's dump levels, in the order to try them (0 when none).
+func (f *Flow) levels() []mm.DumpLevel {
+	if len(f.Collector.Levels) == 0 {
+		return []mm.DumpLevel{0}
+	}
+	return f.Collector.Levels
+}
+
 // collect runs the collector into out at each of core_collector's dump levels in
 // turn while one does not fit, starting the output again with restart, as
 // makedumpfile does, and keeps the last try's statistics in st.
 func (f *Flow) collect(ctx context.Context, src *vmcore.File, out io.Writer, opts collector.Options, st *dumpdir.Status, restart func() error) error {
-	levels := f.Collector.Levels
-	if len(levels) == 0 {
-		levels = []mm.DumpLevel{0}
-	}
+	levels := f.levels()
 	var stats *collector.Stats
 	var err error
 	for i, level := range levels {

@@ -92,12 +92,7 @@ func (f *Flow) saveRaw(ctx context.Context, src *vmcore.File, st *dumpdir.Status
 func (f *Flow) collectRaw(ctx context.Context, src *vmcore.File, w *rawdump.Writer, st *dumpdir.Status) error {
 	ctx, cancel := context.WithTimeout(ctx, f.Timeouts.Dump)
 	defer cancel()
-	opts := f.Collector.Options
+	opts := f.collectorOptions(st)
 	opts.Flattened = true
-	opts.Progress = &progressLines{w: f.Console, every: 10 * time.Second, now: f.Now}
-	opts.Warn = func(msg string) {
-		st.Warnings = append(st.Warnings, msg)
-		f.logf("warning: %s", msg)
-	}
 	return f.collect(ctx, src, w, opts, st, func() error { w.Reset(); return nil })
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/gokdump/gokdump/collector"
 	"github.com/gokdump/gokdump/dumpdir"
-	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/printk"
 	"github.com/gokdump/gokdump/target"
 	"github.com/gokdump/gokdump/vmcore"
@@ -213,17 +212,8 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 func (f *Flow) remoteDump(ctx context.Context, rd RemoteDir, src *vmcore.File, st *dumpdir.Status) error {
 	ctx, cancel := context.WithTimeout(ctx, f.Timeouts.Dump)
 	defer cancel()
-	opts := f.Collector.Options
-	opts.Progress = &progressLines{w: f.Console, every: 10 * time.Second, now: f.Now}
-	opts.Warn = func(msg string) {
-		st.Warnings = append(st.Warnings, msg)
-		f.logf("warning: %s", msg)
-	}
-	levels := f.Collector.Levels
-	if len(levels) == 0 {
-		levels = []mm.DumpLevel{0}
-	}
-	opts.DumpLevel = levels[0]
+	opts := f.collectorOptions(st)
+	opts.DumpLevel = f.levels()[0]
 	final := path.Join(st.Dir, dumpdir.DumpFile)
 	tmp := path.Join(st.Dir, dumpdir.DumpIncompleteFile)
 	var stats *collector.Stats

@@ -15,7 +15,6 @@ import (
 	"github.com/gokdump/gokdump/crashinfo"
 	"github.com/gokdump/gokdump/dumpdir"
 	"github.com/gokdump/gokdump/fleet"
-	"github.com/gokdump/gokdump/mm"
 	"github.com/gokdump/gokdump/printk"
 	"github.com/gokdump/gokdump/service"
 	"github.com/gokdump/gokdump/vmcore"
@@ -228,17 +227,8 @@ func (f *Flow) s3Dmesg(ctx context.Context, s *fleet.S3, key string, src *vmcore
 func (f *Flow) s3Dump(ctx context.Context, s *fleet.S3, key string, src *vmcore.File, st *dumpdir.Status) (fleet.Object, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.Timeouts.Dump)
 	defer cancel()
-	opts := f.Collector.Options
-	opts.Progress = &progressLines{w: f.Console, every: 10 * time.Second, now: f.Now}
-	opts.Warn = func(msg string) {
-		st.Warnings = append(st.Warnings, msg)
-		f.logf("warning: %s", msg)
-	}
-	levels := f.Collector.Levels
-	if len(levels) == 0 {
-		levels = []mm.DumpLevel{0}
-	}
-	opts.DumpLevel = levels[0]
+	opts := f.collectorOptions(st)
+	opts.DumpLevel = f.levels()[0]
 	opts.Flattened = true
 	w, err := s.NewStream(ctx, key)
 	if err != nil {
