@@ -1,0 +1,149 @@
+package vmcore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+)
+
+// DefaultWindow is the size of the windows MmapReader maps /proc/vmcore in (what
+// makedumpfile maps too): big enough that the kernel's cost of setting up one mapping
+// is spread over many pages, small enough that a capture kernel with 128 MiB has room.
+const DefaultWindow = 4 << 20
+
+const pageSize = 4096
+
+// MmapReader reads a file through read-only mmap(2) windows, one mapped at a time.
+// It is how the capture kernel's /proc/vmcore is read fastest: read(2) of
+// /proc/vmcore maps and unmaps the old kernel's memory one page at a time
+// (copy_oldmem_page), while mmap maps a whole window with remap_pfn_range once, after
+// which reading is a copy from memory. Measured in the capture kernel by the bench
+// (bench/, `make bench`).
+//
+// Where a mapping fails (a kernel without mmap for /proc/vmcore, before 3.11, or a
+// file system without it) the reader says why in Method and reads with pread(2) from
+// then on; the bytes past the last whole page (which mmap cannot map) are read with
+// pread too. It is safe for concurrent use (one window at a time, under a lock). The
+// file must not shrink while mapped: use it for /proc/vmcore, whose size is fixed.
+type MmapReader struct {
+	f      *os.File
+	size   int64 // the file's size
+	mapEnd int64 // size rounded down to a whole page: what mmap may map
+	window int64
+
+	mu       sync.Mutex
+	cur      []byte // the mapped window, nil when none
+	curOff   int64  // file offset of cur[0]
+	fallback error  // why mmap is no longer tried, nil while it works
+
+	mmap   func(fd int, off int64, length int) ([]byte, error)
+	munmap func([]byte) error
+}
+
+// NewMmapReader reads f (of size bytes) in windows of window bytes (DefaultWindow when
+// 0; rounded up to whole pages). f stays the caller's to close, after Close.
+func NewMmapReader(f *os.File, size int64, window int) *MmapReader {
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	w := (int64(window) + pageSize - 1) &^ (pageSize - 1)
+	r := &MmapReader{f: f, size: size, mapEnd: size &^ (pageSize - 1), window: w}
+	r.mmap, r.munmap = sysMmap, sysMunmap
+	return r
+}
+
+// ReadAt reads len(p) bytes at off (io.ReaderAt).
+func (r *MmapReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("vmcore: %s: negative offset %d", r.f.Name(), off)
+	}
+	n := 0
+	for n < len(p) {
+		o := off + int64(n)
+		if o >= r.size {
+			return n, io.EOF
+		}
+		r.mu.Lock()
+		w, err := r.windowFor(o)
+		if err != nil || w == nil {
+			r.mu.Unlock()
+			// No mapping for o: pread the rest of p (or up to the next window
+			// boundary when mmap still works past mapEnd: nothing is mappable there).
+			m, err := r.f.ReadAt(p[n:], o)
+			return n + m, err
+		}
+		k := copy(p[n:], w[o-r.curOff:])
+		r.mu.Unlock()
+		n += k
+	}
+	return n, nil
+}
+
+// windowFor returns the mapped window holding o (mapping it when needed), or nil when
+// o is past the mappable part or mmap has failed. r.mu is held.
+func (r *MmapReader) windowFor(o int64) ([]byte, error) {
+	if r.fallback != nil || o >= r.mapEnd {
+		return nil, nil
+	}
+	if r.cur != nil && o >= r.curOff && o < r.curOff+int64(len(r.cur)) {
+		return r.cur, nil
+	}
+	if r.cur != nil {
+		if err := r.munmap(r.cur); err != nil {
+			r.fallback = fmt.Errorf("munmap: %w", err)
+			r.cur = nil
+			return nil, nil
+		}
+		r.cur = nil
+	}
+	start := o / r.window * r.window // a whole number of pages: window is
+	length := min(r.window, r.mapEnd-start)
+	b, err := r.mmap(int(r.f.Fd()), start, int(length))
+	if err != nil {
+		r.fallback = fmt.Errorf("mmap of %d bytes at offset 0x%x: %w", length, start, err)
+		return nil, nil
+	}
+	r.cur, r.curOff = b, start
+	return b, nil
+}
+
+// Method says how the reader reads: "mmap, 4 MiB windows", or "pread (mmap failed:
+// ...)" once a mapping failed.
+func (r *MmapReader) Method() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fallback != nil {
+		return "pread (" + r.fallback.Error() + ")"
+	}
+	return fmt.Sprintf("mmap, %d KiB windows", r.window>>10)
+}
+
+// Close unmaps the current window. It does not close the file.
+func (r *MmapReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cur == nil {
+		return nil
+	}
+	err := r.munmap(r.cur)
+	r.cur = nil
+	return err
+}
+
+// errNoMmap is sysMmap's answer where there is no mmap.
+var errNoMmap = errors.New("mmap is not supported on this system")
+
+// closers closes several in order, returning the first error.
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var first error
+	for _, c := range cs {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
