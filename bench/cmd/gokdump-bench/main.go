@@ -6,6 +6,13 @@
 //
 //	go run ./bench/cmd/gokdump-bench [-runs 3] [-vmcores 1g,6g] [-cache DIR] [-gokdump BIN]
 //	go run ./bench/cmd/gokdump-bench -prepare   # only make the vmcores
+//	go run ./bench/cmd/gokdump-bench -only capture [-capture-cpus 1,2] [-capture-runs 3]
+//
+// The capture-kernel part (after the host part, or alone with -only capture) crashes a
+// 1 GiB Debian 6.1 lab guest once per -capture-cpus entry; its capture kernel (nr_cpus
+// as given, QEMU TCG with a host thread per vCPU) runs gokdump's collector and
+// makedumpfile in turn on /proc/vmcore, writing to ext4 on a virtio disk, and measures
+// reading /proc/vmcore with read(2) and mmap(2) windows (package bench, capture.go).
 //
 // The vmcores are made once with the real-crash lab (package lab) and kept in
 // .cache/bench/<name>/vmcore (git-ignored), so later runs skip the crash. Making the
@@ -75,7 +82,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	mdfFlag := fl.String("makedumpfile", "makedumpfile", "makedumpfile binary")
 	kernel := fl.String("kernel", "linux-image-amd64", "Debian kernel package of the lab guests")
 	prepare := fl.Bool("prepare", false, "only make (or find) the vmcores, measure nothing")
+	only := fl.String("only", "", "run only one part: host (vmcores in the page cache) or capture (in a lab capture kernel)")
+	captureCPUs := fl.String("capture-cpus", "1,2", "capture kernels to measure, by nr_cpus (a lab crash each)")
+	captureRuns := fl.Int("capture-runs", 3, "runs of each tool and configuration in the capture kernel")
+	captureMem := fl.Int("capture-memory", 1024, "memory of the capture benchmark's guest, MiB")
+	captureRead := fl.Int("capture-read-mib", 512, "MiB of /proc/vmcore each read method reads in the capture kernel (0: all, -1: no read probe)")
 	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if *only != "" && *only != "host" && *only != "capture" {
+		return fmt.Errorf("-only: %q is not host or capture", *only)
+	}
+	cpus, err := parseCPUs(*captureCPUs)
+	if err != nil {
 		return err
 	}
 	if fl.NArg() != 0 || *runs < 1 {
@@ -116,6 +135,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	gokdump := bins.Gokdump
 
+	if *only == "capture" {
+		return runCapture(ctx, stdout, captureOptions{cpus: cpus, runs: *captureRuns, memoryMiB: *captureMem,
+			readMiB: *captureRead, kernel: *kernel, mdf: mdf, cache: cache, bins: bins})
+	}
 	fmt.Fprintf(stdout, "gokdump-bench: %s, %d CPUs; gokdump %s; %s\n", time.Now().UTC().Format(time.RFC3339),
 		runtime.NumCPU(), version(ctx, gokdump, "dump", "-v"), version(ctx, mdf, "-v"))
 	fmt.Fprintf(stdout, "load average at start: %s\n", loadAvg())
@@ -166,7 +189,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "\n%s (a MISS is reported, not an error)\n", bench.Summary(verdicts))
-	return nil
+	if *only == "host" {
+		return nil
+	}
+	return runCapture(ctx, stdout, captureOptions{cpus: cpus, runs: *captureRuns, memoryMiB: *captureMem,
+		readMiB: *captureRead, kernel: *kernel, mdf: mdf, cache: cache, bins: bins})
 }
 
 func findGuest(name string) (guest, bool) {
