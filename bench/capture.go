@@ -133,6 +133,9 @@ func EvaluateCapture(runs []CaptureRun) []Verdict {
 			ours, _, ok1 := captureMedian(r, Gokdump, tg.Config)
 			theirs, _, ok2 := captureMedian(r, Makedumpfile, tg.Config)
 			if !ok1 || !ok2 {
+				if !anyRun(r, tg.Config) {
+					continue
+				}
 				out = append(out, Verdict{Vmcore: r.Label, Target: tg.Config + " wall",
 					Detail: "not measured (a run failed; see the table)"})
 				continue
@@ -145,6 +148,16 @@ func EvaluateCapture(runs []CaptureRun) []Verdict {
 		}
 	}
 	return out
+}
+
+// anyRun says whether r has a sample (good or failed) of cfg.
+func anyRun(r CaptureRun, cfg string) bool {
+	for _, s := range r.Samples {
+		if s.Config == cfg {
+			return true
+		}
+	}
+	return false
 }
 
 func sec(ns int64) float64 { return float64(ns) / 1e9 }
