@@ -132,6 +132,9 @@ type Flow struct {
 	RunHook func(ctx context.Context, path string, args ...string) (int, error)
 	// Shell is the shell failure_action shell runs ("" : /bin/sh when it exists).
 	Shell string
+	// Memory watches free memory during the collection (memory.go): a capture
+	// kernel short of memory says so in the status file instead of dying.
+	Memory MemoryWatch
 	// HookDirs are the directories of the programs run before and after the dump
 	// (/etc/kdump/pre.d and post.d, PreHookDir and PostHookDir, in the capture
 	// initramfs); empty: none are run.
@@ -727,13 +730,15 @@ func (f *Flow) saveDump(ctx context.Context, src *vmcore.File, dir string, names
 // collect runs the collector into out at each of core_collector's dump levels in
 // turn while one does not fit, starting the output again with restart, as
 // makedumpfile does, and keeps the last try's statistics in st.
-func (f *Flow) collect(ctx context.Context, src *vmcore.File, out io.Writer, opts collector.Options, st *dumpdir.Status, restart func() error) error {
+func (f *Flow) collect(ctx context.Context, src *vmcore.File, out io.Writer, opts collector.Options, st *dumpdir.Status, restart func() error) (err error) {
 	levels := f.Collector.Levels
 	if len(levels) == 0 {
 		levels = []mm.DumpLevel{0}
 	}
 	var stats *collector.Stats
-	var err error
+	ctx, stopWatch := f.Memory.watch(ctx, f.logf)
+	defer stopWatch()
+	defer func() { err = f.Memory.explain(ctx, err) }()
 	for i, level := range levels {
 		opts.DumpLevel = level
 		f.logf("collecting: dump level %d, %s", level, strings.Join(f.Collector.Args, " "))
