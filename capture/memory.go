@@ -194,9 +194,8 @@ func memAvailable(f *os.File) (int64, error) {
 	return 0, errors.New("/proc/meminfo: no MemAvailable")
 }
 
-// procReservation sums the top-level System RAM ranges of /proc/iomem: in a capture
-// kernel, the memory it was given (the crashkernel= reservation and the low first
-// MiB the kernel always has).
+// procReservation sums the top-level System RAM ranges of /proc/iomem above the first
+// MiB: in a capture kernel, the crashkernel= reservation it was given.
 func procReservation() (int64, error) {
 	f, err := os.Open("/proc/iomem")
 	if err != nil {
@@ -217,7 +216,8 @@ func systemRAM(f *os.File) (int64, error) {
 		lo, hi, ok := strings.Cut(strings.TrimSuffix(l, " : System RAM"), "-")
 		a, err1 := strconv.ParseUint(strings.TrimSpace(lo), 16, 64)
 		b, err2 := strconv.ParseUint(strings.TrimSpace(hi), 16, 64)
-		if !ok || err1 != nil || err2 != nil || b < a {
+		if !ok || err1 != nil || err2 != nil || b < a || a < 1<<20 {
+			// The first MiB is every x86 kernel's, not the reservation's.
 			continue
 		}
 		total += int64(b - a + 1)
