@@ -291,16 +291,44 @@ func readProbe(limit int64) []plan.BenchRead {
 		}
 		out = append(out, res)
 	}
-	for _, size := range []int{4 << 10, 64 << 10, 1 << 20} {
-		measure(fmt.Sprintf("pread %d KiB", size>>10), f, size)
+	// Two passes, reads and mappings interleaved, so that a change in the host's load
+	// falls on all; each method's faster pass is kept.
+	type method struct {
+		name   string
+		r      func() (io.ReaderAt, func() string)
+		window int
 	}
-	for _, w := range []int{1 << 20, 4 << 20, 16 << 20} {
-		m := vmcore.NewMmapReader(f, st.Size(), w)
-		measure(fmt.Sprintf("mmap %d MiB windows, 1 MiB copies", w>>20), m, 1<<20)
-		if method := m.Method(); strings.HasPrefix(method, "pread") {
-			out[len(out)-1].Err = method
+	var methods []method
+	for i, size := range []int{1 << 20, 4 << 10, 64 << 10} {
+		methods = append(methods, method{name: fmt.Sprintf("pread %d KiB", size>>10), window: size,
+			r: func() (io.ReaderAt, func() string) { return f, nil }})
+		w := []int{4 << 20, 1 << 20, 16 << 20}[i]
+		methods = append(methods, method{name: fmt.Sprintf("mmap %d MiB windows, 1 MiB copies", w>>20), window: 1 << 20,
+			r: func() (io.ReaderAt, func() string) {
+				m := vmcore.NewMmapReader(f, st.Size(), w)
+				return m, func() string { defer m.Close(); return m.Method() }
+			}})
+	}
+	best := map[string]int{}
+	for pass := 0; pass < 2; pass++ {
+		for _, m := range methods {
+			r, done := m.r()
+			measure(m.name, r, m.window)
+			if done != nil {
+				if how := done(); strings.HasPrefix(how, "pread") {
+					out[len(out)-1].Err = how
+				}
+			}
+			last := out[len(out)-1]
+			if i, ok := best[m.name]; !ok {
+				best[m.name] = len(out) - 1
+			} else if last.Err == "" && last.WallNs < out[i].WallNs {
+				out[i] = last
+			}
+			if pass > 0 {
+				out = out[:len(out)-1]
+			}
 		}
-		m.Close()
 	}
 	return out
 }
