@@ -76,8 +76,10 @@ test-crash: deps
 
 # bench measures gokdump dump against makedumpfile on lab vmcores of a 1 GiB and a 6 GiB
 # guest (made once into .cache/bench/, ~15 GB of disk) and prints the table and each
-# performance target as PASS or MISS; a MISS does not fail the build. BENCH_FLAGS are
-# passed on (e.g. BENCH_FLAGS="-runs 5 -vmcores 1g").
+# performance target as PASS or MISS; a MISS does not fail the build. Then, in the capture
+# kernels of two lab crashes (nr_cpus=1 and 2, ~35 min), gokdump and makedumpfile on
+# /proc/vmcore, and read(2) against mmap(2) of /proc/vmcore. BENCH_FLAGS are passed on
+# (e.g. BENCH_FLAGS="-runs 5 -vmcores 1g", "-only host", "-only capture -capture-runs 1").
 BENCH_FLAGS ?=
 bench: deps
 	$(GO) run ./bench/cmd/gokdump-bench $(BENCH_FLAGS)
