@@ -45,6 +45,47 @@ type CaptureRun struct {
 	Reads   []plan.BenchRead   // the /proc/vmcore read probe
 	Elapsed time.Duration      // wall time of the whole VM run
 	Cmdline string             // the capture kernel's command line
+	// MemTotalKiB and RestUsedKiB are the capture kernel's MemTotal and
+	// MemTotal-MemAvailable before the first run (0 when not said).
+	MemTotalKiB, RestUsedKiB int64
+}
+
+// ParseRest reads the capture kernel's memory at rest from its "bench cpus=..." line.
+func ParseRest(lines []string) (cpus int, totalKiB, usedKiB int64, ok bool) {
+	for _, l := range lines {
+		if n, err := fmt.Sscanf(l, "bench cpus=%d meminfo-total-kib=%d mem-used-kib=%d", &cpus, &totalKiB, &usedKiB); err == nil && n == 3 {
+			return cpus, totalKiB, usedKiB, true
+		}
+	}
+	return 0, 0, 0, false
+}
+
+// WritePerCPUCost prints what the second CPU cost, from a run with 1 and one with 2
+// CPUs: memory at rest and gokdump's high-water mark above rest per configuration.
+func WritePerCPUCost(w io.Writer, runs []CaptureRun) {
+	var one, two *CaptureRun
+	for i := range runs {
+		switch runs[i].CPUs {
+		case 1:
+			one = &runs[i]
+		case 2:
+			two = &runs[i]
+		}
+	}
+	if one == nil || two == nil || one.RestUsedKiB == 0 || two.RestUsedKiB == 0 {
+		return
+	}
+	fmt.Fprintf(w, "per-CPU cost (nr_cpus=2 minus nr_cpus=1): MemTotal %+.1f MiB, used at rest %+.1f MiB",
+		float64(two.MemTotalKiB-one.MemTotalKiB)/1024, float64(two.RestUsedKiB-one.RestUsedKiB)/1024)
+	for _, cfg := range CaptureConfigs {
+		a, _, ok1 := captureMedian(*one, Gokdump, cfg)
+		b, _, ok2 := captureMedian(*two, Gokdump, cfg)
+		if ok1 && ok2 {
+			fmt.Fprintf(w, "; gokdump %s high-water above rest %+.1f MiB", cfg,
+				float64((b.MemPeakKiB-two.RestUsedKiB)-(a.MemPeakKiB-one.RestUsedKiB))/1024)
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 // ParseCapture reads the bench lines of a lab run's console (Result.Console: the

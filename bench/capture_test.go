@@ -100,3 +100,24 @@ func TestCaptureJobs(t *testing.T) {
 		t.Errorf("job %+v", j)
 	}
 }
+
+func TestPerCPUCost(t *testing.T) {
+	lines := []string{"capture-kernel cmdline=x", "bench cpus=2 meminfo-total-kib=204800 mem-used-kib=52224"}
+	cpus, total, used, ok := ParseRest(lines)
+	if !ok || cpus != 2 || total != 204800 || used != 52224 {
+		t.Fatalf("ParseRest = %d %d %d %v", cpus, total, used, ok)
+	}
+	s := func(peak int64) []plan.BenchSample {
+		return []plan.BenchSample{{Tool: Gokdump, Config: "-d 1 -c", Run: 1, WallNs: 1, MemPeakKiB: peak}}
+	}
+	runs := []CaptureRun{
+		{CPUs: 1, MemTotalKiB: 206848, RestUsedKiB: 50176, Samples: s(50176 + 10240)},
+		{CPUs: 2, MemTotalKiB: 204800, RestUsedKiB: 52224, Samples: s(52224 + 13312)},
+	}
+	var b strings.Builder
+	WritePerCPUCost(&b, runs)
+	want := "per-CPU cost (nr_cpus=2 minus nr_cpus=1): MemTotal -2.0 MiB, used at rest +2.0 MiB; gokdump -d 1 -c high-water above rest +3.0 MiB\n"
+	if b.String() != want {
+		t.Errorf("got %q\nwant %q", b.String(), want)
+	}
+}

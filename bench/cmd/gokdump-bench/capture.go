@@ -105,8 +105,13 @@ func runCapture(ctx context.Context, stdout io.Writer, o captureOptions) error {
 			fmt.Fprintf(stdout, "  [%d] %-12s %-9s %7.2fs cpu %7.2fs mem %6.1f MiB out %8.1f MiB%s\n", s.Run, s.Tool, s.Config,
 				float64(s.WallNs)/1e9, float64(s.CPUNs)/1e9, float64(s.MemPeakKiB)/1024, float64(s.Size)/(1<<20), errSuffix(s.Err))
 		}
-		runs = append(runs, bench.CaptureRun{CPUs: cpus, Label: label, Samples: samples, Reads: reads,
-			Elapsed: time.Since(start), Cmdline: cmdline})
+		run := bench.CaptureRun{CPUs: cpus, Label: label, Samples: samples, Reads: reads,
+			Elapsed: time.Since(start), Cmdline: cmdline}
+		if n, total, used, ok := bench.ParseRest(res.Console); ok {
+			run.MemTotalKiB, run.RestUsedKiB = total, used
+			fmt.Fprintf(stdout, "%s: %d CPUs online, MemTotal %.1f MiB, used at rest %.1f MiB\n", label, n, float64(total)/1024, float64(used)/1024)
+		}
+		runs = append(runs, run)
 		fmt.Fprintf(stdout, "%s: done in %s; capture command line: %s\n", label, time.Since(start).Round(time.Second), cmdline)
 		os.RemoveAll(work)
 	}
@@ -115,6 +120,7 @@ func runCapture(ctx context.Context, stdout io.Writer, o captureOptions) error {
 	if err := bench.WriteCaptureTable(stdout, runs, v); err != nil {
 		return err
 	}
+	bench.WritePerCPUCost(stdout, runs)
 	fmt.Fprintf(stdout, "\ncapture kernel: %s (a MISS is reported, not an error)\n", bench.Summary(v))
 	return nil
 }

@@ -64,7 +64,7 @@ func (g *labGuest) bench(ctx context.Context) error {
 	}
 	g.say("capture-kernel cmdline=%s", strings.TrimSpace(string(cmdline)))
 	cpus := runtime.NumCPU()
-	g.say("bench cpus=%d meminfo-total-kib=%d", cpus, memTotalKiB())
+	g.say("bench cpus=%d meminfo-total-kib=%d mem-used-kib=%d", cpus, memTotalKiB(), memUsedKiB())
 	dev, err := g.findDisk(plan.DiskBenchOut)
 	if err != nil {
 		return err
