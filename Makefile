@@ -49,9 +49,9 @@ test: deps
 # test-race runs the short tests of the packages that run goroutines under the race
 # detector: the collector's classify and compress workers, the capture's kernel log
 # reader, the codecs those workers call, and the address space they share (its cache
-# and TLB), the network target's bounded mounts, ssh streams and retries. About 3 minutes on 2 cores (the collector most of it). The tests that count
+# and TLB) and the /proc/vmcore mmap reader under it, the network target's bounded mounts, ssh streams and retries. About 3 minutes on 2 cores (the collector most of it). The tests that count
 # allocations skip themselves here (testenv.SkipAllocsUnderRace); the run above asserts them.
-RACE_PKGS := ./collector ./capture ./compress/... ./arch/x86 ./target ./netconf
+RACE_PKGS := ./collector ./capture ./compress/... ./arch/x86 ./target ./netconf ./vmcore
 test-race:
 	$(GO) test -race -short -timeout 30m $(RACE_PKGS)
 

@@ -25,8 +25,11 @@ const pageSize = 4096
 // Where a mapping fails (a kernel without mmap for /proc/vmcore, before 3.11, or a
 // file system without it) the reader says why in Method and reads with pread(2) from
 // then on; the bytes past the last whole page (which mmap cannot map) are read with
-// pread too. It is safe for concurrent use (one window at a time, under a lock). The
-// file must not shrink while mapped: use it for /proc/vmcore, whose size is fixed.
+// pread too. It is safe for concurrent use (under a lock). It keeps up to
+// MmapWindows windows mapped, least recently used unmapped first, so the collector's
+// workers, each reading its own part of memory, and the reads of struct pages between
+// them do not unmap each other's windows. The file must not shrink while mapped: use
+// it for /proc/vmcore, whose size is fixed.
 type MmapReader struct {
 	f      *os.File
 	size   int64 // the file's size
@@ -34,12 +37,21 @@ type MmapReader struct {
 	window int64
 
 	mu       sync.Mutex
-	cur      []byte // the mapped window, nil when none
-	curOff   int64  // file offset of cur[0]
-	fallback error  // why mmap is no longer tried, nil while it works
+	wins     []mapped // the mapped windows, most recently used first
+	fallback error    // why mmap is no longer tried, nil while it works
 
 	mmap   func(fd int, off int64, length int) ([]byte, error)
 	munmap func([]byte) error
+}
+
+// MmapWindows is how many windows an MmapReader keeps mapped: address space only
+// (the old kernel's memory is mapped, not copied), plus 8 KiB of page tables each.
+const MmapWindows = 8
+
+// mapped is one window.
+type mapped struct {
+	off int64
+	b   []byte
 }
 
 // NewMmapReader reads f (of size bytes) in windows of window bytes (DefaultWindow when
@@ -74,7 +86,7 @@ func (r *MmapReader) ReadAt(p []byte, off int64) (int, error) {
 			m, err := r.f.ReadAt(p[n:], o)
 			return n + m, err
 		}
-		k := copy(p[n:], w[o-r.curOff:])
+		k := copy(p[n:], w.b[o-w.off:])
 		r.mu.Unlock()
 		n += k
 	}
@@ -83,20 +95,26 @@ func (r *MmapReader) ReadAt(p []byte, off int64) (int, error) {
 
 // windowFor returns the mapped window holding o (mapping it when needed), or nil when
 // o is past the mappable part or mmap has failed. r.mu is held.
-func (r *MmapReader) windowFor(o int64) ([]byte, error) {
+func (r *MmapReader) windowFor(o int64) (*mapped, error) {
 	if r.fallback != nil || o >= r.mapEnd {
 		return nil, nil
 	}
-	if r.cur != nil && o >= r.curOff && o < r.curOff+int64(len(r.cur)) {
-		return r.cur, nil
+	for i := range r.wins {
+		if w := r.wins[i]; o >= w.off && o < w.off+int64(len(w.b)) {
+			if i > 0 { // most recently used first
+				copy(r.wins[1:i+1], r.wins[:i])
+				r.wins[0] = w
+			}
+			return &r.wins[0], nil
+		}
 	}
-	if r.cur != nil {
-		if err := r.munmap(r.cur); err != nil {
+	if len(r.wins) == MmapWindows {
+		last := r.wins[len(r.wins)-1]
+		r.wins = r.wins[:len(r.wins)-1]
+		if err := r.munmap(last.b); err != nil {
 			r.fallback = fmt.Errorf("munmap: %w", err)
-			r.cur = nil
 			return nil, nil
 		}
-		r.cur = nil
 	}
 	start := o / r.window * r.window // a whole number of pages: window is
 	length := min(r.window, r.mapEnd-start)
@@ -105,8 +123,10 @@ func (r *MmapReader) windowFor(o int64) ([]byte, error) {
 		r.fallback = fmt.Errorf("mmap of %d bytes at offset 0x%x: %w", length, start, err)
 		return nil, nil
 	}
-	r.cur, r.curOff = b, start
-	return b, nil
+	r.wins = append(r.wins, mapped{})
+	copy(r.wins[1:], r.wins[:len(r.wins)-1])
+	r.wins[0] = mapped{off: start, b: b}
+	return &r.wins[0], nil
 }
 
 // Method says how the reader reads: "mmap, 4 MiB windows", or "pread (mmap failed:
@@ -120,16 +140,18 @@ func (r *MmapReader) Method() string {
 	return fmt.Sprintf("mmap, %d KiB windows", r.window>>10)
 }
 
-// Close unmaps the current window. It does not close the file.
+// Close unmaps the windows. It does not close the file.
 func (r *MmapReader) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.cur == nil {
-		return nil
+	var first error
+	for _, w := range r.wins {
+		if err := r.munmap(w.b); err != nil && first == nil {
+			first = err
+		}
 	}
-	err := r.munmap(r.cur)
-	r.cur = nil
-	return err
+	r.wins = nil
+	return first
 }
 
 // errNoMmap is sysMmap's answer where there is no mmap.

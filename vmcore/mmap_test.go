@@ -3,6 +3,7 @@ package vmcore
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -110,9 +111,10 @@ func TestMmapReaderMunmapFailure(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("mmap windows are Linux-only here")
 	}
-	f, data := mmapTestFile(t, 8*4096)
+	f, data := mmapTestFile(t, (MmapWindows+4)*4096)
 	r := NewMmapReader(f, int64(len(data)), 4096)
-	r.munmap = func([]byte) error { return syscall.EINVAL }
+	munmap := r.munmap
+	r.munmap = func(b []byte) error { munmap(b); return syscall.EINVAL }
 	checkReads(t, r, data)
 	if m := r.Method(); !strings.HasPrefix(m, "pread (munmap: ") {
 		t.Errorf("Method = %q", m)
@@ -125,5 +127,61 @@ func TestOpenRegularFileUsesPread(t *testing.T) {
 	r, c := fileReader(f, 8192)
 	if c != nil || r != io.ReaderAt(f) {
 		t.Errorf("fileReader of a regular file = %T; want the file itself", r)
+	}
+}
+
+// TestMmapReaderKeepsWindows: two readers taking turns in two parts of the file (the
+// collector's workers) map each window once, not at every turn.
+func TestMmapReaderKeepsWindows(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("mmap windows are Linux-only here")
+	}
+	f, data := mmapTestFile(t, 64*4096)
+	r := NewMmapReader(f, int64(len(data)), 8192)
+	defer r.Close()
+	maps := 0
+	mmap := r.mmap
+	r.mmap = func(fd int, off int64, length int) ([]byte, error) { maps++; return mmap(fd, off, length) }
+	buf := make([]byte, 4096)
+	for i := 0; i < 8; i++ {
+		for _, base := range []int{0, 32 * 4096} {
+			off := base + i*4096
+			if _, err := r.ReadAt(buf, int64(off)); err != nil || !bytes.Equal(buf, data[off:off+4096]) {
+				t.Fatalf("ReadAt %d: %v", off, err)
+			}
+		}
+	}
+	if maps != 8 { // 4 windows of 2 pages in each part
+		t.Errorf("%d windows mapped, want 8", maps)
+	}
+}
+
+// TestMmapReaderConcurrent: workers reading at once get their own bytes (run with
+// -race: make test-race).
+func TestMmapReaderConcurrent(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("mmap windows are Linux-only here")
+	}
+	f, data := mmapTestFile(t, 256*4096)
+	r := NewMmapReader(f, int64(len(data)), 4096)
+	defer r.Close()
+	errs := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		go func() {
+			buf := make([]byte, 4096+17)
+			for i := 0; i < 200; i++ {
+				off := ((w*61 + i*37) % 250) * 4096
+				if _, err := r.ReadAt(buf, int64(off)); err != nil || !bytes.Equal(buf, data[off:off+len(buf)]) {
+					errs <- fmt.Errorf("worker %d: ReadAt %d: %v", w, off, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
