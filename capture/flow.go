@@ -751,6 +751,7 @@ func (f *Flow) collect(ctx context.Context, src *vmcore.File, out io.Writer, opt
 			break
 		}
 	}
+	f.logf("read %s by %s", f.Vmcore, src.ReadMethod())
 	if stats != nil {
 		// The status file keeps the statistics as JSON: its readers need not import
 		// the collector. Stats marshals without fail (numbers, strings and a bool).
