@@ -144,6 +144,9 @@ func (w *MemoryWatch) explain(ctx context.Context, err error) error {
 		return nil
 	}
 	var oom *OutOfMemoryError
+	if errors.As(err, &oom) {
+		return err // the collector returned the watch's cause itself
+	}
 	if errors.As(context.Cause(ctx), &oom) {
 		e := *oom
 		e.Err = err

@@ -71,6 +71,9 @@ func TestMemoryExplain(t *testing.T) {
 	// The watch's cause keeps the collector's error (ErrIncomplete keeps the dump).
 	cctx, cancel := context.WithCancelCause(ctx)
 	cancel(&OutOfMemoryError{ReservationMiB: 192, Detail: "low"})
+	if err := w.explain(cctx, context.Cause(cctx)); err.Error() != context.Cause(cctx).Error() {
+		t.Errorf("the cause itself returned: %v", err)
+	}
 	err = w.explain(cctx, fmt.Errorf("%w: cancelled", collector.ErrIncomplete))
 	if !errors.Is(err, collector.ErrIncomplete) || !strings.Contains(err.Error(), "reservation 192 MiB, raise crashkernel=") {
 		t.Errorf("watch: %v", err)
