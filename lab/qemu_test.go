@@ -30,6 +30,10 @@ func TestVMArgs(t *testing.T) {
 		!strings.Contains(got, "-machine memory-backend=ram0") {
 		t.Errorf("memory file args missing: %s", got)
 	}
+	v.multiThread = true
+	if got = strings.Join(v.args(), " "); !strings.Contains(got, "-accel tcg,thread=multi ") {
+		t.Errorf("MultiThreadTCG: %s", got)
+	}
 }
 
 // TestVMNetArgs: the guest's NIC is on a restricted user network whose only way out
