@@ -274,7 +274,7 @@ func TestServiceSave(t *testing.T) {
 			// service.ChooseCaptureCPUs), and the capture reads /proc/vmcore by mmap.
 			r.wantConsole(t, "capture CPUs: 2 (auto: reservation 256 MiB", "Kernel command line: elfcorehdr=", " nr_cpus=2",
 				"gokdump: mounting the dump target ext4 LABEL="+dumpLabel,
-				"gokdump: "+sysrqPanic, "gokdump: read /proc/vmcore by mmap, 4096 KiB windows", "gokdump: saved ", "gokdump: action: reboot")
+				"gokdump: "+sysrqPanic, "gokdump: read /proc/vmcore by mmap, 16384 KiB windows", "gokdump: saved ", "gokdump: action: reboot")
 
 			bin := guestGokdump(t)
 			out, err := exec.Command(bin, "info", dump).CombinedOutput()
