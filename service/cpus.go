@@ -28,14 +28,17 @@ import (
 const (
 	// perCPUKernel is what one more CPU costs the capture kernel itself: its per-CPU
 	// areas, the per-CPU kernel threads' stacks (ksoftirqd, migration, cpuhp,
-	// kworkers), per-CPU page lists and slab caches. Measured in the bench's capture
-	// kernels (Debian 6.1, 256 MiB): MemTotal-MemAvailable at rest grows by about
-	// 2 MiB from nr_cpus=1 to nr_cpus=2; rounded up.
+	// kworkers), per-CPU page lists and slab caches, and the per-CPU queues of
+	// drivers (NVMe, multiqueue block and network devices). Measured in the bench's
+	// capture kernels (Debian 6.1, 256 MiB, QEMU with two virtio disks): MemTotal
+	// 0.2 MiB lower with nr_cpus=2 than with nr_cpus=1, and no difference at rest
+	// that MemAvailable shows (-1.9 MiB, its noise); 4 MiB leaves room for real
+	// machines' drivers.
 	perCPUKernel = 4 << 20
 	// perCPUCollector is one more collector worker: its window of the page bitmaps,
 	// its compression buffers and its codec's state. Measured: the capture kernel's
-	// high-water mark during `gokdump dump -d 1 -c` grows by a few MiB from one
-	// worker to two; rounded up.
+	// high-water mark above rest during gokdump dump grows by 3.7-3.9 MiB from one
+	// worker to two (-d 31 -l, -d 31 -c, -d 1 -c); twice that for margin.
 	perCPUCollector = 8 << 20
 	// PerCaptureCPU is the memory each capture CPU beyond the first needs.
 	PerCaptureCPU = perCPUKernel + perCPUCollector
