@@ -54,9 +54,9 @@ test: deps
 # test-race runs the short tests of the packages that run goroutines under the race
 # detector: the collector's classify and compress workers, the capture's kernel log
 # reader, the codecs those workers call, and the address space they share (its cache
-# and TLB), the network target's bounded mounts, ssh streams and retries. About 3 minutes on 2 cores (the collector most of it). The tests that count
+# and TLB) and the /proc/vmcore mmap reader under it, the network target's bounded mounts, ssh streams and retries. About 3 minutes on 2 cores (the collector most of it). The tests that count
 # allocations skip themselves here (testenv.SkipAllocsUnderRace); the run above asserts them.
-RACE_PKGS := ./collector ./capture ./compress/... ./arch/x86 ./target ./netconf ./serve
+RACE_PKGS := ./collector ./capture ./compress/... ./arch/x86 ./target ./netconf ./serve ./vmcore
 test-race:
 	$(GO) test -race -short -timeout 30m $(RACE_PKGS)
 
@@ -89,10 +89,12 @@ test-crash: deps
 # bench measures gokdump dump against makedumpfile on lab vmcores of a 1 GiB, a 2 GiB
 # stale-data and a 6 GiB guest (made once into .cache/bench/, ~21 GB of disk), on all
 # CPUs and with one worker (against makedumpfile 1.7.8 from Debian unstable too, fetched
-# into .cache/bench/sid/), then gokdump serve over 100,000 generated crash records (index
-# build time and memory, page loads), and prints the tables and each performance target
-# as PASS or MISS; a MISS does not fail the build. BENCH_FLAGS are passed on (e.g.
-# BENCH_FLAGS="-runs 5 -vmcores 1g", "-sections serve").
+# into .cache/bench/sid/); then, in the capture kernels of two lab crashes (nr_cpus=1
+# and 2, ~35 min), gokdump and makedumpfile on /proc/vmcore, and read(2) against mmap(2)
+# of /proc/vmcore; then gokdump serve over 100,000 generated crash records (index build
+# time and memory, page loads). It prints the tables and each performance target as
+# PASS or MISS; a MISS does not fail the build. BENCH_FLAGS are passed on (e.g.
+# BENCH_FLAGS="-runs 5 -vmcores 1g", "-sections serve", "-sections capture -capture-runs 1").
 # Then the reservation bisection (bench/cmd/gokdump-reservation, docs/reservation.md:
 # 1-64 GiB guests captured with shrinking crashkernel=, 10-30 minutes under TCG);
 # BENCH_RESERVATION=0 leaves it out, RESERVATION_FLAGS are passed on (e.g. "-guests 1g,64g").

@@ -4,6 +4,12 @@
 // command bench/cmd/gokdump-bench (`make bench`) makes the lab vmcores, runs both tools
 // and prints the table; it is a report, never a test that fails a build.
 //
+// The capture-kernel benchmark (capture.go) measures the same tools where the dump is
+// really taken: in the capture kernel of a lab crash, on /proc/vmcore, with nr_cpus=1
+// and 2, writing to a virtio disk (CaptureJobs, ParseCapture, EvaluateCapture against
+// CaptureTargets, WriteCaptureTable), and how fast /proc/vmcore reads by read(2) and
+// by mmap(2) windows there.
+//
 // Method: each vmcore is read once before its runs so both tools find it in the page
 // cache; each configuration runs every tool Runs times, round-robin (so a change in the
 // machine's load hits all tools alike), and the median run is reported (makedumpfile

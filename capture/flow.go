@@ -134,6 +134,9 @@ type Flow struct {
 	RunHook func(ctx context.Context, path string, args ...string) (int, error)
 	// Shell is the shell failure_action shell runs ("" : /bin/sh when it exists).
 	Shell string
+	// Memory watches free memory during the collection (memory.go): a capture
+	// kernel short of memory says so in the status file instead of dying.
+	Memory MemoryWatch
 	// HookDirs are the directories of the programs run before and after the dump
 	// (/etc/kdump/pre.d and post.d, PreHookDir and PostHookDir, in the capture
 	// initramfs); empty: none are run.
@@ -748,10 +751,12 @@ func (f *Flow) levels() []mm.DumpLevel {
 // collect runs the collector into out at each of core_collector's dump levels in
 // turn while one does not fit, starting the output again with restart, as
 // makedumpfile does, and keeps the last try's statistics in st.
-func (f *Flow) collect(ctx context.Context, src *vmcore.File, out io.Writer, opts collector.Options, st *dumpdir.Status, restart func() error) error {
+func (f *Flow) collect(ctx context.Context, src *vmcore.File, out io.Writer, opts collector.Options, st *dumpdir.Status, restart func() error) (err error) {
 	levels := f.levels()
 	var stats *collector.Stats
-	var err error
+	ctx, stopWatch := f.Memory.watch(ctx, f.logf)
+	defer stopWatch()
+	defer func() { err = f.Memory.explain(ctx, err) }()
 	for i, level := range levels {
 		opts.DumpLevel = level
 		f.logf("collecting: dump level %d, %s", level, strings.Join(f.Collector.Args, " "))
@@ -764,6 +769,7 @@ func (f *Flow) collect(ctx context.Context, src *vmcore.File, out io.Writer, opt
 			break
 		}
 	}
+	f.logf("read %s by %s", f.Vmcore, src.ReadMethod())
 	if stats != nil {
 		// The status file keeps the statistics as JSON: its readers need not import
 		// the collector. Stats marshals without fail (numbers, strings and a bool).

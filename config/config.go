@@ -165,6 +165,9 @@ type Config struct {
 	CmdlineBase   string
 	CmdlineRemove []string
 	CmdlineAppend []string
+	// CaptureCPUs (capture_cpus, gokdump's extension) is the capture kernel's
+	// nr_cpus; 0 (auto) lets gokdump start choose from the reservation. See cpus.go.
+	CaptureCPUs int
 	// KernelVersion (kdump_kernelver) is the kernel release to arm ("" : the running
 	// one, unless the command line or $KDUMP_KERNELVER names one).
 	KernelVersion string
@@ -596,6 +599,7 @@ func Parse(r io.Reader, name string) (*Config, error) {
 
 // checkCombinations applies the rules that involve several directives.
 func (c *Config) checkCombinations(p *parser) {
+	c.checkCaptureCPUs(p)
 	if c.ForceRebuild && c.ForceNoRebuild {
 		p.errorf(c.Lines["force_no_rebuild"], "force_rebuild and force_no_rebuild cannot both be 1")
 	}
@@ -937,6 +941,9 @@ func (c *Config) Format(w io.Writer) error {
 	}
 	if len(c.CmdlineAppend) > 0 {
 		put("kdump_commandline_append", strings.Join(c.CmdlineAppend, " "))
+	}
+	if c.CaptureCPUs > 0 {
+		put("capture_cpus", strconv.Itoa(c.CaptureCPUs))
 	}
 	if c.KernelVersion != "" {
 		put("kdump_kernelver", c.KernelVersion)

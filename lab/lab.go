@@ -115,6 +115,12 @@ type Config struct {
 	Setup, AfterArm []plan.Command
 	// Net gives the guest a NIC on QEMU's restricted user network (see Net).
 	Net *Net
+	// Bench, when set, runs the capture-kernel benchmark (plan.CaptureBench) instead of
+	// saving the vmcore; see bench.go.
+	Bench *plan.Bench
+	// MultiThreadTCG runs each vCPU on its own host thread (TCG thread=multi), so a
+	// guest's CPUs really run in parallel; the default runs all on one (see vm.args).
+	MultiThreadTCG bool
 }
 
 // VolumeTools are the host programs (Debian bookworm's lvm2, mdadm, e2fsprogs,
@@ -269,9 +275,6 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	bootOnly := cfg.Crash == plan.CrashNone
 	initrd := filepath.Join(cfg.Dir, "initrd.img")
-	if err := writeFirstInitramfs(initrd, &cfg, p); err != nil {
-		return res, err
-	}
 	defer os.Remove(initrd)
 	factsImg := filepath.Join(cfg.Dir, "facts.img")
 	vmcoreImg := filepath.Join(cfg.Dir, "vmcore.img")
@@ -279,17 +282,29 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 	defer os.Remove(vmcoreImg)
 	disks := []Disk{{factsImg, plan.DiskFacts}, {vmcoreImg, plan.DiskVmcore}}
 	sizes := []int64{factsDiskSize, cfg.vmcoreDiskSize()}
-	if cfg.Service != nil || bootOnly {
-		disks, sizes = disks[:1], sizes[:1] // the service saves to its own target
+	if cfg.Service != nil || bootOnly || cfg.Bench != nil {
+		disks, sizes = disks[:1], sizes[:1] // the service (the bench) writes to its own disk
 	}
 	for i, d := range disks {
 		if err := makeDisk(d.Path, sizes[i]); err != nil {
 			return res, err
 		}
 	}
+	if cfg.Bench != nil {
+		d, err := cfg.benchDisk(ctx, p)
+		if err != nil {
+			return res, err
+		}
+		defer os.Remove(d.Path)
+		disks = append(disks, d)
+	}
+	if err := writeFirstInitramfs(initrd, &cfg, p); err != nil {
+		return res, err
+	}
 	v := &vm{
-		kernel: cfg.Kernel.Image, initrd: initrd, cmdline: cfg.firstCmdline(),
-		cpu: cfg.CPU, memoryMiB: cfg.MemoryMiB, cpus: cfg.CPUs, memoryFile: cfg.MemoryFile, noReserve: cfg.NoReserve,
+		multiThread: cfg.MultiThreadTCG, noReserve: cfg.NoReserve,
+		kernel:      cfg.Kernel.Image, initrd: initrd, cmdline: cfg.firstCmdline(),
+		cpu: cfg.CPU, memoryMiB: cfg.MemoryMiB, cpus: cfg.CPUs, memoryFile: cfg.MemoryFile,
 		disks:   append(disks, cfg.ExtraDisks...),
 		net:     cfg.Net,
 		console: res.ConsoleLog,
@@ -323,6 +338,8 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 		events = []string{plan.EventFacts, plan.EventDone}
 	case cfg.Service != nil:
 		events = events[:2] // the capture kernel is the service's: it says nothing to the lab
+	case cfg.Bench != nil:
+		events = []string{plan.EventFacts, plan.EventArmed, plan.EventBenchDone}
 	}
 	for _, ev := range events {
 		if !hasEvent(lines, ev) {
@@ -332,7 +349,7 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 	if res.Facts, err = readFacts(factsImg, filepath.Join(cfg.Dir, "facts")); err != nil {
 		return res, err
 	}
-	if cfg.Service != nil || bootOnly {
+	if cfg.Service != nil || bootOnly || cfg.Bench != nil {
 		return res, nil
 	}
 	files, err := extractTar(vmcoreImg, cfg.Dir, map[string]int64{

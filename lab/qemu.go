@@ -38,6 +38,7 @@ type vm struct {
 	disks          []Disk
 	net            *Net   // a virtio NIC on QEMU's restricted user network, when set
 	console        string // file that receives the guest's serial console
+	multiThread    bool   // TCG thread=multi: a host thread per vCPU (Config.MultiThreadTCG)
 }
 
 // Net is a guest's network: one virtio NIC (MAC NetMAC) on QEMU's user network with
@@ -81,8 +82,12 @@ func (n *Net) netArgs() []string {
 // done. Cross-modifying code is only exact when one thread runs all vCPUs. The lab runs
 // several guests at once on a two-core host, so this costs little.
 func (v *vm) args() []string {
+	accel := "tcg,thread=single"
+	if v.multiThread {
+		accel = "tcg,thread=multi"
+	}
 	a := []string{
-		"-accel", "tcg,thread=single",
+		"-accel", accel,
 		"-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
 		"-no-reboot",
 		"-cpu", v.cpu,

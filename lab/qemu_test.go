@@ -35,6 +35,11 @@ func TestVMArgs(t *testing.T) {
 	if !strings.Contains(got, "memory-backend-ram,id=ram0,size=1536M,reserve=off") || !strings.Contains(got, "-machine memory-backend=ram0") {
 		t.Errorf("reserve=off args missing: %s", got)
 	}
+	v.noReserve = false
+	v.multiThread = true
+	if got = strings.Join(v.args(), " "); !strings.Contains(got, "-accel tcg,thread=multi ") {
+		t.Errorf("MultiThreadTCG: %s", got)
+	}
 }
 
 // TestVMNetArgs: the guest's NIC is on a restricted user network whose only way out

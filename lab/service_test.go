@@ -271,8 +271,11 @@ func TestServiceSave(t *testing.T) {
 			release := testenv.KernelPackage(t, kernel).Release
 			dump := checkSavedDump(t, r, release)
 			// final_action is the default, reboot: -no-reboot turns it into QEMU's exit.
-			r.wantConsole(t, "gokdump: mounting the dump target ext4 LABEL="+dumpLabel,
-				"gokdump: "+sysrqPanic, "gokdump: saved ", "gokdump: action: reboot")
+			// start gives the 2-CPU guest's capture kernel both CPUs (256 MiB hold them:
+			// service.ChooseCaptureCPUs), and the capture reads /proc/vmcore by mmap.
+			r.wantConsole(t, "capture CPUs: 2 (auto: reservation 256 MiB", "Kernel command line: elfcorehdr=", " nr_cpus=2",
+				"gokdump: mounting the dump target ext4 LABEL="+dumpLabel,
+				"gokdump: "+sysrqPanic, "gokdump: read /proc/vmcore by mmap, 16384 KiB windows", "gokdump: saved ", "gokdump: action: reboot")
 
 			bin := guestGokdump(t)
 			out, err := exec.Command(bin, "info", dump).CombinedOutput()

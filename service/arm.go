@@ -66,8 +66,9 @@ type StartResult struct {
 	Kernel        string // the capture kernel image loaded
 	Image         string // the capture initramfs loaded
 	Rebuilt       bool
-	RebuildReason string // why it was rebuilt ("" when reused)
-	Cmdline       string // the capture kernel's command line (the kernel adds elfcorehdr=)
+	RebuildReason string      // why it was rebuilt ("" when reused)
+	Cmdline       string      // the capture kernel's command line (the kernel adds elfcorehdr=)
+	CPUs          CaptureCPUs // the capture kernel's nr_cpus and why (cpus.go)
 	Notes         []string
 	Warnings      []string // what may go wrong at crash time (Preflight's)
 	// RawSave is what was found on a raw target's partition before arming, and the
@@ -149,14 +150,16 @@ func (s *System) Start(opts StartOptions) (*StartResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Cmdline = CaptureCmdline(opts.Config, cmdline, opts.ExtraCmdline)
+	res.CPUs = s.chooseCPUs(opts.Config, st.CrashSize, res.Kernel, res.Image, plan)
+	res.Cmdline = CaptureCmdline(opts.Config, cmdline, append(res.CPUs.cmdline(), opts.ExtraCmdline...))
 	if err := s.kexec().LoadCrash(res.Kernel, res.Image, res.Cmdline); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(s.ProcRoot, "sys/kernel/panic_on_oops"), []byte("1\n"), 0o644); err != nil {
 		res.Notes = append(res.Notes, fmt.Sprintf("could not set kernel.panic_on_oops=1 (%v): an oops will not lead to a dump", err))
 	}
-	if err := s.recordArming(armingRecord{ArmedAt: time.Now().Unix(), Release: release, Kernel: res.Kernel, Image: res.Image, Cmdline: res.Cmdline}); err != nil {
+	if err := s.recordArming(armingRecord{ArmedAt: time.Now().Unix(), Release: release, Kernel: res.Kernel, Image: res.Image, Cmdline: res.Cmdline,
+		CPUs: res.CPUs.N, CPUsWhy: res.CPUs.Why}); err != nil {
 		res.Notes = append(res.Notes, fmt.Sprintf("could not record the arming time (%v): status cannot tell which dumps are new", err))
 	}
 	return res, nil
@@ -193,12 +196,14 @@ func (s *System) Stop() error { return s.kexec().UnloadCrash() }
 // armingRecord is written by Start so that Status, after the next boot, can tell
 // the dumps saved since the last arming of the previous boot.
 type armingRecord struct {
-	BootTime int64  `json:"boot_time"`         // btime of the boot that armed
-	ArmedAt  int64  `json:"armed_at"`          // when, Unix seconds
-	Release  string `json:"release,omitempty"` // the kernel release armed
-	Kernel   string `json:"kernel,omitempty"`  // the capture kernel image loaded
-	Image    string `json:"image,omitempty"`   // the capture initramfs loaded
-	Cmdline  string `json:"cmdline,omitempty"` // the capture command line loaded
+	BootTime int64  `json:"boot_time"`          // btime of the boot that armed
+	ArmedAt  int64  `json:"armed_at"`           // when, Unix seconds
+	Release  string `json:"release,omitempty"`  // the kernel release armed
+	Kernel   string `json:"kernel,omitempty"`   // the capture kernel image loaded
+	Image    string `json:"image,omitempty"`    // the capture initramfs loaded
+	Cmdline  string `json:"cmdline,omitempty"`  // the capture command line loaded
+	CPUs     int    `json:"cpus,omitempty"`     // the capture kernel's nr_cpus
+	CPUsWhy  string `json:"cpus_why,omitempty"` // how it was chosen
 }
 
 const (

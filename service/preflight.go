@@ -59,6 +59,7 @@ var captureSupport = map[string]string{
 	"kdump_commandline":        "",
 	"kdump_commandline_remove": "",
 	"kdump_commandline_append": "",
+	"capture_cpus":             "",
 	"kdump_kernelver":          "",
 	"dump_layout":              "",
 	"dump_dmesg":               "",

@@ -44,6 +44,10 @@ type Status struct {
 	// with the Release and Kernel it armed ("" when start has not armed in this
 	// boot).
 	Cmdline, Release, Kernel string
+	// CaptureCPUs is the capture kernel's nr_cpus that start chose, and why (0, ""
+	// when not recorded).
+	CaptureCPUs    int
+	CaptureCPUsWhy string
 }
 
 // ReadStatus reports whether a capture kernel is loaded, how much memory is
@@ -63,6 +67,7 @@ func (s *System) ReadStatus(cfg *config.Config) (*Status, error) {
 	}
 	if r, ok := s.armedNow(out.BootTime); ok {
 		out.Cmdline, out.Release, out.Kernel = r.Cmdline, r.Release, r.Kernel
+		out.CaptureCPUs, out.CaptureCPUsWhy = r.CPUs, r.CPUsWhy
 	}
 	out.RawNote = s.RawNote(cfg)
 	out.DumpDir, out.DumpDirNote = s.dumpDir(cfg)

@@ -50,7 +50,8 @@ type File struct {
 	incomplete bool       // kdump status or flattened stream says so
 }
 
-// Open opens the named vmcore (a regular file or /proc/vmcore).
+// Open opens the named vmcore (a regular file or /proc/vmcore). A file on procfs
+// (/proc/vmcore) is read through mmap windows (MmapReader), anything else with pread.
 func Open(name string) (*File, error) {
 	fd, err := os.Open(name)
 	if err != nil {
@@ -61,12 +62,19 @@ func Open(name string) (*File, error) {
 		fd.Close()
 		return nil, err
 	}
-	f, err := NewFile(fd, st.Size(), name)
+	r, rc := fileReader(fd, st.Size())
+	f, err := NewFile(r, st.Size(), name)
 	if err != nil {
+		if rc != nil {
+			rc.Close()
+		}
 		fd.Close()
 		return nil, err
 	}
 	f.closer = fd
+	if rc != nil {
+		f.closer = closers{rc, fd}
+	}
 	return f, nil
 }
 
@@ -94,6 +102,15 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 	}
 	f.phys = newELFReader(f)
 	return f, nil
+}
+
+// ReadMethod says how the File reads its source: MmapReader's Method for
+// /proc/vmcore, else "pread".
+func (f *File) ReadMethod() string {
+	if m, ok := f.r.(*MmapReader); ok {
+		return m.Method()
+	}
+	return "pread"
 }
 
 // Close closes the file opened by Open; for a File from NewFile it does

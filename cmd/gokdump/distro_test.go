@@ -163,9 +163,10 @@ func TestStatusCmdline(t *testing.T) {
 		t.Errorf("no record: exit %d\n%s", code, out)
 	}
 	os.MkdirAll(filepath.Join(root, "state"), 0o700)
-	os.WriteFile(filepath.Join(root, "state/armed.json"), []byte(`{"boot_time":1700000000,"armed_at":1700000100,"release":"6.1.0-t","kernel":"/boot/vmlinuz-6.1.0-t","cmdline":"root=/dev/vda1 irqpoll nr_cpus=1 rdinit=/init"}`), 0o600)
+	os.WriteFile(filepath.Join(root, "state/armed.json"), []byte(`{"boot_time":1700000000,"armed_at":1700000100,"release":"6.1.0-t","kernel":"/boot/vmlinuz-6.1.0-t","cmdline":"root=/dev/vda1 irqpoll nr_cpus=1 rdinit=/init","cpus":1,"cpus_why":"auto: reservation 256 MiB"}`), 0o600)
 	code, out, _ = runCmd(t, append([]string{"status"}, flags...)...)
-	if code != 0 || !strings.Contains(out, "capture command line: root=/dev/vda1 irqpoll nr_cpus=1 rdinit=/init\n") || !strings.Contains(out, "/boot/vmlinuz-6.1.0-t (6.1.0-t)") {
+	if code != 0 || !strings.Contains(out, "capture command line: root=/dev/vda1 irqpoll nr_cpus=1 rdinit=/init\n") || !strings.Contains(out, "/boot/vmlinuz-6.1.0-t (6.1.0-t)") ||
+		!strings.Contains(out, "capture CPUs: 1 (auto: reservation 256 MiB)\n") {
 		t.Errorf("recorded: exit %d\n%s", code, out)
 	}
 }

@@ -135,6 +135,7 @@ func doStart(e *env, f *serviceFlags, name string) int {
 	}
 	fmt.Fprintf(e.stdout, "loaded the capture kernel %s into the %s reservation\n", res.Kernel, mib(res.Reserved))
 	fmt.Fprintf(e.stdout, "capture command line: %s\n", res.Cmdline)
+	fmt.Fprintf(e.stdout, "capture CPUs: %d (%s)\n", res.CPUs.N, res.CPUs.Why)
 	fmt.Fprintf(e.stdout, "kdump is armed: dumps go to %s\n", describeTarget(cfg))
 	if r := res.Rootfs; r != nil {
 		fmt.Fprintf(e.stdout, "failure_action dump_to_rootfs: when the target fails, dumps go to %s on the root file system (%s %s)\n", cfg.Path, r.FSType, r.Spec)
@@ -222,6 +223,9 @@ test dump was saved, once. Exit status 0 when armed, 3 when not, 1 on errors.`)
 		if st.Cmdline != "" {
 			fmt.Fprintf(w, "capture kernel loaded by gokdump start: %s (%s)\n", st.Kernel, st.Release)
 			fmt.Fprintf(w, "capture command line: %s\n", st.Cmdline)
+			if st.CaptureCPUs > 0 {
+				fmt.Fprintf(w, "capture CPUs: %d (%s)\n", st.CaptureCPUs, st.CaptureCPUsWhy)
+			}
 		} else {
 			fmt.Fprintln(w, "capture command line: unknown (not loaded by gokdump start in this boot)")
 		}

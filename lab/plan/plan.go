@@ -148,6 +148,8 @@ type Plan struct {
 	// Root, with CaptureService, arms as an installed machine does: "gokdump start"
 	// runs chrooted into the file system on Root (see Root).
 	Root *Root `json:"root,omitempty"`
+	// Bench is the capture-kernel benchmark of CaptureBench.
+	Bench *Bench `json:"bench,omitempty"`
 }
 
 // Command is one program the first kernel runs, without a shell: its output goes to
@@ -237,8 +239,10 @@ func (p *Plan) Validate() error {
 		return fmt.Errorf("plan: stale_mib %d out of range [0, 65536]", p.StaleMiB)
 	case p.Crash != CrashSysrq && p.Crash != CrashInitExit && p.Crash != CrashNone:
 		return fmt.Errorf("plan: unknown crash method %q (want %q, %q or %q)", p.Crash, CrashSysrq, CrashInitExit, CrashNone)
-	case p.Capture != CaptureRawTar && p.Capture != CaptureService && p.Capture != CaptureNone:
-		return fmt.Errorf("plan: unknown capture action %q (want %q, %q or %q)", p.Capture, CaptureRawTar, CaptureService, CaptureNone)
+	case p.Capture != CaptureRawTar && p.Capture != CaptureService && p.Capture != CaptureNone && p.Capture != CaptureBench:
+		return fmt.Errorf("plan: unknown capture action %q (want %q, %q, %q or %q)", p.Capture, CaptureRawTar, CaptureService, CaptureNone, CaptureBench)
+	case (p.Capture == CaptureBench) != (p.Bench != nil):
+		return fmt.Errorf("plan: bench goes with capture %q, and only with it", CaptureBench)
 	case p.Capture == CaptureNone && p.Crash != CrashNone:
 		return fmt.Errorf("plan: capture %q goes only with crash %q", CaptureNone, CrashNone)
 	case p.Root != nil && p.Capture != CaptureService:
@@ -253,6 +257,11 @@ func (p *Plan) Validate() error {
 	for _, m := range p.Modules {
 		if !strings.HasPrefix(m, "/") {
 			return fmt.Errorf("plan: module path %q is not absolute", m)
+		}
+	}
+	if p.Bench != nil {
+		if err := p.Bench.validate(); err != nil {
+			return fmt.Errorf("plan: %w", err)
 		}
 	}
 	if p.Root != nil {

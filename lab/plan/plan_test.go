@@ -197,3 +197,39 @@ func TestCrashMethods(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchPlan(t *testing.T) {
+	job := BenchJob{Tool: "gokdump", Config: "-d 31 -l", Argv: []string{GokdumpPath, "dump", BenchVmcore, BenchOutput}}
+	good := Plan{Release: "r", Crash: CrashSysrq, Capture: CaptureBench, Bench: &Bench{Jobs: []BenchJob{job}, Runs: 3}}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, mod := range map[string]func(p *Plan){
+		"no bench":          func(p *Plan) { p.Bench = nil },
+		"bench with raw":    func(p *Plan) { p.Capture = CaptureRawTar },
+		"no jobs":           func(p *Plan) { p.Bench.Jobs = nil },
+		"zero runs":         func(p *Plan) { p.Bench.Runs = 0 },
+		"relative program":  func(p *Plan) { p.Bench.Jobs = []BenchJob{{Tool: "x", Config: "y", Argv: []string{"gokdump"}}} },
+		"relative file":     func(p *Plan) { p.Bench.Files = []string{"lib/x.so"} },
+		"timeout too large": func(p *Plan) { p.Bench.TimeoutSeconds = 99999 },
+	} {
+		p := good
+		b := *good.Bench
+		p.Bench = &b
+		mod(&p)
+		if err := p.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	var s BenchSample
+	ok, err := ParseBenchLine(`bench-sample {"tool":"gokdump","run":2}`, BenchSampleEvent, &s)
+	if !ok || err != nil || s.Tool != "gokdump" || s.Run != 2 {
+		t.Errorf("ParseBenchLine: %v %v %+v", ok, err, s)
+	}
+	if ok, _ := ParseBenchLine("bench-done", BenchSampleEvent, &s); ok {
+		t.Error("another event parsed as a sample")
+	}
+	if ok, err := ParseBenchLine(`bench-sample {"tool":`, BenchSampleEvent, &s); !ok || err == nil {
+		t.Errorf("a cut line: %v %v", ok, err)
+	}
+}

@@ -9,11 +9,18 @@
 //	go run ./bench/cmd/gokdump-bench [-runs 3] [-vmcores 1g,stale,6g] [-sets all,1worker] [-cache DIR] [-gokdump BIN]
 //	go run ./bench/cmd/gokdump-bench -prepare   # only make the vmcores
 //	go run ./bench/cmd/gokdump-bench -sections serve [-serve-records 100000]
+//	go run ./bench/cmd/gokdump-bench -sections capture [-capture-cpus 1,2] [-capture-runs 3]
 //
 // The serve section (no VM) fills a directory crash store with generated records
 // (package fleetgen), builds gokdump serve's index of it and loads its pages on
 // 127.0.0.1: index build time, index memory, and each page's median load time with
 // PASS or MISS against 200 ms.
+//
+// The capture section (after the dump section) crashes a 1 GiB Debian 6.1 lab guest
+// once per -capture-cpus entry; its capture kernel (nr_cpus as given, QEMU TCG with a
+// host thread per vCPU) runs gokdump's collector and makedumpfile in turn on
+// /proc/vmcore, writing to ext4 on a virtio disk, and measures reading /proc/vmcore
+// with read(2) and mmap(2) windows (package bench, capture.go).
 //
 // The vmcores are made once with the real-crash lab (package lab) and kept in
 // .cache/bench/<name>/vmcore (git-ignored), so later runs skip the crash. Making the
@@ -89,25 +96,35 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	mdfFlag := fl.String("makedumpfile", "makedumpfile", "makedumpfile binary")
 	kernel := fl.String("kernel", "linux-image-amd64", "Debian kernel package of the lab guests")
 	prepare := fl.Bool("prepare", false, "only make (or find) the vmcores, measure nothing")
-	sections := fl.String("sections", "dump,serve", "what to measure: dump (gokdump dump vs makedumpfile), serve (gokdump serve over generated crash records)")
+	sections := fl.String("sections", "dump,capture,serve", "what to measure: dump (gokdump dump vs makedumpfile on vmcores in the page cache), capture (both in a lab capture kernel on /proc/vmcore), serve (gokdump serve over generated crash records)")
 	serveRecords := fl.Int("serve-records", 100_000, "crash records the serve section generates")
 	serveRuns := fl.Int("serve-runs", 7, "timed loads of each page in the serve section (after 3 untimed)")
+	captureCPUs := fl.String("capture-cpus", "1,2", "capture kernels to measure, by nr_cpus (a lab crash each)")
+	captureRuns := fl.Int("capture-runs", 3, "runs of each tool and configuration in the capture kernel")
+	captureMem := fl.Int("capture-memory", 1024, "memory of the capture benchmark's guest, MiB")
+	captureRead := fl.Int("capture-read-mib", 512, "MiB of /proc/vmcore each read method reads in the capture kernel (0: all, -1: no read probe)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	doDump, doServe := false, false
+	doDump, doCapture, doServe := false, false, false
 	for _, s := range strings.Split(*sections, ",") {
 		switch strings.TrimSpace(s) {
 		case "dump":
 			doDump = true
+		case "capture":
+			doCapture = true
 		case "serve":
 			doServe = true
 		default:
-			return fmt.Errorf("-sections: unknown section %q (have dump, serve)", s)
+			return fmt.Errorf("-sections: unknown section %q (have dump, capture, serve)", s)
 		}
 	}
+	cpus, err := parseCPUs(*captureCPUs)
+	if err != nil {
+		return err
+	}
 	if *prepare {
-		doServe = false
+		doCapture, doServe = false, false
 	}
 	if fl.NArg() != 0 || *runs < 1 {
 		return fmt.Errorf("usage: gokdump-bench [-runs N] [-vmcores 1g,stale,6g] [-sets all,1worker] [-cache DIR] [-gokdump BIN]")
@@ -138,8 +155,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return err
 	}
-	if doDump {
-		if err := runDump(ctx, stdout, cache, chosen, sets, *runs, *gokdumpFlag, *mdfFlag, *kernel, *prepare); err != nil {
+	if doDump || doCapture {
+		co := captureOptions{cpus: cpus, runs: *captureRuns, memoryMiB: *captureMem, readMiB: *captureRead, kernel: *kernel, cache: cache}
+		if err := runDump(ctx, stdout, cache, chosen, sets, *runs, *gokdumpFlag, *mdfFlag, *kernel, *prepare, doDump, doCapture, co); err != nil {
 			return err
 		}
 	}
@@ -150,7 +168,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // runDump is the dump section: gokdump dump against makedumpfile on lab vmcores.
-func runDump(ctx context.Context, stdout io.Writer, cache string, chosen []guest, sets bench.Sets, runs int, gokdumpFlag, mdfFlag, kernel string, prepare bool) error {
+// With doCapture it runs the capture section after it (or alone, without doHost):
+// both need the lab's binaries and makedumpfile.
+func runDump(ctx context.Context, stdout io.Writer, cache string, chosen []guest, sets bench.Sets, runs int, gokdumpFlag, mdfFlag, kernel string, prepare, doHost, doCapture bool, co captureOptions) error {
 	mdf, err := exec.LookPath(mdfFlag)
 	if err != nil {
 		return fmt.Errorf("makedumpfile is needed (apt-get install -y makedumpfile; `make deps`): %w", err)
@@ -170,8 +190,9 @@ func runDump(ctx context.Context, stdout io.Writer, cache string, chosen []guest
 		bins.Gokdump = gokdumpFlag
 	}
 	tools := bench.Tools{Gokdump: bins.Gokdump, Makedumpfile: mdf}
+	co.mdf, co.bins = mdf, bins
 	mdf178 := "not measured"
-	if sets.OneWorker && !prepare {
+	if doHost && sets.OneWorker && !prepare {
 		tools.Makedumpfile178, err = sidMakedumpfile(ctx, stdout, cache)
 		if err != nil {
 			return fmt.Errorf("makedumpfile 1.7.8 (Debian unstable) for the one-worker runs: %w", err)
@@ -179,6 +200,9 @@ func runDump(ctx context.Context, stdout io.Writer, cache string, chosen []guest
 		mdf178 = version(ctx, tools.Makedumpfile178[0], append(tools.Makedumpfile178[1:], "-v")...)
 	}
 
+	if !doHost {
+		return runCapture(ctx, stdout, co)
+	}
 	fmt.Fprintf(stdout, "gokdump-bench: %s, %d CPUs; gokdump %s; %s; %s\n", time.Now().UTC().Format(time.RFC3339),
 		runtime.NumCPU(), version(ctx, tools.Gokdump, "dump", "-v"), version(ctx, mdf, "-v"), mdf178)
 	fmt.Fprintf(stdout, "load average at start: %s\n", loadAvg())
@@ -230,7 +254,10 @@ func runDump(ctx context.Context, stdout io.Writer, cache string, chosen []guest
 		return err
 	}
 	fmt.Fprintf(stdout, "\n%s (a MISS is reported, not an error)\n", bench.Summary(verdicts))
-	return nil
+	if !doCapture {
+		return nil
+	}
+	return runCapture(ctx, stdout, co)
 }
 
 func findGuest(name string) (guest, bool) {

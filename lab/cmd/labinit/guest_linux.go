@@ -82,6 +82,9 @@ func runLabGuest(ctx context.Context, con io.Writer) error {
 		}
 	}
 	if st, err := os.Stat("/proc/vmcore"); err == nil && st.Size() > 0 {
+		if p.Capture == plan.CaptureBench {
+			return g.bench(ctx)
+		}
 		return g.capture(ctx)
 	}
 	return g.first(ctx)
@@ -394,6 +397,9 @@ func (g *labGuest) arm() error {
 		if err := a.AddFileFrom(m, 0o644, m); err != nil {
 			return err
 		}
+	}
+	if err := g.addBenchFiles(a); err != nil {
+		return err
 	}
 	for _, d := range []string{"proc", "sys", "dev", "tmp", "run"} {
 		if err := a.AddDir(d, 0o755); err != nil {
