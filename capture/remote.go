@@ -209,15 +209,17 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 // remoteDump writes vmcore-incomplete with random-access writes and renames it
 // vmcore; on a server without SFTP it streams vmcore.flat and rebuilds vmcore from it
 // there when the server has gokdump.
-func (f *Flow) remoteDump(ctx context.Context, rd RemoteDir, src *vmcore.File, st *dumpdir.Status) error {
+func (f *Flow) remoteDump(ctx context.Context, rd RemoteDir, src *vmcore.File, st *dumpdir.Status) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, f.Timeouts.Dump)
 	defer cancel()
+	ctx, stopWatch := f.Memory.watch(ctx, f.logf)
+	defer stopWatch()
+	defer func() { err = f.Memory.explain(ctx, err) }()
 	opts := f.collectorOptions(st)
 	opts.DumpLevel = f.levels()[0]
 	final := path.Join(st.Dir, dumpdir.DumpFile)
 	tmp := path.Join(st.Dir, dumpdir.DumpIncompleteFile)
 	var stats *collector.Stats
-	var err error
 	if !rd.Sequential() {
 		opts.Flattened = false // the server gets an ordinary dump file
 		out, cerr := rd.Create(tmp)

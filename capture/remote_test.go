@@ -168,3 +168,29 @@ func TestFlowNetworkDown(t *testing.T) {
 		t.Error("written without a network")
 	}
 }
+
+// TestFlowSSHOutOfMemory: the capture's memory watch covers the ssh path too: short of
+// memory, the console and the status on the server say so and failure_action runs.
+func TestFlowSSHOutOfMemory(t *testing.T) {
+	t.Parallel()
+	tf, _, base := remoteFlow(t, sshtest.Options{})
+	tf.Network = func(ctx context.Context) error { return nil }
+	tf.Memory = MemoryWatch{
+		Available:   func() (int64, error) { return 1 << 20, nil },
+		Reservation: func() (int64, error) { return 192<<20 - 4096, nil },
+	}
+	st := tf.run(t)
+	if st.Result == dumpdir.Complete || !strings.Contains(st.Error, oomMessage) {
+		t.Fatalf("result %s, error %q; want the out-of-memory message", st.Result, st.Error)
+	}
+	if !strings.Contains(tf.console.String(), "gokdump: "+oomMessage) {
+		t.Errorf("console does not say so:\n%s", tf.console)
+	}
+	saved, err := dumpdir.ReadStatus(filepath.Join(base, "crashbox-2026-11-26-07:08:09"))
+	if err != nil || !strings.Contains(saved.Error, "reservation 192 MiB") {
+		t.Errorf("status on the server: %+v %v", saved, err)
+	}
+	if len(tf.machine.actions) != 1 || tf.machine.actions[0] != "halt" {
+		t.Errorf("actions %v, want failure_action halt", tf.machine.actions)
+	}
+}

@@ -224,9 +224,12 @@ func (f *Flow) s3Dmesg(ctx context.Context, s *fleet.S3, key string, src *vmcore
 }
 
 // s3Dump streams the flattened kdump-compressed dump to key.
-func (f *Flow) s3Dump(ctx context.Context, s *fleet.S3, key string, src *vmcore.File, st *dumpdir.Status) (fleet.Object, error) {
+func (f *Flow) s3Dump(ctx context.Context, s *fleet.S3, key string, src *vmcore.File, st *dumpdir.Status) (_ fleet.Object, err error) {
 	ctx, cancel := context.WithTimeout(ctx, f.Timeouts.Dump)
 	defer cancel()
+	ctx, stopWatch := f.Memory.watch(ctx, f.logf)
+	defer stopWatch()
+	defer func() { err = f.Memory.explain(ctx, err) }()
 	opts := f.collectorOptions(st)
 	opts.DumpLevel = f.levels()[0]
 	opts.Flattened = true
