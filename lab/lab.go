@@ -303,7 +303,7 @@ func Crash(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	v := &vm{
 		multiThread: cfg.MultiThreadTCG, noReserve: cfg.NoReserve,
-		kernel:      cfg.Kernel.Image, initrd: initrd, cmdline: cfg.firstCmdline(),
+		kernel: cfg.Kernel.Image, initrd: initrd, cmdline: cfg.firstCmdline(),
 		cpu: cfg.CPU, memoryMiB: cfg.MemoryMiB, cpus: cfg.CPUs, memoryFile: cfg.MemoryFile,
 		disks:   append(disks, cfg.ExtraDisks...),
 		net:     cfg.Net,
