@@ -140,6 +140,12 @@ func RewriteConfig(cfg *config.Config) (*config.Config, []string) {
 	}
 	c.Target = scratch
 	c.SSHKey, c.DHCP = "", false
+	if cfg.S3.Capture {
+		notes = append(notes, "s3_capture: the dump goes to the scratch disk; the upload to the bucket is not exercised")
+	}
+	// The VM has no network: uploads (s3_*) are the first kernel's business, or the
+	// capture's with s3_capture, which the scratch disk replaces.
+	c.S3 = config.S3{}
 	if cfg.FailureAction != config.ActionPoweroff {
 		notes = append(notes, fmt.Sprintf("failure_action %s is replaced by poweroff", cfg.FailureAction))
 	}

@@ -61,6 +61,10 @@ func TestRewriteConfig(t *testing.T) {
 				"failure_action reboot is replaced by poweroff", "final_action halt is replaced by poweroff"}},
 		{"ssh kdump@10.0.0.1\nsshkey /root/.ssh/kdump_id\nfinal_action poweroff\nfailure_action poweroff\n",
 			[]string{"the target ssh kdump@10.0.0.1 is replaced by an ext4 scratch disk: saving to a ssh target is not exercised"}},
+		// s3_capture refuses any target: the rewritten config would not parse with it.
+		{"s3_endpoint https://s3.example.net\ns3_bucket crashes\ns3_credentials /etc/gokdump/s3.cred\ns3_capture yes\nfinal_action poweroff\nfailure_action poweroff\n",
+			[]string{"the root file system (path /var/crash) is replaced by an ext4 scratch disk",
+				"s3_capture: the dump goes to the scratch disk; the upload to the bucket is not exercised"}},
 	} {
 		orig := mustParse(t, c.conf)
 		saved := *orig
