@@ -192,7 +192,7 @@ func (s *S3) wrap(key string, err error) error {
 	if err == nil {
 		return nil
 	}
-	switch minio.ToErrorResponse(err).Code {
+	switch errorResponse(err).Code {
 	case "NoSuchKey", "NotFound":
 		return fmt.Errorf("%s: %s: %w", s, key, ErrNotExist)
 	}
@@ -259,7 +259,7 @@ func (s *S3) List(ctx context.Context, prefix string, fn func(ObjectInfo) error)
 
 func (s *S3) Delete(ctx context.Context, key string) error {
 	err := s.core.Client.RemoveObject(ctx, s.cfg.Bucket, key, minio.RemoveObjectOptions{})
-	if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+	if errorResponse(err).Code == "NoSuchKey" {
 		return nil
 	}
 	return s.wrap(key, err)
@@ -272,8 +272,8 @@ func Unreachable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if minio.ToErrorResponse(err).Code != "" && minio.ToErrorResponse(err).StatusCode != 0 {
-		switch minio.ToErrorResponse(err).StatusCode {
+	if er := errorResponse(err); er.Code != "" && er.StatusCode != 0 {
+		switch er.StatusCode {
 		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			return true
 		}
@@ -288,5 +288,21 @@ func Unreachable(err error) bool {
 	var dns *net.DNSError
 	var ne net.Error
 	var op *net.OpError
-	return errors.As(err, &dns) || errors.As(err, &op) || (errors.As(err, &ne) && ne.Timeout())
+	// Of net.OpError only a failed dial: a TLS alert or a reset mid-request on a
+	// connection that was made is the store answering, not it being away.
+	return errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial") || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// errorResponse is the S3 error inside err, however wrapped (minio-go's
+// ToErrorResponse only looks at err itself; ours are wrapped by wrap).
+func errorResponse(err error) minio.ErrorResponse {
+	var er minio.ErrorResponse
+	if errors.As(err, &er) {
+		return er
+	}
+	var per *minio.ErrorResponse
+	if errors.As(err, &per) && per != nil {
+		return *per
+	}
+	return minio.ToErrorResponse(err)
 }

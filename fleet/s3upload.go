@@ -275,7 +275,7 @@ func (s *S3) resumeState(ctx context.Context, stateFile, key string, size, ps in
 	for range MaxParts/1000 + 1 {
 		res, err := s.core.ListObjectParts(ctx, s.cfg.Bucket, key, st.UploadID, marker, 1000)
 		if err != nil {
-			if minio.ToErrorResponse(err).Code == "NoSuchUpload" {
+			if errorResponse(err).Code == "NoSuchUpload" {
 				logf("%s: upload %s is gone from the server, starting over", stateFile, st.UploadID)
 				os.Remove(stateFile)
 				return nil, nil, nil
@@ -305,7 +305,7 @@ func (s *S3) resumeState(ctx context.Context, stateFile, key string, size, ps in
 }
 
 func (s *S3) abort(ctx context.Context, key, id string, logf func(string, ...any)) {
-	if err := s.core.AbortMultipartUpload(ctx, s.cfg.Bucket, key, id); err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
+	if err := s.core.AbortMultipartUpload(ctx, s.cfg.Bucket, key, id); err != nil && errorResponse(err).Code != "NoSuchUpload" {
 		logf("aborting upload %s of %s: %v", id, key, err)
 	}
 }
