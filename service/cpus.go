@@ -111,9 +111,9 @@ func countCPUList(s string) int {
 
 // oneCPUNeed is the crashkernel estimate of the image start built for plan: what the
 // capture kernel needs with one CPU (see Estimate; the image's real size instead of
-// a recount).
-func oneCPUNeed(kernel, image string, plan *Plan) (int64, error) {
-	var in EstimateInputs
+// a recount), for a machine of memory bytes (its per-GiB cost, as Estimate counts it).
+func oneCPUNeed(kernel, image string, plan *Plan, memory int64) (int64, error) {
+	in := EstimateInputs{Memory: memory}
 	var err error
 	if in.Kernel, _, err = kernelMemory(kernel); err != nil {
 		return 0, err
@@ -151,7 +151,11 @@ func (c CaptureCPUs) cmdline() []string {
 // chooseCPUs is ChooseCaptureCPUs for the image start built; when the estimate
 // cannot be made, one CPU (as every distribution gives).
 func (s *System) chooseCPUs(cfg *config.Config, reserved int64, kernel, image string, plan *Plan) CaptureCPUs {
-	need1, err := oneCPUNeed(kernel, image, plan)
+	var memory int64
+	if total, err := s.memTotal(); err == nil {
+		memory = total + reserved // as Estimate: the memory the kernel manages and the reservation
+	}
+	need1, err := oneCPUNeed(kernel, image, plan, memory)
 	if err != nil {
 		c := ChooseCaptureCPUs(cfg, 0, 0, 1)
 		if c.Set && cfg.CaptureCPUs == 0 {

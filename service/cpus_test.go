@@ -73,4 +73,14 @@ func TestStartCaptureCPUs(t *testing.T) {
 			t.Errorf("%q: status says %d CPUs (%s)", c.conf, st.CaptureCPUs, st.CaptureCPUsWhy)
 		}
 	}
+	// The crashed machine's memory counts as in Estimate: 64 KiB per GiB of 7 TiB is
+	// 448 MiB, which leaves the 512 MiB reservation no room for a second CPU.
+	m.write("proc/meminfo", "MemTotal:       7516192768 kB\n")
+	res, err := m.Start(StartOptions{Config: mustConfig(t, "ext4 /dev/vdb\n"), ConfigData: []byte("ext4 /dev/vdb\n"), Self: m.path("usr/sbin/gokdump")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CPUs.N != 1 {
+		t.Errorf("6 TiB machine in 512 MiB: %d capture CPUs (%s); the per-GiB cost was left out", res.CPUs.N, res.CPUs.Why)
+	}
 }
