@@ -114,3 +114,31 @@ func securityHeaders(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// LoopbackHosts refuses (421) a request whose Host is not a loopback name or address
+// ("localhost", 127.0.0.0/8, ::1). A server bound to loopback is still reachable from
+// any web page the operator's browser opens through DNS rebinding (a name that
+// resolves to 127.0.0.1); such requests carry the page's own host name, and this is
+// what keeps them from reading dumps. Used whenever --allow-remote is not given.
+func LoopbackHosts(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			http.Error(w, "this server answers only to localhost, 127.0.0.1 or [::1] (it has no authentication)", http.StatusMisdirectedRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

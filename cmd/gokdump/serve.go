@@ -100,7 +100,11 @@ It listens on loopback only unless --allow-remote is given: it has no authentica
 	logger.Printf("gokdump serve: %s: %d crashes in %d groups (%d records skipped), indexed in %s",
 		serve.StoreName(st), s.Crashes, s.Groups, s.Skipped, time.Since(start).Round(time.Millisecond))
 	go ix.Run(ctx)
-	srv := serve.NewServer(*listen, serve.Handler(ix))
+	h := serve.Handler(ix)
+	if !*remote {
+		h = serve.LoopbackHosts(h)
+	}
+	srv := serve.NewServer(*listen, h)
 	err := serve.ListenAndServe(ctx, srv, func(a net.Addr) {
 		fmt.Fprintf(e.stdout, "gokdump serve: http://%s/\n", a)
 	})
