@@ -283,16 +283,22 @@ func (u *uploader) one(ctx context.Context, d dumpdir.Dump) (Outcome, error) {
 	}
 	o.State = state
 	m := Marker{Store: u.opts.Store.String(), ID: rec.ID, State: state, SHA256: dumpObj.SHA256, Uploaded: u.opts.Now().UTC()}
+	// The marker first: a dump removed before it is written (a full disk is likely in
+	// a crash directory) would look new to the next run, which would then record the
+	// crash in the store again as having no dump.
+	if err := writeMarker(filepath.Join(d.Dir, MarkerFile), &m); err != nil {
+		return o, err
+	}
 	if state == fleet.DumpComplete && u.opts.DeleteUploaded {
 		if err := os.Remove(d.File); err != nil {
 			u.logf("%s: removing the uploaded dump: %v", d.Dir, err)
 		} else {
 			m.Deleted = true
 			u.logf("%s: removed %s (s3_delete_uploaded)", d.Dir, filepath.Base(d.File))
+			if err := writeMarker(filepath.Join(d.Dir, MarkerFile), &m); err != nil {
+				u.logf("%s: the marker does not say the dump was removed: %v", d.Dir, err)
+			}
 		}
-	}
-	if err := writeMarker(filepath.Join(d.Dir, MarkerFile), &m); err != nil {
-		return o, err
 	}
 	u.logf("%s: %s (%s)", d.Dir, state, fleet.Key(p, rec.ID, fleet.MetaObject))
 	return o, nil
