@@ -60,20 +60,31 @@ func (d Dir) Put(ctx context.Context, key string, r io.Reader, size int64) error
 	return os.Rename(tmp, p)
 }
 
+// Get and Stat resolve key inside Root (os.Root): a symbolic link planted in the
+// store that points out of it is refused, so a server over the store never hands out
+// a file of the machine it runs on.
 func (d Dir) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	p, err := d.path(key)
+	if _, err := d.path(key); err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(d.Root)
 	if err != nil {
 		return nil, err
 	}
-	return os.Open(p)
+	defer root.Close()
+	return root.Open(filepath.FromSlash(key))
 }
 
 func (d Dir) Stat(ctx context.Context, key string) (ObjectInfo, error) {
-	p, err := d.path(key)
+	if _, err := d.path(key); err != nil {
+		return ObjectInfo{}, err
+	}
+	root, err := os.OpenRoot(d.Root)
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	fi, err := os.Stat(p)
+	defer root.Close()
+	fi, err := root.Stat(filepath.FromSlash(key))
 	if err != nil {
 		return ObjectInfo{}, err
 	}

@@ -86,3 +86,22 @@ func TestReadRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestDirNoEscape: a link planted in the store that points out of it is not served.
+func TestDirNoEscape(t *testing.T) {
+	ctx := context.Background()
+	d := Dir{Root: t.TempDir()}
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("root's secret"), 0o600)
+	os.MkdirAll(filepath.Join(d.Root, "crashes", "x"), 0o700)
+	if err := os.Symlink(secret, filepath.Join(d.Root, "crashes", "x", DumpObject)); err != nil {
+		t.Fatal(err)
+	}
+	if rc, err := d.Get(ctx, Key("", "x", DumpObject)); err == nil {
+		rc.Close()
+		t.Error("Get followed a link out of the store")
+	}
+	if _, err := d.Stat(ctx, Key("", "x", DumpObject)); err == nil {
+		t.Error("Stat followed a link out of the store")
+	}
+}
