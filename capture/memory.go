@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,6 +37,13 @@ const MemoryFloorEnv = "GOKDUMP_CAPTURE_MEMORY_FLOOR_MIB"
 
 // memoryEvery is how often MemAvailable is read during the collection.
 const memoryEvery = 100 * time.Millisecond
+
+// lowReadings is how many readings in a row below the floor, lowRetry apart, stop
+// the collection.
+const (
+	lowReadings = 3
+	lowRetry    = 20 * time.Millisecond
+)
 
 // MemoryWatch watches the capture kernel's free memory during the collection. The
 // zero value watches the real /proc with DefaultMemoryFloor (raised by
@@ -104,10 +112,21 @@ func (w *MemoryWatch) watch(ctx context.Context, logf func(string, ...any)) (con
 	floor := w.floor()
 	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
+	// One low reading is not enough: MemAvailable dips while the Go heap peaks and
+	// the kernel reclaims. A low reading returns the heap's free pages to the kernel
+	// and reads again, lowReadings times lowRetry apart; only readings low every time
+	// stop the collection.
 	low := func() bool {
-		a, err := avail()
-		if err != nil || a >= floor {
-			return false
+		var a int64
+		for i := 0; i < lowReadings; i++ {
+			if i > 0 {
+				debug.FreeOSMemory()
+				time.Sleep(lowRetry)
+			}
+			var err error
+			if a, err = avail(); err != nil || a >= floor {
+				return false
+			}
 		}
 		oom := &OutOfMemoryError{ReservationMiB: w.reservationMiB(),
 			Detail: fmt.Sprintf("MemAvailable %d MiB, below the %d MiB the capture keeps free; the collection was stopped", a>>20, floor>>20)}
@@ -115,10 +134,12 @@ func (w *MemoryWatch) watch(ctx context.Context, logf func(string, ...any)) (con
 		cancel(oom)
 		return true
 	}
+	// The first check before the collection starts: a capture already short of memory
+	// does not begin.
+	if low() {
+		return ctx, func() { cancel(nil) } // cancelled with the cause already
+	}
 	go func() {
-		if low() {
-			return
-		}
 		t := time.NewTicker(memoryEvery)
 		defer t.Stop()
 		for {

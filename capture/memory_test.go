@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -49,6 +50,26 @@ func TestFlowEnoughMemory(t *testing.T) {
 	tf.Memory = MemoryWatch{Available: func() (int64, error) { return 100 << 20, nil }}
 	if st := tf.run(t); st.Result != dumpdir.Complete {
 		t.Fatalf("result %s %q", st.Result, st.Error)
+	}
+}
+
+// TestFlowMemoryDip: one low reading (the heap peaking, the kernel reclaiming) does not
+// stop a capture; only readings low in a row do.
+func TestFlowMemoryDip(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "path /var/crash\n")
+	var mu sync.Mutex
+	n := 0
+	tf.Memory = MemoryWatch{Available: func() (int64, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if n++; n == 1 {
+			return 1 << 20, nil
+		}
+		return 100 << 20, nil
+	}}
+	if st := tf.run(t); st.Result != dumpdir.Complete {
+		t.Fatalf("one low reading stopped the capture: result %s %q", st.Result, st.Error)
 	}
 }
 
