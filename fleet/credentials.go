@@ -24,10 +24,15 @@ import (
 // Values are taken verbatim after the first "=" (no quoting, surrounding white space
 // trimmed). The file must be a regular file of mode 0600 (or stricter) owned by root.
 type Credentials struct {
-	AccessKey, SecretKey, SessionToken string
+	AccessKey    string
+	SecretKey    string `json:"-"`
+	SessionToken string `json:"-"`
 }
 
-func (c Credentials) String() string { return "access key " + c.AccessKey }
+// String and GoString name the access key only: credentials never reach a log, an
+// error or a %#v by accident.
+func (c Credentials) String() string   { return "access key " + c.AccessKey }
+func (c Credentials) GoString() string { return "fleet.Credentials{" + c.String() + "}" }
 
 // MaxCredentialsSize bounds a credentials file: a few lines.
 const MaxCredentialsSize = 64 << 10

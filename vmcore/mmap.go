@@ -17,7 +17,9 @@ import (
 // page tables.
 const DefaultWindow = 16 << 20
 
-const pageSize = 4096
+// pageSize is the machine's: mmap offsets and lengths are multiples of it (64 KiB on
+// some arm64 and ppc64le kernels).
+var pageSize = int64(os.Getpagesize())
 
 // MmapReader reads a file through read-only mmap(2) windows.
 // It is how the capture kernel's /proc/vmcore is read fastest: read(2) of

@@ -460,7 +460,14 @@ func readDumps(ctx context.Context, scratch, dir, out string) ([]dumpdir.Dump, e
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(cctx, "debugfs", "-R", "rdump "+dir+" "+out, scratch)
+	// debugfs splits its request at white space: the output directory is the working
+	// directory, so only dir (checked by the caller) is in the request.
+	abs, err := filepath.Abs(scratch)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(cctx, "debugfs", "-R", "rdump "+dir+" .", abs)
+	cmd.Dir = out
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("debugfs: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
