@@ -187,6 +187,9 @@ func (ix *Index) Prefix() string { return ix.opt.Prefix }
 // of its time polling: after a poll that took d it waits at least 4d (a directory of
 // 100,000 crashes takes seconds to list). A failed poll is logged and the index keeps
 // what it had.
+// pollTimeout is the least time one poll of Run may take (10 polls' worth if more).
+const pollTimeout = 5 * time.Minute
+
 func (ix *Index) Run(ctx context.Context) {
 	t := time.NewTimer(ix.opt.Poll)
 	defer t.Stop()
@@ -196,9 +199,13 @@ func (ix *Index) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			start := time.Now()
-			if err := ix.Poll(ctx); err != nil && ctx.Err() == nil {
+			// A store that stops answering mid-listing must not stop the index for
+			// good: each poll has a deadline, and the next one starts afresh.
+			pctx, cancel := context.WithTimeout(ctx, max(10*ix.opt.Poll, pollTimeout))
+			if err := ix.Poll(pctx); err != nil && ctx.Err() == nil {
 				ix.opt.Logf("serve: poll of %s: %v", ix.st, err)
 			}
+			cancel()
 			t.Reset(max(ix.opt.Poll, 4*time.Since(start)))
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gokdump/gokdump/crashinfo"
@@ -147,6 +148,17 @@ func Run(ctx context.Context, dir string, opts Options) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
+	// One uploader at a time per dump directory (the boot's unit, the timer and a
+	// hand-run upload may meet): two would share the resumable uploads' state files.
+	unlock, err := lockDir(dir)
+	if errors.Is(err, errBusy) {
+		opts.Logf("%s: another gokdump upload is running there; leaving it to that one", dir)
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
 	host := opts.Host
 	if host == nil {
 		h := HostFacts(opts.Root)
@@ -513,4 +525,27 @@ func writeMarker(name string, m *Marker) error {
 		return err
 	}
 	return os.Rename(tmp, name)
+}
+
+// LockFile is the file in a dump directory that gokdump upload holds locked while it
+// runs there.
+const LockFile = ".gokdump-upload.lock"
+
+var errBusy = errors.New("locked by another uploader")
+
+// lockDir takes dir's upload lock (flock, released when the process ends whatever
+// happens), or returns errBusy at once when another process holds it.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("upload lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, errBusy
+		}
+		return nil, fmt.Errorf("upload lock %s: %w", f.Name(), err)
+	}
+	return func() { f.Close() }, nil
 }

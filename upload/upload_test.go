@@ -245,3 +245,24 @@ func TestUploadRefused(t *testing.T) {
 		t.Errorf("pending %d", res.Pending())
 	}
 }
+
+// TestUploadOneAtATime: while another uploader holds a dump directory's lock, a second
+// run uploads nothing and is not an error; once released, the next run uploads.
+func TestUploadOneAtATime(t *testing.T) {
+	dumps, store := t.TempDir(), t.TempDir()
+	saveDump(t, dumps, 1764132830, dumpdir.Fedora)
+	unlock, err := lockDir(dumps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{Store: fleet.Dir{Root: store}}
+	res, err := Run(context.Background(), dumps, Options{Store: rec, FullDumps: 3, Host: &testHost})
+	if err != nil || len(res.Outcomes) != 0 || len(rec.puts) != 0 {
+		t.Fatalf("while locked: %+v %v, puts %v", res, err, rec.puts)
+	}
+	unlock()
+	res, err = Run(context.Background(), dumps, Options{Store: rec, FullDumps: 3, Host: &testHost})
+	if err != nil || len(res.Outcomes) != 1 || res.Outcomes[0].State != fleet.DumpComplete {
+		t.Fatalf("after the lock: %+v %v", res, err)
+	}
+}
