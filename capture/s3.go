@@ -152,34 +152,9 @@ func (f *Flow) saveS3(ctx context.Context, src *vmcore.File, st *dumpdir.Status,
 }
 
 // sampleFull says whether rec's dump goes to the bucket whole, as gokdump upload
-// decides it: yes without sampling or a signature, else only while the signature has
-// fewer than FullDumps markers; the marker is written when yes.
+// decides it (fleet.ClaimFullDump).
 func sampleFull(ctx context.Context, s *fleet.S3, t service.S3Target, rec *fleet.Record) (bool, error) {
-	sig := rec.Signature()
-	if t.FullDumps <= 0 || sig == "" || !fleet.ValidID(sig) {
-		return true, nil
-	}
-	prefix := fleet.SignaturePrefix(t.Prefix, sig)
-	mine := prefix + rec.ID
-	enough := errors.New("enough")
-	n, ours := 0, false
-	err := s.List(ctx, prefix, func(oi fleet.ObjectInfo) error {
-		if oi.Key == mine {
-			ours = true
-			return enough
-		}
-		if n++; n >= t.FullDumps {
-			return enough
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, enough) {
-		return false, err
-	}
-	if !ours && n >= t.FullDumps {
-		return false, nil
-	}
-	return true, put(ctx, s, mine, nil)
+	return fleet.ClaimFullDump(ctx, s, t.Prefix, rec.Signature(), rec.ID, t.FullDumps)
 }
 
 // put writes a small object, retrying (bounded) while the server cannot be reached.

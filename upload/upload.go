@@ -316,47 +316,17 @@ func (u *uploader) one(ctx context.Context, d dumpdir.Dump) (Outcome, error) {
 	return o, nil
 }
 
-// keepFull decides whether rec's dump goes to the store whole: yes when sampling is
-// off, the crash has no signature, it already has its marker (an earlier, interrupted
-// run decided so), or its signature has fewer than FullDumps markers. It writes the
-// marker when yes, before the dump, so that concurrent uploaders count it.
+// keepFull decides whether rec's dump goes to the store whole (fleet.ClaimFullDump:
+// the first FullDumps crashes of its signature, by crash time), before the dump, so
+// that concurrent uploaders see its claim.
 func (u *uploader) keepFull(ctx context.Context, rec *fleet.Record) (bool, error) {
-	sig := rec.Signature()
-	if u.opts.FullDumps <= 0 || sig == "" || !fleet.ValidID(sig) {
-		return true, nil
-	}
-	prefix := fleet.SignaturePrefix(u.opts.Prefix, sig)
-	mine := prefix + rec.ID
-	errEnough := errors.New("enough")
-	n, ours := 0, false
-	err := u.retry(ctx, "listing "+prefix, func() error {
-		n, ours = 0, false
-		err := u.opts.Store.List(ctx, prefix, func(oi fleet.ObjectInfo) error {
-			if oi.Key == mine {
-				ours = true
-				return errEnough
-			}
-			n++
-			if n >= u.opts.FullDumps {
-				return errEnough
-			}
-			return nil
-		})
-		if errors.Is(err, errEnough) || errors.Is(err, fleet.ErrNotExist) {
-			return nil
-		}
+	var full bool
+	err := u.retry(ctx, "claiming a full dump of signature "+rec.Signature(), func() error {
+		var err error
+		full, err = fleet.ClaimFullDump(ctx, u.opts.Store, u.opts.Prefix, rec.Signature(), rec.ID, u.opts.FullDumps)
 		return err
 	})
-	if err != nil {
-		return false, err
-	}
-	if ours {
-		return true, nil
-	}
-	if n >= u.opts.FullDumps {
-		return false, nil
-	}
-	return true, u.put(ctx, mine, nil)
+	return full, err
 }
 
 // putSmallFile uploads a file of at most maxSmallFile bytes and describes it.
