@@ -152,6 +152,33 @@ func TestS3(t *testing.T) {
 		}
 	})
 
+	// CompletedBeforeStateRemoved: a run completed the upload but stopped before
+	// removing its state file; the next run finds the upload gone, the object whole,
+	// and sends nothing.
+	t.Run("CompletedBeforeStateRemoved", func(t *testing.T) {
+		name, data := randomFile(t, fleet.MinPartSize+1<<20) // 2 parts
+		var state []byte
+		if _, err := st.PutFile(ctx, "crashes/s/vmcore", name, fleet.PutFileOptions{AfterPart: func(n, parts int) {
+			if n == parts {
+				state, _ = os.ReadFile(fleet.StateFile(name))
+			}
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(fleet.StateFile(name), state, 0o600); err != nil || len(state) == 0 {
+			t.Fatalf("state after the last part: %q %v", state, err)
+		}
+		var log bytes.Buffer
+		sent := 0
+		obj, err := st.PutFile(ctx, "crashes/s/vmcore", name, fleet.PutFileOptions{Logf: logTo(t, &log), AfterPart: func(int, int) { sent++ }})
+		if err != nil || sent != 0 || obj.Size != int64(len(data)) || !strings.Contains(log.String(), "completed by an earlier run") {
+			t.Fatalf("second run: %+v %v, sent %d parts; log:\n%s", obj, err, sent, log.String())
+		}
+		if _, err := os.Stat(fleet.StateFile(name)); !os.IsNotExist(err) {
+			t.Errorf("state file left: %v", err)
+		}
+	})
+
 	t.Run("ChangedFile", func(t *testing.T) {
 		name, data := randomFile(t, 2*fleet.MinPartSize+1<<20) // 3 parts
 		cctx, cancel := context.WithCancel(ctx)

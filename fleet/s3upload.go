@@ -149,6 +149,9 @@ func (s *S3) PutFile(ctx context.Context, key, file string, opts PutFileOptions)
 
 	stateFile := StateFile(file)
 	st, resumed, err := s.resumeState(ctx, stateFile, key, size, ps, sums, logf)
+	if errors.Is(err, errAlreadyStored) {
+		return obj, nil
+	}
 	if err != nil {
 		return Object{}, err
 	}
@@ -218,7 +221,7 @@ func (s *S3) PutFile(ctx context.Context, key, file string, opts PutFileOptions)
 	if err != nil {
 		return Object{}, err
 	}
-	if oi.Size != size || umeta[ShaMetaKey] != "" && umeta[ShaMetaKey] != sums.sha256 {
+	if oi.Size != size || umeta[ShaMetaKey] != sums.sha256 {
 		_ = s.Delete(ctx, key)
 		os.Remove(stateFile)
 		return Object{}, fmt.Errorf("%s: %s: stored object has size %d and sha256 %q, want %d and %s: %w", s, key, oi.Size, umeta[ShaMetaKey], size, sums.sha256, ErrChecksum)
@@ -276,6 +279,13 @@ func (s *S3) resumeState(ctx context.Context, stateFile, key string, size, ps in
 		res, err := s.core.ListObjectParts(ctx, s.cfg.Bucket, key, st.UploadID, marker, 1000)
 		if err != nil {
 			if errorResponse(err).Code == "NoSuchUpload" {
+				// Completed by an earlier run that stopped before removing the state
+				// file? Then the object is there, whole.
+				if oi, umeta, serr := s.StatMeta(ctx, key); serr == nil && oi.Size == size && umeta[ShaMetaKey] == sums.sha256 {
+					logf("%s: upload %s was completed by an earlier run", stateFile, st.UploadID)
+					os.Remove(stateFile)
+					return nil, nil, errAlreadyStored
+				}
 				logf("%s: upload %s is gone from the server, starting over", stateFile, st.UploadID)
 				os.Remove(stateFile)
 				return nil, nil, nil
@@ -283,7 +293,9 @@ func (s *S3) resumeState(ctx context.Context, stateFile, key string, size, ps in
 			if Unreachable(err) {
 				return nil, nil, s.wrap(key, err)
 			}
-			logf("%s: listing the parts of upload %s: %v; starting over", stateFile, st.UploadID, err)
+			logf("%s: listing the parts of upload %s: %v; aborting it and starting over", stateFile, st.UploadID, err)
+			s.abort(ctx, key, st.UploadID, logf) // else its parts stay on the server, unreferenced
+			os.Remove(stateFile)
 			return nil, nil, nil
 		}
 		for _, p := range res.ObjectParts {
@@ -303,6 +315,9 @@ func (s *S3) resumeState(ctx context.Context, stateFile, key string, size, ps in
 	logf("resuming upload %s of %s: %d of %d parts already stored", st.UploadID, key, kept, len(sums.md5s))
 	return &st, have, nil
 }
+
+// errAlreadyStored is resumeState's way of saying the object is already stored whole.
+var errAlreadyStored = errors.New("already stored")
 
 func (s *S3) abort(ctx context.Context, key, id string, logf func(string, ...any)) {
 	if err := s.core.AbortMultipartUpload(ctx, s.cfg.Bucket, key, id); err != nil && errorResponse(err).Code != "NoSuchUpload" {
