@@ -120,33 +120,53 @@ func init() {
 // checkEndpoint checks an s3_endpoint value's form (the scheme rule needs
 // s3_allow_http, so checkS3 applies it).
 func checkEndpoint(v string) error {
-	_, _, err := endpointHost(v)
+	_, err := ParseS3Endpoint(v)
 	return err
 }
 
-// endpointHost returns an endpoint's host and whether it is plain http.
-func endpointHost(v string) (host string, plain bool, err error) {
-	hostport := v
+// S3Endpoint is an s3_endpoint value taken apart (ParseS3Endpoint): HostPort as a
+// client dials it, Host without the port, and whether it is plain http.
+type S3Endpoint struct {
+	HostPort, Host string
+	Plain          bool
+}
+
+// ParseS3Endpoint parses an s3_endpoint value: https://host[:port], http://host[:port]
+// or host[:port] (https). The rule on plain http is the caller's (IsLoopbackHost).
+func ParseS3Endpoint(v string) (S3Endpoint, error) {
+	var e S3Endpoint
+	e.HostPort = v
 	if strings.Contains(v, "://") {
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil || u.Fragment != "" {
-			return "", false, fmt.Errorf("want https://host[:port], http://host[:port] or host[:port], not %q", v)
+			return e, fmt.Errorf("want https://host[:port], http://host[:port] or host[:port], not %q (the bucket and prefix are separate directives)", v)
 		}
-		hostport, plain = u.Host, u.Scheme == "http"
+		e.HostPort, e.Plain = u.Host, u.Scheme == "http"
 	}
-	h := hostport
-	if sh, port, err := net.SplitHostPort(hostport); err == nil {
+	e.Host = e.HostPort
+	if sh, port, err := net.SplitHostPort(e.HostPort); err == nil {
 		n, perr := strconv.Atoi(port)
 		if perr != nil || n < 1 || n > 65535 {
-			return "", false, fmt.Errorf("bad port in %q", v)
+			return e, fmt.Errorf("bad port in %q", v)
 		}
-		h = sh
+		e.Host = sh
 	}
-	if h == "" || !(isName(h) || net.ParseIP(strings.Trim(h, "[]")) != nil) {
-		return "", false, fmt.Errorf("want https://host[:port], http://host[:port] or host[:port], not %q", v)
+	if e.Host == "" || !(isName(e.Host) || net.ParseIP(strings.Trim(e.Host, "[]")) != nil) {
+		return e, fmt.Errorf("want https://host[:port], http://host[:port] or host[:port], not %q", v)
 	}
-	return h, plain, nil
+	return e, nil
+}
+
+// IsLoopbackHost reports whether host (a name or an address, IPv6 with or without
+// brackets) is this machine's loopback: plain http is allowed there without
+// s3_allow_http.
+func IsLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 func validBucket(v string) bool {
@@ -188,9 +208,9 @@ func (c *Config) checkS3(p *parser) {
 		k, l := c.targetLine()
 		p.errorf(line, "s3_endpoint: gokdump upload sends the dumps saved on this machine, but %s (line %d) saves them on a server: run gokdump upload --dir there, or use s3_capture yes instead of %s", k, l, k)
 	}
-	h, plain, _ := endpointHost(s.Endpoint)
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	if plain && !s.AllowHTTP && h != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	e, _ := ParseS3Endpoint(s.Endpoint)
+	h := e.Host
+	if e.Plain && !s.AllowHTTP && !IsLoopbackHost(h) {
 		p.errorf(line, "s3_endpoint: plain http to %s sends dumps and credentials' signatures unencrypted; use https, or add s3_allow_http yes", h)
 	}
 }

@@ -6,13 +6,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/gokdump/gokdump/config"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path"
-	"strings"
 	"syscall"
 	"time"
 
@@ -63,47 +62,14 @@ type S3 struct {
 // ParseEndpoint splits an s3_endpoint value into host:port and whether it is HTTPS,
 // refusing plain HTTP to a host that is not loopback unless allowHTTP.
 func ParseEndpoint(ep string, allowHTTP bool) (host string, secure bool, err error) {
-	secure = true
-	hostport := ep
-	if strings.Contains(ep, "://") {
-		u, err := url.Parse(ep)
-		if err != nil {
-			return "", false, fmt.Errorf("endpoint %q: %v", ep, err)
-		}
-		switch u.Scheme {
-		case "https":
-		case "http":
-			secure = false
-		default:
-			return "", false, fmt.Errorf("endpoint %q: want https:// or http://", ep)
-		}
-		if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil || u.Fragment != "" {
-			return "", false, fmt.Errorf("endpoint %q: want scheme://host[:port] only (the bucket and prefix are separate directives)", ep)
-		}
-		hostport = u.Host
+	e, err := config.ParseS3Endpoint(ep)
+	if err != nil {
+		return "", false, fmt.Errorf("endpoint: %w", err)
 	}
-	h := hostport
-	if sh, port, err := net.SplitHostPort(hostport); err == nil {
-		h = sh
-		if port == "" {
-			return "", false, fmt.Errorf("endpoint %q: empty port", ep)
-		}
-	}
-	if h == "" || strings.ContainsAny(hostport, " /\\@?#") {
-		return "", false, fmt.Errorf("endpoint %q: want host[:port] or a URL", ep)
-	}
-	if !secure && !allowHTTP && !isLoopback(h) {
+	if e.Plain && !allowHTTP && !config.IsLoopbackHost(e.Host) {
 		return "", false, fmt.Errorf("endpoint %q: plain http to a host that is not loopback sends the dumps unencrypted; use https, or allow it explicitly (s3_allow_http yes)", ep)
 	}
-	return hostport, secure, nil
-}
-
-func isLoopback(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && ip.IsLoopback()
+	return e.HostPort, !e.Plain, nil
 }
 
 // NewS3 returns the store of cfg. It does not contact the server.

@@ -304,7 +304,7 @@ func TestParseEndpoint(t *testing.T) {
 		{ep: "http://[::1]:8333", host: "[::1]:8333"},
 		{ep: "http://s3.example.net", err: "plain http"},
 		{ep: "http://s3.example.net", host: "s3.example.net", allow: true},
-		{ep: "https://s3.example.net/bucket", err: "host[:port] only"},
+		{ep: "https://s3.example.net/bucket", err: "the bucket and prefix are separate directives"},
 		{ep: "ftp://x", err: "want https"},
 	} {
 		h, sec, err := fleet.ParseEndpoint(tc.ep, tc.allow)
