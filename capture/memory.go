@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gokdump/gokdump/internal/meminfo"
+	"io"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -202,20 +204,11 @@ func procMemAvailable() (int64, error) {
 }
 
 func memAvailable(f *os.File) (int64, error) {
-	sc := bufio.NewScanner(f)
-	for n := 0; sc.Scan() && n < 200; n++ {
-		if v, ok := strings.CutPrefix(sc.Text(), "MemAvailable:"); ok {
-			fs := strings.Fields(v)
-			if len(fs) >= 1 {
-				kib, err := strconv.ParseInt(fs[0], 10, 64)
-				if err == nil && kib >= 0 {
-					return kib << 10, nil
-				}
-			}
-			return 0, fmt.Errorf("/proc/meminfo: bad MemAvailable line %q", sc.Text())
-		}
+	data, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	if err != nil {
+		return 0, err
 	}
-	return 0, errors.New("/proc/meminfo: no MemAvailable")
+	return meminfo.Field(data, f.Name(), "MemAvailable")
 }
 
 // procReservation sums the top-level System RAM ranges of /proc/iomem above the first

@@ -3,10 +3,10 @@ package service
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/gokdump/gokdump/internal/meminfo"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/gokdump/gokdump/internal/smallfile"
@@ -208,14 +208,7 @@ func (s *System) memTotal() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
-			if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil && kb > 0 {
-				return kb << 10, nil
-			}
-		}
-	}
-	return 0, fmt.Errorf("%s: no MemTotal", p)
+	return meminfo.Field(data, p, "MemTotal")
 }
 
 type countingWriter struct{ n int64 }
