@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 )
 
 // DefaultWindow is the size of the windows MmapReader maps /proc/vmcore in. Measured
@@ -45,10 +46,17 @@ type MmapReader struct {
 	mu       sync.Mutex
 	wins     []mapped // the mapped windows, most recently used first
 	fallback error    // why mmap is no longer tried, nil while it works
+	// failed are the windows whose mapping failed (read with pread); firstFail is
+	// why the first did. After maxFailedWindows of them mmap is given up.
+	failed    map[int64]bool
+	firstFail error
 
 	mmap   func(fd int, off int64, length int) ([]byte, error)
 	munmap func([]byte) error
 }
+
+// maxFailedWindows is how many windows may fail to map before mmap is given up.
+const maxFailedWindows = 8
 
 // MmapWindows is how many windows an MmapReader keeps mapped: address space only
 // (the old kernel's memory is mapped, not copied), plus 8 KiB of page tables each.
@@ -123,10 +131,23 @@ func (r *MmapReader) windowFor(o int64) (*mapped, error) {
 		}
 	}
 	start := o / r.window * r.window // a whole number of pages: window is
+	if r.failed[start] {
+		return nil, nil
+	}
 	length := min(r.window, r.mapEnd-start)
 	b, err := r.mmap(int(r.f.Fd()), start, int(length))
 	if err != nil {
-		r.fallback = fmt.Errorf("mmap of %d bytes at offset 0x%x: %w", length, start, err)
+		// One window may fail where the others map (a 6.12 capture kernel refused one
+		// with EAGAIN in the lab): that window is read with pread, the rest still by
+		// mmap, unless mapping fails everywhere.
+		err = fmt.Errorf("mmap of %d bytes at offset 0x%x: %w", length, start, err)
+		if r.failed == nil {
+			r.failed, r.firstFail = map[int64]bool{}, err
+		}
+		r.failed[start] = true
+		if len(r.failed) >= maxFailedWindows || errors.Is(err, errNoMmap) || errors.Is(err, syscall.ENODEV) {
+			r.fallback = r.firstFail
+		}
 		return nil, nil
 	}
 	r.wins = append(r.wins, mapped{})
@@ -143,7 +164,11 @@ func (r *MmapReader) Method() string {
 	if r.fallback != nil {
 		return "pread (" + r.fallback.Error() + ")"
 	}
-	return fmt.Sprintf("mmap, %d KiB windows", r.window>>10)
+	m := fmt.Sprintf("mmap, %d KiB windows", r.window>>10)
+	if len(r.failed) > 0 {
+		m += fmt.Sprintf(" (%d read with pread: %v)", len(r.failed), r.firstFail)
+	}
+	return m
 }
 
 // Close unmaps the windows. It does not close the file.

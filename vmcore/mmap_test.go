@@ -105,6 +105,36 @@ func TestMmapReaderFallback(t *testing.T) {
 	}
 }
 
+// TestMmapReaderOneWindowFails: a window the kernel will not map (EAGAIN, as a 6.12
+// capture kernel gave for one window in the lab) is read with pread; the others are
+// still mapped, and each failed window is tried once.
+func TestMmapReaderOneWindowFails(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("mmap windows are Linux-only here")
+	}
+	f, data := mmapTestFile(t, 9*4096+2048)
+	r := NewMmapReader(f, int64(len(data)), 8192)
+	mmap := r.mmap
+	tries := map[int64]int{}
+	r.mmap = func(fd int, off int64, length int) ([]byte, error) {
+		if tries[off]++; off == 8192 {
+			return nil, syscall.EAGAIN
+		}
+		return mmap(fd, off, length)
+	}
+	checkReads(t, r, data)
+	checkReads(t, r, data)
+	if tries[8192] != 1 || tries[0] == 0 || tries[4*4096] == 0 {
+		t.Errorf("mmap tries by offset %v; want the failed window once and the others mapped", tries)
+	}
+	if m := r.Method(); !strings.HasPrefix(m, "mmap, 8 KiB windows (1 read with pread: mmap of 8192 bytes at offset 0x2000: ") {
+		t.Errorf("Method = %q", m)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestMmapReaderMunmapFailure: a failed munmap also turns the reader to pread,
 // without losing the bytes.
 func TestMmapReaderMunmapFailure(t *testing.T) {
