@@ -38,7 +38,10 @@ func TestClaimFullDump(t *testing.T) {
 		t.Error("the crash pushed to third place still keeps its dump")
 	}
 	var markers []string
-	d.List(ctx, SignaturePrefix("p", sig), func(oi ObjectInfo) error { markers = append(markers, oi.Key[strings.LastIndex(oi.Key, "/")+1:]); return nil })
+	d.List(ctx, SignaturePrefix("p", sig), func(oi ObjectInfo) error {
+		markers = append(markers, oi.Key[strings.LastIndex(oi.Key, "/")+1:])
+		return nil
+	})
 	if strings.Join(markers, " ") != id(10)+" "+id(30) {
 		t.Errorf("markers %q, want the two earliest", markers)
 	}
