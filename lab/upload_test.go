@@ -1,11 +1,15 @@
 package lab
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"html"
 	"io"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -131,6 +135,52 @@ func TestLabUpload(t *testing.T) {
 	info, err := crashinfo.Describe(vf, crashinfo.Options{})
 	if err != nil || vf.Format != vmcore.FormatKdump || info.Crash == nil || info.Crash.Signature != rec.Signature() {
 		t.Errorf("the uploaded dump: %v, format %s, %+v", err, vf.Format, info.Crash)
+	}
+	checkServedGroup(t, srv, "lab", rec)
+}
+
+// checkServedGroup runs the real "gokdump serve" over the bucket (kdump.conf's s3_*
+// directives, as on a fleet's server) and checks the crash's group page lists it with
+// its panic line: the end of the way from a crash to the fleet's page.
+func checkServedGroup(t *testing.T, srv *s3test.Server, prefix string, rec *fleet.Record) {
+	t.Helper()
+	dir := t.TempDir()
+	cred := filepath.Join(dir, "s3.cred")
+	if err := os.WriteFile(cred, []byte("access_key="+s3test.AccessKey+"\nsecret_key="+s3test.SecretKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "kdump.conf")
+	os.WriteFile(conf, []byte("s3_endpoint "+srv.Endpoint()+"\ns3_bucket "+s3test.Bucket+"\ns3_prefix "+prefix+"\ns3_credentials "+cred+"\n"), 0o600)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, guestGokdump(t), "serve", "--config", conf, "--listen", "127.0.0.1:0")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	// Its first line names the address: "gokdump serve: http://127.0.0.1:PORT/".
+	line, err := bufio.NewReader(out).ReadString('\n')
+	base, ok := strings.CutPrefix(strings.TrimSpace(line), "gokdump serve: ")
+	if err != nil || !ok || !strings.HasPrefix(base, "http://127.0.0.1:") {
+		t.Fatalf("gokdump serve said %q (%v); stderr:\n%s", line, err, stderr.String())
+	}
+	resp, err := http.Get(base + "group/" + rec.Signature())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	page := html.UnescapeString(string(body))
+	if resp.StatusCode != 200 || !strings.Contains(page, rec.ID) || !strings.Contains(page, "sysrq triggered crash") {
+		t.Errorf("GET %sgroup/%s: %s; the page lacks the crash %s or its panic line:\n%s", base, rec.Signature(), resp.Status, rec.ID, page)
+	} else {
+		t.Logf("gokdump serve over the bucket lists crash %s under %sgroup/%s", rec.ID, base, rec.Signature())
 	}
 }
 
