@@ -3,6 +3,8 @@ package capture
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -195,7 +197,8 @@ func (f *Flow) s3Dmesg(ctx context.Context, s *fleet.S3, key string, src *vmcore
 	if st.PanicLine != "" {
 		f.logf("%s", st.PanicLine)
 	}
-	return &fleet.Object{Key: key, Size: int64(buf.Len())}, nil
+	sum := sha256.Sum256(buf.Bytes())
+	return &fleet.Object{Key: key, Size: int64(buf.Len()), SHA256: hex.EncodeToString(sum[:])}, nil
 }
 
 // s3Dump streams the flattened kdump-compressed dump to key.

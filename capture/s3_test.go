@@ -2,7 +2,10 @@ package capture
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,6 +72,17 @@ func TestSaveS3(t *testing.T) {
 		}
 		if _, err := st.Stat(ctx, fleet.Key("cap", rec.ID, fleet.StatusObject)); err != nil {
 			t.Error(err)
+		}
+		// The kernel log object is what the record says, byte for byte.
+		if rc, err := st.Get(ctx, rec.Dmesg.Key); err != nil {
+			t.Error(err)
+		} else {
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			sum := sha256.Sum256(b)
+			if int64(len(b)) != rec.Dmesg.Size || hex.EncodeToString(sum[:]) != rec.Dmesg.SHA256 {
+				t.Errorf("kernel log object: %d bytes sha256 %x; record says %+v", len(b), sum, rec.Dmesg)
+			}
 		}
 		if rec.Dump.State != fleet.DumpComplete {
 			continue
