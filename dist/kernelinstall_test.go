@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -43,29 +44,44 @@ func TestKernelInstallHook(t *testing.T) {
 		{"no release", []string{"add"}, 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			log := filepath.Join(dir, "log")
-			stand := "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done | paste -sd ' ' >> " + log + "\nexit " + map[int]string{0: "0", 1: "1"}[tc.exit] + "\n"
-			if err := os.WriteFile(filepath.Join(dir, "gokdump"), []byte(stand), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(sh, append([]string{hook}, tc.args...)...)
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
-			out, err := cmd.CombinedOutput()
+			out, got, err := runHookWithStandIn(t, sh, hook, tc.args, append(os.Environ(), "PATH=$DIR:"+os.Getenv("PATH")), tc.exit, true)
 			if err != nil {
 				t.Errorf("hook exits %v, want 0 (a kernel install must not fail over crashkernel)\n%s", err, out)
 			}
-			got, _ := os.ReadFile(log)
-			if string(got) != tc.want {
+			if got != tc.want {
 				t.Errorf("gokdump called with %q, want %q", got, tc.want)
 			}
-			if tc.exit != 0 && !strings.Contains(string(out), "crashkernel= left as it is") {
+			if tc.exit != 0 && !strings.Contains(out, "crashkernel= left as it is") {
 				t.Errorf("failure not reported: %q", out)
-			}
-			if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
-				t.Error("the release was run by the shell")
 			}
 		})
 	}
+}
+
+// runHookWithStandIn runs hook with sh and args in a temporary directory, with env
+// ("$DIR" in it standing for that directory, where a stand-in gokdump exiting with
+// exit is put unless tool is false). It returns the hook's output, the stand-in's
+// argv lines, and the hook's error; it fails t when the hook let the shell run a
+// release string (the "$(touch pwned)" cases).
+func runHookWithStandIn(t *testing.T, sh, hook string, args, env []string, exit int, tool bool) (string, string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	log := filepath.Join(dir, "log")
+	if tool {
+		stand := "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done | paste -sd ' ' >> " + log + "\nexit " + strconv.Itoa(exit) + "\n"
+		if err := os.WriteFile(filepath.Join(dir, "gokdump"), []byte(stand), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(sh, append([]string{hook}, args...)...)
+	cmd.Dir = dir
+	for _, e := range env {
+		cmd.Env = append(cmd.Env, strings.ReplaceAll(e, "$DIR", dir))
+	}
+	out, err := cmd.CombinedOutput()
+	got, _ := os.ReadFile(log)
+	if _, serr := os.Stat(filepath.Join(dir, "pwned")); serr == nil {
+		t.Error("the release was run by the shell")
+	}
+	return string(out), string(got), err
 }
