@@ -94,20 +94,7 @@ func TestLabUpload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var metas []string
-	st.List(ctx, fleet.CrashesPrefix("lab"), func(oi fleet.ObjectInfo) error {
-		if strings.HasSuffix(oi.Key, "/"+fleet.MetaObject) {
-			metas = append(metas, oi.Key)
-		}
-		return nil
-	})
-	if len(metas) != 1 {
-		t.Fatalf("records in the bucket: %v, want one", metas)
-	}
-	rec, err := fleet.ReadRecord(ctx, st, metas[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := bucketRecord(t, ctx, st, "lab")
 	if rec.Dump == nil || rec.Dump.State != fleet.DumpComplete || rec.Host.KernelRelease != k.Release || rec.Host.BuildID == "" ||
 		rec.Host.Hostname != plan.ServiceHostname || rec.Signature() == "" || rec.Dmesg == nil || len(rec.Status) == 0 {
 		t.Errorf("record %+v", rec)
@@ -115,27 +102,7 @@ func TestLabUpload(t *testing.T) {
 	if rec.Info == nil || rec.Info.Crash == nil || !strings.Contains(rec.Info.Crash.Panic, "sysrq") {
 		t.Errorf("record's report: %+v", rec.Info)
 	}
-	rc, err := st.Get(ctx, rec.Dump.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	local := filepath.Join(t.TempDir(), "vmcore")
-	f, _ := os.Create(local)
-	n, err := io.Copy(f, rc)
-	rc.Close()
-	f.Close()
-	if err != nil || n != rec.Dump.Size {
-		t.Fatalf("download: %d bytes (%v), record says %d", n, err, rec.Dump.Size)
-	}
-	vf, err := vmcore.Open(local)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vf.Close()
-	info, err := crashinfo.Describe(vf, crashinfo.Options{})
-	if err != nil || vf.Format != vmcore.FormatKdump || info.Crash == nil || info.Crash.Signature != rec.Signature() {
-		t.Errorf("the uploaded dump: %v, format %s, %+v", err, vf.Format, info.Crash)
-	}
+	checkUploadedDump(t, ctx, st, rec)
 	checkServedGroup(t, srv, "lab", rec)
 }
 
@@ -210,8 +177,23 @@ func TestLabS3Capture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rec := bucketRecord(t, ctx, st, "diskless")
+	k := testenv.KernelPackage(t, testenv.Kernel61)
+	if rec.Dump == nil || rec.Dump.State != fleet.DumpComplete || rec.Host.KernelRelease != k.Release || rec.Signature() == "" ||
+		rec.Dmesg == nil || len(rec.Status) == 0 || !strings.Contains(string(rec.Status), `"result": "complete"`) && !strings.Contains(string(rec.Status), `"result":"complete"`) {
+		t.Errorf("record %+v status %s", rec, rec.Status)
+	}
+	if _, err := st.Stat(ctx, fleet.Key("diskless", rec.ID, fleet.StatusObject)); err != nil {
+		t.Errorf("status object: %v", err)
+	}
+	checkUploadedDump(t, ctx, st, rec)
+}
+
+// bucketRecord reads the one crash record under prefix in st.
+func bucketRecord(t *testing.T, ctx context.Context, st fleet.Store, prefix string) *fleet.Record {
+	t.Helper()
 	var metas []string
-	st.List(ctx, fleet.CrashesPrefix("diskless"), func(oi fleet.ObjectInfo) error {
+	st.List(ctx, fleet.CrashesPrefix(prefix), func(oi fleet.ObjectInfo) error {
 		if strings.HasSuffix(oi.Key, "/"+fleet.MetaObject) {
 			metas = append(metas, oi.Key)
 		}
@@ -224,14 +206,14 @@ func TestLabS3Capture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := testenv.KernelPackage(t, testenv.Kernel61)
-	if rec.Dump == nil || rec.Dump.State != fleet.DumpComplete || rec.Host.KernelRelease != k.Release || rec.Signature() == "" ||
-		rec.Dmesg == nil || len(rec.Status) == 0 || !strings.Contains(string(rec.Status), `"result": "complete"`) && !strings.Contains(string(rec.Status), `"result":"complete"`) {
-		t.Errorf("record %+v status %s", rec, rec.Status)
-	}
-	if _, err := st.Stat(ctx, fleet.Key("diskless", rec.ID, fleet.StatusObject)); err != nil {
-		t.Errorf("status object: %v", err)
-	}
+	return rec
+}
+
+// checkUploadedDump downloads rec's dump: its size and SHA-256 must be the record's,
+// and it must open with gokdump's reader as a kdump-compressed dump of the sysrq
+// panic with the record's signature.
+func checkUploadedDump(t *testing.T, ctx context.Context, st fleet.Store, rec *fleet.Record) {
+	t.Helper()
 	rc, err := st.Get(ctx, rec.Dump.Key)
 	if err != nil {
 		t.Fatal(err)
