@@ -132,7 +132,7 @@ func loadCredentials(name string, owner uint32) (Credentials, error) {
 		return Credentials{}, fmt.Errorf("credentials file %s: %w (it is not a regular file)", name, ErrCredentialsMode)
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return Credentials{}, fmt.Errorf("credentials file %s: %w (it is %04o; chmod 600 %s)", name, ErrCredentialsMode, perm, name)
+		return Credentials{}, fmt.Errorf("credentials file %s: %w (it has mode %04o; chmod 600 %s)", name, ErrCredentialsMode, perm, name)
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != owner {
 		return Credentials{}, fmt.Errorf("credentials file %s: %w (it is owned by uid %d)", name, ErrCredentialsMode, st.Uid)
