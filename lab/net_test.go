@@ -34,14 +34,13 @@ import (
 var netTools = map[string]string{QEMU: "qemu-system-x86", "/usr/sbin/sshd": "openssh-server",
 	"/sbin/ip": "iproute2", "/usr/bin/ganesha.nfsd": "nfs-ganesha", "/usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so": "nfs-ganesha-vfs"}
 
-// freePort returns a port on 127.0.0.1 free a moment ago.
+// freePort returns a port on 127.0.0.1 free a moment ago, for sshd or ganesha.
 func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testenv.FreePorts(1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p[0]
 }
 
 // waitPort waits (bounded) until something accepts on 127.0.0.1:port.

@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +29,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/gokdump/gokdump/fleet"
+	"github.com/gokdump/gokdump/internal/testenv"
 	"github.com/gokdump/gokdump/lab/kernelpkg"
 )
 
@@ -155,11 +155,6 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{t: t, bin: Weed(t), dir: t.TempDir()}
-	ports, err := freePorts(4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copy(s.ports[:], ports)
 	ident := map[string]any{"identities": []any{map[string]any{
 		"name":        "gokdump",
 		"credentials": []any{map[string]string{"accessKey": AccessKey, "secretKey": SecretKey}},
@@ -170,7 +165,26 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Kill)
-	s.Restart()
+	// A port free when chosen can be taken before weed binds it (by another test's
+	// server, or as the source port of some connection): weed then exits saying
+	// so, and a new set of ports is tried. Three collisions in a row is not luck.
+	for attempt := 1; ; attempt++ {
+		ports, err := testenv.FreePorts(4, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(s.ports[:], ports)
+		err = s.start()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("s3test: %v; trying other ports", err)
+		s.Kill()
+		os.RemoveAll(filepath.Join(s.dir, "data"))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl := s.client(SecretKey)
@@ -238,16 +252,26 @@ func (s *Server) Kill() {
 // answers.
 func (s *Server) Restart() {
 	s.t.Helper()
+	if err := s.start(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// errPortTaken is start's error when weed could not bind one of its ports.
+var errPortTaken = errors.New("a port was taken before weed bound it")
+
+// start starts weed on s.ports and waits until S3 answers.
+func (s *Server) start() error {
 	if s.cmd != nil {
-		s.t.Fatal("s3test: Restart of a running server")
+		return errors.New("s3test: start of a running server")
 	}
 	data := filepath.Join(s.dir, "data")
 	if err := os.MkdirAll(data, 0o700); err != nil {
-		s.t.Fatal(err)
+		return err
 	}
 	log, err := os.OpenFile(filepath.Join(s.dir, "weed.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		s.t.Fatal(err)
+		return err
 	}
 	s.log = log
 	p := s.ports
@@ -259,7 +283,8 @@ func (s *Server) Restart() {
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
+		log.Close()
+		return err
 	}
 	s.cmd, s.done = cmd, make(chan struct{})
 	go func(done chan struct{}) { cmd.Wait(); close(done) }(s.done)
@@ -279,15 +304,19 @@ func (s *Server) Restart() {
 		}
 		cancel()
 		if err == nil {
-			return
+			return nil
 		}
 		select {
 		case <-s.done:
-			s.t.Fatalf("s3test: weed exited while starting; its log: %s", s.tail())
+			tail := s.tail()
+			if strings.Contains(tail, "address already in use") {
+				return fmt.Errorf("s3test: weed on ports %v: %w", p, errPortTaken)
+			}
+			return fmt.Errorf("s3test: weed exited while starting; its log: %s", tail)
 		default:
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("s3test: S3 on port %d not ready after 90 s: %v; log: %s", p[3], err, s.tail())
+			return fmt.Errorf("s3test: S3 on port %d not ready after 90 s: %v; log: %s", p[3], err, s.tail())
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
@@ -299,37 +328,4 @@ func (s *Server) tail() string {
 		b = b[len(b)-4000:]
 	}
 	return string(b)
-}
-
-// freePorts finds n loopback ports that are free, each with its +10000 gRPC port.
-func freePorts(n int) ([]int, error) {
-	var out []int
-	var hold []net.Listener
-	defer func() {
-		for _, l := range hold {
-			l.Close()
-		}
-	}()
-	for tries := 0; len(out) < n && tries < 200; tries++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		if port+10000 > 65535 {
-			l.Close()
-			continue
-		}
-		g, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000))
-		if err != nil {
-			l.Close()
-			continue
-		}
-		hold = append(hold, l, g)
-		out = append(out, port)
-	}
-	if len(out) < n {
-		return nil, errors.New("s3test: no free ports")
-	}
-	return out, nil
 }
