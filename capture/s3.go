@@ -59,7 +59,8 @@ func joinHostPort(addr string, port int) string {
 // progress), vmcore-dmesg.txt, the dump (the kdump-compressed dump in its flattened
 // form, which is written in order: a multipart upload holding one part in memory),
 // gokdump-status.json and meta.json again, complete with the dump's size and SHA-256.
-// Nothing is written to a disk.
+// A dump the collector cuts short is kept, marked incomplete (s3Dump). Nothing is
+// written to a disk.
 func (f *Flow) saveS3(ctx context.Context, src *vmcore.File, st *dumpdir.Status, fail func(error) *dumpdir.Status) *dumpdir.Status {
 	t := f.S3
 	store, err := t.store()
@@ -130,6 +131,15 @@ func (f *Flow) saveS3(ctx context.Context, src *vmcore.File, st *dumpdir.Status,
 	case derr == nil:
 		st.Result, st.Error = dumpdir.Complete, ""
 		rec.Dump = &fleet.DumpState{State: fleet.DumpComplete, Object: obj}
+	case obj.Key != "":
+		// Cut short but kept (s3Dump): whole as an object, incomplete as a dump.
+		st.Result, st.Error, exit = dumpdir.Incomplete, derr.Error(), 1
+		rec.Dump = &fleet.DumpState{State: fleet.DumpComplete, Object: obj}
+		if rec.Info == nil {
+			rec.Info = &crashinfo.DumpInfo{}
+		}
+		rec.Info.Incomplete = true
+		f.logf("the dump is incomplete: %v", derr)
 	default:
 		st.Result, st.Error, exit = dumpdir.Failed, derr.Error(), 1
 		st.Dump = ""
@@ -218,21 +228,43 @@ func (f *Flow) s3Dump(ctx context.Context, s *fleet.S3, key string, src *vmcore.
 	st.Dump = fleet.DumpObject
 	f.logf("collecting (flattened, to the bucket): dump level %d, %s", opts.DumpLevel, strings.Join(f.Collector.Args, " "))
 	stats, err := collector.Collect(ctx, src, w, opts)
-	if err != nil {
-		w.Abort(err)
-		if errors.Is(err, collector.ErrIncomplete) {
-			err = fmt.Errorf("%w (an incomplete dump is not kept in the bucket)", err)
-		}
-		return fleet.Object{}, err
-	}
-	if err := w.Close(); err != nil {
-		return fleet.Object{}, err
-	}
 	if stats != nil {
 		c := *stats
 		c.Warnings = nil
 		st.Collector, _ = json.Marshal(&c)
 	}
+	if err != nil && (!errors.Is(err, collector.ErrIncomplete) || w.Err() != nil) {
+		// Nothing readable was written, or the bucket stopped taking parts: there
+		// is nothing to keep.
+		w.Abort(err)
+		st.Dump = ""
+		return fleet.Object{}, err
+	}
+	if err != nil {
+		// The collector cut the dump short (a deadline, unreadable memory, the
+		// capture short of memory) and marked it incomplete in its header: what was
+		// sent is a readable dump, kept as the disk targets keep vmcore-incomplete.
+		// The record says so (Info.Incomplete), as gokdump upload's record of an
+		// incomplete dump does. Completing it gets a deadline of its own, since the
+		// dump's may be what ended.
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keepIncompleteTimeout)
+		defer cancel()
+		if cerr := w.Finish(kctx); cerr != nil {
+			st.Dump = ""
+			return fleet.Object{}, fmt.Errorf("%w (keeping what was sent failed too: %v)", err, cerr)
+		}
+		st.DumpBytes = w.Size()
+		f.logf("the incomplete dump is kept: %s (%d bytes)", key, w.Size())
+		return fleet.Object{Key: key, Size: w.Size(), SHA256: w.SHA256()}, err
+	}
+	if err := w.Close(); err != nil {
+		st.Dump = ""
+		return fleet.Object{}, err
+	}
 	st.DumpBytes = w.Size()
 	return fleet.Object{Key: key, Size: w.Size(), SHA256: w.SHA256()}, nil
 }
+
+// keepIncompleteTimeout bounds sending the last part of a dump cut short and
+// completing it.
+const keepIncompleteTimeout = 2 * time.Minute

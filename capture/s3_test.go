@@ -112,3 +112,75 @@ func TestSaveS3(t *testing.T) {
 		t.Errorf("dump states %v, want complete complete sampled", states)
 	}
 }
+
+// TestSaveS3Incomplete: a dump the collector cuts short (here: over its size limit)
+// is kept in the bucket, not aborted, as the disk targets keep vmcore-incomplete: the
+// status says incomplete, the record has the object (its size and SHA-256) and says
+// the dump is incomplete, and the object opens as a kdump dump marked incomplete.
+func TestSaveS3Incomplete(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real S3 server (SeaweedFS); not in -short")
+	}
+	srv := s3test.Start(t)
+	cred := filepath.Join(t.TempDir(), "s3.cred")
+	if err := os.WriteFile(cred, []byte("access_key="+s3test.AccessKey+"\nsecret_key="+s3test.SecretKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := fleet.NewS3(srv.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tf := newTestFlow(t, "path /var/crash\nfailure_action halt\n")
+	tf.Target = nil
+	tf.Collector.Options.SizeLimit = 64 << 10
+	tf.S3 = &S3Target{Target: service.S3Target{Endpoint: srv.Endpoint(), Port: srv.Port(), Bucket: s3test.Bucket, Prefix: "inc",
+		Credentials: cred, MachineID: "dddddddddddd"}, Addr: "127.0.0.1", PartSize: fleet.MinPartSize}
+	status := tf.run(t)
+	if status.Result != dumpdir.Incomplete || status.Dump != fleet.DumpObject || status.DumpBytes == 0 || status.Action != "halt" {
+		t.Fatalf("status %+v, want incomplete with the dump kept and failure_action halt", status)
+	}
+	if !strings.Contains(tf.console.String(), "the incomplete dump is kept") {
+		t.Errorf("console does not say the dump is kept:\n%s", tf.console.String())
+	}
+	var metas []string
+	st.List(ctx, fleet.CrashesPrefix("inc"), func(oi fleet.ObjectInfo) error {
+		if strings.HasSuffix(oi.Key, "/"+fleet.MetaObject) {
+			metas = append(metas, oi.Key)
+		}
+		return nil
+	})
+	if len(metas) != 1 {
+		t.Fatalf("records: %v", metas)
+	}
+	rec, err := fleet.ReadRecord(ctx, st, metas[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs dumpdir.Status
+	json.Unmarshal(rec.Status, &rs)
+	if rec.Dump == nil || rec.Dump.State != fleet.DumpComplete || rec.Dump.SHA256 == "" || rec.Dump.Size != status.DumpBytes ||
+		rec.Info == nil || !rec.Info.Incomplete || rs.Result != dumpdir.Incomplete {
+		t.Fatalf("record dump %+v info %+v status %s", rec.Dump, rec.Info, rec.Status)
+	}
+	rc, err := st.Get(ctx, rec.Dump.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := filepath.Join(t.TempDir(), "vmcore")
+	f, _ := os.Create(local)
+	n, _ := f.ReadFrom(rc)
+	rc.Close()
+	f.Close()
+	if n != rec.Dump.Size {
+		t.Errorf("downloaded %d bytes, record says %d", n, rec.Dump.Size)
+	}
+	vf, err := vmcore.Open(local)
+	if err != nil {
+		t.Fatalf("the kept incomplete dump does not open: %v", err)
+	}
+	defer vf.Close()
+	if vf.Format != vmcore.FormatKdump || !vf.Incomplete() {
+		t.Errorf("kept dump: format %s, incomplete %v; want kdump marked incomplete", vf.Format, vf.Incomplete())
+	}
+}

@@ -124,11 +124,16 @@ func (w *Stream) flush() error {
 
 // Close sends the last part and completes the object; on an error the upload is
 // aborted.
-func (w *Stream) Close() error {
+func (w *Stream) Close() error { return w.Finish(w.ctx) }
+
+// Finish is Close under ctx instead of the stream's own context: a dump cut short by
+// its deadline is still kept, completed within a new, short one.
+func (w *Stream) Finish(ctx context.Context) error {
 	if w.finished {
 		return w.err
 	}
 	w.finished = true
+	w.ctx = ctx
 	if w.err == nil {
 		w.flushLast()
 	}
@@ -179,6 +184,9 @@ func (w *Stream) abort() {
 	defer cancel()
 	w.s.core.AbortMultipartUpload(ctx, w.s.cfg.Bucket, w.key, w.id)
 }
+
+// Err is the error that stopped the stream (a part that could not be sent), or nil.
+func (w *Stream) Err() error { return w.err }
 
 // Size is the bytes written so far; SHA256 their SHA-256 (hex), once closed.
 func (w *Stream) Size() int64 { return w.size }
