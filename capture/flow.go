@@ -378,10 +378,25 @@ func (f *Flow) saveTo(ctx context.Context, src *vmcore.File, st *dumpdir.Status,
 
 	if cfg.KeepDumps > 0 {
 		// Before writing: the room the old dumps take may be what the new one needs.
-		removed, err := dumpdir.Prune(base, cfg.KeepDumps-1)
+		// With uploads set up (gokdump upload, not s3_capture), a dump not yet in
+		// the fleet's store is its only copy: uploaded ones go first, and one not
+		// uploaded is never removed.
+		var spare func(dumpdir.Dump) bool
+		if cfg.S3.Enabled() && !cfg.S3.Capture {
+			spare = func(d dumpdir.Dump) bool {
+				_, err := os.Lstat(filepath.Join(d.Dir, dumpdir.UploadedFile))
+				return err != nil
+			}
+		}
+		removed, spared, err := dumpdir.Prune(base, cfg.KeepDumps-1, spare)
 		st.Pruned = removed
 		if len(removed) > 0 {
 			f.logf("keep_dumps %d: removed %s", cfg.KeepDumps, strings.Join(removed, ", "))
+		}
+		if len(spared) > 0 {
+			msg := fmt.Sprintf("keep_dumps %d: kept %s: not yet uploaded (gokdump upload)", cfg.KeepDumps, strings.Join(spared, ", "))
+			st.Warnings = append(st.Warnings, msg)
+			f.logf("%s", msg)
 		}
 		if err != nil {
 			st.Warnings = append(st.Warnings, err.Error())

@@ -391,6 +391,37 @@ func TestFlowKeepDumps(t *testing.T) {
 	wantFiles(t, tf.base, "b-2021-01-01-00:00:00", "crashbox-2026-11-26-07:08:09", "lost+found", "notes-2020")
 }
 
+// TestFlowKeepDumpsSparesNotUploaded: with uploads set up (gokdump upload), keep_dumps
+// removes uploaded dumps and never one still waiting for its upload, which it names
+// in a warning.
+func TestFlowKeepDumpsSparesNotUploaded(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "path /dumps\nkeep_dumps 2\ns3_endpoint https://s3.example.invalid\ns3_bucket crashes\ns3_credentials /etc/gokdump/s3.cred\n")
+	old := []string{"a-2020-01-01-00:00:00", "b-2021-01-01-00:00:00", "c-2019-06-01-12:00:00"}
+	for _, d := range old {
+		if err := os.MkdirAll(filepath.Join(tf.base, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The oldest (c) is not uploaded; a and b are.
+	for _, d := range old[:2] {
+		if err := os.WriteFile(filepath.Join(tf.base, d, dumpdir.UploadedFile), []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := tf.run(t)
+	if st.Result != dumpdir.Complete {
+		t.Fatalf("result %s %q", st.Result, st.Error)
+	}
+	if strings.Join(st.Pruned, " ") != "a-2020-01-01-00:00:00 b-2021-01-01-00:00:00" {
+		t.Errorf("pruned %q, want the two uploaded ones", st.Pruned)
+	}
+	if w := strings.Join(st.Warnings, "\n"); !strings.Contains(w, "kept c-2019-06-01-12:00:00: not yet uploaded") {
+		t.Errorf("warnings %q do not name the dump kept for its upload", w)
+	}
+	wantFiles(t, tf.base, "c-2019-06-01-12:00:00", "crashbox-2026-11-26-07:08:09")
+}
+
 func TestFlowFailureActions(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ action, want, console string }{

@@ -93,10 +93,21 @@ func TestListDebian(t *testing.T) {
 	if len(dumps) == 7 && !dumps[5].Time.Equal(time.Date(2025, 1, 5, 0, 0, 42, 0, time.UTC)) {
 		t.Errorf("time %v, want the status file's start", dumps[5].Time)
 	}
-	// keep_dumps (KDUMP_NUM_DUMPS) counts the dumps of both layouts, oldest first.
-	removed, err := Prune(dir, 2)
-	if err != nil || !reflect.DeepEqual(removed, []string{"202501010000", "h-2025-01-01-12:00:00", "202501020000", "202501030000", "10.0.0.5-202501040000"}) {
-		t.Errorf("Prune: %v %v", removed, err)
+	// keep_dumps (KDUMP_NUM_DUMPS) counts the dumps of both layouts, oldest first; a
+	// dump spared (not yet uploaded) stays, and a newer one goes in its stead.
+	spare := func(d Dump) bool { return filepath.Base(d.Dir) == "h-2025-01-01-12:00:00" }
+	removed, spared, err := Prune(dir, 3, spare)
+	if err != nil || !reflect.DeepEqual(removed, []string{"202501010000", "202501020000", "202501030000", "10.0.0.5-202501040000"}) ||
+		!reflect.DeepEqual(spared, []string{"h-2025-01-01-12:00:00"}) {
+		t.Errorf("Prune: removed %v, spared %v, %v", removed, spared, err)
+	}
+	// Nothing more may go: the spared dump is more than keep allows, and stays.
+	removed, spared, err = Prune(dir, 1, spare)
+	if err != nil || !reflect.DeepEqual(removed, []string{"202501050000", "202501060000"}) || !reflect.DeepEqual(spared, []string{"h-2025-01-01-12:00:00"}) {
+		t.Errorf("Prune to 1: removed %v, spared %v, %v", removed, spared, err)
+	}
+	if left, _ := List(dir); len(left) != 1 || filepath.Base(left[0].Dir) != "h-2025-01-01-12:00:00" {
+		t.Errorf("left after pruning: %+v", left)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "notes")); err != nil {
 		t.Errorf("Prune touched a directory not named as a dump: %v", err)

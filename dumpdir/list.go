@@ -137,18 +137,29 @@ func PanicLine(line string) (string, bool) {
 
 // Prune removes the oldest dump directories in dir so that at most keep remain, and
 // returns what it removed (keep_dumps). Directories not named as a capture names them
-// are never touched.
-func Prune(dir string, keep int) ([]string, error) {
+// are never touched, nor are those spare says to keep (dumps not yet uploaded): they
+// count towards keep, and newer ones that may go are removed in their stead, oldest
+// first; the ones passed over are returned as spared (more than keep remain when too
+// few may go).
+func Prune(dir string, keep int, spare func(Dump) bool) (removed, spared []string, err error) {
 	dumps, err := List(dir)
 	if err != nil || len(dumps) <= keep {
-		return nil, err
+		return nil, nil, err
 	}
-	var removed []string
-	for _, d := range dumps[:len(dumps)-keep] {
+	excess := len(dumps) - keep
+	for _, d := range dumps {
+		if excess == 0 {
+			break
+		}
+		if spare != nil && spare(d) {
+			spared = append(spared, filepath.Base(d.Dir))
+			continue
+		}
 		if err := os.RemoveAll(d.Dir); err != nil {
-			return removed, fmt.Errorf("dumpdir: removing old dump %s: %w", d.Dir, err)
+			return removed, spared, fmt.Errorf("dumpdir: removing old dump %s: %w", d.Dir, err)
 		}
 		removed = append(removed, filepath.Base(d.Dir))
+		excess--
 	}
-	return removed, SyncDir(dir)
+	return removed, spared, SyncDir(dir)
 }

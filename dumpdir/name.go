@@ -16,6 +16,9 @@ const (
 	DmesgFile           = "vmcore-dmesg.txt"
 	DmesgIncompleteFile = "vmcore-dmesg-incomplete.txt"
 	StatusFile          = "gokdump-status.json"
+	// UploadedFile is written by gokdump upload once the dump is in the fleet's
+	// store (or sampled out); a directory without one still waits for its upload.
+	UploadedFile = "gokdump-uploaded.json"
 )
 
 // DirTimeLayout is the time part of a dump directory's name (Fedora's date +%Y-%m-%d-%T).

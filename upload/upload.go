@@ -23,7 +23,7 @@ import (
 // MarkerFile is written into a dump directory once its dump is in the store (or
 // sampled out): a Marker as JSON, mode 0600. A directory with one is not uploaded
 // again.
-const MarkerFile = "gokdump-uploaded.json"
+const MarkerFile = dumpdir.UploadedFile
 
 // Marker records where a dump went.
 type Marker struct {
