@@ -27,7 +27,8 @@ import (
 type S3Target struct {
 	Target service.S3Target
 	Addr   string // the endpoint's address, resolved at start
-	// PartSize is the multipart part size: the memory the upload holds (0 : 8 MiB).
+	// PartSize is the multipart part size: the memory the upload holds (0 :
+	// fleet.StreamPartSize).
 	PartSize int64
 }
 
@@ -38,7 +39,7 @@ func (t *S3Target) store() (*fleet.S3, error) {
 	}
 	ps := t.PartSize
 	if ps == 0 {
-		ps = 8 << 20
+		ps = fleet.StreamPartSize
 	}
 	return fleet.NewS3(fleet.S3Config{
 		Endpoint: t.Target.Endpoint, AllowHTTP: t.Target.AllowHTTP, Bucket: t.Target.Bucket, Region: t.Target.Region,

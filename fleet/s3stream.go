@@ -70,6 +70,22 @@ const (
 	streamMaxPart   = 64 << 20
 )
 
+// StreamPartSize is the first part size of the capture kernel's Stream (s3_capture):
+// smaller than DefaultPartSize, since the capture holds a part in its little memory.
+const StreamPartSize = 8 << 20
+
+// StreamBuffer is the part size a Stream whose parts began at base bytes has reached
+// once size bytes went through it (the doubling of Stream's doc): the memory it holds
+// then, for the crashkernel= estimate of s3_capture.
+func StreamBuffer(base, size int64) int64 {
+	part := base
+	for part < streamMaxPart && size >= part*streamGrowEvery {
+		size -= part * streamGrowEvery
+		part *= 2
+	}
+	return part
+}
+
 // streamAttempts bounds the tries of one part.
 const streamAttempts = 4
 

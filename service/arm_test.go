@@ -241,6 +241,15 @@ func TestComputeEstimate(t *testing.T) {
 	if got := e.For(1 << 40); got != 208<<20 {
 		t.Errorf("For(1 TiB) = %d MiB", got>>20)
 	}
+	// s3_capture holds a multipart part, counted twice, for a dump as large as the
+	// memory: 8 MiB parts up to 16 GB, then 16 MiB, ... (fleet.StreamBuffer).
+	up := ComputeEstimate(EstimateInputs{Kernel: 40<<20 - 64<<10, Memory: 4 << 30, UploadPart: 8 << 20})
+	if up.Upload != 16<<20 || up.Total != (40<<20-64<<10)+8<<20+16<<20+32<<20+4*64<<10+16<<20 {
+		t.Errorf("s3_capture at 4 GiB: upload %d MiB, total %d", up.Upload>>20, up.Total)
+	}
+	if up := ComputeEstimateFrom(Estimate{UploadPart: 8 << 20, Memory: 64 << 30, PerGiB: estimatePerGiB}); up.Upload != 2*32<<20 {
+		t.Errorf("s3_capture at 64 GiB: upload %d MiB, want 2 x 32 MiB", up.Upload>>20)
+	}
 }
 
 // TestEstimateModelMeetsMeasurements checks the model against the lab's bisection

@@ -113,7 +113,7 @@ func countCPUList(s string) int {
 // capture kernel needs with one CPU (see Estimate; the image's real size instead of
 // a recount), for a machine of memory bytes (its per-GiB cost, as Estimate counts it).
 func oneCPUNeed(kernel, image string, plan *Plan, memory int64) (int64, error) {
-	in := EstimateInputs{Memory: memory}
+	in := EstimateInputs{Memory: memory, UploadPart: uploadPart(plan)}
 	var err error
 	if in.Kernel, _, err = kernelMemory(kernel); err != nil {
 		return 0, err

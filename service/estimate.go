@@ -3,12 +3,13 @@ package service
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/gokdump/gokdump/internal/meminfo"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/gokdump/gokdump/fleet"
+	"github.com/gokdump/gokdump/internal/meminfo"
 	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/kexec"
 )
@@ -57,14 +58,16 @@ const (
 // of the capture's memory:
 //
 //	Fixed       = Kernel + ImageCompressed + ImageUnpacked + Modules + Runtime + Collector + Margin
-//	Total(mem)  = Fixed + PerGiB * mem in GiB (rounded up)
+//	Total(mem)  = Fixed + PerGiB * mem in GiB (rounded up) + Upload(mem)
 //	Recommended = Total(Memory) rounded up to 16 MiB
 //
 // Kernel is the memory the kernel needs to decompress and run (init_size of the
 // bzImage header); the compressed initramfs and its unpacked files are both in
 // memory while it is unpacked; the loaded modules are copies of their files. The
 // constants (Runtime, Collector, PerGiB, Margin) are measured: see
-// docs/reservation.md.
+// docs/reservation.md. Upload is s3_capture's: the multipart part it holds, for a dump
+// as large as the memory (fleet.StreamBuffer), twice, since the garbage collector lets
+// the heap grow to twice what is live.
 type Estimate struct {
 	Kernel          int64
 	KernelFrom      string // how Kernel was found
@@ -80,6 +83,10 @@ type Estimate struct {
 	PerGiB     int64
 	Memory     int64
 	MemoryCost int64
+	// UploadPart is s3_capture's first part size (0: no s3_capture); Upload what
+	// its part costs for Memory.
+	UploadPart int64
+	Upload     int64
 	Total      int64
 	// Recommended is Total rounded up to 16 MiB.
 	Recommended int64
@@ -92,6 +99,8 @@ type Estimate struct {
 type EstimateInputs struct {
 	Kernel, ImageCompressed, ImageUnpacked, Modules int64
 	Memory                                          int64
+	// UploadPart is s3_capture's first part size (0: no s3_capture).
+	UploadPart int64
 }
 
 // ComputeEstimate applies the model of Estimate.
@@ -99,7 +108,7 @@ func ComputeEstimate(in EstimateInputs) Estimate {
 	e := Estimate{
 		Kernel: in.Kernel, ImageCompressed: in.ImageCompressed, ImageUnpacked: in.ImageUnpacked,
 		Modules: in.Modules, Runtime: estimateRuntime, Collector: estimateCollector, Margin: estimateMargin,
-		PerGiB: estimatePerGiB,
+		PerGiB: estimatePerGiB, UploadPart: in.UploadPart,
 	}
 	e.setMemory(in.Memory)
 	return e
@@ -108,7 +117,11 @@ func ComputeEstimate(in EstimateInputs) Estimate {
 func (e *Estimate) setMemory(mem int64) {
 	e.Memory = mem
 	e.MemoryCost = e.PerGiB * ((mem + 1<<30 - 1) >> 30)
-	e.Total = e.fixed() + e.MemoryCost
+	e.Upload = 0
+	if e.UploadPart > 0 {
+		e.Upload = 2 * fleet.StreamBuffer(e.UploadPart, mem)
+	}
+	e.Total = e.fixed() + e.MemoryCost + e.Upload
 	e.Recommended = roundUp(e.Total, estimateRound)
 }
 
@@ -186,6 +199,7 @@ func (s *System) Estimate(opts StartOptions) (*Estimate, error) {
 		return nil, err
 	}
 	in.ImageCompressed = cw.n
+	in.UploadPart = uploadPart(plan)
 	var reserved int64
 	if st, err := kexec.ReadStateAt(s.SysRoot); err == nil {
 		reserved = st.CrashSize
@@ -199,6 +213,14 @@ func (s *System) Estimate(opts StartOptions) (*Estimate, error) {
 	e.KernelFrom = from
 	e.Reserved = reserved
 	return &e, nil
+}
+
+// uploadPart is the first part size of plan's s3_capture upload, 0 without one.
+func uploadPart(plan *Plan) int64 {
+	if r := plan.Info.Remote; r != nil && r.S3 != nil {
+		return fleet.StreamPartSize
+	}
+	return 0
 }
 
 // memTotal is MemTotal of /proc/meminfo in bytes.

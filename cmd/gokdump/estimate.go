@@ -79,6 +79,9 @@ func printEstimate(e *env, est *service.Estimate) {
 	row("collector", est.Collector, "gokdump's working set")
 	row("margin", est.Margin, "what the lab's guests did not have")
 	row("memory", est.MemoryCost, fmt.Sprintf("%d KiB per GiB of %.0f GiB", est.PerGiB>>10, math.Ceil(float64(est.Memory)/(1<<30))))
+	if est.Upload > 0 {
+		row("upload", est.Upload, fmt.Sprintf("s3_capture's %s part, twice", mib(est.Upload/2)))
+	}
 	row("total", est.Total, "")
 	fmt.Fprintf(w, "recommended: %s\n", est.Crashkernel())
 	fmt.Fprintf(w, "by memory size: crashkernel=%s\n", crashkernel.RecommendRanges(est.For))
