@@ -172,20 +172,9 @@ func sampleFull(ctx context.Context, s *fleet.S3, t service.S3Target, rec *fleet
 
 // put writes a small object, retrying (bounded) while the server cannot be reached.
 func put(ctx context.Context, s *fleet.S3, key string, b []byte) error {
-	wait := time.Second
-	var err error
-	for i := range 4 {
-		if err = s.Put(ctx, key, bytes.NewReader(b), int64(len(b))); err == nil || !fleet.Unreachable(err) || i == 3 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-		wait *= 2
-	}
-	return err
+	return fleet.Retry(ctx, fleet.DefaultBackoff, func() error {
+		return s.Put(ctx, key, bytes.NewReader(b), int64(len(b)))
+	})
 }
 
 func (f *Flow) s3Dmesg(ctx context.Context, s *fleet.S3, key string, src *vmcore.File, st *dumpdir.Status) (*fleet.Object, error) {

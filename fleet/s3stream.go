@@ -86,9 +86,6 @@ func StreamBuffer(base, size int64) int64 {
 	return part
 }
 
-// streamAttempts bounds the tries of one part.
-const streamAttempts = 4
-
 func (w *Stream) flush() error {
 	if len(w.buf) == 0 {
 		return nil
@@ -103,11 +100,8 @@ func (w *Stream) flush() error {
 	}
 	md := md5.Sum(w.buf)
 	sh := sha256.Sum256(w.buf)
-	var err error
-	wait := time.Second
-	for i := range streamAttempts {
-		var p minio.ObjectPart
-		p, err = w.s.core.PutObjectPart(w.ctx, w.s.cfg.Bucket, w.key, w.id, n, bytesReader(w.buf), int64(len(w.buf)), minio.PutObjectPartOptions{
+	err := Retry(w.ctx, DefaultBackoff, func() error {
+		p, err := w.s.core.PutObjectPart(w.ctx, w.s.cfg.Bucket, w.key, w.id, n, bytesReader(w.buf), int64(len(w.buf)), minio.PutObjectPartOptions{
 			Md5Base64: base64.StdEncoding.EncodeToString(md[:]),
 			Sha256Hex: hex.EncodeToString(sh[:]),
 		})
@@ -115,17 +109,9 @@ func (w *Stream) flush() error {
 			if got := strings.Trim(p.ETag, `"`); got != hex.EncodeToString(md[:]) {
 				err = fmt.Errorf("part %d: ETag %s, want %x: %w", n, got, md, ErrChecksum)
 			}
-			break
 		}
-		if !Unreachable(err) || i == streamAttempts-1 || w.ctx.Err() != nil {
-			break
-		}
-		select {
-		case <-w.ctx.Done():
-		case <-time.After(wait):
-		}
-		wait *= 2
-	}
+		return err
+	})
 	if err != nil {
 		w.err = w.s.wrap(w.key, fmt.Errorf("part %d: %w", n, err))
 		return w.err

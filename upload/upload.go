@@ -202,22 +202,15 @@ func (u *uploader) logf(format string, args ...any) { u.opts.Logf(format, args..
 // retry runs f up to Attempts times with doubling waits while its error says the
 // store could not be reached; other errors end it at once.
 func (u *uploader) retry(ctx context.Context, what string, f func() error) error {
-	wait := u.opts.Backoff
-	var err error
-	for i := range u.opts.Attempts {
-		if err = f(); err == nil || !fleet.Unreachable(err) {
-			return err
-		}
-		if i == u.opts.Attempts-1 {
-			break
-		}
+	b := fleet.Backoff{Attempts: u.opts.Attempts, First: u.opts.Backoff, Retrying: func(err error, wait time.Duration) {
 		u.logf("%s: %v; retrying in %s", what, err, wait)
-		select {
-		case <-ctx.Done():
-			return errUnreachable{ctx.Err()}
-		case <-time.After(wait):
-		}
-		wait *= 2
+	}}
+	err := fleet.Retry(ctx, b, f)
+	switch {
+	case err == nil || !fleet.Unreachable(err):
+		return err
+	case ctx.Err() != nil:
+		return errUnreachable{ctx.Err()}
 	}
 	return errUnreachable{fmt.Errorf("%s: %w (after %d attempts)", what, err, u.opts.Attempts)}
 }
