@@ -50,6 +50,7 @@ type MmapReader struct {
 	// why the first did. After maxFailedWindows of them mmap is given up.
 	failed    map[int64]bool
 	firstFail error
+	closed    bool // Close was called: nothing is mapped again
 
 	mmap   func(fd int, off int64, length int) ([]byte, error)
 	munmap func([]byte) error
@@ -92,6 +93,10 @@ func (r *MmapReader) ReadAt(p []byte, off int64) (int, error) {
 			return n, io.EOF
 		}
 		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return n, fmt.Errorf("vmcore: %s: read after the reader was closed: %w", r.f.Name(), os.ErrClosed)
+		}
 		w, err := r.windowFor(o)
 		if err != nil || w == nil {
 			r.mu.Unlock()
@@ -171,7 +176,8 @@ func (r *MmapReader) Method() string {
 	return m
 }
 
-// Close unmaps the windows. It does not close the file.
+// Close unmaps the windows; a later ReadAt fails with os.ErrClosed instead of mapping
+// them again. It does not close the file.
 func (r *MmapReader) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -182,6 +188,7 @@ func (r *MmapReader) Close() error {
 		}
 	}
 	r.wins = nil
+	r.closed = true
 	return first
 }
 

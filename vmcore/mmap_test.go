@@ -84,6 +84,11 @@ func TestMmapReaderWindows(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Closed: a read fails and maps nothing again (the mapping would never be undone).
+	before := maps
+	if n, err := r.ReadAt(make([]byte, 10), 0); n != 0 || !errors.Is(err, os.ErrClosed) || maps != before {
+		t.Errorf("ReadAt after Close = %d, %v, %d new mappings; want os.ErrClosed and none", n, err, maps-before)
+	}
 }
 
 // TestMmapReaderFallback: a kernel that refuses mmap of /proc/vmcore still gives
