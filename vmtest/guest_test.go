@@ -1,6 +1,7 @@
 package vmtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -165,5 +166,20 @@ func TestVerdictOpensDump(t *testing.T) {
 	res.Dump.File, res.Dump.Result, res.Dump.Status.Error = "", dumpdir.Failed, "collector: reading page 0x1000: EIO"
 	if r := verdict(res, consoleEvents{armed: true}, nil, nil); r != "the capture saved no dump file (failed: collector: reading page 0x1000: EIO)" {
 		t.Errorf("no dump file: %q", r)
+	}
+}
+
+// TestCappedConsole: the console log stops growing at its bound, says where it was
+// cut, and still takes everything QEMU writes.
+func TestCappedConsole(t *testing.T) {
+	var b bytes.Buffer
+	c := newCapped(&b, 10)
+	for _, p := range []string{"12345", "67890ab", "cdef"} {
+		if n, err := c.Write([]byte(p)); n != len(p) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", p, n, err)
+		}
+	}
+	if want := "1234567890\n[gokdump vmtest: output cut here, after 10 bytes]\n"; b.String() != want {
+		t.Errorf("log %q, want %q", b.String(), want)
 	}
 }

@@ -589,7 +589,8 @@ func (v *vm) run(ctx context.Context, timeout time.Duration) error {
 	defer cancel()
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, v.qemu, v.args()...)
-	cmd.Stdout, cmd.Stderr = con, &stderr
+	cmd.Stdout = newCapped(con, maxConsole)
+	cmd.Stderr = newCapped(&stderr, 64<<10)
 	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()
 	switch {
@@ -599,4 +600,35 @@ func (v *vm) run(ctx context.Context, timeout time.Duration) error {
 		return fmt.Errorf("%s: %v: %s", v.qemu, err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
+}
+
+// maxConsole bounds the console log: a guest that prints without end (a loop of
+// errors) must not fill the host's disk before the timeout stops it.
+const maxConsole = 64 << 20
+
+// capped writes to w until left bytes are written, then notes the cut once and
+// drops the rest (taking it, so that QEMU does not block).
+type capped struct {
+	w           io.Writer
+	left, limit int64
+}
+
+func newCapped(w io.Writer, limit int64) *capped { return &capped{w: w, left: limit, limit: limit} }
+
+func (c *capped) Write(p []byte) (int, error) {
+	if c.left <= 0 {
+		return len(p), nil
+	}
+	q := p
+	if int64(len(q)) > c.left {
+		q = q[:c.left]
+	}
+	c.left -= int64(len(q))
+	if _, err := c.w.Write(q); err != nil {
+		return 0, err
+	}
+	if c.left == 0 {
+		fmt.Fprintf(c.w, "\n[gokdump vmtest: output cut here, after %d bytes]\n", c.limit)
+	}
+	return len(p), nil
 }
