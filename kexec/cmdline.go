@@ -120,6 +120,22 @@ func BuildCaptureCmdline(s CmdlineSpec) string {
 	return strings.Join(out, " ")
 }
 
+// Values returns the values of every key=value parameter of cmdline whose key is key
+// ('-' and '_' alike), in order; parameters after "--" go to init and are not looked
+// at.
+func Values(cmdline, key string) []string {
+	params, _ := splitInitArgs(tokenize(cmdline))
+	var out []string
+	for _, p := range params {
+		if optionKey(p) == optionKey(key) {
+			if _, v, ok := strings.Cut(p, "="); ok {
+				out = append(out, strings.Trim(v, `"`))
+			}
+		}
+	}
+	return out
+}
+
 // optionKey returns the parameter name of an option ("nr_cpus" of "nr_cpus=1"),
 // with '-' written as '_' because the kernel treats them alike in parameter names.
 // Removal keys are matched the same way, so "panic-on-warn" is caught too.

@@ -37,3 +37,13 @@ func TestBuildCaptureCmdline(t *testing.T) {
 		t.Errorf("CaptureCmdline %q, BuildCaptureCmdline %q", got, want)
 	}
 }
+
+func TestValues(t *testing.T) {
+	line := `root=/dev/sda module_blacklist=nouveau,ext4 quiet module-blacklist="xfs" nomodule -- module_blacklist=init`
+	if got := Values(line, "module_blacklist"); strings.Join(got, " ") != "nouveau,ext4 xfs" {
+		t.Errorf("Values = %q, want the two values before --", got)
+	}
+	if got := Values(line, "quiet"); len(got) != 0 {
+		t.Errorf("a flag without a value: %q", got)
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -152,6 +154,9 @@ func (s *System) Start(opts StartOptions) (*StartResult, error) {
 	}
 	res.CPUs = s.chooseCPUs(opts.Config, st.CrashSize, res.Kernel, res.Image, plan)
 	res.Cmdline = CaptureCmdline(opts.Config, cmdline, append(res.CPUs.cmdline(), opts.ExtraCmdline...))
+	if err := checkBlacklist(res.Cmdline, plan); err != nil {
+		return nil, fmt.Errorf("refusing to arm: %w", err)
+	}
 	if err := s.kexec().LoadCrash(res.Kernel, res.Image, res.Cmdline); err != nil {
 		return nil, err
 	}
@@ -271,4 +276,41 @@ func formatSize(n int64) string {
 		return strconv.FormatInt(n>>20, 10) + "M"
 	}
 	return fmt.Sprintf("%.1fM", float64(n)/(1<<20))
+}
+
+// checkBlacklist refuses a capture command line whose module_blacklist= names a
+// module the capture initramfs loads (the dump target's driver, its file system, the
+// network card): the capture kernel would refuse to load it and the capture could not
+// reach the target. (nomodule, which disables all loading, is dropped from the line:
+// kexec's removedOptions.)
+func checkBlacklist(cmdline string, plan *Plan) error {
+	black := map[string]string{}
+	for _, v := range kexec.Values(cmdline, "module_blacklist") {
+		for _, m := range strings.Split(v, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				black[strings.ReplaceAll(m, "-", "_")] = m
+			}
+		}
+	}
+	if len(black) == 0 {
+		return nil
+	}
+	var hit []string
+	for _, f := range plan.Files {
+		if !strings.HasPrefix(f.Dest, "lib/modules/") {
+			continue
+		}
+		name := path.Base(f.Dest)
+		i := strings.Index(name, ".ko")
+		if i < 0 {
+			continue
+		}
+		if m, ok := black[strings.ReplaceAll(name[:i], "-", "_")]; ok && !slices.Contains(hit, m) {
+			hit = append(hit, m)
+		}
+	}
+	if len(hit) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the capture command line's module_blacklist= names %s, which the capture initramfs loads for the dump target: the capture kernel would refuse to load it; take it out for the capture with kdump_commandline_remove module_blacklist (KDUMP_COMMANDLINE_REMOVE) or kdump_commandline_append module_blacklist=<the others>", strings.Join(hit, ", "))
 }

@@ -319,3 +319,30 @@ func TestEstimate(t *testing.T) {
 		t.Errorf("recommended %d MiB for a tiny kernel and image (memory %d)", e.Recommended>>20, e.Memory)
 	}
 }
+
+// TestStartRefusesBlacklistedModule: a module_blacklist= on the capture command line
+// that names a module the capture initramfs loads is refused at start, naming it and
+// the way out; one naming modules the capture does not load is accepted.
+func TestStartRefusesBlacklistedModule(t *testing.T) {
+	m := newFakeMachine(t)
+	k := &fakeKexec{}
+	m.Kexec = k
+	m.setKexecFiles("new", false, 256<<20)
+	m.write("proc/sys/kernel/panic_on_oops", "0\n")
+	m.write("proc/cmdline", "root=UUID=1234 ro module_blacklist=nouveau,virtio-blk crashkernel=256M\n")
+	conf := "ext4 /dev/vdb\n"
+	opts := StartOptions{Config: mustConfig(t, conf), ConfigData: []byte(conf), Self: m.path("usr/sbin/gokdump")}
+	_, err := m.Start(opts)
+	if err == nil || !strings.Contains(err.Error(), "names virtio-blk") || !strings.Contains(err.Error(), "kdump_commandline_remove") {
+		t.Fatalf("Start = %v, want a refusal naming virtio-blk", err)
+	}
+	if len(k.calls) != 0 {
+		t.Errorf("the capture kernel was loaded: %+v", k.calls)
+	}
+	conf += "kdump_commandline_append module_blacklist=nouveau\n"
+	opts.Config, opts.ConfigData = mustConfig(t, conf), []byte(conf)
+	res, err := m.Start(opts)
+	if err != nil || !strings.Contains(res.Cmdline, "module_blacklist=nouveau") || strings.Contains(res.Cmdline, "virtio-blk") {
+		t.Fatalf("with the blacklist replaced: %v, command line %q", err, res.Cmdline)
+	}
+}
