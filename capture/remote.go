@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,9 @@ type RemoteDir interface {
 	WriteFile(ctx context.Context, name string, data []byte) error // mode 0600, synced
 	Rename(ctx context.Context, old, new string) error
 	Remove(ctx context.Context, name string) error
+	// ReadDirNames lists the directories in dir; RemoveAll removes one (keep_dumps).
+	ReadDirNames(ctx context.Context, dir string) ([]string, error)
+	RemoveAll(ctx context.Context, dir string) error
 	// Reassemble rebuilds out from the flattened stream flat on the server; ok is
 	// false when the server cannot (no gokdump there).
 	Reassemble(ctx context.Context, flat, out string) (ok bool, err error)
@@ -101,7 +105,7 @@ func (f *Flow) saveRemote(ctx context.Context, src *vmcore.File, st *dumpdir.Sta
 		return st
 	}
 	if cfg.KeepDumps > 0 {
-		st.Warnings = append(st.Warnings, "keep_dumps is not applied on an ssh server")
+		f.pruneRemote(ctx, rd, base, cfg.KeepDumps, st)
 	}
 	name := st.Host + "-" + st.Start.Format(dumpdir.DirTimeLayout)
 	dir := path.Join(base, name)
@@ -286,4 +290,48 @@ func (f *Flow) remoteDump(ctx context.Context, rd RemoteDir, src *vmcore.File, s
 		st.Dump = dumpdir.DumpFile
 	}
 	return nil
+}
+
+// pruneRemote is keep_dumps on a server: before writing, this machine's oldest dump
+// directories under base (named <host>-<time>, as it names them) are removed so that
+// keep-1 remain beside the new one. Other machines' dumps on a shared server are not
+// counted and not touched. A failure is a warning: the dump matters more.
+func (f *Flow) pruneRemote(ctx context.Context, rd RemoteDir, base string, keep int, st *dumpdir.Status) {
+	warn := func(err error) {
+		msg := fmt.Sprintf("keep_dumps %d on the server: %v", keep, err)
+		st.Warnings = append(st.Warnings, msg)
+		f.logf("warning: %s", msg)
+	}
+	names, err := rd.ReadDirNames(ctx, base)
+	if err != nil {
+		warn(err)
+		return
+	}
+	type dump struct {
+		name string
+		t    time.Time
+	}
+	var mine []dump
+	for _, n := range names {
+		if host, t, ok := dumpdir.ParseDirName(n); ok && host == st.Host {
+			mine = append(mine, dump{n, t})
+		}
+	}
+	sort.SliceStable(mine, func(i, j int) bool {
+		if !mine[i].t.Equal(mine[j].t) {
+			return mine[i].t.Before(mine[j].t)
+		}
+		return mine[i].name < mine[j].name
+	})
+	for len(mine) > keep-1 {
+		if err := rd.RemoveAll(ctx, path.Join(base, mine[0].name)); err != nil {
+			warn(err)
+			return
+		}
+		st.Pruned = append(st.Pruned, mine[0].name)
+		mine = mine[1:]
+	}
+	if len(st.Pruned) > 0 {
+		f.logf("keep_dumps %d: removed %s on the server", keep, strings.Join(st.Pruned, ", "))
+	}
 }

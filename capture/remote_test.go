@@ -22,11 +22,11 @@ import (
 
 // remoteFlow is a test flow whose target is the in-process ssh server, saving under
 // a temporary directory on "the server" (this machine).
-func remoteFlow(t *testing.T, o sshtest.Options) (*testFlow, *sshtest.Server, string) {
+func remoteFlow(t *testing.T, o sshtest.Options, conf ...string) (*testFlow, *sshtest.Server, string) {
 	t.Helper()
 	srv := sshtest.Start(t, o)
 	serverDir := t.TempDir()
-	tf := newTestFlow(t, "path "+serverDir+"/crash\nssh root@dumps.example\nfailure_action halt\nfinal_action poweroff\n")
+	tf := newTestFlow(t, "path "+serverDir+"/crash\nssh root@dumps.example\nfailure_action halt\nfinal_action poweroff\n"+strings.Join(conf, ""))
 	key := filepath.Join(t.TempDir(), "id")
 	if err := os.WriteFile(key, srv.UserKey, 0o600); err != nil {
 		t.Fatal(err)
@@ -192,5 +192,38 @@ func TestFlowSSHOutOfMemory(t *testing.T) {
 	}
 	if len(tf.machine.actions) != 1 || tf.machine.actions[0] != "halt" {
 		t.Errorf("actions %v, want failure_action halt", tf.machine.actions)
+	}
+}
+
+// TestFlowSSHKeepDumps: keep_dumps on an ssh server removes this machine's oldest
+// dump directories, over SFTP and, without it, with ls and rm; another machine's
+// dumps and other directories on the shared server are left alone.
+func TestFlowSSHKeepDumps(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		o    sshtest.Options
+	}{{"sftp", sshtest.Options{}}, {"no-sftp", sshtest.Options{NoSFTP: true, Path: "/usr/bin:/bin"}}} {
+		t.Run(c.name, func(t *testing.T) {
+			tf, _, base := remoteFlow(t, c.o, "keep_dumps 2\n")
+			old := []string{"crashbox-2020-01-01-00:00:00", "crashbox-2021-01-01-00:00:00", "crashbox-2019-06-01-12:00:00",
+				"crashbox-2021-01-01-00:00:00.1", "otherbox-2018-01-01-00:00:00", "notes"}
+			for _, d := range old {
+				if err := os.MkdirAll(filepath.Join(base, d), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				os.WriteFile(filepath.Join(base, d, "vmcore"), []byte("old"), 0o600)
+			}
+			os.WriteFile(filepath.Join(base, "crashbox-2017-01-01-00:00:00"), []byte("a file, not a dump directory"), 0o600)
+			st := tf.run(t)
+			if st.Result != dumpdir.Complete {
+				t.Fatalf("result %s %q", st.Result, st.Error)
+			}
+			want := "crashbox-2019-06-01-12:00:00 crashbox-2020-01-01-00:00:00 crashbox-2021-01-01-00:00:00"
+			if strings.Join(st.Pruned, " ") != want {
+				t.Errorf("pruned %q, want %q", st.Pruned, want)
+			}
+			wantFiles(t, base, "crashbox-2017-01-01-00:00:00", "crashbox-2021-01-01-00:00:00.1", "crashbox-2026-11-26-07:08:09", "notes", "otherbox-2018-01-01-00:00:00")
+		})
 	}
 }

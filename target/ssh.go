@@ -434,6 +434,57 @@ func (d *SSHDir) Remove(ctx context.Context, name string) error {
 	return err
 }
 
+// maxDirNames bounds a listing: a dump directory on a server shared by a fleet may
+// hold many dumps, but not more than this.
+const maxDirNames = 100000
+
+// ReadDirNames returns the names of the directories in dir. Without SFTP it runs
+// ls(1), whose output is bounded: a listing cut short is an error, not a partial
+// list.
+func (d *SSHDir) ReadDirNames(ctx context.Context, dir string) ([]string, error) {
+	var names []string
+	if d.sftp != nil {
+		fis, err := d.sftp.ReadDirContext(ctx, dir)
+		if err != nil {
+			return nil, fmt.Errorf("sftp readdir %s: %w", dir, err)
+		}
+		for _, fi := range fis {
+			if fi.IsDir() {
+				names = append(names, fi.Name())
+			}
+		}
+	} else {
+		out, err := d.run(ctx, nil, "ls -1 -p -- %s", dir)
+		if err != nil {
+			return nil, err
+		}
+		if len(out) >= maxRemoteOutput {
+			return nil, fmt.Errorf("listing %s: more than %d bytes of names", dir, maxRemoteOutput)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if name, ok := strings.CutSuffix(l, "/"); ok && name != "" {
+				names = append(names, name)
+			}
+		}
+	}
+	if len(names) > maxDirNames {
+		return nil, fmt.Errorf("listing %s: more than %d directories", dir, maxDirNames)
+	}
+	return names, nil
+}
+
+// RemoveAll removes dir and what it holds.
+func (d *SSHDir) RemoveAll(ctx context.Context, dir string) error {
+	if d.sftp != nil {
+		if err := d.sftp.RemoveAll(dir); err != nil {
+			return fmt.Errorf("sftp remove %s: %w", dir, err)
+		}
+		return nil
+	}
+	_, err := d.run(ctx, nil, "rm -rf -- %s", dir)
+	return err
+}
+
 // Reassemble turns the flattened stream flat into the kdump-compressed file out on
 // the server with "gokdump dump -R" when gokdump is on the server's PATH; ok is
 // false (and err nil) when it is not.
