@@ -18,15 +18,9 @@ import (
 	"github.com/gokdump/gokdump/vmcore"
 )
 
-// TestSaveS3: s3_capture yes writes the crash to a real S3 server in the fleet
-// layout, nothing to a disk: the record (complete, with the dump's size and
-// SHA-256), the kernel log, the status and the flattened dump, which opens with
-// gokdump's reader; with s3_full_dumps 2 the third crash of the signature sends its
-// record and log only.
-func TestSaveS3(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a real S3 server (SeaweedFS); not in -short")
-	}
+// startS3 starts a real S3 server and returns it, a credentials file for it and a
+// store to look at its bucket.
+func startS3(t *testing.T) (*s3test.Server, string, *fleet.S3) {
 	srv := s3test.Start(t)
 	cred := filepath.Join(t.TempDir(), "s3.cred")
 	if err := os.WriteFile(cred, []byte("access_key="+s3test.AccessKey+"\nsecret_key="+s3test.SecretKey+"\n"), 0o600); err != nil {
@@ -36,6 +30,19 @@ func TestSaveS3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv, cred, st
+}
+
+// TestSaveS3: s3_capture yes writes the crash to a real S3 server in the fleet
+// layout, nothing to a disk: the record (complete, with the dump's size and
+// SHA-256), the kernel log, the status and the flattened dump, which opens with
+// gokdump's reader; with s3_full_dumps 2 the third crash of the signature sends its
+// record and log only.
+func TestSaveS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real S3 server (SeaweedFS); not in -short")
+	}
+	srv, cred, st := startS3(t)
 	ctx := context.Background()
 	var states []string
 	for _, mid := range []string{"aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"} {
@@ -121,15 +128,7 @@ func TestSaveS3Incomplete(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real S3 server (SeaweedFS); not in -short")
 	}
-	srv := s3test.Start(t)
-	cred := filepath.Join(t.TempDir(), "s3.cred")
-	if err := os.WriteFile(cred, []byte("access_key="+s3test.AccessKey+"\nsecret_key="+s3test.SecretKey+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	st, err := fleet.NewS3(srv.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, cred, st := startS3(t)
 	ctx := context.Background()
 	tf := newTestFlow(t, "path /var/crash\nfailure_action halt\n")
 	tf.Target = nil

@@ -76,12 +76,19 @@ func TestStartWithoutReservation(t *testing.T) {
 	}
 }
 
-func TestStart(t *testing.T) {
+// armableMachine is a fake machine with 256 MiB reserved and a kexec that records
+// its calls.
+func armableMachine(t *testing.T) (*fakeMachine, *fakeKexec) {
 	m := newFakeMachine(t)
 	k := &fakeKexec{}
 	m.Kexec = k
 	m.setKexecFiles("new", false, 256<<20)
 	m.write("proc/sys/kernel/panic_on_oops", "0\n")
+	return m, k
+}
+
+func TestStart(t *testing.T) {
+	m, k := armableMachine(t)
 	conf := "ext4 /dev/vdb\n"
 	opts := StartOptions{Config: mustConfig(t, conf), ConfigData: []byte(conf), Self: m.path("usr/sbin/gokdump")}
 	res, err := m.Start(opts)
@@ -324,11 +331,7 @@ func TestEstimate(t *testing.T) {
 // that names a module the capture initramfs loads is refused at start, naming it and
 // the way out; one naming modules the capture does not load is accepted.
 func TestStartRefusesBlacklistedModule(t *testing.T) {
-	m := newFakeMachine(t)
-	k := &fakeKexec{}
-	m.Kexec = k
-	m.setKexecFiles("new", false, 256<<20)
-	m.write("proc/sys/kernel/panic_on_oops", "0\n")
+	m, k := armableMachine(t)
 	m.write("proc/cmdline", "root=UUID=1234 ro module_blacklist=nouveau,virtio-blk crashkernel=256M\n")
 	conf := "ext4 /dev/vdb\n"
 	opts := StartOptions{Config: mustConfig(t, conf), ConfigData: []byte(conf), Self: m.path("usr/sbin/gokdump")}
