@@ -94,22 +94,7 @@ func TestSaveS3(t *testing.T) {
 		if rec.Dump.State != fleet.DumpComplete {
 			continue
 		}
-		rc, err := st.Get(ctx, rec.Dump.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		local := filepath.Join(t.TempDir(), "vmcore")
-		f, _ := os.Create(local)
-		n, _ := f.ReadFrom(rc)
-		rc.Close()
-		f.Close()
-		if n != rec.Dump.Size || rec.Dump.SHA256 == "" {
-			t.Errorf("downloaded %d bytes, record %+v", n, rec.Dump)
-		}
-		vf, err := vmcore.Open(local)
-		if err != nil {
-			t.Fatal(err)
-		}
+		vf := openDumpObject(t, st, rec)
 		if vf.Format != vmcore.FormatKdump || vf.Kdump.DumpLevel() != 31 {
 			t.Errorf("uploaded dump: %s level %d", vf.Format, vf.Kdump.DumpLevel())
 		}
@@ -162,24 +147,38 @@ func TestSaveS3Incomplete(t *testing.T) {
 		rec.Info == nil || !rec.Info.Incomplete || rs.Result != dumpdir.Incomplete {
 		t.Fatalf("record dump %+v info %+v status %s", rec.Dump, rec.Info, rec.Status)
 	}
-	rc, err := st.Get(ctx, rec.Dump.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	local := filepath.Join(t.TempDir(), "vmcore")
-	f, _ := os.Create(local)
-	n, _ := f.ReadFrom(rc)
-	rc.Close()
-	f.Close()
-	if n != rec.Dump.Size {
-		t.Errorf("downloaded %d bytes, record says %d", n, rec.Dump.Size)
-	}
-	vf, err := vmcore.Open(local)
-	if err != nil {
-		t.Fatalf("the kept incomplete dump does not open: %v", err)
-	}
+	vf := openDumpObject(t, st, rec)
 	defer vf.Close()
 	if vf.Format != vmcore.FormatKdump || !vf.Incomplete() {
 		t.Errorf("kept dump: format %s, incomplete %v; want kdump marked incomplete", vf.Format, vf.Incomplete())
 	}
+}
+
+// openDumpObject downloads the dump object of rec, checks its size and SHA-256
+// against the record, and opens it with gokdump's reader.
+func openDumpObject(t *testing.T, st *fleet.S3, rec *fleet.Record) *vmcore.File {
+	t.Helper()
+	rc, err := st.Get(context.Background(), rec.Dump.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	local := filepath.Join(t.TempDir(), "vmcore")
+	f, err := os.Create(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), rc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || n != rec.Dump.Size || hex.EncodeToString(h.Sum(nil)) != rec.Dump.SHA256 {
+		t.Fatalf("downloaded %d bytes (sha256 %x, %v); record says %+v", n, h.Sum(nil), err, rec.Dump)
+	}
+	vf, err := vmcore.Open(local)
+	if err != nil {
+		t.Fatalf("the dump object does not open: %v", err)
+	}
+	return vf
 }
