@@ -203,6 +203,11 @@ func (f *Flow) s3Dmesg(ctx context.Context, s *fleet.S3, key string, src *vmcore
 
 // s3Dump streams the flattened kdump-compressed dump to key.
 func (f *Flow) s3Dump(ctx context.Context, s *fleet.S3, key string, src *vmcore.File, st *dumpdir.Status) (_ fleet.Object, err error) {
+	// The stream outlives the collection: when the dump's deadline or the memory
+	// watch stops the collector, the part on its way and the collector's last
+	// writes (the header marked incomplete) must still reach the bucket.
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), f.Timeouts.Dump+keepIncompleteTimeout)
+	defer scancel()
 	ctx, cancel := context.WithTimeout(ctx, f.Timeouts.Dump)
 	defer cancel()
 	ctx, stopWatch := f.Memory.watch(ctx, f.logf)
@@ -211,7 +216,7 @@ func (f *Flow) s3Dump(ctx context.Context, s *fleet.S3, key string, src *vmcore.
 	opts := f.collectorOptions(st)
 	opts.DumpLevel = f.levels()[0]
 	opts.Flattened = true
-	w, err := s.NewStream(ctx, key)
+	w, err := s.NewStream(sctx, key)
 	if err != nil {
 		return fleet.Object{}, err
 	}
@@ -237,8 +242,8 @@ func (f *Flow) s3Dump(ctx context.Context, s *fleet.S3, key string, src *vmcore.
 		// The record says so (Info.Incomplete), as gokdump upload's record of an
 		// incomplete dump does. Completing it gets a deadline of its own, since the
 		// dump's may be what ended.
-		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keepIncompleteTimeout)
-		defer cancel()
+		kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), keepIncompleteTimeout)
+		defer kcancel()
 		if cerr := w.Finish(kctx); cerr != nil {
 			st.Dump = ""
 			return fleet.Object{}, fmt.Errorf("%w (keeping what was sent failed too: %v)", err, cerr)

@@ -2,18 +2,25 @@ package capture
 
 import (
 	"context"
+	cryptorand "crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gokdump/gokdump/dumpdir"
 	"github.com/gokdump/gokdump/fleet"
 	"github.com/gokdump/gokdump/internal/s3test"
+	"github.com/gokdump/gokdump/internal/synth"
 	"github.com/gokdump/gokdump/service"
 	"github.com/gokdump/gokdump/vmcore"
 )
@@ -181,4 +188,69 @@ func openDumpObject(t *testing.T, st *fleet.S3, rec *fleet.Record) *vmcore.File 
 		t.Fatalf("the dump object does not open: %v", err)
 	}
 	return vf
+}
+
+// TestSaveS3DeadlineDuringPart: a dump whose deadline ends while a part is on its way
+// to the bucket (a proxy in front of the real server holds each part 3 s; the
+// deadline is 2 s) is kept, marked incomplete: the part in flight and the collector's
+// last writes go out under the stream's own deadline, not the dump's.
+func TestSaveS3DeadlineDuringPart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real S3 server (SeaweedFS); not in -short")
+	}
+	srv, cred, st := startS3(t)
+	u, err := url.Parse(srv.Endpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && r.URL.Query().Get("partNumber") != "" {
+			time.Sleep(3 * time.Second)
+		}
+		rp.ServeHTTP(w, r)
+	})}
+	go hs.Serve(l)
+	t.Cleanup(func() { hs.Close() })
+
+	cfg := synth.Default()
+	cfg.Nodename = "crashbox"
+	noise := make([]byte, 16<<20) // incompressible: more than one 5 MiB part
+	cryptorand.Read(noise)
+	cfg.AddImage(0x1800000, func(uint64) ([]byte, []string) { return noise, nil })
+	c, err := synth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := newTestFlow(t, "path /var/crash\nfailure_action halt\n")
+	if tf.Vmcore, err = c.WriteFile(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	tf.Target = nil
+	tf.Timeouts.Dump = 2 * time.Second
+	tf.S3 = &S3Target{Target: service.S3Target{Endpoint: srv.Endpoint(), Port: l.Addr().(*net.TCPAddr).Port, Bucket: s3test.Bucket,
+		Prefix: "dl", Credentials: cred, MachineID: "eeeeeeeeeeee"}, Addr: "127.0.0.1", PartSize: fleet.MinPartSize}
+	status := tf.run(t)
+	if status.Result != dumpdir.Incomplete || status.Dump != fleet.DumpObject {
+		t.Fatalf("status %s %q dump %q: want incomplete, kept", status.Result, status.Error, status.Dump)
+	}
+	var rec *fleet.Record
+	st.List(context.Background(), fleet.CrashesPrefix("dl"), func(oi fleet.ObjectInfo) error {
+		if strings.HasSuffix(oi.Key, "/"+fleet.MetaObject) {
+			rec, err = fleet.ReadRecord(context.Background(), st, oi.Key)
+		}
+		return err
+	})
+	if rec == nil || rec.Dump == nil || rec.Dump.State != fleet.DumpComplete || rec.Info == nil || !rec.Info.Incomplete {
+		t.Fatalf("record %+v (%v)", rec, err)
+	}
+	vf := openDumpObject(t, st, rec)
+	defer vf.Close()
+	if !vf.Incomplete() {
+		t.Errorf("the kept dump is not marked incomplete")
+	}
 }
