@@ -283,29 +283,26 @@ func formatSize(n int64) string {
 // network card): the capture kernel would refuse to load it and the capture could not
 // reach the target. (nomodule, which disables all loading, is dropped from the line:
 // kexec's removedOptions.)
+//
+// The kernel keeps only the last module_blacklist= of the line and compares each of
+// its names byte for byte with the module's name, which has '_' where its file name
+// may have '-' (KBUILD_MODNAME): "virtio-blk" there blocks nothing.
 func checkBlacklist(cmdline string, plan *Plan) error {
-	black := map[string]string{}
-	for _, v := range kexec.Values(cmdline, "module_blacklist") {
-		for _, m := range strings.Split(v, ",") {
-			if m = strings.TrimSpace(m); m != "" {
-				black[strings.ReplaceAll(m, "-", "_")] = m
-			}
-		}
-	}
-	if len(black) == 0 {
+	vals := kexec.Values(cmdline, "module_blacklist")
+	if len(vals) == 0 {
 		return nil
+	}
+	black := map[string]bool{}
+	for _, m := range strings.Split(vals[len(vals)-1], ",") {
+		black[m] = true
 	}
 	var hit []string
 	for _, f := range plan.Files {
 		if !strings.HasPrefix(f.Dest, "lib/modules/") {
 			continue
 		}
-		name := path.Base(f.Dest)
-		i := strings.Index(name, ".ko")
-		if i < 0 {
-			continue
-		}
-		if m, ok := black[strings.ReplaceAll(name[:i], "-", "_")]; ok && !slices.Contains(hit, m) {
+		name, _, ok := strings.Cut(path.Base(f.Dest), ".ko")
+		if m := strings.ReplaceAll(name, "-", "_"); ok && black[m] && !slices.Contains(hit, m) {
 			hit = append(hit, m)
 		}
 	}
