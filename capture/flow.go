@@ -84,6 +84,10 @@ var DefaultTimeouts = Timeouts{
 type Flow struct {
 	Config    *config.Config
 	Collector Collector
+	// MachineID is the crashed machine's machine-id as start recorded it ("" :
+	// none): written into the status file, and how keep_dumps on a server shared by
+	// many machines knows this machine's dumps.
+	MachineID string
 	// Target is nil when the configuration names none this initramfs can reach
 	// (TargetErr says why): the capture then fails and failure_action runs.
 	Target    Target
@@ -179,7 +183,8 @@ func (f *Flow) Run(ctx context.Context) (*dumpdir.Status, error) {
 				fault = errors.New(st.Error)
 			}
 		default:
-			fault = f.saveTo(ctx, src, st, destination{target: f.Target, err: f.TargetErr, dir: f.Dir, stack: f.Stack, hooks: true})
+			fault = f.saveTo(ctx, src, st, destination{target: f.Target, err: f.TargetErr, dir: f.Dir, stack: f.Stack, hooks: true,
+				shared: f.Config.Target.Kind == config.TargetNFS})
 		}
 		if fault != nil && f.Config.FailureAction == config.ActionDumpToRootfs {
 			return f.dumpToRootfs(ctx, src, st)
@@ -261,7 +266,7 @@ func (f *Flow) fail(st *dumpdir.Status, err error, targetFault bool) error {
 // open starts the status, loads the modules and opens the crashed kernel's memory; it
 // returns a nil source (and a failed status) when that cannot be read.
 func (f *Flow) open() (*dumpdir.Status, *vmcore.File) {
-	st := &dumpdir.Status{Version: dumpdir.StatusVersion, Start: f.Now().UTC(), Host: "127.0.0.1", CollectorArgs: f.Collector.Args}
+	st := &dumpdir.Status{Version: dumpdir.StatusVersion, Start: f.Now().UTC(), Host: "127.0.0.1", MachineID: f.MachineID, CollectorArgs: f.Collector.Args}
 	f.logf("saving the crashed kernel's memory (%s) with %s", f.Vmcore, f.Config.File)
 
 	for _, m := range f.Modules {
@@ -299,6 +304,14 @@ func (f *Flow) bringUpNetwork(ctx context.Context, st *dumpdir.Status) error {
 	return nil
 }
 
+// ownDump says whether a dump directory on a server many machines may share is this
+// machine's: named with its host name and its status file carrying its machine-id.
+// A dump of another machine with the same host name (a clone), or of a gokdump that
+// did not record machine-ids, is not.
+func (f *Flow) ownDump(st *dumpdir.Status, host string, s *dumpdir.Status) bool {
+	return f.MachineID != "" && host == st.Host && s != nil && s.MachineID == f.MachineID
+}
+
 // destination is where saveTo saves: the configured target, or the root file system
 // for failure_action dump_to_rootfs.
 type destination struct {
@@ -307,6 +320,9 @@ type destination struct {
 	dir    string        // the dumps' directory on it ("" : Config.Path)
 	stack  *volume.Stack // the LVM/md layout under it, brought up before mounting
 	hooks  bool          // run kdump_pre and kdump_post (the configured target's save only)
+	// shared is a file system many machines may dump to (nfs): keep_dumps counts and
+	// removes only this machine's dumps there.
+	shared bool
 }
 
 // saveTo saves the dump on d, recording what happened in st (the status file in the
@@ -381,14 +397,23 @@ func (f *Flow) saveTo(ctx context.Context, src *vmcore.File, st *dumpdir.Status,
 		// With uploads set up (gokdump upload, not s3_capture), a dump not yet in
 		// the fleet's store is its only copy: uploaded ones go first, and one not
 		// uploaded is never removed.
-		var spare func(dumpdir.Dump) bool
+		var spare, mine func(dumpdir.Dump) bool
 		if cfg.S3.Enabled() && !cfg.S3.Capture {
 			spare = func(d dumpdir.Dump) bool {
 				_, err := os.Lstat(filepath.Join(d.Dir, dumpdir.UploadedFile))
 				return err != nil
 			}
 		}
-		removed, spared, err := dumpdir.Prune(base, cfg.KeepDumps-1, spare)
+		if d.shared {
+			mine = func(d dumpdir.Dump) bool { return f.ownDump(st, d.Host, d.Status) }
+		}
+		var removed, spared []string
+		var err error
+		if d.shared && f.MachineID == "" {
+			err = fmt.Errorf("keep_dumps %d is not applied on %s: the image records no machine-id to tell this machine's dumps from others'", cfg.KeepDumps, st.Target)
+		} else {
+			removed, spared, err = dumpdir.Prune(base, cfg.KeepDumps-1, mine, spare)
+		}
 		st.Pruned = removed
 		if len(removed) > 0 {
 			f.logf("keep_dumps %d: removed %s", cfg.KeepDumps, strings.Join(removed, ", "))

@@ -391,6 +391,35 @@ func TestFlowKeepDumps(t *testing.T) {
 	wantFiles(t, tf.base, "b-2021-01-01-00:00:00", "crashbox-2026-11-26-07:08:09", "lost+found", "notes-2020")
 }
 
+// TestFlowKeepDumpsNFS: on an nfs export many machines may share, keep_dumps counts
+// and removes only this machine's dumps (its host name and machine-id in the status),
+// not another machine's or a clone's with the same host name.
+func TestFlowKeepDumpsNFS(t *testing.T) {
+	t.Parallel()
+	tf := newTestFlow(t, "nfs 10.0.0.1:/export\npath /dumps\nkeep_dumps 2\n")
+	tf.MachineID = "0123456789abcdef0123456789abcdef"
+	for d, id := range map[string]string{
+		"crashbox-2020-01-01-00:00:00": tf.MachineID,
+		"crashbox-2021-01-01-00:00:00": tf.MachineID,
+		"crashbox-2019-01-01-00:00:00": "fedcba9876543210fedcba9876543210",
+		"otherbox-2018-01-01-00:00:00": "fedcba9876543210fedcba9876543210",
+		"crashbox-2017-01-01-00:00:00": "",
+	} {
+		os.MkdirAll(filepath.Join(tf.base, d), 0o700)
+		b, _ := json.Marshal(dumpdir.Status{Result: dumpdir.Complete, Host: "crashbox", MachineID: id})
+		os.WriteFile(filepath.Join(tf.base, d, dumpdir.StatusFile), b, 0o600)
+	}
+	st := tf.run(t)
+	if st.Result != dumpdir.Complete {
+		t.Fatalf("result %s %q", st.Result, st.Error)
+	}
+	if strings.Join(st.Pruned, " ") != "crashbox-2020-01-01-00:00:00" {
+		t.Errorf("pruned %q, want only this machine's oldest", st.Pruned)
+	}
+	wantFiles(t, tf.base, "crashbox-2017-01-01-00:00:00", "crashbox-2019-01-01-00:00:00", "crashbox-2021-01-01-00:00:00",
+		"crashbox-2026-11-26-07:08:09", "otherbox-2018-01-01-00:00:00")
+}
+
 // TestFlowKeepDumpsSparesNotUploaded: with uploads set up (gokdump upload), keep_dumps
 // removes uploaded dumps and never one still waiting for its upload, which it names
 // in a warning.

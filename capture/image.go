@@ -20,6 +20,7 @@ import (
 func (f *Flow) Wire(info *service.CaptureInfo) {
 	var fsType, spec string
 	if info != nil {
+		f.MachineID = info.MachineID
 		f.Modules = info.Modules
 		f.Dir = info.Device.Dir
 		f.Stack = info.Device.Stack

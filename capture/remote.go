@@ -44,8 +44,10 @@ type RemoteDir interface {
 	WriteFile(ctx context.Context, name string, data []byte) error // mode 0600, synced
 	Rename(ctx context.Context, old, new string) error
 	Remove(ctx context.Context, name string) error
-	// ReadDirNames lists the directories in dir; RemoveAll removes one (keep_dumps).
+	// ReadDirNames lists the directories in dir, ReadFile reads a small file (at most
+	// limit bytes), RemoveAll removes a directory (keep_dumps).
 	ReadDirNames(ctx context.Context, dir string) ([]string, error)
+	ReadFile(ctx context.Context, name string, limit int) ([]byte, error)
 	RemoveAll(ctx context.Context, dir string) error
 	// Reassemble rebuilds out from the flattened stream flat on the server; ok is
 	// false when the server cannot (no gokdump there).
@@ -105,7 +107,9 @@ func (f *Flow) saveRemote(ctx context.Context, src *vmcore.File, st *dumpdir.Sta
 		return st
 	}
 	if cfg.KeepDumps > 0 {
-		f.pruneRemote(ctx, rd, base, cfg.KeepDumps, st)
+		pctx, cancel := context.WithTimeout(ctx, f.Timeouts.Target)
+		f.pruneRemote(pctx, rd, base, cfg.KeepDumps, st)
+		cancel()
 	}
 	name := st.Host + "-" + st.Start.Format(dumpdir.DirTimeLayout)
 	dir := path.Join(base, name)
@@ -293,14 +297,20 @@ func (f *Flow) remoteDump(ctx context.Context, rd RemoteDir, src *vmcore.File, s
 }
 
 // pruneRemote is keep_dumps on a server: before writing, this machine's oldest dump
-// directories under base (named <host>-<time>, as it names them) are removed so that
-// keep-1 remain beside the new one. Other machines' dumps on a shared server are not
-// counted and not touched. A failure is a warning: the dump matters more.
+// directories under base are removed so that keep-1 remain beside the new one. A
+// server is shared by many machines: only directories named with this machine's host
+// name whose status file carries its machine-id (ownDump) are counted and removed;
+// other machines' dumps, clones' with the same host name included, are left alone.
+// A failure is a warning: the dump matters more.
 func (f *Flow) pruneRemote(ctx context.Context, rd RemoteDir, base string, keep int, st *dumpdir.Status) {
 	warn := func(err error) {
 		msg := fmt.Sprintf("keep_dumps %d on the server: %v", keep, err)
 		st.Warnings = append(st.Warnings, msg)
 		f.logf("warning: %s", msg)
+	}
+	if f.MachineID == "" {
+		warn(errors.New("not applied: the image records no machine-id to tell this machine's dumps from others'"))
+		return
 	}
 	names, err := rd.ReadDirNames(ctx, base)
 	if err != nil {
@@ -313,7 +323,16 @@ func (f *Flow) pruneRemote(ctx context.Context, rd RemoteDir, base string, keep 
 	}
 	var mine []dump
 	for _, n := range names {
-		if host, t, ok := dumpdir.ParseDirName(n); ok && host == st.Host {
+		host, t, ok := dumpdir.ParseDirName(n)
+		if !ok || host != st.Host {
+			continue
+		}
+		name := path.Join(base, n, dumpdir.StatusFile)
+		b, err := rd.ReadFile(ctx, name, maxStatusFile)
+		if err != nil {
+			continue // no status (or unreadable): not known to be this machine's
+		}
+		if s, err := dumpdir.ParseStatus(b, name); err == nil && f.ownDump(st, host, s) {
 			mine = append(mine, dump{n, t})
 		}
 	}
@@ -335,3 +354,6 @@ func (f *Flow) pruneRemote(ctx context.Context, rd RemoteDir, base string, keep 
 		f.logf("keep_dumps %d: removed %s on the server", keep, strings.Join(st.Pruned, ", "))
 	}
 }
+
+// maxStatusFile bounds reading another dump's status file.
+const maxStatusFile = 1 << 20

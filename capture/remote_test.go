@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -196,8 +197,10 @@ func TestFlowSSHOutOfMemory(t *testing.T) {
 }
 
 // TestFlowSSHKeepDumps: keep_dumps on an ssh server removes this machine's oldest
-// dump directories, over SFTP and, without it, with ls and rm; another machine's
-// dumps and other directories on the shared server are left alone.
+// dump directories, over SFTP and, without it, with ls and rm. On the shared server
+// it leaves alone another machine's dumps, a clone's with the same host name (another
+// machine-id), a directory without a status file, a file named like a dump, and a
+// directory whose name holds a newline before a dump's name.
 func TestFlowSSHKeepDumps(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -206,13 +209,26 @@ func TestFlowSSHKeepDumps(t *testing.T) {
 	}{{"sftp", sshtest.Options{}}, {"no-sftp", sshtest.Options{NoSFTP: true, Path: "/usr/bin:/bin"}}} {
 		t.Run(c.name, func(t *testing.T) {
 			tf, _, base := remoteFlow(t, c.o, "keep_dumps 2\n")
-			old := []string{"crashbox-2020-01-01-00:00:00", "crashbox-2021-01-01-00:00:00", "crashbox-2019-06-01-12:00:00",
-				"crashbox-2021-01-01-00:00:00.1", "otherbox-2018-01-01-00:00:00", "notes"}
-			for _, d := range old {
+			tf.MachineID = "0123456789abcdef0123456789abcdef"
+			dirs := map[string]string{ // name: machine-id in its status ("-": no status file)
+				"crashbox-2020-01-01-00:00:00":    tf.MachineID,
+				"crashbox-2021-01-01-00:00:00":    tf.MachineID,
+				"crashbox-2019-06-01-12:00:00":    tf.MachineID,
+				"crashbox-2021-01-01-00:00:00.1":  tf.MachineID,
+				"crashbox-2018-01-01-00:00:00":    "fedcba9876543210fedcba9876543210", // a clone
+				"crashbox-2016-01-01-00:00:00":    "-",
+				"otherbox-2018-01-01-00:00:00":    "fedcba9876543210fedcba9876543210",
+				"notes":                           "-",
+				"x\ncrashbox-2017-01-01-00:00:00": tf.MachineID,
+			}
+			for d, id := range dirs {
 				if err := os.MkdirAll(filepath.Join(base, d), 0o700); err != nil {
 					t.Fatal(err)
 				}
-				os.WriteFile(filepath.Join(base, d, "vmcore"), []byte("old"), 0o600)
+				if id != "-" {
+					b, _ := json.Marshal(dumpdir.Status{Result: dumpdir.Complete, Host: "crashbox", MachineID: id})
+					os.WriteFile(filepath.Join(base, d, dumpdir.StatusFile), b, 0o600)
+				}
 			}
 			os.WriteFile(filepath.Join(base, "crashbox-2017-01-01-00:00:00"), []byte("a file, not a dump directory"), 0o600)
 			st := tf.run(t)
@@ -223,7 +239,29 @@ func TestFlowSSHKeepDumps(t *testing.T) {
 			if strings.Join(st.Pruned, " ") != want {
 				t.Errorf("pruned %q, want %q", st.Pruned, want)
 			}
-			wantFiles(t, base, "crashbox-2017-01-01-00:00:00", "crashbox-2021-01-01-00:00:00.1", "crashbox-2026-11-26-07:08:09", "notes", "otherbox-2018-01-01-00:00:00")
+			wantFiles(t, base, "crashbox-2016-01-01-00:00:00", "crashbox-2017-01-01-00:00:00", "crashbox-2018-01-01-00:00:00",
+				"crashbox-2021-01-01-00:00:00.1", "crashbox-2026-11-26-07:08:09", "notes", "otherbox-2018-01-01-00:00:00",
+				"x\ncrashbox-2017-01-01-00:00:00")
+			if s, err := dumpdir.ReadStatus(filepath.Join(base, "crashbox-2026-11-26-07:08:09")); err != nil || s.MachineID != tf.MachineID {
+				t.Errorf("the new dump's status carries machine-id %q (%v), want the flow's", s.MachineID, err)
+			}
 		})
+	}
+}
+
+// TestFlowSSHKeepDumpsNoMachineID: an image that records no machine-id cannot tell
+// this machine's dumps on a shared server: nothing is removed, and a warning says why.
+func TestFlowSSHKeepDumpsNoMachineID(t *testing.T) {
+	t.Parallel()
+	tf, _, base := remoteFlow(t, sshtest.Options{}, "keep_dumps 1\n")
+	old := filepath.Join(base, "crashbox-2020-01-01-00:00:00")
+	os.MkdirAll(old, 0o700)
+	os.WriteFile(filepath.Join(old, dumpdir.StatusFile), []byte(`{"result":"complete","host":"crashbox"}`), 0o600)
+	st := tf.run(t)
+	if st.Result != dumpdir.Complete || len(st.Pruned) != 0 || !strings.Contains(strings.Join(st.Warnings, "\n"), "no machine-id") {
+		t.Fatalf("result %s pruned %v warnings %q", st.Result, st.Pruned, st.Warnings)
+	}
+	if _, err := os.Stat(old); err != nil {
+		t.Errorf("the old dump is gone: %v", err)
 	}
 }

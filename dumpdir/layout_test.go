@@ -96,13 +96,13 @@ func TestListDebian(t *testing.T) {
 	// keep_dumps (KDUMP_NUM_DUMPS) counts the dumps of both layouts, oldest first; a
 	// dump spared (not yet uploaded) stays, and a newer one goes in its stead.
 	spare := func(d Dump) bool { return filepath.Base(d.Dir) == "h-2025-01-01-12:00:00" }
-	removed, spared, err := Prune(dir, 3, spare)
+	removed, spared, err := Prune(dir, 3, nil, spare)
 	if err != nil || !reflect.DeepEqual(removed, []string{"202501010000", "202501020000", "202501030000", "10.0.0.5-202501040000"}) ||
 		!reflect.DeepEqual(spared, []string{"h-2025-01-01-12:00:00"}) {
 		t.Errorf("Prune: removed %v, spared %v, %v", removed, spared, err)
 	}
 	// Nothing more may go: the spared dump is more than keep allows, and stays.
-	removed, spared, err = Prune(dir, 1, spare)
+	removed, spared, err = Prune(dir, 1, nil, spare)
 	if err != nil || !reflect.DeepEqual(removed, []string{"202501050000", "202501060000"}) || !reflect.DeepEqual(spared, []string{"h-2025-01-01-12:00:00"}) {
 		t.Errorf("Prune to 1: removed %v, spared %v, %v", removed, spared, err)
 	}

@@ -137,14 +137,24 @@ func PanicLine(line string) (string, bool) {
 
 // Prune removes the oldest dump directories in dir so that at most keep remain, and
 // returns what it removed (keep_dumps). Directories not named as a capture names them
-// are never touched, nor are those spare says to keep (dumps not yet uploaded): they
-// count towards keep, and newer ones that may go are removed in their stead, oldest
-// first; the ones passed over are returned as spared (more than keep remain when too
-// few may go).
-func Prune(dir string, keep int, spare func(Dump) bool) (removed, spared []string, err error) {
-	dumps, err := List(dir)
-	if err != nil || len(dumps) <= keep {
+// are never touched; when mine is set, neither are those it does not claim (other
+// machines' dumps on a shared server), which are not counted either. Those spare says
+// to keep (dumps not yet uploaded) count towards keep, and newer ones that may go are
+// removed in their stead, oldest first; the ones passed over are returned as spared
+// (more than keep remain when too few may go).
+func Prune(dir string, keep int, mine, spare func(Dump) bool) (removed, spared []string, err error) {
+	all, err := List(dir)
+	if err != nil {
 		return nil, nil, err
+	}
+	dumps := all[:0:0]
+	for _, d := range all {
+		if mine == nil || mine(d) {
+			dumps = append(dumps, d)
+		}
+	}
+	if len(dumps) <= keep {
+		return nil, nil, nil
 	}
 	excess := len(dumps) - keep
 	for _, d := range dumps {

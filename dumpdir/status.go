@@ -38,12 +38,16 @@ const StatusVersion = 1
 // the collector's statistics (collector.Stats as JSON, without its warnings), kept as
 // raw JSON so that reading a status file does not need the dump pipeline.
 type Status struct {
-	Version       int             `json:"version"`
-	Result        Result          `json:"result"`
-	Error         string          `json:"error,omitempty"`
-	Start         time.Time       `json:"start"`
-	End           time.Time       `json:"end,omitzero"`
-	Host          string          `json:"host"`
+	Version int       `json:"version"`
+	Result  Result    `json:"result"`
+	Error   string    `json:"error,omitempty"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end,omitzero"`
+	Host    string    `json:"host"`
+	// MachineID is the crashed machine's /etc/machine-id, as start recorded it: on a
+	// server shared by many machines (ssh, nfs), keep_dumps removes only the dumps
+	// whose status carries this machine's.
+	MachineID     string          `json:"machine_id,omitempty"`
 	KernelRelease string          `json:"kernel_release,omitempty"`
 	KernelVersion string          `json:"kernel_version,omitempty"`
 	CrashTime     time.Time       `json:"crash_time,omitzero"`
@@ -86,6 +90,12 @@ func ReadStatus(dir string) (*Status, error) {
 	}
 	defer f.Close()
 	return decodeStatus(f, name)
+}
+
+// ParseStatus reads a status file's bytes (read from elsewhere: a server), name
+// naming it in errors, with ReadStatus's checks.
+func ParseStatus(b []byte, name string) (*Status, error) {
+	return decodeStatus(bytes.NewReader(b), name)
 }
 
 func decodeStatus(r io.Reader, name string) (*Status, error) {

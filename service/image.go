@@ -52,6 +52,10 @@ type CaptureInfo struct {
 	Remote *RemoteTarget `json:"remote,omitempty"`
 	// Notes are what the builder could not do exactly as configured.
 	Notes []string `json:"notes,omitempty"`
+	// MachineID is this machine's /etc/machine-id ("" when it has none): the
+	// capture writes it into the status file, where keep_dumps on a shared server
+	// tells this machine's dumps from the others'.
+	MachineID string `json:"machine_id,omitempty"`
 }
 
 // ReadCaptureInfo reads the CaptureInfo the image builder wrote (in the capture
@@ -144,6 +148,7 @@ func (s *System) Plan(opts BuildOptions) (*Plan, error) {
 	}
 	p.Files = append(p.Files, PlanFile{Dest: InitPath, Src: self, Mode: 0o755})
 	p.Info.Release = p.Release
+	p.Info.MachineID = s.machineID()
 
 	// Modules: the file system's, the target device's drivers, extra_modules.
 	dev, err := s.dumpDevice(cfg)

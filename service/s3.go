@@ -11,6 +11,7 @@ import (
 
 	"github.com/gokdump/gokdump/config"
 	"github.com/gokdump/gokdump/fleet"
+	"github.com/gokdump/gokdump/internal/smallfile"
 	"github.com/gokdump/gokdump/kmod"
 	"github.com/gokdump/gokdump/netconf"
 )
@@ -97,9 +98,7 @@ func (s *System) s3Target(cfg *config.Config, release string) (*RemoteTarget, []
 		t.CAFile = "/" + S3CAPath
 		files = append(files, PlanFile{Dest: S3CAPath, Src: c.CAFile, Mode: 0o644})
 	}
-	if b, err := os.ReadFile(filepath.Join(s.etcRoot(), "machine-id")); err == nil {
-		t.MachineID = strings.TrimSpace(string(b))
-	}
+	t.MachineID = s.machineID()
 	mods := append([]string(nil), nc.Modules...)
 	if running, err := s.Release(); err == nil && running != release {
 		for _, d := range netconf.BuiltinDrivers(o.SysRoot, nc.Interface) {
@@ -109,6 +108,15 @@ func (s *System) s3Target(cfg *config.Config, release string) (*RemoteTarget, []
 		}
 	}
 	return &RemoteTarget{Network: nc, S3: t}, mods, files, nil
+}
+
+// machineID is this machine's /etc/machine-id, "" when it has none.
+func (s *System) machineID() string {
+	b, err := smallfile.Read(filepath.Join(s.etcRoot(), "machine-id"), 4096)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // etcRoot is /etc, or etc beside ProcRoot for a test's fake machine.

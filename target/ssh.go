@@ -228,24 +228,47 @@ func SafeRemotePath(p string) bool {
 }
 
 // run runs a fixed command whose only variable parts are paths checked by
-// SafeRemotePath, with stdin from in.
+// SafeRemotePath, with stdin from in; it returns the first 64 KiB of its stdout and
+// stderr together.
 func (d *SSHDir) run(ctx context.Context, in io.Reader, cmd string, paths ...string) ([]byte, error) {
+	out := &outputBuffer{limit: maxRemoteOutput}
+	if err := d.runTo(ctx, in, out, out, cmd, paths...); err != nil {
+		return out.Bytes(), fmt.Errorf("%w: %s", err, bytes.TrimSpace(out.Bytes()))
+	}
+	return out.Bytes(), nil
+}
+
+// output runs a fixed command as run does and returns its stdout, at most limit
+// bytes: more is an error, not a cut listing.
+func (d *SSHDir) output(ctx context.Context, limit int, cmd string, paths ...string) ([]byte, error) {
+	stdout := &outputBuffer{limit: limit + 1}
+	stderr := &outputBuffer{limit: 4 << 10}
+	if err := d.runTo(ctx, nil, stdout, stderr, cmd, paths...); err != nil {
+		return nil, fmt.Errorf("%w: %s", err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	b := stdout.Bytes()
+	if len(b) > limit {
+		return nil, fmt.Errorf("remote %q: more than %d bytes of output", cmd, limit)
+	}
+	return b, nil
+}
+
+func (d *SSHDir) runTo(ctx context.Context, in io.Reader, stdout, stderr io.Writer, cmd string, paths ...string) error {
 	args := make([]any, len(paths))
 	for i, p := range paths {
 		if !SafeRemotePath(p) {
-			return nil, fmt.Errorf("target: remote path %q has characters a remote command cannot take (letters, digits, ._-:/ only)", p)
+			return fmt.Errorf("target: remote path %q has characters a remote command cannot take (letters, digits, ._-:/ only)", p)
 		}
 		args[i] = p
 	}
 	line := fmt.Sprintf(cmd, args...)
 	sess, err := d.c.NewSession()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer sess.Close()
 	sess.Stdin = in
-	out := &outputBuffer{}
-	sess.Stdout, sess.Stderr = out, out
+	sess.Stdout, sess.Stderr = stdout, stderr
 	done := make(chan error, 1)
 	go func() { done <- sess.Run(line) }()
 	select {
@@ -255,16 +278,17 @@ func (d *SSHDir) run(ctx context.Context, in io.Reader, cmd string, paths ...str
 		err = ctx.Err()
 	}
 	if err != nil {
-		return out.Bytes(), fmt.Errorf("remote %q: %w: %s", line, err, bytes.TrimSpace(out.Bytes()))
+		return fmt.Errorf("remote %q: %w", line, err)
 	}
-	return out.Bytes(), nil
+	return nil
 }
 
-// outputBuffer keeps the first 64 KiB a remote command writes to stdout and stderr,
-// which the ssh session copies from two goroutines.
+// outputBuffer keeps the first limit bytes a remote command writes (to stdout and
+// stderr, which the ssh session copies from two goroutines, when both go to one).
 type outputBuffer struct {
-	mu sync.Mutex
-	b  []byte
+	mu    sync.Mutex
+	b     []byte
+	limit int
 }
 
 const maxRemoteOutput = 64 << 10
@@ -272,7 +296,7 @@ const maxRemoteOutput = 64 << 10
 func (o *outputBuffer) Write(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if n := maxRemoteOutput - len(o.b); n > 0 {
+	if n := o.limit - len(o.b); n > 0 {
 		o.b = append(o.b, p[:min(n, len(p))]...)
 	}
 	return len(p), nil
@@ -438,9 +462,13 @@ func (d *SSHDir) Remove(ctx context.Context, name string) error {
 // hold many dumps, but not more than this.
 const maxDirNames = 100000
 
+// maxListing bounds ls(1)'s output when there is no SFTP: maxDirNames names of 64
+// bytes.
+const maxListing = maxDirNames * 64
+
 // ReadDirNames returns the names of the directories in dir. Without SFTP it runs
-// ls(1), whose output is bounded: a listing cut short is an error, not a partial
-// list.
+// ls(1) with -q, so that a name with a newline cannot pass for two; a listing over
+// the bound is an error, not a partial list.
 func (d *SSHDir) ReadDirNames(ctx context.Context, dir string) ([]string, error) {
 	var names []string
 	if d.sftp != nil {
@@ -454,12 +482,9 @@ func (d *SSHDir) ReadDirNames(ctx context.Context, dir string) ([]string, error)
 			}
 		}
 	} else {
-		out, err := d.run(ctx, nil, "ls -1 -p -- %s", dir)
+		out, err := d.output(ctx, maxListing, "LC_ALL=C ls -1 -p -q -- %s", dir)
 		if err != nil {
 			return nil, err
-		}
-		if len(out) >= maxRemoteOutput {
-			return nil, fmt.Errorf("listing %s: more than %d bytes of names", dir, maxRemoteOutput)
 		}
 		for _, l := range strings.Split(string(out), "\n") {
 			if name, ok := strings.CutSuffix(l, "/"); ok && name != "" {
@@ -473,16 +498,71 @@ func (d *SSHDir) ReadDirNames(ctx context.Context, dir string) ([]string, error)
 	return names, nil
 }
 
-// RemoveAll removes dir and what it holds.
-func (d *SSHDir) RemoveAll(ctx context.Context, dir string) error {
-	if d.sftp != nil {
-		if err := d.sftp.RemoveAll(dir); err != nil {
-			return fmt.Errorf("sftp remove %s: %w", dir, err)
-		}
-		return nil
+// ReadFile returns the file name, at most limit bytes (more is an error).
+func (d *SSHDir) ReadFile(ctx context.Context, name string, limit int) ([]byte, error) {
+	if d.sftp == nil {
+		return d.output(ctx, limit, "cat -- %s", name)
 	}
-	_, err := d.run(ctx, nil, "rm -rf -- %s", dir)
-	return err
+	f, err := d.sftp.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("sftp open %s: %w", name, err)
+	}
+	defer f.Close()
+	stop := context.AfterFunc(ctx, func() { f.Close() })
+	defer stop()
+	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("sftp read %s: %w", name, err)
+	}
+	if len(b) > limit {
+		return nil, fmt.Errorf("%s: more than %d bytes", name, limit)
+	}
+	return b, nil
+}
+
+// maxRemoveEntries bounds the files RemoveAll removes over SFTP: a dump directory
+// holds a handful.
+const maxRemoveEntries = 1000
+
+// RemoveAll removes dir and what it holds: over SFTP its files (not following links)
+// and then dir, stopping when ctx ends; without SFTP with rm -rf.
+func (d *SSHDir) RemoveAll(ctx context.Context, dir string) error {
+	if d.sftp == nil {
+		_, err := d.run(ctx, nil, "rm -rf -- %s", dir)
+		return err
+	}
+	return d.removeAll(ctx, dir, 0)
+}
+
+func (d *SSHDir) removeAll(ctx context.Context, dir string, depth int) error {
+	if depth > 8 {
+		return fmt.Errorf("removing %s: more than 8 levels of directories", dir)
+	}
+	fis, err := d.sftp.ReadDirContext(ctx, dir)
+	if err != nil {
+		return fmt.Errorf("sftp readdir %s: %w", dir, err)
+	}
+	if len(fis) > maxRemoveEntries {
+		return fmt.Errorf("removing %s: more than %d entries, not a dump directory", dir, maxRemoveEntries)
+	}
+	for _, fi := range fis {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := path.Join(dir, fi.Name())
+		if fi.IsDir() {
+			err = d.removeAll(ctx, p, depth+1)
+		} else {
+			err = d.sftp.Remove(p)
+		}
+		if err != nil {
+			return fmt.Errorf("sftp remove %s: %w", p, err)
+		}
+	}
+	if err := d.sftp.RemoveDirectory(dir); err != nil {
+		return fmt.Errorf("sftp rmdir %s: %w", dir, err)
+	}
+	return nil
 }
 
 // Reassemble turns the flattened stream flat into the kdump-compressed file out on
