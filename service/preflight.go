@@ -336,7 +336,7 @@ func (s *System) roomWarning(cfg *config.Config, d DumpDevice) string {
 	if err != nil || free >= est {
 		return ""
 	}
-	return fmt.Sprintf("the dump target %s (mounted on %s) has %s free; a dump of this machine is estimated at up to %s (%s): the capture may run out of room (keep_dumps frees old dumps first)",
+	return fmt.Sprintf("the dump target %s (mounted on %s) has %s free; a dump of this machine is estimated at up to %s (%s): the capture may run out of room (keep_dumps frees old dumps first, but not those waiting for gokdump upload)",
 		d.Spec, point, formatSize(free), formatSize(est), how)
 }
 

@@ -179,11 +179,13 @@ func Start(t testing.TB) *Server {
 			break
 		}
 		if !errors.Is(err, errPortTaken) || attempt == 3 {
-			t.Fatal(err)
+			t.Fatalf("%v; log: %s", err, s.tail())
 		}
 		t.Logf("s3test: %v; trying other ports", err)
 		s.Kill()
+		// A fresh log and data: the next attempt's must not be read as this one's.
 		os.RemoveAll(filepath.Join(s.dir, "data"))
+		os.Remove(filepath.Join(s.dir, "weed.log"))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

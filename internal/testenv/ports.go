@@ -17,17 +17,10 @@ import (
 // binds it: a port picked by binding port 0 comes from that range and lost such races
 // in CI.
 func FreePorts(n, plus int) ([]int, error) {
-	lo, first := 10000, 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if v, err := strconv.Atoi(f[0]); err == nil {
-				first = v
-			}
-		}
-	}
-	hi := first - plus // port+plus < first
+	lo := 10000
+	hi := ephemeralStart() - plus // port+plus below the ephemeral range
 	if hi-lo < 100*n {
-		return nil, fmt.Errorf("testenv: ephemeral ports start at %d, leaving too few below for %d ports (+%d)", first, n, plus)
+		return nil, fmt.Errorf("testenv: ephemeral ports start at %d, leaving too few below for %d ports (+%d)", hi+plus, n, plus)
 	}
 	var out []int
 	var hold []net.Listener
@@ -59,4 +52,17 @@ func FreePorts(n, plus int) ([]int, error) {
 		return nil, fmt.Errorf("testenv: no %d free ports (+%d) on 127.0.0.1 in %d..%d", n, plus, lo, hi)
 	}
 	return out, nil
+}
+
+// ephemeralStart is the first port of the kernel's ephemeral range (32768 when it
+// cannot be read).
+func ephemeralStart() int {
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil {
+				return v
+			}
+		}
+	}
+	return 32768
 }
