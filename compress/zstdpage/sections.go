@@ -1,0 +1,258 @@
+package zstdpage
+
+import (
+	"math/bits"
+
+	"github.com/klauspost/compress/huff0"
+)
+
+// Literals_Block_Type values.
+const (
+	litRaw        = 0
+	litRLE        = 1
+	litCompressed = 2
+)
+
+// minHuffLiterals: fewer literals than this are stored raw, as libzstd's fast levels
+// do (a Huffman table description alone takes about 10-30 bytes).
+const minHuffLiterals = 64
+
+// literals appends the literals section of e.lits.
+func (e *Encoder) literals(b []byte) []byte {
+	lits := e.lits
+	n := len(lits)
+	if n >= minHuffLiterals {
+		e.huff.Reuse = huff0.ReusePolicyNone
+		var out []byte
+		var err error
+		single := n <= 1023 // one stream while the 10-bit sizes hold it
+		if single {
+			out, _, err = huff0.Compress1X(lits, &e.huff)
+		} else {
+			out, _, err = huff0.Compress4X(lits, &e.huff)
+		}
+		switch {
+		case err == huff0.ErrUseRLE:
+			return append(appendLitHeader(b, litRLE, n), lits[0])
+		case err == nil && len(out)+5 < n:
+			c := len(out)
+			switch {
+			case single:
+				// Size_Format 00: one stream, 10-bit sizes.
+				h := uint32(litCompressed) | 0<<2 | uint32(n)<<4 | uint32(c)<<14
+				b = append(b, byte(h), byte(h>>8), byte(h>>16))
+			case n < 1<<14 && c < 1<<14:
+				h := uint32(litCompressed) | 2<<2 | uint32(n)<<4 | uint32(c)<<18
+				b = append(b, byte(h), byte(h>>8), byte(h>>16), byte(h>>24))
+			default:
+				h := uint64(litCompressed) | 3<<2 | uint64(n)<<4 | uint64(c)<<22
+				b = append(b, byte(h), byte(h>>8), byte(h>>16), byte(h>>24), byte(h>>32))
+			}
+			return append(b, out...)
+		}
+	}
+	b = appendLitHeader(b, litRaw, n)
+	return append(b, lits...)
+}
+
+// appendLitHeader appends the header of a raw or RLE literals section of n bytes,
+// and for RLE its byte.
+func appendLitHeader(b []byte, typ uint32, n int) []byte {
+	switch {
+	case n < 32:
+		b = append(b, byte(typ|uint32(n)<<3))
+	case n < 4096:
+		h := typ | 1<<2 | uint32(n)<<4
+		b = append(b, byte(h), byte(h>>8))
+	default:
+		h := typ | 3<<2 | uint32(n)<<4
+		b = append(b, byte(h), byte(h>>8), byte(h>>16))
+	}
+	return b
+}
+
+// Compression_Mode values of the sequences section.
+const (
+	modePredefined = 0
+	modeRLE        = 1
+	modeFSE        = 2
+)
+
+// sequences appends the sequences section of e.seqs.
+func (e *Encoder) sequences(b []byte) []byte {
+	seqs := e.seqs
+	nb := len(seqs)
+	switch {
+	case nb < 128:
+		b = append(b, byte(nb))
+	case nb < 0x7f00:
+		b = append(b, byte(nb>>8)+0x80, byte(nb))
+	default:
+		b = append(b, 0xff, byte(nb-0x7f00), byte((nb-0x7f00)>>8))
+	}
+	if nb == 0 {
+		return b
+	}
+	clear(e.llCount[:])
+	clear(e.mlCount[:])
+	clear(e.ofCount[:])
+	for i := range seqs {
+		s := &seqs[i]
+		e.llCount[s.llCode]++
+		e.mlCount[s.mlCode]++
+		e.ofCount[s.ofCode]++
+	}
+	modes := len(b)
+	b = append(b, 0)
+	var llMode, ofMode, mlMode uint8
+	var llT, ofT, mlT *fseTable
+	b, llMode, llT = e.chooseTable(b, e.llCount[:maxLLCode+1], nb, &llDefault, &e.llTable, maxLLLog)
+	b, ofMode, ofT = e.chooseTable(b, e.ofCount[:maxOFCode+1], nb, &ofDefault, &e.ofTable, maxOFLog)
+	b, mlMode, mlT = e.chooseTable(b, e.mlCount[:maxMLCode+1], nb, &mlDefault, &e.mlTable, maxMLLog)
+	b[modes] = llMode<<6 | ofMode<<4 | mlMode<<2
+
+	// The bitstream: the last sequence first, so the decoder reads the first first.
+	w := bitWriter{out: b}
+	var llS, mlS, ofS fseState
+	last := &seqs[nb-1]
+	if mlMode != modeRLE {
+		mlS.init(mlT, last.mlCode)
+	}
+	if ofMode != modeRLE {
+		ofS.init(ofT, last.ofCode)
+	}
+	if llMode != modeRLE {
+		llS.init(llT, last.llCode)
+	}
+	w.addBits(uint64(last.ll), uint(llBits[last.llCode]))
+	w.addBits(uint64(last.ml), uint(mlBits[last.mlCode]))
+	w.flush()
+	w.addBits(uint64(last.offBase), uint(last.ofCode))
+	w.flush()
+	for i := nb - 2; i >= 0; i-- {
+		s := &seqs[i]
+		if ofMode != modeRLE {
+			ofS.encode(&w, s.ofCode)
+		}
+		if mlMode != modeRLE {
+			mlS.encode(&w, s.mlCode)
+		}
+		if llMode != modeRLE {
+			llS.encode(&w, s.llCode)
+		}
+		w.flush()
+		w.addBits(uint64(s.ll), uint(llBits[s.llCode]))
+		w.addBits(uint64(s.ml), uint(mlBits[s.mlCode]))
+		w.flush()
+		w.addBits(uint64(s.offBase), uint(s.ofCode))
+		w.flush()
+	}
+	if mlMode != modeRLE {
+		mlS.flush(&w)
+	}
+	if ofMode != modeRLE {
+		ofS.flush(&w)
+	}
+	if llMode != modeRLE {
+		llS.flush(&w)
+	}
+	w.flush()
+	return w.close()
+}
+
+// chooseTable picks the coding of one symbol kind with counts count over nb
+// sequences: RLE when one symbol only, else the predefined table or a table
+// described in the block, whichever the estimate says is smaller. It appends the
+// description, if any, and returns the mode and the table.
+func (e *Encoder) chooseTable(b []byte, count []uint32, nb int, def, own *fseTable, maxLog uint8) ([]byte, uint8, *fseTable) {
+	maxSym := len(count) - 1
+	for maxSym > 0 && count[maxSym] == 0 {
+		maxSym--
+	}
+	if int(count[maxSym]) == nb {
+		if nb > 2 || maxSym > def.maxSym {
+			return append(b, byte(maxSym)), modeRLE, nil
+		}
+		return b, modePredefined, def
+	}
+	// The predefined table's cost (it cannot code symbols beyond its last).
+	defCost := uint32(1 << 31)
+	if maxSym <= def.maxSym {
+		defCost = 0
+		for s, c := range count[:maxSym+1] {
+			defCost += c * def.cost[s]
+		}
+	}
+	if nb < 8 && defCost < 1<<31 {
+		return b, modePredefined, def
+	}
+	log := optimalLog(maxLog, nb, maxSym)
+	norm := e.norm[:maxSym+1]
+	normalize(norm, count[:maxSym+1], nb, log)
+	mark := len(b)
+	b = writeNCount(b, norm, log)
+	own.build(norm, log)
+	ownCost := uint32(len(b)-mark) << 11
+	for s, c := range count[:maxSym+1] {
+		ownCost += c * own.cost[s]
+	}
+	if ownCost < defCost {
+		return b, modeFSE, own
+	}
+	return b[:mark], modePredefined, def
+}
+
+// Literals length codes (RFC 8878 3.1.1.3.2.1.1): the extra bits of each code; codes
+// 0-15 are the lengths themselves.
+var llBits = [maxLLCode + 1]uint8{
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 1, 1, 2, 2, 3, 3, 4, 6, 7, 8, 9, 10, 11, 12,
+	13, 14, 15, 16}
+
+// Match length codes (3.1.1.3.2.1.1): the extra bits of each code; codes 0-31 are
+// lengths 3-34.
+var mlBits = [maxMLCode + 1]uint8{
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 7, 8, 9, 10, 11,
+	12, 13, 14, 15, 16}
+
+// llCodeSmall and mlCodeSmall give the codes of small lengths; larger ones follow
+// the bit length (each code from 25 on, and from 43 on, doubles the range).
+var llCodeSmall [64]uint8
+var mlCodeSmall [128]uint8
+
+func init() {
+	// Baselines from the extra bits: each code starts where the previous one ends.
+	base := uint32(0)
+	for c, nb := range llBits {
+		for v := base; v < base+1<<nb && v < 64; v++ {
+			llCodeSmall[v] = uint8(c)
+		}
+		base += 1 << nb
+	}
+	base = 0
+	for c, nb := range mlBits {
+		for v := base; v < base+1<<nb && v < 128; v++ {
+			mlCodeSmall[v] = uint8(c)
+		}
+		base += 1 << nb
+	}
+}
+
+func llCode(ll uint32) uint8 {
+	if ll < 64 {
+		return llCodeSmall[ll]
+	}
+	return uint8(bitsLen32(ll) - 1 + 19)
+}
+
+// mlCode takes the match length minus 3.
+func mlCode(ml uint32) uint8 {
+	if ml < 128 {
+		return mlCodeSmall[ml]
+	}
+	return uint8(bitsLen32(ml) - 1 + 36)
+}
+
+func bitsLen32(v uint32) int { return bits.Len32(v) }
