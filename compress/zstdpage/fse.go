@@ -182,7 +182,7 @@ func optimalLog(maxLog uint8, nbSeq int, maxSym int) uint8 {
 	if hb := bits.Len(uint(nbSeq - 1)); hb > 3 {
 		maxBitsSrc = uint8(hb - 3) // highbit(nbSeq-1) - 2
 	}
-	minBitsSrc := uint8(bits.Len(uint(nbSeq)))        // highbit(nbSeq) + 1
+	minBitsSrc := uint8(bits.Len(uint(nbSeq)))          // highbit(nbSeq) + 1
 	minBitsSymbols := uint8(bits.Len(uint(maxSym))) + 1 // highbit(maxSym) + 2
 	minBits := min(minBitsSrc, minBitsSymbols)
 	if maxBitsSrc < log {

@@ -2,6 +2,7 @@ package zstdpage
 
 import (
 	"encoding/binary"
+	"math/bits"
 
 	"github.com/gokdump/gokdump/compress/internal/match"
 )
@@ -29,117 +30,134 @@ func hashMM(u uint64) uint32 {
 // parse finds the sequences of src[start:end] (matches may reach back to the frame's
 // start), appending them to e.seqs and the literals to e.lits.
 func (e *Encoder) parse(src []byte, start, end int) {
-	e.seqs = e.seqs[:0]
-	e.lits = e.lits[:0]
+	n := end - start
+	// Room for every literal and sequence the block can have, and for the literal
+	// copies' overrun: the loop below writes by index, without append's checks.
+	if cap(e.lits) < n+16 {
+		e.lits = make([]byte, 0, n+n/4+16)
+	}
+	if cap(e.seqs) < n/3+1 {
+		e.seqs = make([]sequence, 0, n/3+n/8+1)
+	}
+	lits := e.lits[:cap(e.lits)]
+	seqs := e.seqs[:cap(e.seqs)]
+	nl, ns := 0, 0
+	src = src[:end]
 	table := e.table
 	base := e.base
+	r0, r1, r2 := e.rep[0], e.rep[1], e.rep[2]
 	lit := start
 	i := start
 	limit := end - 8 // the last position whose 8 bytes can be read
-	rep0 := e.rep[0]
-	for i <= limit {
-		cur := binary.LittleEndian.Uint64(src[i:])
-		h := hashMM(cur)
-		// The most recent offset first, one byte on: structures repeat at fixed
-		// strides, and a repeat offset costs a few bits where a new one costs more
-		// than its length in bits.
-		if r := i + 1; uint32(r) >= rep0 && binary.LittleEndian.Uint32(src[r-int(rep0):]) == uint32(cur>>8) {
-			table[h] = base + uint32(i)
-			i = r
-			j := i - int(rep0)
-			l := 4 + match.Len(src[i+4:end], src[j+4:])
-			for i > lit && j > 0 && src[i-1] == src[j-1] {
-				i--
-				j--
-				l++
-			}
-			e.emit(src, lit, i, rep0, l)
-			i = e.afterMatch(src, i, i+l, end)
-			lit = i
-			rep0 = e.rep[0]
-			continue
+	for {
+		var j int
+		i, j = search(table, base, src, i, lit, limit, r0)
+		if j < 0 {
+			break
 		}
-		cand := table[h]
-		table[h] = base + uint32(i)
-		if cand >= base {
-			j := int(cand - base)
-			if (binary.LittleEndian.Uint64(src[j:])^cur)<<(64-8*minMatch) == 0 {
-				l := minMatch + match.Len(src[i+minMatch:end], src[j+minMatch:])
-				for i > lit && j > 0 && src[i-1] == src[j-1] {
-					i--
-					j--
-					l++
-				}
-				e.emit(src, lit, i, uint32(i-j), l)
-				i = e.afterMatch(src, i, i+l, end)
-				lit = i
-				rep0 = e.rep[0]
-				continue
+		// At least 4 bytes match; count the rest, then grow the match backwards
+		// over the pending literals.
+		l := 4 + match.Len(src[i+4:], src[j+4:])
+		for i > lit && j > 0 && src[i-1] == src[j-1] {
+			i--
+			j--
+			l++
+		}
+		from := i
+		off := uint32(i - j)
+		for {
+			// The literals src[lit:i], copied 16 bytes at a time (lits has room).
+			ll := i - lit
+			if ll <= 16 && lit+16 <= len(src) {
+				copy(lits[nl:nl+16], src[lit:lit+16])
+			} else {
+				copy(lits[nl:nl+ll], src[lit:i])
 			}
+			nl += ll
+			// The offset's code, with the repeat offsets updated as the decoder
+			// will (RFC 8878 3.1.2.5).
+			var offBase uint32
+			switch {
+			case ll > 0 && off == r0:
+				offBase = 1
+			case ll > 0 && off == r1:
+				offBase = 2
+				r0, r1 = r1, r0
+			case ll > 0 && off == r2:
+				offBase = 3
+				r0, r1, r2 = r2, r0, r1
+			case ll == 0 && off == r1:
+				offBase = 1
+				r0, r1 = r1, r0
+			case ll == 0 && off == r2:
+				offBase = 2
+				r0, r1, r2 = r2, r0, r1
+			case ll == 0 && off == r0-1:
+				offBase = 3
+				r0, r1, r2 = off, r0, r1
+			default:
+				offBase = off + 3
+				r0, r1, r2 = off, r0, r1
+			}
+			ml := uint32(l - 3)
+			seqs[ns] = sequence{
+				ll: uint32(ll), ml: ml, offBase: offBase,
+				llCode: llCode(uint32(ll)), mlCode: mlCode(ml), ofCode: uint8(bits.Len32(offBase) - 1),
+			}
+			ns++
+			i += l
+			lit = i
+			if i > limit {
+				break
+			}
+			// Enter two positions of the match in the table, then take a match at
+			// the second repeat offset right where this one ended, if there is one.
+			if p := from + 2; p < i {
+				table[hashMM(binary.LittleEndian.Uint64(src[p:]))] = base + uint32(p)
+			}
+			if p := i - 2; p > from+2 {
+				table[hashMM(binary.LittleEndian.Uint64(src[p:]))] = base + uint32(p)
+			}
+			if uint32(i) < r1 || binary.LittleEndian.Uint32(src[i-int(r1):]) != binary.LittleEndian.Uint32(src[i:]) {
+				break
+			}
+			table[hashMM(binary.LittleEndian.Uint64(src[i:]))] = base + uint32(i)
+			from, off = i, r1
+			l = 4 + match.Len(src[i+4:], src[i-int(r1)+4:])
+		}
+	}
+	nl += copy(lits[nl:], src[lit:end])
+	e.lits = lits[:nl]
+	e.seqs = seqs[:ns]
+	e.rep = [3]uint32{r0, r1, r2}
+}
+
+// search looks for the next match in src from position i to limit (lit is where
+// the pending literals start) and returns its position and source (j < i), or j < 0
+// when there is none. It tries the most recent offset one byte on first: structures
+// repeat at fixed strides, and a repeat offset costs a few bits where a new one
+// costs more than its length in bits. Then the table's candidate, which must match
+// minMatch bytes. Every position looked at is entered in the table.
+func search(table *[hashSize]uint32, base uint32, src []byte, i, lit, limit int, rep0 uint32) (int, int) {
+	if limit > len(src)-8 {
+		return i, -1
+	}
+	for i <= limit && i >= 0 {
+		cur := binary.LittleEndian.Uint64(src[i : i+8])
+		h := hashMM(cur)
+		cand := int(table[h] - base) // stale entries (below base) wrap to beyond i
+		table[h] = base + uint32(i)
+		if k := i + 1 - int(rep0); k >= 0 && binary.LittleEndian.Uint32(src[k:k+4]) == uint32(cur>>8) {
+			return i + 1, k
+		}
+		// Whether the table holds a position of this buffer is as unpredictable as
+		// whether it matches: test both without a branch.
+		c := cand ^ (cand^i)&((i-cand)>>63) // min(cand, i), without a branch
+		diff := (binary.LittleEndian.Uint64(src[c:c+8]) ^ cur) << (64 - 8*minMatch)
+		if diff|uint64(i-cand-1)>>63 == 0 {
+			return i, cand
 		}
 		i += 1 + (i-lit)>>skipLog
 	}
-	e.lits = append(e.lits, src[lit:end]...)
-}
-
-// afterMatch enters two positions of the match src[from:i] just emitted in the table,
-// then takes matches at the second repeat offset right where the last one ended, as
-// long as there are any. It returns where the literals start again.
-func (e *Encoder) afterMatch(src []byte, from, i, end int) int {
-	limit := end - 8
-	table := e.table
-	base := e.base
-	if p := from + 2; p < i && p <= limit {
-		table[hashMM(binary.LittleEndian.Uint64(src[p:]))] = base + uint32(p)
-	}
-	if p := i - 2; p > from+2 && p <= limit {
-		table[hashMM(binary.LittleEndian.Uint64(src[p:]))] = base + uint32(p)
-	}
-	for i <= limit {
-		r := e.rep[1]
-		if uint32(i) < r || binary.LittleEndian.Uint32(src[i-int(r):]) != binary.LittleEndian.Uint32(src[i:]) {
-			break
-		}
-		l := 4 + match.Len(src[i+4:end], src[i-int(r)+4:])
-		table[hashMM(binary.LittleEndian.Uint64(src[i:]))] = base + uint32(i)
-		e.emit(src, i, i, r, l)
-		i += l
-	}
-	return i
-}
-
-// emit records the literals src[lit:i] and a match of l bytes at offset off, and
-// updates the repeat offsets as the decoder will.
-func (e *Encoder) emit(src []byte, lit, i int, off uint32, l int) {
-	ll := uint32(i - lit)
-	e.lits = append(e.lits, src[lit:i]...)
-	r := &e.rep
-	var offBase uint32
-	switch {
-	case ll > 0 && off == r[0]:
-		offBase = 1
-	case ll > 0 && off == r[1]:
-		offBase = 2
-		r[0], r[1] = r[1], r[0]
-	case ll > 0 && off == r[2]:
-		offBase = 3
-		r[0], r[1], r[2] = r[2], r[0], r[1]
-	case ll == 0 && off == r[1]:
-		offBase = 1
-		r[0], r[1] = r[1], r[0]
-	case ll == 0 && off == r[2]:
-		offBase = 2
-		r[0], r[1], r[2] = r[2], r[0], r[1]
-	case ll == 0 && off == r[0]-1:
-		offBase = 3
-		r[0], r[1], r[2] = off, r[0], r[1]
-	default:
-		offBase = off + 3
-		r[0], r[1], r[2] = off, r[0], r[1]
-	}
-	ml := uint32(l - 3)
-	e.seqs = append(e.seqs, sequence{
-		ll: ll, ml: ml, offBase: offBase,
-		llCode: llCode(ll), mlCode: mlCode(ml), ofCode: uint8(bitsLen32(offBase) - 1),
-	})
+	return i, -1
 }

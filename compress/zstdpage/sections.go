@@ -1,9 +1,8 @@
 package zstdpage
 
 import (
+	"encoding/binary"
 	"math/bits"
-
-	"github.com/klauspost/compress/huff0"
 )
 
 // Literals_Block_Type values.
@@ -22,33 +21,39 @@ func (e *Encoder) literals(b []byte) []byte {
 	lits := e.lits
 	n := len(lits)
 	if n >= minHuffLiterals {
-		e.huff.Reuse = huff0.ReusePolicyNone
-		var out []byte
-		var err error
-		single := n <= 1023 // one stream while the 10-bit sizes hold it
-		if single {
-			out, _, err = huff0.Compress1X(lits, &e.huff)
-		} else {
-			out, _, err = huff0.Compress4X(lits, &e.huff)
-		}
-		switch {
-		case err == huff0.ErrUseRLE:
+		switch how, _ := e.huff.plan(lits); how {
+		case storeRLE:
 			return append(appendLitHeader(b, litRLE, n), lits[0])
-		case err == nil && len(out)+5 < n:
-			c := len(out)
+		case storeHuffman:
+			hdr := 3
 			switch {
-			case single:
-				// Size_Format 00: one stream, 10-bit sizes.
-				h := uint32(litCompressed) | 0<<2 | uint32(n)<<4 | uint32(c)<<14
-				b = append(b, byte(h), byte(h>>8), byte(h>>16))
-			case n < 1<<14 && c < 1<<14:
-				h := uint32(litCompressed) | 2<<2 | uint32(n)<<4 | uint32(c)<<18
-				b = append(b, byte(h), byte(h>>8), byte(h>>16), byte(h>>24))
-			default:
-				h := uint64(litCompressed) | 3<<2 | uint64(n)<<4 | uint64(c)<<22
-				b = append(b, byte(h), byte(h>>8), byte(h>>16), byte(h>>24), byte(h>>32))
+			case n > 1023 && n < 1<<14:
+				hdr = 4
+			case n >= 1<<14:
+				hdr = 5
 			}
-			return append(b, out...)
+			mark := len(b)
+			b = append(b, 0, 0, 0, 0, 0)[:mark+hdr]
+			b = e.huff.write(b, lits, e.huff.maxSym)
+			c := len(b) - mark - hdr
+			if c+hdr >= n-n>>6-2+1 || (hdr == 4 && c >= 1<<14) {
+				b = b[:mark]
+				break
+			}
+			h := b[mark : mark+hdr]
+			switch hdr {
+			case 3:
+				// Size_Format 00: one stream, 10-bit sizes.
+				v := uint32(litCompressed) | 0<<2 | uint32(n)<<4 | uint32(c)<<14
+				h[0], h[1], h[2] = byte(v), byte(v>>8), byte(v>>16)
+			case 4:
+				v := uint32(litCompressed) | 2<<2 | uint32(n)<<4 | uint32(c)<<18
+				binary.LittleEndian.PutUint32(h, v)
+			default:
+				v := uint64(litCompressed) | 3<<2 | uint64(n)<<4 | uint64(c)<<22
+				h[0], h[1], h[2], h[3], h[4] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24), byte(v>>32)
+			}
+			return b
 		}
 	}
 	b = appendLitHeader(b, litRaw, n)

@@ -29,7 +29,6 @@ import (
 	"slices"
 
 	"github.com/gokdump/gokdump/compress/internal/match"
-	"github.com/klauspost/compress/huff0"
 )
 
 const (
@@ -67,7 +66,7 @@ type Encoder struct {
 	lits []byte
 	blk  []byte // the block being built
 
-	huff huff0.Scratch
+	huff huffEncoder
 
 	// Per-block FSE work space.
 	llCount, mlCount, ofCount [maxSymbols]uint32
@@ -159,9 +158,11 @@ func appendBlockHeader(dst []byte, h uint32) []byte {
 
 // compressBlock returns the compressed block of the parsed sequences and literals.
 func (e *Encoder) compressBlock() []byte {
-	// Room for the literals (raw at worst), their header, and the sequences: their
-	// header, three tables, and at most 10 bytes of bitstream each.
-	need := len(e.lits) + 5 + 4 + 3*128 + 10*len(e.seqs) + 16
+	// Room for the literals (Huffman-coded ones are written before they are found
+	// not to pay, so up to 11 bits each, the tree and the streams' padding), their
+	// header, and the sequences: their header, three tables, and at most 10 bytes
+	// of bitstream each.
+	need := 2*len(e.lits) + 512 + 10*len(e.seqs)
 	if cap(e.blk) < need {
 		e.blk = make([]byte, 0, need+need/2)
 	}
