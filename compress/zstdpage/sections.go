@@ -196,12 +196,14 @@ func (e *Encoder) chooseTable(b []byte, count []uint32, nb int, def, own *fseTab
 	normalize(norm, count[:maxSym+1], nb, log)
 	mark := len(b)
 	b = writeNCount(b, norm, log)
-	own.build(norm, log)
 	ownCost := uint32(len(b)-mark) << 11
 	for s, c := range count[:maxSym+1] {
-		ownCost += c * own.cost[s]
+		if c != 0 {
+			ownCost += c * (uint32(log)<<8 - log2x256[norm[s]])
+		}
 	}
 	if ownCost < defCost {
+		own.build(norm, log)
 		return b, modeFSE, own
 	}
 	return b[:mark], modePredefined, def
