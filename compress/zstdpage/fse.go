@@ -195,44 +195,104 @@ func optimalLog(maxLog uint8, nbSeq int, maxSym int) uint8 {
 }
 
 // normalize scales count (summing to total, at least two symbols present) to a
-// distribution summing to 1<<log with every present symbol at least 1.
+// distribution summing to 1<<log with every present symbol at least 1, rounding as
+// the reference encoder's FSE_normalizeCount does (small probabilities round up a
+// little less readily than halves; the most frequent symbol takes the rest).
 func normalize(norm []int16, count []uint32, total int, log uint8) {
-	size := 1 << log
 	scale := uint64(62 - log)
 	step := (uint64(1) << 62) / uint64(total)
-	sum := 0
-	largest, largestCount := 0, uint32(0)
+	vStep := uint64(1) << (scale - 20)
+	still := 1 << log
+	lowThreshold := uint32(total >> log)
+	largest, largestP := 0, int16(0)
 	for s, c := range count {
-		if c == 0 {
+		switch {
+		case c == 0:
 			norm[s] = 0
-			continue
+		case c <= lowThreshold:
+			norm[s] = 1
+			still--
+		default:
+			proba := int16((uint64(c) * step) >> scale)
+			if proba < 8 {
+				restToBeat := vStep * roundUpThreshold[proba]
+				if uint64(c)*step-uint64(proba)<<scale > restToBeat {
+					proba++
+				}
+			}
+			if proba > largestP {
+				largest, largestP = s, proba
+			}
+			norm[s] = proba
+			still -= int(proba)
 		}
-		if c > largestCount {
-			largest, largestCount = s, c
-		}
-		scaled := uint64(c) * step
-		p := int(scaled >> scale)
-		// Round up when the fraction lost is large relative to the value.
-		if p < 1 {
-			p = 1
-		} else if rest := scaled - uint64(p)<<scale; rest > uint64(1)<<(scale-1) {
-			p++
-		}
-		norm[s] = int16(p)
-		sum += p
 	}
-	// The most frequent symbol absorbs the rounding; if it cannot, take from the
-	// others one state at a time.
-	norm[largest] += int16(size - sum)
-	for norm[largest] < 1 {
-		best := -1
-		for s, n := range norm {
-			if s != largest && n > 1 && (best < 0 || n > norm[best]) {
-				best = s
+	if -still >= int(norm[largest]>>1) {
+		normalizeSpread(norm, count, total, log)
+		return
+	}
+	norm[largest] += int16(still)
+}
+
+// roundUpThreshold[p], in millionths (of 2^20), is how much of the next state a
+// probability of p must reach to be rounded up.
+var roundUpThreshold = [8]uint64{0, 473195, 504333, 520860, 550000, 700000, 750000, 830000}
+
+// normalizeSpread is normalize for distributions where the most frequent symbol
+// cannot absorb the rounding: the rare symbols get one state each, the others share
+// the rest in proportion (FSE_normalizeM2).
+func normalizeSpread(norm []int16, count []uint32, total int, log uint8) {
+	const unassigned = -2
+	distributed := 0
+	lowThreshold := uint32(total >> log)
+	lowOne := uint32((total * 3) >> (log + 1))
+	for s, c := range count {
+		switch {
+		case c == 0:
+			norm[s] = 0
+		case c <= lowThreshold || c <= lowOne:
+			norm[s] = 1
+			distributed++
+			total -= int(c)
+		default:
+			norm[s] = unassigned
+		}
+	}
+	toDistribute := (1 << log) - distributed
+	if toDistribute == 0 {
+		return
+	}
+	if total/toDistribute > int(lowOne) {
+		lowOne = uint32((total * 3) / (toDistribute * 2))
+		for s, c := range count {
+			if norm[s] == unassigned && c <= lowOne {
+				norm[s] = 1
+				distributed++
+				total -= int(c)
 			}
 		}
-		norm[best]--
-		norm[largest]++
+		toDistribute = (1 << log) - distributed
+	}
+	if total == 0 || distributed == len(count) {
+		// Every symbol got one state: hand out the rest one by one.
+		for s := 0; toDistribute > 0; s = (s + 1) % len(count) {
+			if norm[s] > 0 {
+				norm[s]++
+				toDistribute--
+			}
+		}
+		return
+	}
+	vStepLog := uint64(62 - log)
+	mid := uint64(1)<<(vStepLog-1) - 1
+	rStep := (uint64(1)<<vStepLog*uint64(toDistribute) + mid) / uint64(total)
+	tmpTotal := mid
+	for s, c := range count {
+		if norm[s] == unassigned {
+			end := tmpTotal + uint64(c)*rStep
+			norm[s] = int16(end>>vStepLog - tmpTotal>>vStepLog)
+			tmpTotal = end
+		}
 	}
 }
 

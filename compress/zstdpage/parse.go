@@ -16,6 +16,10 @@ const (
 	// level 1 for inputs up to 16 KiB; repeat-offset matches may be 4 bytes.
 	minMatch = 5
 
+	// repAhead: the most recent offset is tried this many bytes ahead of the table's
+	// candidate, so that it wins over a candidate one byte before it.
+	repAhead = 1
+
 	// skipLog: after 1<<skipLog positions without a match the search steps two
 	// positions at a time, and so on, so data that does not compress is passed over
 	// quickly.
@@ -51,18 +55,24 @@ func (e *Encoder) parse(src []byte, start, end int) {
 	limit := end - 8 // the last position whose 8 bytes can be read
 	for {
 		var j int
-		i, j = search(table, base, src, i, lit, limit, r0)
+		i, j = search(table, base, src, i, limit, r0)
 		if j < 0 {
 			break
 		}
 		// At least 4 bytes match; count the rest, then grow the match backwards
 		// over the pending literals.
 		l := 4 + match.Len(src[i+4:], src[j+4:])
-		for i > lit && j > 0 && src[i-1] == src[j-1] {
-			i--
-			j--
-			l++
+		b := backLen(src, i, j, lit)
+		// The second repeat offset may match as well, and further: structures
+		// that repeat at two strides (a table of entries, the same table further
+		// back).
+		if k := i - int(r1); k >= 0 && k != j && binary.LittleEndian.Uint32(src[k:]) == binary.LittleEndian.Uint32(src[i:]) {
+			l1 := 4 + match.Len(src[i+4:], src[k+4:])
+			if b1 := backLen(src, i, k, lit); l1+b1 > l+b {
+				j, l, b = k, l1, b1
+			}
 		}
+		i, j, l = i-b, j-b, l+b
 		from := i
 		off := uint32(i - j)
 		for {
@@ -132,32 +142,75 @@ func (e *Encoder) parse(src []byte, start, end int) {
 	e.rep = [3]uint32{r0, r1, r2}
 }
 
-// search looks for the next match in src from position i to limit (lit is where
-// the pending literals start) and returns its position and source (j < i), or j < 0
-// when there is none. It tries the most recent offset one byte on first: structures
-// repeat at fixed strides, and a repeat offset costs a few bits where a new one
-// costs more than its length in bits. Then the table's candidate, which must match
-// minMatch bytes. Every position looked at is entered in the table.
-func search(table *[hashSize]uint32, base uint32, src []byte, i, lit, limit int, rep0 uint32) (int, int) {
-	if limit > len(src)-8 {
-		return i, -1
+// backLen returns how far the match of src[i:] at src[j:] extends backwards, over
+// the pending literals from lit on.
+func backLen(src []byte, i, j, lit int) int {
+	b := 0
+	for i-b > lit && j-b > 0 && src[i-b-1] == src[j-b-1] {
+		b++
 	}
-	for i <= limit && i >= 0 {
-		cur := binary.LittleEndian.Uint64(src[i : i+8])
-		h := hashMM(cur)
-		cand := int(table[h] - base) // stale entries (below base) wrap to beyond i
-		table[h] = base + uint32(i)
-		if k := i + 1 - int(rep0); k >= 0 && binary.LittleEndian.Uint32(src[k:k+4]) == uint32(cur>>8) {
-			return i + 1, k
-		}
-		// Whether the table holds a position of this buffer is as unpredictable as
-		// whether it matches: test both without a branch.
-		c := cand ^ (cand^i)&((i-cand)>>63) // min(cand, i), without a branch
-		diff := (binary.LittleEndian.Uint64(src[c:c+8]) ^ cur) << (64 - 8*minMatch)
-		if diff|uint64(i-cand-1)>>63 == 0 {
-			return i, cand
-		}
-		i += 1 + (i-lit)>>skipLog
-	}
-	return i, -1
+	return b
 }
+
+// search looks for the next match in src from position i0 to limit and returns
+// its position and source (j < i), or j < 0 when there is none. It walks the
+// positions in pairs, as libzstd's fast strategy does: the two positions' table
+// candidates, and the most recent offset at the next pair's first position, which
+// wins over both candidates (structures repeat at fixed strides, and a repeat offset
+// costs a few bits where a new one costs more than its length in bits). Every
+// position looked at is entered in the table. The gap between pairs grows by one
+// every 128 bytes without a match, so data that does not compress is passed over
+// quickly.
+func search(table *[hashSize]uint32, base uint32, src []byte, i0, limit int, rep0 uint32) (int, int) {
+	if limit > len(src)-8 || i0 < 0 {
+		return i0, -1
+	}
+	step := 2
+	nextStep := i0 + 128
+	i1 := i0 + 1
+	i2 := i0 + step
+	if i2+1 >= limit {
+		return i0, -1
+	}
+	h0 := hashMM(binary.LittleEndian.Uint64(src[i0:]))
+	h1 := hashMM(binary.LittleEndian.Uint64(src[i1:]))
+	cand := int(table[h0] - base) // stale entries (below base) wrap to beyond i
+	for {
+		table[h0] = base + uint32(i0)
+		if k := i2 - int(rep0); k >= 0 && binary.LittleEndian.Uint32(src[k:]) == binary.LittleEndian.Uint32(src[i2:]) {
+			table[h1] = base + uint32(i1)
+			return i2, k
+		}
+		c := cand ^ (cand^i0)&((i0-cand)>>63) // min(cand, i0), without a branch
+		diff := binary.LittleEndian.Uint32(src[c:]) ^ binary.LittleEndian.Uint32(src[i0:])
+		if uint64(diff)|uint64(i0-cand-1)>>63 == 0 {
+			table[h1] = base + uint32(i1)
+			return i0, cand
+		}
+		cand = int(table[h1] - base)
+		h0, h1 = h1, hashMM(binary.LittleEndian.Uint64(src[i2:]))
+		i0, i1 = i1, i2
+		i2 = i1 + 1
+		table[h0] = base + uint32(i0)
+		c = cand ^ (cand^i0)&((i0-cand)>>63)
+		diff = binary.LittleEndian.Uint32(src[c:]) ^ binary.LittleEndian.Uint32(src[i0:])
+		if uint64(diff)|uint64(i0-cand-1)>>63 == 0 {
+			if step <= 4 {
+				table[h1] = base + uint32(i1)
+			}
+			return i0, cand
+		}
+		cand = int(table[h1] - base)
+		h0, h1 = h1, hashMM(binary.LittleEndian.Uint64(src[i2:]))
+		i0, i1 = i1, i2
+		i2 = i0 + step
+		if i2 >= nextStep {
+			step++
+			nextStep += 128
+		}
+		if i1+step >= limit {
+			return i0, -1
+		}
+	}
+}
+
