@@ -213,4 +213,3 @@ func search(table *[hashSize]uint32, base uint32, src []byte, i0, limit int, rep
 		}
 	}
 }
-

@@ -2,6 +2,7 @@ package zstdpage
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -190,6 +191,26 @@ func TestCompressAllocs(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("Compress with room in dst: %d allocations in 1000 calls, want 0", n)
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/fuzz from the test inputs")
+
+// TestFuzzSeeds keeps the committed seed corpus (the first KiB of a page of each kind,
+// and a few repetitive inputs) equal to what the generators make today.
+func TestFuzzSeeds(t *testing.T) {
+	seeds := map[string][]any{
+		"almost-rle": {append(bytes.Repeat([]byte{7}, 1023), 8)},
+		"period-3":   {bytes.Repeat([]byte("abc"), 400)},
+	}
+	for _, kind := range testpage.Kinds {
+		pages, err := testpage.Pages(kind, 1, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeds[string(kind)+"-1k"] = []any{pages[0][:1024]}
+	}
+	testenv.CheckFuzzSeeds(t, map[string]map[string][]any{"FuzzRoundTrip": seeds}, *update,
+		"go test ./compress/zstdpage -run TestFuzzSeeds -update")
 }
 
 func FuzzRoundTrip(f *testing.F) {
