@@ -15,7 +15,7 @@ const maxFSEWeightLog = 6
 // huffEncoder builds the Huffman code of a block's literals and writes the
 // Compressed_Literals_Block: the tree description, then 1 or 4 streams.
 type huffEncoder struct {
-	count   [4][256]uint32 // histogram, four ways so repeated bytes do not stall
+	count   [2][256]uint32 // histogram, two ways so repeated bytes stall less
 	freq    [256]uint32
 	sorted  [256]uint8 // present symbols, rarest first
 	depth   [256]int
@@ -44,16 +44,15 @@ const (
 // of the compressed literals (description and streams) when it is.
 func (h *huffEncoder) plan(lits []byte) (literalsResult, int) {
 	n := len(lits)
-	for i := range h.count {
-		clear(h.count[i][:])
-	}
-	c0, c1, c2, c3 := &h.count[0], &h.count[1], &h.count[2], &h.count[3]
+	clear(h.count[0][:])
+	clear(h.count[1][:])
+	c0, c1 := &h.count[0], &h.count[1]
 	p := lits
 	for len(p) >= 4 {
 		c0[p[0]]++
 		c1[p[1]]++
-		c2[p[2]]++
-		c3[p[3]]++
+		c0[p[2]]++
+		c1[p[3]]++
 		p = p[4:]
 	}
 	for _, b := range p {
@@ -63,7 +62,7 @@ func (h *huffEncoder) plan(lits []byte) (literalsResult, int) {
 	maxCount := uint32(0)
 	maxSym := 0
 	for s := range h.freq {
-		f := c0[s] + c1[s] + c2[s] + c3[s]
+		f := c0[s] + c1[s]
 		h.freq[s] = f
 		if f != 0 {
 			present++

@@ -188,7 +188,7 @@ func (e *Encoder) chooseTable(b []byte, count []uint32, nb int, def, own *fseTab
 			defCost += c * def.cost[s]
 		}
 	}
-	if nb < 8 && defCost < 1<<31 {
+	if nb < 16 && defCost < 1<<31 {
 		return b, modePredefined, def
 	}
 	log := optimalLog(maxLog, nb, maxSym)
