@@ -38,11 +38,11 @@ const (
 	storeHuffman
 )
 
-// plan counts the literals, builds their code and returns whether storing them
-// Huffman-coded is worth it: it must save more than a 64th of their size plus 2
-// bytes, as libzstd asks, counting the tree description. est is the estimated size
-// of the compressed literals (description and streams) when it is.
-func (h *huffEncoder) plan(lits []byte) (literalsResult, int) {
+// plan counts the literals, builds their code and returns how to store them: as
+// one repeated byte, or Huffman-coded when that is likely to save more than a 64th
+// of their size plus 2 bytes (libzstd's bar), else raw. The caller checks the
+// Huffman-coded size against the bar once written.
+func (h *huffEncoder) plan(lits []byte) literalsResult {
 	n := len(lits)
 	clear(h.count[0][:])
 	clear(h.count[1][:])
@@ -72,15 +72,15 @@ func (h *huffEncoder) plan(lits []byte) (literalsResult, int) {
 	}
 	h.maxSym = maxSym
 	if int(maxCount) == n {
-		return storeRLE, 0
+		return storeRLE
 	}
 	// Spread too evenly to pay for a table (libzstd's test).
 	if int(maxCount) <= n>>7+4 {
-		return storeRaw, 0
+		return storeRaw
 	}
 	want := n - n>>6 - 2
 	// A lower bound of the coded size: the literals' entropy (no prefix code does
-	// better) and half a byte per symbol of the description.
+	// better) and a quarter byte per symbol of the description.
 	log2n := log2x256Of(uint32(n))
 	var entropy uint64
 	for _, f := range h.freq[:maxSym+1] {
@@ -89,35 +89,36 @@ func (h *huffEncoder) plan(lits []byte) (literalsResult, int) {
 		}
 	}
 	if int(entropy>>11)+maxSym/4 >= want {
-		return storeRaw, 0
+		return storeRaw
 	}
-	maxBits := h.buildLengths(present, maxSym)
+	h.buildLengths(present, maxSym)
 	var total uint64
 	for s, f := range h.freq[:maxSym+1] {
 		total += uint64(f) * uint64(h.nbBits[s])
 	}
-	est := int(total+7)/8 + 1 + (maxSym+1)/2 // a direct description at worst
+	// The streams, and a guess at the tree description (FSE-compressed weights
+	// take a few bits a symbol; a byte per 8 symbols came out best on kernel
+	// pages): literals writes it and checks the real size.
+	est := int(total+7)/8 + 1 + maxSym/8
 	if n > 1023 {
 		est += 6 + 3 // jump table, and the 4 streams' padding
 	}
-	_ = maxBits
-	if est >= want+maxSym/4 {
-		return storeRaw, 0
+	if est >= want {
+		return storeRaw
 	}
-	return storeHuffman, est
+	return storeHuffman
 }
 
 // buildLengths gives each present symbol a code length (at most maxHuffBits) and
-// its canonical code; it returns the longest length.
-func (h *huffEncoder) buildLengths(present, maxSym int) int {
+// its canonical code.
+func (h *huffEncoder) buildLengths(present, maxSym int) {
 	// Sort the present symbols by count, rarest first: a counting sort on counts
 	// below 256, then an insertion sort of the few larger ones.
 	var start [257]uint16
-	for s, f := range h.freq[:maxSym+1] {
+	for _, f := range h.freq[:maxSym+1] {
 		if f != 0 {
 			start[min(f, 255)+1]++
 		}
-		_ = s
 	}
 	for i := 1; i < len(start); i++ {
 		start[i] += start[i-1]
@@ -168,7 +169,6 @@ func (h *huffEncoder) buildLengths(present, maxSym int) int {
 			next[l]++
 		}
 	}
-	return maxBits
 }
 
 // write appends the tree description and the streams of lits, with the code plan

@@ -9,22 +9,18 @@ import (
 )
 
 const (
-	// hashLog sizes the match table: 4096 entries for a 4 KiB page.
+	// hashLog sizes the match table as libzstd level 1 sizes it for a 4 KiB input
+	// (its hash log capped at the window's log plus one): 8192 entries.
 	hashLog  = 13
 	hashSize = 1 << hashLog
 
-	// minMatch is the shortest match looked up through the table, as libzstd's
-	// level 1 for inputs up to 16 KiB; repeat-offset matches may be 4 bytes.
+	// minMatch is how many bytes a table entry's hash covers (libzstd level 1's
+	// for inputs up to 16 KiB); a candidate is taken when 4 of them match.
 	minMatch = 5
 
-	// repAhead: the most recent offset is tried this many bytes ahead of the table's
-	// candidate, so that it wins over a candidate one byte before it.
-	repAhead = 1
-
-	// skipLog: after 1<<skipLog positions without a match the search steps two
-	// positions at a time, and so on, so data that does not compress is passed over
-	// quickly.
-	skipLog = 8
+	// stepEvery: the gap between the pairs of positions search looks at grows by
+	// one every stepEvery bytes without a match.
+	stepEvery = 128
 )
 
 // hashMM hashes the first minMatch bytes of u (little-endian).
@@ -170,7 +166,7 @@ func search(table *[hashSize]uint32, base uint32, src []byte, i0, limit int, rep
 		return i0, -1
 	}
 	step := 2
-	nextStep := i0 + 128
+	nextStep := i0 + stepEvery
 	i1 := i0 + 1
 	i2 := i0 + step
 	if i2+1 >= limit {
@@ -210,7 +206,7 @@ func search(table *[hashSize]uint32, base uint32, src []byte, i0, limit int, rep
 		i2 = i0 + step
 		if i2 >= nextStep {
 			step++
-			nextStep += 128
+			nextStep += stepEvery
 		}
 		if i1+step >= limit {
 			return i0, -1

@@ -21,7 +21,7 @@ func (e *Encoder) literals(b []byte) []byte {
 	lits := e.lits
 	n := len(lits)
 	if n >= minHuffLiterals {
-		switch how, _ := e.huff.plan(lits); how {
+		switch e.huff.plan(lits) {
 		case storeRLE:
 			return append(appendLitHeader(b, litRLE, n), lits[0])
 		case storeHuffman:
@@ -251,7 +251,7 @@ func llCode(ll uint32) uint8 {
 	if ll < 64 {
 		return llCodeSmall[ll]
 	}
-	return uint8(bitsLen32(ll) - 1 + 19)
+	return uint8(bits.Len32(ll) - 1 + 19)
 }
 
 // mlCode takes the match length minus 3.
@@ -259,7 +259,5 @@ func mlCode(ml uint32) uint8 {
 	if ml < 128 {
 		return mlCodeSmall[ml]
 	}
-	return uint8(bitsLen32(ml) - 1 + 36)
+	return uint8(bits.Len32(ml) - 1 + 36)
 }
-
-func bitsLen32(v uint32) int { return bits.Len32(v) }
