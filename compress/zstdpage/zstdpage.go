@@ -146,7 +146,7 @@ func (e *Encoder) block(dst, src []byte, start, end int, last bool) []byte {
 		dst = appendBlockHeader(dst, lastBit|blockRLE<<1|uint32(n)<<3)
 		return append(dst, src[start])
 	}
-	blk := e.compressBlock()
+	blk := e.compressBlock(n)
 	if len(blk) >= n {
 		// A raw block; it does not update the repeat offsets.
 		e.rep = rep
@@ -161,8 +161,10 @@ func appendBlockHeader(dst []byte, h uint32) []byte {
 	return append(dst, byte(h), byte(h>>8), byte(h>>16))
 }
 
-// compressBlock returns the compressed block of the parsed sequences and literals.
-func (e *Encoder) compressBlock() []byte {
+// compressBlock returns the compressed block of the parsed sequences and literals,
+// or something at least n bytes long when it would be no smaller than the n bytes
+// it holds.
+func (e *Encoder) compressBlock(n int) []byte {
 	// Room for the literals (Huffman-coded ones are written before they are found
 	// not to pay, so up to 11 bits each, the tree and the streams' padding), their
 	// header, and the sequences: their header, three tables, and at most 10 bytes
@@ -172,6 +174,9 @@ func (e *Encoder) compressBlock() []byte {
 		e.blk = make([]byte, 0, need+need/2)
 	}
 	b := e.literals(e.blk[:0])
+	if len(b) >= n {
+		return b // the literals alone do not fit: stored raw
+	}
 	b = e.sequences(b)
 	e.blk = b
 	return b
