@@ -117,18 +117,13 @@ func (e *Encoder) sequences(b []byte) []byte {
 	b[modes] = llMode<<6 | ofMode<<4 | mlMode<<2
 
 	// The bitstream: the last sequence first, so the decoder reads the first first.
+	// An RLE mode's table is rleTable, whose states write no bits.
 	w := bitWriter{out: b}
 	var llS, mlS, ofS fseState
 	last := &seqs[nb-1]
-	if mlMode != modeRLE {
-		mlS.init(mlT, last.mlCode)
-	}
-	if ofMode != modeRLE {
-		ofS.init(ofT, last.ofCode)
-	}
-	if llMode != modeRLE {
-		llS.init(llT, last.llCode)
-	}
+	mlS.init(mlT, last.mlCode)
+	ofS.init(ofT, last.ofCode)
+	llS.init(llT, last.llCode)
 	w.addBits(uint64(last.ll), uint(llBits[last.llCode]))
 	w.addBits(uint64(last.ml), uint(mlBits[last.mlCode]))
 	w.flush()
@@ -136,15 +131,9 @@ func (e *Encoder) sequences(b []byte) []byte {
 	w.flush()
 	for i := nb - 2; i >= 0; i-- {
 		s := &seqs[i]
-		if ofMode != modeRLE {
-			ofS.encode(&w, s.ofCode)
-		}
-		if mlMode != modeRLE {
-			mlS.encode(&w, s.mlCode)
-		}
-		if llMode != modeRLE {
-			llS.encode(&w, s.llCode)
-		}
+		ofS.encode(&w, s.ofCode)
+		mlS.encode(&w, s.mlCode)
+		llS.encode(&w, s.llCode)
 		w.flush()
 		w.addBits(uint64(s.ll), uint(llBits[s.llCode]))
 		w.addBits(uint64(s.ml), uint(mlBits[s.mlCode]))
@@ -152,18 +141,16 @@ func (e *Encoder) sequences(b []byte) []byte {
 		w.addBits(uint64(s.offBase), uint(s.ofCode))
 		w.flush()
 	}
-	if mlMode != modeRLE {
-		mlS.flush(&w)
-	}
-	if ofMode != modeRLE {
-		ofS.flush(&w)
-	}
-	if llMode != modeRLE {
-		llS.flush(&w)
-	}
+	mlS.flush(&w)
+	ofS.flush(&w)
+	llS.flush(&w)
 	w.flush()
 	return w.close()
 }
+
+// rleTable codes RLE_Mode's one symbol: its zero value has one state, 0, which every
+// symbol leads back to with no bits written, and an accuracy log of 0.
+var rleTable fseTable
 
 // chooseTable picks the coding of one symbol kind with counts count over nb
 // sequences: RLE when one symbol only, else the predefined table or a table
@@ -176,7 +163,7 @@ func (e *Encoder) chooseTable(b []byte, count []uint32, nb int, def, own *fseTab
 	}
 	if int(count[maxSym]) == nb {
 		if nb > 2 || maxSym > def.maxSym {
-			return append(b, byte(maxSym)), modeRLE, nil
+			return append(b, byte(maxSym)), modeRLE, &rleTable
 		}
 		return b, modePredefined, def
 	}
