@@ -53,7 +53,7 @@ const (
 // input stored in raw blocks, with the frame and block headers.
 func MaxCompressedLen(n int) int {
 	blocks := max(1, (n+maxBlock-1)/maxBlock)
-	return n + 4 + 1 + 4 + 3*blocks
+	return n + 4 + 1 + 8 + 3*blocks
 }
 
 // Encoder compresses buffers one at a time, each into one frame. The zero value is
@@ -92,20 +92,20 @@ type sequence struct {
 func (e *Encoder) Compress(dst, src []byte) []byte {
 	n := len(src)
 	dst = slices.Grow(dst, MaxCompressedLen(n))
-	e.init(n)
-	// Frame header: Single_Segment_flag, no checksum, no dictionary, the content
-	// size in the smallest field that holds it.
-	dst = binary.LittleEndian.AppendUint32(dst, magic)
-	switch {
-	case n < 256:
-		dst = append(dst, 0<<6|1<<5, byte(n))
-	case n < 65536+256:
-		dst = append(dst, 1<<6|1<<5)
-		dst = binary.LittleEndian.AppendUint16(dst, uint16(n-256))
-	default:
-		dst = append(dst, 2<<6|1<<5)
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
+	dst = appendFrameHeader(dst, uint64(n))
+	if n > maxMatchedInput {
+		// Positions would not fit the table's entries: raw blocks (pages never
+		// come near this).
+		for start := 0; ; start += maxBlock {
+			end := min(n, start+maxBlock)
+			dst = appendBlockHeader(dst, boolBit(end == n)|blockRaw<<1|uint32(end-start)<<3)
+			dst = append(dst, src[start:end]...)
+			if end == n {
+				return dst
+			}
+		}
 	}
+	e.init(n)
 	e.rep = [3]uint32{1, 4, 8}
 	for start := 0; ; {
 		end := min(n, start+maxBlock)
@@ -117,6 +117,37 @@ func (e *Encoder) Compress(dst, src []byte) []byte {
 	}
 	e.base += uint32(n) + 1
 	return dst
+}
+
+// maxMatchedInput is the largest input Compress looks for matches in: table
+// entries hold base plus a position in 32 bits. (A variable for the tests.)
+var maxMatchedInput = 1 << 30
+
+// appendFrameHeader appends the magic number and a frame header for n bytes of
+// content: Single_Segment_flag (so no window descriptor), no checksum, no
+// dictionary, and the content size in the smallest field that holds it.
+func appendFrameHeader(dst []byte, n uint64) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, magic)
+	switch {
+	case n < 256:
+		return append(dst, 0<<6|1<<5, byte(n))
+	case n < 65536+256:
+		dst = append(dst, 1<<6|1<<5)
+		return binary.LittleEndian.AppendUint16(dst, uint16(n-256))
+	case n <= 1<<32-1:
+		dst = append(dst, 2<<6|1<<5)
+		return binary.LittleEndian.AppendUint32(dst, uint32(n))
+	default:
+		dst = append(dst, 3<<6|1<<5)
+		return binary.LittleEndian.AppendUint64(dst, n)
+	}
+}
+
+func boolBit(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // init readies the match table for an input of n bytes.
@@ -133,10 +164,7 @@ func (e *Encoder) init(n int) {
 
 // block appends the block of src[start:end].
 func (e *Encoder) block(dst, src []byte, start, end int, last bool) []byte {
-	lastBit := uint32(0)
-	if last {
-		lastBit = 1
-	}
+	lastBit := boolBit(last)
 	n := end - start
 	rep := e.rep
 	e.parse(src, start, end)

@@ -252,3 +252,36 @@ func BenchmarkCompress(b *testing.B) {
 		})
 	}
 }
+
+// TestFrameHeader checks the content size field at each of its sizes' edges, inputs
+// too large to make here included, against klauspost's header parser.
+func TestFrameHeader(t *testing.T) {
+	for _, n := range []uint64{0, 255, 256, 65535 + 256, 65536 + 256, 1<<32 - 1, 1 << 32, 1<<40 + 3} {
+		b := appendFrameHeader(nil, n)
+		b = append(b, 1, 0, 0) // an empty last raw block, for the parser's sake
+		var h zstd.Header
+		if err := h.Decode(b); err != nil || !h.SingleSegment || !h.HasFCS || h.FrameContentSize != n || h.HasCheckSum {
+			t.Errorf("content size %d: header %+v (%v)", n, h, err)
+		}
+	}
+}
+
+// TestHugeInputRaw checks the raw blocks written for inputs beyond maxMatchedInput
+// (lowered here: the real bound is 1 GiB).
+func TestHugeInputRaw(t *testing.T) {
+	defer func(m int) { maxMatchedInput = m }(maxMatchedInput)
+	maxMatchedInput = 1000
+	dec := newDecoder(t)
+	var enc Encoder
+	for _, n := range []int{1001, 128 << 10, 128<<10 + 1, 300000} {
+		in := bytes.Repeat([]byte("kdump"), n/5+1)[:n]
+		c := enc.Compress(nil, in)
+		blocks := (n + maxBlock - 1) / maxBlock
+		if want := len(appendFrameHeader(nil, uint64(n))) + 3*blocks + n; len(c) != want {
+			t.Errorf("%d bytes: frame of %d bytes, want %d raw blocks (%d bytes)", n, len(c), blocks, want)
+		}
+		if d, err := dec.DecodeAll(c, make([]byte, 0, n)); err != nil || !bytes.Equal(d, in) {
+			t.Errorf("%d bytes: %v", n, err)
+		}
+	}
+}
