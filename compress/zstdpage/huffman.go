@@ -58,17 +58,18 @@ func (h *huffEncoder) plan(lits []byte) literalsResult {
 	for _, b := range p {
 		c0[b]++
 	}
+	// Symbols present or not in no predictable order: the loops over all of them
+	// are written without branches on it.
 	present := 0
 	maxCount := uint32(0)
 	maxSym := 0
 	for s := range h.freq {
 		f := c0[s] + c1[s]
 		h.freq[s] = f
-		if f != 0 {
-			present++
-			maxSym = s
-			maxCount = max(maxCount, f)
-		}
+		nz := int(uint32(-f) >> 31) // 1 when present
+		present += nz
+		maxSym = max(maxSym, s*nz)
+		maxCount = max(maxCount, f)
 	}
 	h.maxSym = maxSym
 	if int(maxCount) == n {
@@ -84,9 +85,13 @@ func (h *huffEncoder) plan(lits []byte) literalsResult {
 	log2n := log2x256Of(uint32(n))
 	var entropy uint64
 	for _, f := range h.freq[:maxSym+1] {
-		if f != 0 {
-			entropy += uint64(f) * uint64(log2n-log2x256Of(f))
+		var lf uint32 // an absent symbol adds 0 * (log2n - 0)
+		if f < uint32(len(log2x256)) {
+			lf = log2x256[f]
+		} else {
+			lf = log2x256Of(f)
 		}
+		entropy += uint64(f) * uint64(log2n-lf)
 	}
 	if int(entropy>>11)+maxSym/4 >= want {
 		return storeRaw
@@ -112,38 +117,39 @@ func (h *huffEncoder) plan(lits []byte) literalsResult {
 // buildLengths gives each present symbol a code length (at most maxHuffBits) and
 // its canonical code.
 func (h *huffEncoder) buildLengths(present, maxSym int) {
-	// Sort the present symbols by count, rarest first: a counting sort on counts
-	// below 256, then an insertion sort of the few larger ones.
+	// Sort the symbols by count, rarest first: a counting sort on counts below
+	// 256, then an insertion sort of the few larger ones. Absent symbols sort
+	// first and are then left out.
 	var start [257]uint16
 	for _, f := range h.freq[:maxSym+1] {
-		if f != 0 {
-			start[min(f, 255)+1]++
-		}
+		start[min(f, 255)+1]++
 	}
-	for i := 1; i < len(start); i++ {
-		start[i] += start[i-1]
+	sum := uint16(0)
+	for i, c := range start {
+		sum += c
+		start[i] = sum
 	}
 	for s, f := range h.freq[:maxSym+1] {
-		if f != 0 {
-			k := min(f, 255)
-			h.sorted[start[k]] = uint8(s)
-			start[k]++
-		}
+		k := min(f, 255)
+		h.sorted[start[k]] = uint8(s)
+		start[k]++
 	}
-	big := int(start[254])
+	absent := maxSym + 1 - present
+	sorted := h.sorted[absent : maxSym+1]
+	big := int(start[254]) - absent
 	for i := big + 1; i < present; i++ {
-		s := h.sorted[i]
+		s := sorted[i]
 		f := h.freq[s]
 		j := i
-		for j > big && h.freq[h.sorted[j-1]] > f {
-			h.sorted[j] = h.sorted[j-1]
+		for j > big && h.freq[sorted[j-1]] > f {
+			sorted[j] = sorted[j-1]
 			j--
 		}
-		h.sorted[j] = s
+		sorted[j] = s
 	}
 	a := h.depth[:present]
 	for i := range a {
-		a[i] = int(h.freq[h.sorted[i]])
+		a[i] = int(h.freq[sorted[i]])
 	}
 	minimumRedundancy(a)
 	limitLengths(a, maxHuffBits)
@@ -151,7 +157,7 @@ func (h *huffEncoder) buildLengths(present, maxSym int) {
 	maxBits := a[0]
 	var perRank [maxHuffBits + 1]uint16
 	for i, l := range a {
-		h.nbBits[h.sorted[i]] = uint8(l)
+		h.nbBits[sorted[i]] = uint8(l)
 		perRank[l]++
 	}
 	// Canonical codes (RFC 8878 4.2.1.3): the longest codes take the smallest
@@ -164,10 +170,8 @@ func (h *huffEncoder) buildLengths(present, maxSym int) {
 		val >>= 1
 	}
 	for s, l := range h.nbBits[:maxSym+1] {
-		if l != 0 {
-			h.enc[s] = uint32(next[l])<<8 | uint32(l)
-			next[l]++
-		}
+		h.enc[s] = uint32(next[l])<<8 | uint32(l) // next[0] counts absent ones
+		next[l]++
 	}
 }
 
@@ -231,11 +235,12 @@ func (h *huffEncoder) writeTree(b []byte, maxSym int) []byte {
 	}
 	clear(h.wCount[:])
 	maxW := 0
+	var weightOf [maxHuffBits + 1]uint8 // 0 for absent symbols
+	for l := 1; l <= int(maxBits); l++ {
+		weightOf[l] = maxBits + 1 - uint8(l)
+	}
 	for s, l := range h.nbBits[:maxSym] {
-		w := uint8(0)
-		if l != 0 {
-			w = maxBits + 1 - l
-		}
+		w := weightOf[l]
 		h.weights[s] = w
 		h.wCount[w]++
 		maxW = max(maxW, int(w))
@@ -378,31 +383,38 @@ func minimumRedundancy(a []int) {
 }
 
 // limitLengths caps the code lengths in a (non-increasing, the rarest symbols
-// first) at limit, keeping the code complete, as compress/deflate does.
+// first) at limit, keeping the code complete. It works on the number of codes of each
+// length, as zlib-style encoders do: lengths over the limit are cut to it, and each
+// unit of Kraft sum that overfills is paid back by moving a code of the limit's
+// length under a shorter code, which becomes two codes one longer. The rarest
+// symbols then take the longest lengths.
 func limitLengths(a []int, limit int) {
 	if a[0] <= limit {
 		return
 	}
-	full := 1 << limit
+	var count [maxHuffBits + 1]int
+	for _, l := range a {
+		count[min(l, limit)]++
+	}
 	kraft := 0
-	for i := range a {
-		a[i] = min(a[i], limit)
-		kraft += 1 << (limit - a[i])
+	for l := 1; l <= limit; l++ {
+		kraft += count[l] << (limit - l)
 	}
-	for kraft > full {
-		i := 0
-		for a[i] == limit {
-			i++
+	for ; kraft > 1<<limit; kraft-- {
+		count[limit]--
+		for l := limit - 1; l > 0; l-- {
+			if count[l] > 0 {
+				count[l]--
+				count[l+1] += 2
+				break
+			}
 		}
-		a[i]++
-		kraft -= 1 << (limit - a[i])
 	}
-	for kraft < full {
-		j := 0
-		for j+1 < len(a) && a[j+1] == a[0] {
-			j++
+	k := 0
+	for l := limit; l >= 1; l-- {
+		for c := count[l]; c > 0; c-- {
+			a[k] = l
+			k++
 		}
-		kraft += 1 << (limit - a[j])
-		a[j]--
 	}
 }

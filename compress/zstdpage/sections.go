@@ -185,9 +185,7 @@ func (e *Encoder) chooseTable(b []byte, count []uint32, nb int, def, own *fseTab
 	b = writeNCount(b, norm, log)
 	ownCost := uint32(len(b)-mark) << 11
 	for s, c := range count[:maxSym+1] {
-		if c != 0 {
-			ownCost += c * (uint32(log)<<8 - log2x256[norm[s]])
-		}
+		ownCost += c * (uint32(log)<<8 - log2x256[norm[s]]) // 0 for absent symbols
 	}
 	if ownCost < defCost {
 		own.build(norm, log)
