@@ -44,7 +44,7 @@ func NewPageCompressor(codec Codec) (*PageCompressor, error) {
 		// strategy) in its matches, frames a little smaller than libzstd level 1's.
 		// klauspost's EncodeAll paid a set-up cost per call that dominated on 4 KiB
 		// pages: on a real 6.1 vmcore, one core, 12 µs a page at its default level
-		// against 7.5 for ours and 5.5 for libzstd level 1 (compress/zstdpage). One
+		// against 7 for ours and 5.5 for libzstd level 1 (compress/zstdpage). One
 		// frame per page with the content size and no checksum, as
 		// ZSTD_compressCCtx writes. No probe: the encoder passes over data that does
 		// not compress quickly.

@@ -6,7 +6,7 @@
 // dominates on 4 KiB inputs: on 16384 non-zero pages of a real Debian 6.1 vmcore, one
 // core, klauspost/compress/zstd's EncodeAll took 12-13 µs a page at its default level
 // (10 µs at its fastest, with output 3.6% larger than libzstd's), libzstd level 1
-// 5.5-6.75 µs. This encoder takes about 7.5 µs there (1.4x libzstd, 0.63x klauspost),
+// 5.2-6.75 µs. This encoder takes 6.6-7.3 µs there (1.3x libzstd, 0.6x klauspost),
 // and its output is 0.07% smaller than libzstd level 1's. It is built for one
 // buffer, one frame:
 //   - a frame with the content size and no window descriptor (Single_Segment_flag),
