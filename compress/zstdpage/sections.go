@@ -129,18 +129,44 @@ func (e *Encoder) sequences(b []byte) []byte {
 	w.flush()
 	w.addBits(uint64(last.offBase), uint(last.ofCode))
 	w.flush()
+	// The loop keeps the bit writer and the states in locals, so that they stay in
+	// registers; the writer's buffer has 8 bytes of room beyond the bitstream.
+	acc, nbits, out := w.acc, w.nbits, w.out
+	ofState, mlState, llState := ofS.state, mlS.state, llS.state
+	put := func(v uint64, n uint) {
+		acc |= (v & (1<<n - 1)) << nbits
+		nbits += n
+	}
+	flush := func() {
+		o := len(out)
+		binary.LittleEndian.PutUint64(out[o:o+8], acc)
+		out = out[:o+int(nbits>>3)]
+		acc >>= nbits &^ 7
+		nbits &= 7
+	}
 	for i := nb - 2; i >= 0; i-- {
 		s := &seqs[i]
-		ofS.encode(&w, s.ofCode)
-		mlS.encode(&w, s.mlCode)
-		llS.encode(&w, s.llCode)
-		w.flush()
-		w.addBits(uint64(s.ll), uint(llBits[s.llCode]))
-		w.addBits(uint64(s.ml), uint(mlBits[s.mlCode]))
-		w.flush()
-		w.addBits(uint64(s.offBase), uint(s.ofCode))
-		w.flush()
+		tt := ofT.symTT[s.ofCode]
+		n := (ofState + tt.deltaNbBits) >> 16
+		put(uint64(ofState), uint(n))
+		ofState = uint32(ofT.state[int32(ofState>>n)+tt.deltaFindState])
+		tt = mlT.symTT[s.mlCode]
+		n = (mlState + tt.deltaNbBits) >> 16
+		put(uint64(mlState), uint(n))
+		mlState = uint32(mlT.state[int32(mlState>>n)+tt.deltaFindState])
+		tt = llT.symTT[s.llCode]
+		n = (llState + tt.deltaNbBits) >> 16
+		put(uint64(llState), uint(n))
+		llState = uint32(llT.state[int32(llState>>n)+tt.deltaFindState])
+		flush()
+		put(uint64(s.ll), uint(llBits[s.llCode]))
+		put(uint64(s.ml), uint(mlBits[s.mlCode]))
+		flush()
+		put(uint64(s.offBase), uint(s.ofCode))
+		flush()
 	}
+	w.acc, w.nbits, w.out = acc, nbits, out
+	ofS.state, mlS.state, llS.state = ofState, mlState, llState
 	mlS.flush(&w)
 	ofS.flush(&w)
 	llS.flush(&w)
