@@ -107,10 +107,11 @@ func (e *Encoder) parse(src []byte, start, end int) {
 				r0, r1, r2 = off, r0, r1
 			}
 			ml := uint32(l - 3)
-			seqs[ns] = sequence{
-				ll: uint32(ll), ml: ml, offBase: offBase,
-				llCode: llCode(uint32(ll)), mlCode: mlCode(ml), ofCode: uint8(bits.Len32(offBase) - 1),
-			}
+			// Field by field: a composite literal is built on the stack and then
+			// copied as one 16-byte word, which stalls on its own byte stores.
+			sq := &seqs[ns]
+			sq.ll, sq.ml, sq.offBase = uint32(ll), ml, offBase
+			sq.llCode, sq.mlCode, sq.ofCode = llCode(uint32(ll)), mlCode(ml), uint8(bits.Len32(offBase)-1)
 			ns++
 			i += l
 			lit = i
