@@ -7,8 +7,8 @@
 // the settings makedumpfile uses, so that crash, makedumpfile and libkdumpfile read our
 // pages: a zlib stream (RFC 1950, as zlib's compress2), a raw LZO1X-1
 // stream, a raw snappy block (not the framed stream), and one complete zstd frame per
-// page (as ZSTD_compressCCtx writes; at zstd's default level rather than makedumpfile's
-// level 1, for smaller dumps at little cost).
+// page (as ZSTD_compressCCtx writes at makedumpfile's level 1; compress/zstdpage, our
+// own page-sized encoder, writes them no larger).
 //
 // Compressors keep their state between pages so that compressing allocates nothing once
 // warm; each PageCompressor and PageDecompressor is for one goroutine:
