@@ -3,6 +3,8 @@ package zstdpage
 import (
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/gokdump/gokdump/compress/internal/prefix"
 )
 
 // maxHuffBits is the longest Huffman code the format allows (RFC 8878 4.2.1).
@@ -151,7 +153,7 @@ func (h *huffEncoder) buildLengths(present, maxSym int) {
 	for i := range a {
 		a[i] = int(h.freq[sorted[i]])
 	}
-	minimumRedundancy(a)
+	prefix.MinimumRedundancy(a)
 	limitLengths(a, maxHuffBits)
 	clear(h.nbBits[:maxSym+1])
 	maxBits := a[0]
@@ -333,53 +335,6 @@ func log2x256Of(x uint32) uint32 {
 	}
 	// m is in [256, 512): log2(m/256) from the table of small logs.
 	return uint32(ip)<<8 + log2x256[m] - 8<<8
-}
-
-// minimumRedundancy replaces the frequencies in a (sorted ascending) by the code
-// lengths of an optimal prefix code, in place (Moffat and Katajainen), as
-// compress/deflate does. It needs len(a) >= 2.
-func minimumRedundancy(a []int) {
-	n := len(a)
-	a[0] += a[1]
-	root, leaf := 0, 2
-	for next := 1; next < n-1; next++ {
-		if leaf >= n || a[root] < a[leaf] {
-			a[next] = a[root]
-			a[root] = next
-			root++
-		} else {
-			a[next] = a[leaf]
-			leaf++
-		}
-		if leaf >= n || (root < next && a[root] < a[leaf]) {
-			a[next] += a[root]
-			a[root] = next
-			root++
-		} else {
-			a[next] += a[leaf]
-			leaf++
-		}
-	}
-	a[n-2] = 0
-	for next := n - 3; next >= 0; next-- {
-		a[next] = a[a[next]] + 1
-	}
-	avail, used, depth := 1, 0, 0
-	root, next := n-2, n-1
-	for avail > 0 {
-		for root >= 0 && a[root] == depth {
-			used++
-			root--
-		}
-		for avail > used {
-			a[next] = depth
-			next--
-			avail--
-		}
-		avail = 2 * used
-		depth++
-		used = 0
-	}
 }
 
 // limitLengths caps the code lengths in a (non-increasing, the rarest symbols
