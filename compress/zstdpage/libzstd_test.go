@@ -1,10 +1,7 @@
 package zstdpage
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/binary"
-	"io"
 	"path/filepath"
 	"testing"
 
@@ -14,45 +11,20 @@ import (
 
 // libzstd is a running testdata/zstdhelper.c: libzstd's ZSTD_compressCCtx at level 1
 // (makedumpfile -z's call) and ZSTD_decompress.
-type libzstd struct {
-	in  *bufio.Writer
-	out *bufio.Reader
-}
+type libzstd struct{ *testenv.CHelper }
 
 // startLibzstd builds the helper into a temporary directory and starts it.
 func startLibzstd(t *testing.T) *libzstd {
 	t.Helper()
 	testenv.NeedPackages(t, map[string]string{"gcc": "gcc", "/usr/include/zstd.h": "libzstd-dev"})
 	h := testenv.StartCHelper(t, filepath.Join("testdata", "zstdhelper.c"), "-lzstd")
-	return &libzstd{in: h.In, out: h.Out}
-}
-
-func (l *libzstd) call(t *testing.T, op byte, limit int, data []byte) (status int32, out []byte) {
-	t.Helper()
-	var head [9]byte
-	head[0] = op
-	binary.LittleEndian.PutUint32(head[1:], uint32(limit))
-	binary.LittleEndian.PutUint32(head[5:], uint32(len(data)))
-	l.in.Write(head[:])
-	l.in.Write(data)
-	if err := l.in.Flush(); err != nil {
-		t.Fatalf("writing to the libzstd helper: %v", err)
-	}
-	var ans [8]byte
-	if _, err := io.ReadFull(l.out, ans[:]); err != nil {
-		t.Fatalf("reading from the libzstd helper: %v", err)
-	}
-	out = make([]byte, binary.LittleEndian.Uint32(ans[4:]))
-	if _, err := io.ReadFull(l.out, out); err != nil {
-		t.Fatalf("reading from the libzstd helper: %v", err)
-	}
-	return int32(binary.LittleEndian.Uint32(ans[:])), out
+	return &libzstd{h}
 }
 
 // compress runs ZSTD_compressCCtx at level 1.
 func (l *libzstd) compress(t *testing.T, data []byte) []byte {
 	t.Helper()
-	status, out := l.call(t, 'c', 0, data)
+	status, out := l.Call(t, 'c', 0, data)
 	if status != 0 {
 		t.Fatalf("ZSTD_compressCCtx of %d bytes: status %d", len(data), status)
 	}
@@ -62,7 +34,7 @@ func (l *libzstd) compress(t *testing.T, data []byte) []byte {
 // decompress runs ZSTD_decompress, which must produce exactly size bytes.
 func (l *libzstd) decompress(t *testing.T, data []byte, size int) (int32, []byte) {
 	t.Helper()
-	return l.call(t, 'd', size, data)
+	return l.Call(t, 'd', size, data)
 }
 
 // TestLibzstdInterop proves that libzstd, the library makedumpfile, crash and

@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"bufio"
+	"encoding/binary"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,4 +50,30 @@ func StartCHelper(t testing.TB, src string, libs ...string) *CHelper {
 		}
 	})
 	return &CHelper{In: bufio.NewWriter(stdin), Out: bufio.NewReader(stdout)}
+}
+
+// Call sends one request of the codec helpers' protocol (compress/lzo/testdata/
+// lzohelper.c, compress/zstdpage/testdata/zstdhelper.c): op, a little-endian u32
+// limit, a u32 length and the data; and reads the answer: an i32 status (the
+// library's), a u32 length and that many bytes.
+func (h *CHelper) Call(t testing.TB, op byte, limit int, data []byte) (status int32, out []byte) {
+	t.Helper()
+	var head [9]byte
+	head[0] = op
+	binary.LittleEndian.PutUint32(head[1:], uint32(limit))
+	binary.LittleEndian.PutUint32(head[5:], uint32(len(data)))
+	h.In.Write(head[:])
+	h.In.Write(data)
+	if err := h.In.Flush(); err != nil {
+		t.Fatalf("writing to the C helper: %v", err)
+	}
+	var ans [8]byte
+	if _, err := io.ReadFull(h.Out, ans[:]); err != nil {
+		t.Fatalf("reading from the C helper: %v", err)
+	}
+	out = make([]byte, binary.LittleEndian.Uint32(ans[4:]))
+	if _, err := io.ReadFull(h.Out, out); err != nil {
+		t.Fatalf("reading from the C helper: %v", err)
+	}
+	return int32(binary.LittleEndian.Uint32(ans[:])), out
 }
