@@ -78,8 +78,8 @@ demo-fleet: deps build
 	$(GO) run ./lab/cmd/labcrash -demo -service -fleet .cache/demo-fleet
 
 # test-crash runs only the crash utility's check of every kind of dump gokdump writes
-# of the lab's 6.1 crashes (sys, log, bt, ps, kmem -i, held to crash's output for
-# makedumpfile's dump), which make test runs too.
+# of the lab's crashes, 6.1 and 6.12 (sys, log, bt, ps, kmem -i, held to crash's output
+# for makedumpfile's dump), which make test runs too.
 test-crash: deps
 	@command -v crash >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q crash
 	$(GO) test -timeout 90m -run '^TestCrashUtility$$' -v ./lab/

@@ -16,18 +16,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokdump/gokdump/internal/sid"
 	"github.com/gokdump/gokdump/internal/testenv"
 	"github.com/gokdump/gokdump/lab/kernelpkg"
 )
 
-// crashVariants are the lab crashes TestCrashUtility opens with crash: the 6.1 ones.
-// Debian bookworm's crash 8.0.2 cannot open a 6.12 kernel's vmcore at all, not even
-// the kernel's own /proc/vmcore ELF (read errors on page_offset_base), so it cannot
-// judge our 6.12 dumps; those are read back by libkdumpfile, makedumpfile and
-// gokdump's reader in the other lab tests. Both 6.1 variants share one debug package
-// (about 860 MB, fetched once into the cache; make test fetches it anyway for crash on
-// the network targets' dumps) and reuse the lab's crashes of the same process.
-var crashVariants = []labVariant{labVariants[0], labVariants[1]}
+// crashVariants are the lab crashes TestCrashUtility opens with crash (all of them,
+// reused from the lab's crashes of the same process), each with the crash and
+// makedumpfile that can read it: Debian bookworm's for 6.1; for 6.12 Debian
+// unstable's crash 9 and makedumpfile 1.7.8 (package sid), since bookworm's crash
+// 8.0.2 cannot open any 6.12 vmcore (read errors on page_offset_base) and its
+// makedumpfile 1.7.2 filters 6.12's pages wrongly. Each kernel's debug package (about
+// 860 MB for 6.1, 1 GB for 6.12) is fetched once into the cache.
+var crashVariants = []struct {
+	labVariant
+	unstable bool // crash and makedumpfile from Debian unstable
+}{{labVariants[0], false}, {labVariants[1], false}, {labVariants[2], true}}
+
+// tool is a program's argument list prefix: its path, or sid's loader and its path.
+type tool []string
+
+func (p tool) command(ctx context.Context, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, p[0], append(p[1:len(p):len(p)], args...)...)
+}
+
+func (p tool) String() string { return p[len(p)-1] }
 
 // crashCommands are what the crash utility runs on each dump, each writing its output to
 // its own file (crash's "> file" redirection: its echo command and its own output are
@@ -53,11 +66,16 @@ func TestCrashUtility(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU guests (minutes); not in -short")
 	}
-	crashBin := needCrash(t)
-	mdf := testenv.NeedTool(t, "makedumpfile", "makedumpfile")
-	for _, v := range crashVariants {
+	bookwormCrash := needCrash(t)
+	bookwormMdf := tool{testenv.NeedTool(t, "makedumpfile", "makedumpfile")}
+	for _, cv := range crashVariants {
+		v := cv.labVariant
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
+			crashBin, mdf := bookwormCrash, bookwormMdf
+			if cv.unstable {
+				crashBin, mdf = unstableTools(t)
+			}
 			k := testenv.KernelPackage(t, v.kernel)
 			vmlinux := debugVmlinux(t, k)
 			res := crashFor(t, v)
@@ -72,7 +90,7 @@ func TestCrashUtility(t *testing.T) {
 			}
 
 			// The control: makedumpfile's dump of the same vmcore at the same level.
-			run(t, mdf, "-l", "--message-level", "1", "-d", "31", res.Vmcore, path("makedumpfile.lzo"))
+			runTool(t, mdf, "-l", "--message-level", "1", "-d", "31", res.Vmcore, path("makedumpfile.lzo"))
 			control := runCrash(t, crashBin, vmlinux, path("makedumpfile.lzo"))
 			if control == nil {
 				t.FailNow()
@@ -80,7 +98,7 @@ func TestCrashUtility(t *testing.T) {
 			checkCrashOutput(t, "makedumpfile's dump", k.Release, control)
 
 			// makedumpfile's ELF dump is a control too: crash must read that kind.
-			run(t, mdf, "-E", "--message-level", "1", "-d", "31", res.Vmcore, path("makedumpfile.elf"))
+			runTool(t, mdf, "-E", "--message-level", "1", "-d", "31", res.Vmcore, path("makedumpfile.elf"))
 			dumps := []struct{ name, file string }{{"makedumpfile -E (control)", path("makedumpfile.elf")}}
 			for _, c := range []struct{ flag, name string }{{"-c", "zlib"}, {"-l", "lzo"}, {"-p", "snappy"}, {"-z", "zstd"}} {
 				file := path("ours." + c.name)
@@ -93,7 +111,7 @@ func TestCrashUtility(t *testing.T) {
 			// A flattened stream (what goes through ssh) made whole again by both tools.
 			flat := path("ours.flat")
 			writeFlattened(t, bin, res.Vmcore, flat)
-			rearrange(t, bin, []string{"dump", "-R", path("ours.R")}, flat)
+			rearrange(t, tool{bin}, []string{"dump", "-R", path("ours.R")}, flat)
 			rearrange(t, mdf, []string{"-R", path("makedumpfile.R")}, flat)
 			dumps = append(dumps,
 				struct{ name, file string }{"gokdump dump -F | gokdump dump -R", path("ours.R")},
@@ -127,14 +145,14 @@ type crashOutput struct {
 
 // crashOn runs crash on dump with only "sys" and returns what it printed (with -d 1:
 // without it crash may exit 1 without saying why) and its error.
-func crashOn(crashBin, vmlinux, dump, dir string) (string, error) {
+func crashOn(crashBin tool, vmlinux, dump, dir string) (string, error) {
 	cmdFile := filepath.Join(dir, "sys-only")
 	if err := os.WriteFile(cmdFile, []byte("sys\nq\n"), 0o600); err != nil {
 		return "", err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, crashBin, "-d", "1", vmlinux, dump, "-i", cmdFile)
+	cmd := crashBin.command(ctx, "-d", "1", vmlinux, dump, "-i", cmdFile)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -155,8 +173,8 @@ func crashErrors(out string) string {
 	return strings.Join(errs, "\n")
 }
 
-func crashVersion(crashBin string) string {
-	out, _ := exec.Command(crashBin, "--version").Output()
+func crashVersion(crashBin tool) string {
+	out, _ := crashBin.command(context.Background(), "--version").Output()
 	for _, l := range strings.Split(string(out), "\n") {
 		if l = strings.TrimSpace(l); l != "" {
 			return l
@@ -167,7 +185,7 @@ func crashVersion(crashBin string) string {
 
 // runCrash runs the crash utility in batch mode on dump and returns the output of each
 // command; when crash fails it reports the error and returns nil.
-func runCrash(t *testing.T, crashBin, vmlinux, dump string) *crashOutput {
+func runCrash(t *testing.T, crashBin tool, vmlinux, dump string) *crashOutput {
 	t.Helper()
 	dir := t.TempDir()
 	var script strings.Builder
@@ -183,7 +201,7 @@ func runCrash(t *testing.T, crashBin, vmlinux, dump string) *crashOutput {
 	defer cancel()
 	// -s: no banner; -i: run the file's commands, which end with q; stdin from
 	// /dev/null so nothing waits for a terminal.
-	cmd := exec.CommandContext(ctx, crashBin, "-s", vmlinux, dump, "-i", cmdFile)
+	cmd := crashBin.command(ctx, "-s", vmlinux, dump, "-i", cmdFile)
 	cmd.Dir = dir
 	console, err := cmd.CombinedOutput()
 	if err != nil {
@@ -298,14 +316,14 @@ func writeFlattened(t *testing.T, bin, vmcorePath, out string) {
 }
 
 // rearrange runs prog args with the flattened stream flat on standard input.
-func rearrange(t *testing.T, prog string, args []string, flat string) {
+func rearrange(t *testing.T, prog tool, args []string, flat string) {
 	t.Helper()
 	in, err := os.Open(flat)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	cmd := exec.Command(prog, args...)
+	cmd := prog.command(context.Background(), args...)
 	cmd.Stdin = in
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %s < %s: %v\n%s", prog, strings.Join(args, " "), flat, err, out)
@@ -314,10 +332,46 @@ func rearrange(t *testing.T, prog string, args []string, flat string) {
 
 // needCrash returns the crash utility, installing Debian's crash package when it is
 // missing.
-func needCrash(t *testing.T) string {
+func needCrash(t *testing.T) tool {
 	t.Helper()
 	testenv.NeedPackages(t, map[string]string{"crash": "crash"})
-	return testenv.NeedTool(t, "crash", "crash")
+	return tool{testenv.NeedTool(t, "crash", "crash")}
+}
+
+// unstablePackages are Debian unstable's crash and makedumpfile and the libraries
+// they load.
+var unstablePackages = []string{"crash", "makedumpfile", "libc6", "libgcc-s1", "libgmp10", "liblzo2-2", "libmpfr6",
+	"libncursesw6", "libsnappy1v5", "libstdc++6", "libtinfo6", "libzstd1", "zlib1g", "libdw1t64", "libelf1t64",
+	"liblzma5", "libbz2-1.0"}
+
+var (
+	unstableMu   sync.Mutex
+	unstableRoot string
+)
+
+// unstableTools returns Debian unstable's crash and makedumpfile, fetched once into
+// <cache>/sid-crash (package sid).
+func unstableTools(t *testing.T) (crash, makedumpfile tool) {
+	t.Helper()
+	unstableMu.Lock()
+	defer unstableMu.Unlock()
+	if unstableRoot == "" {
+		kernels, err := kernelpkg.DefaultCacheDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		testenv.NeedTool(t, "apt-get", "apt")
+		testenv.NeedTool(t, "dpkg-deb", "dpkg")
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		defer cancel()
+		root, err := sid.Root(ctx, filepath.Join(filepath.Dir(kernels), "sid-crash"), unstablePackages,
+			[]string{"usr/bin/crash", "--version"}, t.Logf)
+		if err != nil {
+			t.Fatalf("Debian unstable's crash and makedumpfile: %v", err)
+		}
+		unstableRoot = root
+	}
+	return sid.Argv(unstableRoot, "usr/bin/crash"), sid.Argv(unstableRoot, "usr/bin/makedumpfile")
 }
 
 // debugMu serializes fetching debug packages: each is about a gigabyte.
@@ -420,4 +474,18 @@ func downloadDebugDeb(t *testing.T, ctx context.Context, cacheDir, pkg string) s
 	}
 	t.Logf("downloaded %s in %s", filepath.Base(dst), time.Since(start).Round(time.Second))
 	return dst
+}
+
+// runTool runs prog with args and returns its standard output; it fails the test with
+// its standard error when it fails.
+func runTool(t *testing.T, prog tool, args ...string) []byte {
+	t.Helper()
+	cmd := prog.command(context.Background(), args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", strings.Join(prog, " "), strings.Join(args, " "), err, stderr.Bytes())
+	}
+	return out
 }
