@@ -38,7 +38,8 @@ func TestNoLabDependency(t *testing.T) {
 			continue
 		}
 		own++
-		for _, harness := range []string{module + "/lab", module + "/bench"} {
+		for _, harness := range []string{module + "/lab", module + "/bench", module + "/internal/sid", module + "/internal/s3test",
+			module + "/internal/sshtest", module + "/internal/testenv"} {
 			if f[0] == harness || strings.HasPrefix(f[0], harness+"/") {
 				t.Errorf("gokdump depends on %s", f[0])
 			}
