@@ -51,6 +51,10 @@ type Sample struct {
 	Wall    time.Duration // child's wall time plus the fsync of its output
 	CPU     time.Duration // user + system time of the child, plus SyncCPU
 	SyncCPU time.Duration // CPU time of the harness's fsync of the output
+	// User is the user part of the child's CPU time: the rest is the kernel's work for
+	// it (copies from and into the page cache, allocating and reclaiming pages for the
+	// output), which weighs the same for both tools and swings with the host's memory.
+	User time.Duration
 	MaxRSS  int64         // peak resident set of the child, bytes (ru_maxrss)
 	Size    int64         // bytes of the output file
 	Command Command
@@ -88,7 +92,7 @@ func Measure(ctx context.Context, c Command) (Sample, error) {
 		return Sample{}, err
 	}
 	s := Sample{Wall: time.Since(start), Size: size, Command: c, SyncCPU: max(syncCPU, 0)}
-	s.MaxRSS, s.CPU = usage(cmd.ProcessState)
+	s.MaxRSS, s.CPU, s.User = usage(cmd.ProcessState)
 	s.CPU += s.SyncCPU
 	return s, nil
 }

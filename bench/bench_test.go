@@ -42,6 +42,11 @@ func TestMeasure(t *testing.T) {
 	if s.Wall <= 0 || s.Wall > time.Minute {
 		t.Errorf("wall time %v", s.Wall)
 	}
+	// Zeroing and copying 32 MiB is mostly the kernel's work (dd reads /dev/zero):
+	// the user part is some of the CPU time, never more.
+	if s.User < 0 || s.User > s.CPU || s.CPU-s.User <= 0 {
+		t.Errorf("user %v of cpu %v: want a part of it, the kernel's part above 0", s.User, s.CPU)
+	}
 }
 
 func TestMeasureErrors(t *testing.T) {

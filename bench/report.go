@@ -273,10 +273,10 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 // vmcore and configuration, then the verdicts, PASS or MISS.
 func WriteTable(w io.Writer, results []Result, verdicts []Verdict) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "vmcore\tconfig\ttool\truns\twall s (median)\twall s (min-max)\tcpu s\tcpu s (median)\tpeak RSS MiB\toutput MiB\t")
+	fmt.Fprintln(tw, "vmcore\tconfig\ttool\truns\twall s (median)\twall s (min-max)\tcpu s\tcpu s (median)\tuser s\tpeak RSS MiB\toutput MiB\t")
 	for _, r := range results {
 		if len(r.Samples) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t0\tfailed\t\t\t\t\t\t\n", r.Vmcore, r.Config, r.Tool)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t0\tfailed\t\t\t\t\t\t\t\n", r.Vmcore, r.Config, r.Tool)
 			continue
 		}
 		m := r.Median()
@@ -284,8 +284,9 @@ func WriteTable(w io.Writer, results []Result, verdicts []Verdict) error {
 		for _, s := range r.Samples {
 			lo, hi = min(lo, s.Wall), max(hi, s.Wall)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f\t%.2f-%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t\n",
-			r.Vmcore, r.Config, r.Tool, len(r.Samples), m.Wall.Seconds(), lo.Seconds(), hi.Seconds(), m.CPU.Seconds(), r.MedianCPU().CPU.Seconds(), mib(MaxRSS(r.Samples)), mib(m.Size))
+		mc := r.MedianCPU()
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.2f\t%.2f-%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t\n",
+			r.Vmcore, r.Config, r.Tool, len(r.Samples), m.Wall.Seconds(), lo.Seconds(), hi.Seconds(), m.CPU.Seconds(), mc.CPU.Seconds(), mc.User.Seconds(), mib(MaxRSS(r.Samples)), mib(m.Size))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

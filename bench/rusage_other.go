@@ -8,6 +8,6 @@ import (
 )
 
 // usage reports only the CPU time where there is no rusage.
-func usage(ps *os.ProcessState) (maxRSS int64, cpu time.Duration) {
-	return 0, ps.UserTime() + ps.SystemTime()
+func usage(ps *os.ProcessState) (maxRSS int64, cpu, user time.Duration) {
+	return 0, ps.UserTime() + ps.SystemTime(), ps.UserTime()
 }
