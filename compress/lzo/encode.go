@@ -56,6 +56,7 @@ func (e *Encoder) Compress(dst, src []byte) ([]byte, error) {
 	if n <= smallInput {
 		return e.compressSmall(dst, src), nil
 	}
+	src = src[:n:n] // putLiterals' 16-byte moves read no further than the input
 	if e.base == 0 || uint64(e.base)+uint64(n) > math.MaxUint32 {
 		clear(e.table[:])
 		e.base = 1
@@ -116,6 +117,7 @@ const smallInput = 1 << 15
 // table.
 func (e *Encoder) compressSmall(dst, src []byte) []byte {
 	n := len(src)
+	src = src[:n:n] // putLiterals' 16-byte moves read no further than the input
 	clear(e.small[:])
 	start := len(dst)
 	bound := MaxCompressedLen(n)
@@ -217,7 +219,7 @@ func putLiterals(out []byte, o, sPos int, lits []byte) int {
 	if n <= 16 && cap(lits) >= 16 && o+16 <= len(out) {
 		// Short runs, the common ones, as one 16-byte move instead of a call to
 		// memmove: the bytes past the run are overwritten by what follows or lie
-		// past the end of the output.
+		// past the end of the output. The callers cap lits at the input's end.
 		*(*[16]byte)(out[o : o+16]) = [16]byte(lits[:16])
 		return o + n
 	}
