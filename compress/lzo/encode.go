@@ -6,9 +6,9 @@ import (
 	"math"
 	"math/bits"
 	"slices"
-	"unsafe"
 
 	"github.com/gokdump/gokdump/compress/internal/match"
+	"github.com/gokdump/gokdump/compress/internal/word"
 )
 
 const (
@@ -132,13 +132,13 @@ func (e *Encoder) compressSmall(dst, src []byte) []byte {
 	// Position 0 is never looked up, so an entry 0 (empty) is never taken for it; any
 	// other entry is an earlier position whose bytes are checked. Every entry is below
 	// the i that reads it (a copy always ends past the position that found it), so
-	// cand < i <= last: the loads below, without bounds checks, read inside src.
+	// cand < i <= last: the word loads below, without bounds checks, read inside src.
 	for i := 1; i <= last; {
-		cur := load32(src, i)
+		cur := word.Load32(src, i)
 		h := hash4(cur)
 		cand := int(tab[h])
 		tab[h] = uint16(i)
-		if load32(src, cand) != cur {
+		if word.Load32(src, cand) != cur {
 			// Step further the longer nothing matched, as LZO1X-1 does.
 			i += 1 + (i-lit)>>5
 			continue
@@ -151,7 +151,7 @@ func (e *Encoder) compressSmall(dst, src []byte) []byte {
 		// without a call.
 		var length int
 		if i+minMatch+8 <= n {
-			if x := load64(src, cand+minMatch) ^ load64(src, i+minMatch); x != 0 {
+			if x := word.Load64(src, cand+minMatch) ^ word.Load64(src, i+minMatch); x != 0 {
 				length = minMatch + bits.TrailingZeros64(x)>>3
 			} else {
 				length = minMatch + 8 + match.Len(src[cand+minMatch+8:], src[i+minMatch+8:])
@@ -175,20 +175,6 @@ func (e *Encoder) compressSmall(dst, src []byte) []byte {
 func Compress(dst, src []byte) ([]byte, error) {
 	e := new(Encoder)
 	return e.Compress(dst, src)
-}
-
-// load32 and load64 read 4 and 8 bytes of src at i without a bounds check: the
-// search loop of compressSmall, where a check and its slice arithmetic cost a tenth
-// of the time on kernel pages, proves its positions in range itself (and
-// TestNoReadPastEnd reads inputs that end at an inaccessible page).
-func load32(src []byte, i int) uint32 {
-	p := (*[4]byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(src)), i))
-	return binary.LittleEndian.Uint32(p[:])
-}
-
-func load64(src []byte, i int) uint64 {
-	p := (*[8]byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(src)), i))
-	return binary.LittleEndian.Uint64(p[:])
 }
 
 func hash4(u uint32) uint32 {

@@ -3,9 +3,9 @@ package zstdpage
 import (
 	"encoding/binary"
 	"math/bits"
-	"unsafe"
 
 	"github.com/gokdump/gokdump/compress/internal/match"
+	"github.com/gokdump/gokdump/compress/internal/word"
 )
 
 const (
@@ -173,28 +173,28 @@ func search(table *[hashSize]uint32, base uint32, src []byte, i0, limit int, rep
 	if i2+1 >= limit {
 		return i0, -1
 	}
-	h0 := hashMM(load64(src, i0))
-	h1 := hashMM(load64(src, i1))
+	h0 := hashMM(word.Load64(src, i0))
+	h1 := hashMM(word.Load64(src, i1))
 	cand := int(table[h0] - base) // stale entries (below base) wrap to beyond i
 	for {
 		table[h0] = base + uint32(i0)
-		if k := i2 - int(rep0); k >= 0 && load32(src, k) == load32(src, i2) {
+		if k := i2 - int(rep0); k >= 0 && word.Load32(src, k) == word.Load32(src, i2) {
 			table[h1] = base + uint32(i1)
 			return i2, k
 		}
 		c := cand ^ (cand^i0)&((i0-cand)>>63) // min(cand, i0), without a branch
-		diff := load32(src, c) ^ load32(src, i0)
+		diff := word.Load32(src, c) ^ word.Load32(src, i0)
 		if uint64(diff)|uint64(i0-cand-1)>>63 == 0 {
 			table[h1] = base + uint32(i1)
 			return i0, cand
 		}
 		cand = int(table[h1] - base)
-		h0, h1 = h1, hashMM(load64(src, i2))
+		h0, h1 = h1, hashMM(word.Load64(src, i2))
 		i0, i1 = i1, i2
 		i2 = i1 + 1
 		table[h0] = base + uint32(i0)
 		c = cand ^ (cand^i0)&((i0-cand)>>63)
-		diff = load32(src, c) ^ load32(src, i0)
+		diff = word.Load32(src, c) ^ word.Load32(src, i0)
 		if uint64(diff)|uint64(i0-cand-1)>>63 == 0 {
 			if step <= 4 {
 				table[h1] = base + uint32(i1)
@@ -202,7 +202,7 @@ func search(table *[hashSize]uint32, base uint32, src []byte, i0, limit int, rep
 			return i0, cand
 		}
 		cand = int(table[h1] - base)
-		h0, h1 = h1, hashMM(load64(src, i2))
+		h0, h1 = h1, hashMM(word.Load64(src, i2))
 		i0, i1 = i1, i2
 		i2 = i0 + step
 		if i2 >= nextStep {
@@ -219,25 +219,9 @@ func search(table *[hashSize]uint32, base uint32, src []byte, i0, limit int, rep
 // than 8 bytes, the common one, without match.Len's loop.
 func matchLen(src []byte, i, j int) int {
 	if i+8 <= len(src) {
-		if x := load64(src, i) ^ load64(src, j); x != 0 {
+		if x := word.Load64(src, i) ^ word.Load64(src, j); x != 0 {
 			return bits.TrailingZeros64(x) >> 3
 		}
 	}
 	return match.Len(src[i:], src[j:])
-}
-
-// load64 and load32 read little-endian words at src[i:] without a bounds check, for
-// the search loop, whose positions are all within src (see search), and matchLen,
-// which checks its own; everything else reads through encoding/binary. The loop is
-// most of the encoder's time, and the checks were a tenth of the encoder's time on
-// kernel pages. They load through array pointers: unsafe.Slice would check the
-// address for overflow on every call.
-func load64(src []byte, i int) uint64 {
-	p := (*[8]byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(src)), i))
-	return binary.LittleEndian.Uint64(p[:])
-}
-
-func load32(src []byte, i int) uint32 {
-	p := (*[4]byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(src)), i))
-	return binary.LittleEndian.Uint32(p[:])
 }
