@@ -307,3 +307,21 @@ func TestServeBench(t *testing.T) {
 		t.Errorf("verdicts %d+%d:\n%s", pass, miss, out.String())
 	}
 }
+
+// TestVerdictRatio: a ratio that two decimals would round onto its target gets a third.
+func TestVerdictRatio(t *testing.T) {
+	for _, c := range []struct {
+		r, target float64
+		want      string
+	}{
+		{0.8023, 0.8, "0.802x"},
+		{0.7981, 0.8, "0.798x"},
+		{0.8, 0.8, "0.80x"},
+		{0.74, 0.8, "0.74x"},
+		{1.3449, 1.0, "1.34x"},
+	} {
+		if got := verdictRatio(c.r, c.target); got != c.want {
+			t.Errorf("verdictRatio(%v, %v) = %q, want %q", c.r, c.target, got, c.want)
+		}
+	}
+}

@@ -183,8 +183,8 @@ func EvaluateCapture(runs []CaptureRun) []Verdict {
 			}
 			wr := ratio(float64(ours.WallNs), float64(theirs.WallNs))
 			out = append(out, Verdict{Vmcore: r.Label, Target: tg.Config + " wall",
-				Detail: fmt.Sprintf("%.2fx (target <= %.2fx of makedumpfile: %.2fs vs %.2fs; cpu %.2fx)",
-					wr, tg.MaxWall, sec(ours.WallNs), sec(theirs.WallNs), ratio(float64(ours.CPUNs), float64(theirs.CPUNs))),
+				Detail: fmt.Sprintf("%s (target <= %.2fx of makedumpfile: %.2fs vs %.2fs; cpu %.2fx)",
+					verdictRatio(wr, tg.MaxWall), tg.MaxWall, sec(ours.WallNs), sec(theirs.WallNs), ratio(float64(ours.CPUNs), float64(theirs.CPUNs))),
 				Pass: wr <= tg.MaxWall})
 		}
 	}

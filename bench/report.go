@@ -139,8 +139,8 @@ func Evaluate(results []Result, vmcores []string) []Verdict {
 			tr := ratio(ours.Wall.Seconds(), best.Wall.Seconds())
 			sr := ratio(float64(ours.Size), float64(best.Size))
 			pass := tr <= tg.MaxTime
-			detail := fmt.Sprintf("time %.2fx (target <= %.2fx of %s %s: %.2fs vs %.2fs)",
-				tr, tg.MaxTime, bestTool, tg.Theirs, ours.Wall.Seconds(), best.Wall.Seconds())
+			detail := fmt.Sprintf("time %s (target <= %.2fx of %s %s: %.2fs vs %.2fs)",
+				verdictRatio(tr, tg.MaxTime), tg.MaxTime, bestTool, tg.Theirs, ours.Wall.Seconds(), best.Wall.Seconds())
 			switch tg.Size {
 			case SizeNoLarger:
 				pass = pass && ours.Size <= best.Size
@@ -216,8 +216,8 @@ func evaluateOneWorker(find func(vm, cfg, tool string) (Sample, bool), vm string
 	if tg.MaxCPU > 0 {
 		r := ratio(ours.CPU.Seconds(), cpu.CPU.Seconds())
 		pass = r <= tg.MaxCPU
-		parts = append(parts, fmt.Sprintf("cpu %.2fx (target <= %.2fx of %s: %.2fs vs %.2fs)",
-			r, tg.MaxCPU, cpuTool, ours.CPU.Seconds(), cpu.CPU.Seconds()))
+		parts = append(parts, fmt.Sprintf("cpu %s (target <= %.2fx of %s: %.2fs vs %.2fs)",
+			verdictRatio(r, tg.MaxCPU), tg.MaxCPU, cpuTool, ours.CPU.Seconds(), cpu.CPU.Seconds()))
 	}
 	sr := ratio(float64(ours.Size), float64(size.Size))
 	switch tg.Size {
@@ -258,6 +258,16 @@ func oursPeak(results []Result, vm string) int64 {
 		}
 	}
 	return m
+}
+
+// verdictRatio prints a ratio as "0.74x", with a third decimal when two would round it
+// onto its target ("0.802x" against 0.80x): a MISS must not read as the target met.
+func verdictRatio(r, target float64) string {
+	s := fmt.Sprintf("%.2f", r)
+	if s == fmt.Sprintf("%.2f", target) && r != target {
+		s = fmt.Sprintf("%.3f", r)
+	}
+	return s + "x"
 }
 
 func ratio(a, b float64) float64 {
