@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -54,9 +55,10 @@ var Downloads = []string{fleet.DumpObject, fleet.DmesgObject, fleet.StatusObject
 //go:embed templates/*.html static/style.css
 var assets embed.FS
 
-var pages = map[string]*template.Template{}
-
-func init() {
+// pages are the parsed page templates, parsed on first use: every gokdump command links
+// this package, and parsing them at start-up cost each one (a dump in the capture kernel
+// included) about half a millisecond.
+var pages = sync.OnceValue(func() map[string]*template.Template {
 	funcs := template.FuncMap{
 		"when":      when,
 		"size":      sizeOf,
@@ -65,10 +67,12 @@ func init() {
 		"panicLine": func(c *crashinfo.CrashSummary) string { return panicLine(c.Panic, c.Reason) },
 		"hosts":     func(g *Group) []Count { return g.Hosts[:min(len(g.Hosts), hostsShown)] },
 	}
+	m := map[string]*template.Template{}
 	for _, p := range []string{"groups", "group", "crash", "error"} {
-		pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+p+".html"))
+		m[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+p+".html"))
 	}
-}
+	return m
+})
 
 func when(t time.Time) string {
 	if t.IsZero() {
@@ -151,7 +155,7 @@ type page struct {
 
 func (h *handler) render(w http.ResponseWriter, status int, name, title string, data any) {
 	var buf bytes.Buffer
-	err := pages[name].Execute(&buf, page{Title: title, Store: StoreName(h.ix.st), Stats: h.ix.Stats(), Data: data})
+	err := pages()[name].Execute(&buf, page{Title: title, Store: StoreName(h.ix.st), Stats: h.ix.Stats(), Data: data})
 	if err != nil {
 		http.Error(w, "rendering the page: "+err.Error(), http.StatusInternalServerError)
 		return
