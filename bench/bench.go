@@ -54,9 +54,9 @@ type Sample struct {
 	// User is the user part of the child's CPU time: the rest is the kernel's work for
 	// it (copies from and into the page cache, allocating and reclaiming pages for the
 	// output), which weighs the same for both tools and swings with the host's memory.
-	User time.Duration
-	MaxRSS  int64         // peak resident set of the child, bytes (ru_maxrss)
-	Size    int64         // bytes of the output file
+	User    time.Duration
+	MaxRSS  int64 // peak resident set of the child, bytes (ru_maxrss)
+	Size    int64 // bytes of the output file
 	Command Command
 }
 

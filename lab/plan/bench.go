@@ -10,7 +10,8 @@ import (
 // bench`): the first kernel arms as CaptureRawTar does but carries Bench.Files and
 // the real gokdump (GokdumpPath) into the capture initramfs; the capture kernel mounts
 // the ext4 file system on the DiskBenchOut disk and runs Bench.Jobs on /proc/vmcore,
-// Bench.Runs rounds, alternating the order of the tools from one round to the next,
+// one untimed warm-up run of each tool of the first configuration, then Bench.Runs
+// rounds, alternating the order of the tools from one round to the next,
 // printing one BenchSampleEvent line per run, then measures reading /proc/vmcore
 // (BenchReadEvent lines) when Bench.ReadProbe is set, and prints EventBenchDone.
 const CaptureBench = "bench"

@@ -64,7 +64,8 @@ func runCapture(ctx context.Context, stdout io.Writer, o captureOptions) error {
 	fmt.Fprintf(stdout, "\n== capture-kernel benchmark: %s guest of %d MiB, crashkernel %d MiB, %d runs per tool and configuration\n",
 		k.Release, o.memoryMiB, crashKernelMiB, o.runs)
 	fmt.Fprintf(stdout, "method: in the capture kernel, gokdump dump (all CPUs) and %s (single-threaded, %s) run in turn on /proc/vmcore,\n"+
-		"        order alternating every round, writing to ext4 on a virtio disk; time = child wall + fsync of its output;\n"+
+		"        order alternating every round, after one untimed warm-up run of each (the first run in a fresh capture kernel\n"+
+		"        pays QEMU's translation of the kernel code both use), writing to ext4 on a virtio disk; time = child wall + fsync of its output;\n"+
 		"        cpu = the child's rusage; mem high-water = largest MemTotal-MemAvailable sampled every 20 ms during the run\n"+
 		"        (the capture command line has cgroup_disable=memory, so there is no memory.peak); QEMU TCG thread=multi\n"+
 		"        (a host thread per vCPU, so 2 vCPUs really run in parallel) on a shared %d-core host\n",
