@@ -170,16 +170,35 @@ func TestVerdictOpensDump(t *testing.T) {
 }
 
 // TestCappedConsole: the console log stops growing at its bound, says where it was
-// cut, and still takes everything QEMU writes.
+// cut, still takes everything QEMU writes, and ends with the last bytes of what it cut
+// (the part a FAIL shows), however the writes fall.
 func TestCappedConsole(t *testing.T) {
-	var b bytes.Buffer
-	c := newCapped(&b, 10)
-	for _, p := range []string{"12345", "67890ab", "cdef"} {
-		if n, err := c.Write([]byte(p)); n != len(p) || err != nil {
-			t.Fatalf("Write(%q) = %d, %v", p, n, err)
+	for _, c := range []struct {
+		writes []string
+		want   string
+	}{
+		{[]string{"12345", "67890ab", "cdef"},
+			"1234567890\n[gokdump vmtest: output cut here, after 10 bytes]\n\n[gokdump vmtest: 6 bytes left out; the last 4 follow]\ncdef"},
+		{[]string{"1234567890", "ab"},
+			"1234567890\n[gokdump vmtest: output cut here, after 10 bytes]\n\n[gokdump vmtest: 2 bytes left out; the last 2 follow]\nab"},
+		{[]string{"1234567890", "a", "b", "c", "d", "e"},
+			"1234567890\n[gokdump vmtest: output cut here, after 10 bytes]\n\n[gokdump vmtest: 5 bytes left out; the last 4 follow]\nbcde"},
+		{[]string{"1234567890", "abc", "defgh"},
+			"1234567890\n[gokdump vmtest: output cut here, after 10 bytes]\n\n[gokdump vmtest: 8 bytes left out; the last 4 follow]\nefgh"},
+		{[]string{"123", "456"}, "123456"},
+	} {
+		var b bytes.Buffer
+		w := newCapped(&b, 10, 4)
+		for _, p := range c.writes {
+			if n, err := w.Write([]byte(p)); n != len(p) || err != nil {
+				t.Fatalf("Write(%q) = %d, %v", p, n, err)
+			}
 		}
-	}
-	if want := "1234567890\n[gokdump vmtest: output cut here, after 10 bytes]\n"; b.String() != want {
-		t.Errorf("log %q, want %q", b.String(), want)
+		if err := w.finish(); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != c.want {
+			t.Errorf("writes %q: log %q, want %q", c.writes, b.String(), c.want)
+		}
 	}
 }

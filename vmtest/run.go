@@ -589,10 +589,14 @@ func (v *vm) run(ctx context.Context, timeout time.Duration) error {
 	defer cancel()
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, v.qemu, v.args()...)
-	cmd.Stdout = newCapped(con, maxConsole)
-	cmd.Stderr = newCapped(&stderr, 64<<10)
+	out := newCapped(con, maxConsole, consoleKeep)
+	cmd.Stdout = out
+	cmd.Stderr = newCapped(&stderr, 64<<10, 0)
 	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()
+	if ferr := out.finish(); ferr != nil && err == nil {
+		err = ferr
+	}
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("the VM was stopped after %s: %w", timeout, ctx.Err())
@@ -603,32 +607,78 @@ func (v *vm) run(ctx context.Context, timeout time.Duration) error {
 }
 
 // maxConsole bounds the console log: a guest that prints without end (a loop of
-// errors) must not fill the host's disk before the timeout stops it.
-const maxConsole = 64 << 20
+// errors) must not fill the host's disk before the timeout stops it. The last
+// consoleKeep bytes of what is cut are still written at the end: the capture's
+// verdict and the tail a FAIL shows come last.
+const (
+	maxConsole  = 64 << 20
+	consoleKeep = 1 << 20
+)
 
-// capped writes to w until left bytes are written, then notes the cut once and
-// drops the rest (taking it, so that QEMU does not block).
+// capped writes to w until limit bytes are written, then notes the cut once and takes
+// the rest without writing it (so that QEMU does not block), keeping its last keep
+// bytes for finish to write.
 type capped struct {
 	w           io.Writer
 	left, limit int64
+	ring        []byte // the last bytes of what was cut, from pos on, then before pos
+	pos         int
+	full        bool
+	dropped     int64
 }
 
-func newCapped(w io.Writer, limit int64) *capped { return &capped{w: w, left: limit, limit: limit} }
+func newCapped(w io.Writer, limit int64, keep int) *capped {
+	return &capped{w: w, left: limit, limit: limit, ring: make([]byte, keep)}
+}
 
 func (c *capped) Write(p []byte) (int, error) {
-	if c.left <= 0 {
-		return len(p), nil
+	n := len(p)
+	if c.left > 0 {
+		q := p
+		if int64(len(q)) > c.left {
+			q = q[:c.left]
+		}
+		c.left -= int64(len(q))
+		if _, err := c.w.Write(q); err != nil {
+			return 0, err
+		}
+		if c.left == 0 {
+			fmt.Fprintf(c.w, "\n[gokdump vmtest: output cut here, after %d bytes]\n", c.limit)
+		}
+		p = p[len(q):]
 	}
-	q := p
-	if int64(len(q)) > c.left {
-		q = q[:c.left]
+	c.dropped += int64(len(p))
+	if k := len(c.ring); k > 0 && len(p) > 0 {
+		if len(p) >= k {
+			copy(c.ring, p[len(p)-k:])
+			c.pos, c.full = 0, true
+		} else {
+			m := copy(c.ring[c.pos:], p)
+			if m < len(p) {
+				copy(c.ring, p[m:])
+				c.full = true
+			}
+			c.pos = (c.pos + len(p)) % k
+			if c.pos == 0 {
+				c.full = true
+			}
+		}
 	}
-	c.left -= int64(len(q))
-	if _, err := c.w.Write(q); err != nil {
-		return 0, err
+	return n, nil
+}
+
+// finish writes the kept end of what was cut, if anything was.
+func (c *capped) finish() error {
+	if c.dropped == 0 {
+		return nil
 	}
-	if c.left == 0 {
-		fmt.Fprintf(c.w, "\n[gokdump vmtest: output cut here, after %d bytes]\n", c.limit)
+	kept := c.ring[:c.pos]
+	if c.full {
+		kept = append(append([]byte(nil), c.ring[c.pos:]...), c.ring[:c.pos]...)
 	}
-	return len(p), nil
+	if _, err := fmt.Fprintf(c.w, "\n[gokdump vmtest: %d bytes left out; the last %d follow]\n", c.dropped, len(kept)); err != nil {
+		return err
+	}
+	_, err := c.w.Write(kept)
+	return err
 }
