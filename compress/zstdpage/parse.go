@@ -58,13 +58,13 @@ func (e *Encoder) parse(src []byte, start, end int) {
 		}
 		// At least 4 bytes match; count the rest, then grow the match backwards
 		// over the pending literals.
-		l := 4 + matchLen(src, i+4, j+4)
+		l := 4 + match.LenAt(src, i+4, j+4)
 		b := backLen(src, i, j, lit)
 		// The second repeat offset may match as well, and further: structures
 		// that repeat at two strides (a table of entries, the same table further
 		// back).
 		if k := i - int(r1); k >= 0 && k != j && binary.LittleEndian.Uint32(src[k:]) == binary.LittleEndian.Uint32(src[i:]) {
-			l1 := 4 + matchLen(src, i+4, k+4)
+			l1 := 4 + match.LenAt(src, i+4, k+4)
 			if b1 := backLen(src, i, k, lit); l1+b1 > l+b {
 				j, l, b = k, l1, b1
 			}
@@ -131,7 +131,7 @@ func (e *Encoder) parse(src []byte, start, end int) {
 			}
 			table[hashMM(binary.LittleEndian.Uint64(src[i:]))] = base + uint32(i)
 			from, off = i, r1
-			l = 4 + matchLen(src, i+4, i-int(r1)+4)
+			l = 4 + match.LenAt(src, i+4, i-int(r1)+4)
 		}
 	}
 	nl += copy(lits[nl:], src[lit:end])
@@ -213,15 +213,4 @@ func search(table *[hashSize]uint32, base uint32, src []byte, i0, limit int, rep
 			return i0, -1
 		}
 	}
-}
-
-// matchLen is match.Len(src[i:], src[j:]) for 0 <= j < i, settling a copy shorter
-// than 8 bytes, the common one, without match.Len's loop.
-func matchLen(src []byte, i, j int) int {
-	if i+8 <= len(src) {
-		if x := word.Load64(src, i) ^ word.Load64(src, j); x != 0 {
-			return bits.TrailingZeros64(x) >> 3
-		}
-	}
-	return match.Len(src[i:], src[j:])
 }

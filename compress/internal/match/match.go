@@ -1,10 +1,12 @@
 // Package match measures how far two byte strings agree: the inner loop of the
-// compress package's match finders (LZO1X-1 and deflate), shared by both.
+// compress package's match finders (LZO1X-1, zstd and deflate), shared by them.
 package match
 
 import (
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/gokdump/gokdump/compress/internal/word"
 )
 
 // Len returns the length of the common prefix of a and b. Kernel pages often hold
@@ -45,4 +47,17 @@ func Len(a, b []byte) int {
 		}
 	}
 	return n + m
+}
+
+// LenAt is Len(src[i:], src[j:]) for two positions j < i of one input, for the page
+// encoders' match finders, where most copies in kernel memory are shorter than 8
+// bytes: one 8-byte comparison settles those before Len's loop.
+func LenAt(src []byte, i, j int) int {
+	if i+8 <= len(src) {
+		if x := word.Load64(src, i) ^ word.Load64(src, j); x != 0 {
+			return bits.TrailingZeros64(x) >> 3
+		}
+		return 8 + Len(src[i+8:], src[j+8:])
+	}
+	return Len(src[i:], src[j:])
 }

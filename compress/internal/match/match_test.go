@@ -30,3 +30,26 @@ func TestLen(t *testing.T) {
 		}
 	}
 }
+
+// TestLenAt: LenAt is Len of the two suffixes, for matches of every length from 0 to
+// past the 8-byte comparison, at positions near and at the input's end.
+func TestLenAt(t *testing.T) {
+	for _, n := range []int{16, 40, 100} {
+		for j := 0; j < n; j++ {
+			for i := j + 1; i < n; i++ {
+				src := make([]byte, n)
+				for k := range src {
+					src[k] = byte(k)
+				}
+				// src[i:] repeats src[j:] for m bytes, then differs.
+				m := (i + j) % 20
+				for k := 0; k < m && i+k < n; k++ {
+					src[i+k] = src[j+k]
+				}
+				if got, want := LenAt(src, i, j), Len(src[i:], src[j:]); got != want {
+					t.Fatalf("n %d, i %d, j %d: LenAt %d, Len %d", n, i, j, got, want)
+				}
+			}
+		}
+	}
+}
