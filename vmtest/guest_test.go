@@ -201,4 +201,11 @@ func TestCappedConsole(t *testing.T) {
 			t.Errorf("writes %q: log %q, want %q", c.writes, b.String(), c.want)
 		}
 	}
+	// Keeping nothing (QEMU's stderr): the cut is noted, finish adds only the count.
+	var b bytes.Buffer
+	w := newCapped(&b, 3, 0)
+	w.Write([]byte("12345"))
+	if err := w.finish(); err != nil || b.String() != "123\n[gokdump vmtest: output cut here, after 3 bytes]\n\n[gokdump vmtest: 2 bytes left out; the last 0 follow]\n" {
+		t.Errorf("keep 0: %q, %v", b.String(), err)
+	}
 }

@@ -621,10 +621,10 @@ const (
 type capped struct {
 	w           io.Writer
 	left, limit int64
-	ring        []byte // the last bytes of what was cut, from pos on, then before pos
-	pos         int
-	full        bool
-	dropped     int64
+	// ring holds the last len(ring) bytes of what was cut: byte t of the cut output
+	// (counting from 0) is at ring[t % len(ring)].
+	ring    []byte
+	dropped int64 // bytes cut
 }
 
 func newCapped(w io.Writer, limit int64, keep int) *capped {
@@ -648,21 +648,11 @@ func (c *capped) Write(p []byte) (int, error) {
 		p = p[len(q):]
 	}
 	c.dropped += int64(len(p))
-	if k := len(c.ring); k > 0 && len(p) > 0 {
-		if len(p) >= k {
-			copy(c.ring, p[len(p)-k:])
-			c.pos, c.full = 0, true
-		} else {
-			m := copy(c.ring[c.pos:], p)
-			if m < len(p) {
-				copy(c.ring, p[m:])
-				c.full = true
-			}
-			c.pos = (c.pos + len(p)) % k
-			if c.pos == 0 {
-				c.full = true
-			}
-		}
+	if k := len(c.ring); k > 0 {
+		q := p[max(len(p)-k, 0):]
+		at := int((c.dropped - int64(len(q))) % int64(k))
+		m := copy(c.ring[at:], q)
+		copy(c.ring, q[m:])
 	}
 	return n, nil
 }
@@ -672,9 +662,11 @@ func (c *capped) finish() error {
 	if c.dropped == 0 {
 		return nil
 	}
-	kept := c.ring[:c.pos]
-	if c.full {
-		kept = append(append([]byte(nil), c.ring[c.pos:]...), c.ring[:c.pos]...)
+	k := int64(len(c.ring))
+	kept := c.ring[:min(c.dropped, k)]
+	if k > 0 && c.dropped > k {
+		pos := int(c.dropped % k)
+		kept = append(append([]byte(nil), c.ring[pos:]...), c.ring[:pos]...)
 	}
 	if _, err := fmt.Fprintf(c.w, "\n[gokdump vmtest: %d bytes left out; the last %d follow]\n", c.dropped, len(kept)); err != nil {
 		return err
