@@ -5,11 +5,11 @@ import (
 	"syscall"
 )
 
-// BeforeGuard returns n bytes of fresh memory whose last byte is followed by an
+// beforeGuard returns n bytes of fresh memory whose last byte is followed by an
 // inaccessible page, so that a codec reading past the end of its input (the match
 // searches of lzo and zstdpage load words without bounds checks) faults instead of
 // passing unnoticed, and a function that unmaps it. n is at most two pages.
-func BeforeGuard(n int) ([]byte, func(), error) {
+func beforeGuard(n int) ([]byte, func(), error) {
 	ps := syscall.Getpagesize()
 	if n > 2*ps {
 		n = 2 * ps
@@ -46,7 +46,7 @@ func ReadPastEnd(compress func(src []byte) ([]byte, error), check func(src, comp
 	inputs = append(inputs, make([]byte, Size), pattern)
 	for k, in := range inputs {
 		for _, n := range guardLengths {
-			src, release, err := BeforeGuard(n)
+			src, release, err := beforeGuard(n)
 			if err != nil {
 				return err
 			}

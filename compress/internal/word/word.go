@@ -4,7 +4,7 @@
 //
 // It is the only place in compress that uses unsafe. A caller proves its positions in
 // range itself (the reason is written beside each search loop), and its tests compress
-// inputs that end right before an inaccessible page (testpage.BeforeGuard), so that a
+// inputs that end right before an inaccessible page (testpage.ReadPastEnd), so that a
 // read past the end faults instead of passing unnoticed. Everything else reads through
 // encoding/binary.
 package word
