@@ -165,6 +165,10 @@ type Config struct {
 	CmdlineBase   string
 	CmdlineRemove []string
 	CmdlineAppend []string
+	// CmdlineFrom says where each word of CmdlineBase and CmdlineAppend was given
+	// ("/etc/kdump.conf:12"), so that start can name the line of a parameter it
+	// refuses; the first place wins for a word given twice.
+	CmdlineFrom map[string]string
 	// CaptureCPUs (capture_cpus, gokdump's extension) is the capture kernel's
 	// nr_cpus; 0 (auto) lets gokdump start choose from the reservation. See cpus.go.
 	CaptureCPUs int
@@ -394,19 +398,25 @@ var directives = map[string]directive{
 		return nil
 	}},
 	// gokdump's extensions, named after /etc/sysconfig/kdump's variables.
-	"kdump_commandline": {set: func(c *Config, _ *parser, v string, _ int) error {
+	"kdump_commandline": {set: func(c *Config, _ *parser, v string, line int) error {
 		words, err := cmdlineWords(v)
 		if err != nil {
 			return err
 		}
 		c.CmdlineBase = strings.Join(words, " ")
+		c.noteCmdlineFrom(words, c.File, line)
 		return nil
 	}},
 	"kdump_commandline_remove": {set: func(c *Config, _ *parser, v string, _ int) error {
 		return addCmdline(&c.CmdlineRemove, v, true)
 	}, list: true},
-	"kdump_commandline_append": {set: func(c *Config, _ *parser, v string, _ int) error {
-		return addCmdline(&c.CmdlineAppend, v, false)
+	"kdump_commandline_append": {set: func(c *Config, _ *parser, v string, line int) error {
+		if err := addCmdline(&c.CmdlineAppend, v, false); err != nil {
+			return err
+		}
+		words, _ := cmdlineWords(v) // addCmdline took them
+		c.noteCmdlineFrom(words, c.File, line)
+		return nil
 	}, list: true},
 	"kdump_kernelver": {set: func(c *Config, _ *parser, v string, _ int) error {
 		if err := checkRelease(v); err != nil {
@@ -489,6 +499,18 @@ func addCmdline(list *[]string, v string, names bool) error {
 		return fmt.Errorf("more than %d kernel parameters", maxCmdlineWords)
 	}
 	return nil
+}
+
+// noteCmdlineFrom records file:line as where words were given, unless given before.
+func (c *Config) noteCmdlineFrom(words []string, file string, line int) {
+	if c.CmdlineFrom == nil {
+		c.CmdlineFrom = map[string]string{}
+	}
+	for _, w := range words {
+		if _, ok := c.CmdlineFrom[w]; !ok {
+			c.CmdlineFrom[w] = fmt.Sprintf("%s:%d", file, line)
+		}
+	}
 }
 
 // checkRelease checks a kernel release name (a directory under /lib/modules).

@@ -136,8 +136,11 @@ func TestSysconfigVariables(t *testing.T) {
 			return reflect.DeepEqual(c.CmdlineRemove, []string{"quiet", "cma", "splash"})
 		}, ""},
 		{"kdump_commandline_append console=ttyS0\n", `KDUMP_COMMANDLINE_APPEND="irqpoll console=ttyS0"`, func(c *Config) bool {
-			return reflect.DeepEqual(c.CmdlineAppend, []string{"irqpoll", "console=ttyS0"})
+			// Where each word was given: the first place for one given twice.
+			return reflect.DeepEqual(c.CmdlineAppend, []string{"irqpoll", "console=ttyS0"}) &&
+				c.CmdlineFrom["irqpoll"] == "/etc/sysconfig/kdump:2" && c.CmdlineFrom["console=ttyS0"] == "k.conf:1"
 		}, ""},
+		{"", "\nKDUMP_COMMANDLINE=\"ro root=/dev/vda1\"", func(c *Config) bool { return c.CmdlineFrom["root=/dev/vda1"] == "/etc/sysconfig/kdump:3" }, ""},
 		{"", "KDUMP_COMMANDLINE_APPEND=a\nKDUMP_COMMANDLINE_APPEND=b", func(c *Config) bool { return reflect.DeepEqual(c.CmdlineAppend, []string{"b"}) }, ""},
 		{"", `KEXEC_ARGS="--elf32-core-headers"`, nil, "KEXEC_ARGS=--elf32-core-headers is ignored: gokdump always loads with kexec_file_load"},
 		{"", `KDUMP_BOOTDIR=/boot/efi`, nil, "KDUMP_BOOTDIR=/boot/efi is ignored"},
@@ -298,7 +301,8 @@ func TestDebianVariables(t *testing.T) {
 		{"cmdline", map[string]string{"KDUMP_CMDLINE": `"ro root=/dev/vda1 console=ttyS0"`}, func(c *Config) bool { return c.CmdlineBase == "ro root=/dev/vda1 console=ttyS0" }, ""},
 		// The value the file documents as kdump-tools' default.
 		{"cmdline append", map[string]string{"KDUMP_CMDLINE_APPEND": `"reset_devices systemd.unit=kdump-tools-dump.service nr_cpus=1 irqpoll usbcore.nousb"`}, func(c *Config) bool {
-			return reflect.DeepEqual(c.CmdlineAppend, strings.Fields("reset_devices systemd.unit=kdump-tools-dump.service nr_cpus=1 irqpoll usbcore.nousb"))
+			return reflect.DeepEqual(c.CmdlineAppend, strings.Fields("reset_devices systemd.unit=kdump-tools-dump.service nr_cpus=1 irqpoll usbcore.nousb")) &&
+				strings.HasSuffix(c.CmdlineFrom["usbcore.nousb"], "kdump-tools:"+strconv.Itoa(c.Lines["kdump_commandline_append"])) && c.Lines["kdump_commandline_append"] > 0
 		}, ""},
 		{"ssh", map[string]string{"SSH": `"kdump@10.0.0.2"`, "SSH_KEY": `"/root/.ssh/kdump_id_rsa"`}, func(c *Config) bool {
 			return c.Target.Kind == TargetSSH && c.Target.User == "kdump" && c.Target.Host == "10.0.0.2" && c.SSHKey == "/root/.ssh/kdump_id_rsa" &&

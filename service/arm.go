@@ -154,7 +154,7 @@ func (s *System) Start(opts StartOptions) (*StartResult, error) {
 	}
 	res.CPUs = s.chooseCPUs(opts.Config, st.CrashSize, res.Kernel, res.Image, plan)
 	res.Cmdline = CaptureCmdline(opts.Config, cmdline, append(res.CPUs.cmdline(), opts.ExtraCmdline...))
-	if err := checkBlacklist(res.Cmdline, plan); err != nil {
+	if err := checkBlacklist(res.Cmdline, plan, opts.Config); err != nil {
 		return nil, fmt.Errorf("refusing to arm: %w", err)
 	}
 	if err := s.kexec().LoadCrash(res.Kernel, res.Image, res.Cmdline); err != nil {
@@ -287,10 +287,17 @@ func formatSize(n int64) string {
 // The kernel keeps only the last module_blacklist= of the line and compares each of
 // its names byte for byte with the module's name, which has '_' where its file name
 // may have '-' (KBUILD_MODNAME): "virtio-blk" there blocks nothing.
-func checkBlacklist(cmdline string, plan *Plan) error {
+//
+// The refusal names where that module_blacklist= was given: a line of the
+// configuration, or the running kernel's command line.
+func checkBlacklist(cmdline string, plan *Plan, cfg *config.Config) error {
 	vals := kexec.Values(cmdline, "module_blacklist")
 	if len(vals) == 0 {
 		return nil
+	}
+	where := "the running kernel's command line (/proc/cmdline)"
+	if at := cfg.CmdlineFrom["module_blacklist="+vals[len(vals)-1]]; at != "" {
+		where = at
 	}
 	black := map[string]bool{}
 	for _, m := range strings.Split(vals[len(vals)-1], ",") {
@@ -309,5 +316,5 @@ func checkBlacklist(cmdline string, plan *Plan) error {
 	if len(hit) == 0 {
 		return nil
 	}
-	return fmt.Errorf("the capture command line's module_blacklist= names %s, which the capture initramfs loads for the dump target: the capture kernel would refuse to load it; take it out for the capture with kdump_commandline_remove module_blacklist (KDUMP_COMMANDLINE_REMOVE) or kdump_commandline_append module_blacklist=<the others>", strings.Join(hit, ", "))
+	return fmt.Errorf("%s: module_blacklist= names %s, which the capture initramfs loads for the dump target: the capture kernel would refuse to load it; take it out for the capture with kdump_commandline_remove module_blacklist (KDUMP_COMMANDLINE_REMOVE) or kdump_commandline_append module_blacklist=<the others>", where, strings.Join(hit, ", "))
 }

@@ -336,12 +336,27 @@ func TestStartRefusesBlacklistedModule(t *testing.T) {
 	conf := "ext4 /dev/vdb\n"
 	opts := StartOptions{Config: mustConfig(t, conf), ConfigData: []byte(conf), Self: m.path("usr/sbin/gokdump")}
 	_, err := m.Start(opts)
-	if err == nil || !strings.Contains(err.Error(), "names virtio_blk") || !strings.Contains(err.Error(), "kdump_commandline_remove") {
-		t.Fatalf("Start = %v, want a refusal naming virtio_blk", err)
+	if err == nil || !strings.Contains(err.Error(), "names virtio_blk") || !strings.Contains(err.Error(), "kdump_commandline_remove") ||
+		!strings.Contains(err.Error(), "running kernel's command line") {
+		t.Fatalf("Start = %v, want a refusal naming virtio_blk and the running kernel's command line", err)
 	}
 	if len(k.calls) != 0 {
 		t.Errorf("the capture kernel was loaded: %+v", k.calls)
 	}
+	// Given in the configuration, the refusal names the line; given on two lines,
+	// the last one, which the kernel keeps.
+	for _, tc := range []struct{ conf, at string }{
+		{conf + "kdump_commandline_append quiet module_blacklist=virtio_blk\n", "kdump.conf:2: "},
+		{conf + "kdump_commandline_append module_blacklist=nouveau\nkdump_commandline_append module_blacklist=virtio_blk,nouveau\n", "kdump.conf:3: "},
+		{conf + "kdump_commandline root=UUID=1234 module_blacklist=virtio_blk\n", "kdump.conf:2: "},
+	} {
+		opts.Config, opts.ConfigData = mustConfig(t, tc.conf), []byte(tc.conf)
+		_, err := m.Start(opts)
+		if err == nil || !strings.HasPrefix(err.Error(), "refusing to arm: "+tc.at) || !strings.Contains(err.Error(), "names virtio_blk") {
+			t.Errorf("%q: Start = %v, want a refusal at %s naming virtio_blk", tc.conf, err, tc.at)
+		}
+	}
+	opts.Config, opts.ConfigData = mustConfig(t, conf), []byte(conf)
 	// The kernel keeps the last module_blacklist= only, and "virtio-blk" (a file
 	// name's spelling) is not the module's name: neither blocks the driver.
 	for _, bl := range []string{"nouveau", "virtio-blk"} {
