@@ -25,6 +25,7 @@ import (
 	"net/netip"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -165,10 +166,12 @@ type Config struct {
 	CmdlineBase   string
 	CmdlineRemove []string
 	CmdlineAppend []string
-	// CmdlineFrom says where each word of CmdlineBase and CmdlineAppend was given
-	// ("/etc/kdump.conf:12"), so that start can name the line of a parameter it
-	// refuses; the first place wins for a word given twice.
-	CmdlineFrom map[string]string
+	// CmdlineBaseFrom and CmdlineAppendFrom say where CmdlineBase and each word of
+	// CmdlineAppend were given ("/etc/kdump.conf:12"; every place for a word
+	// appended from two), so that start can name the line of a parameter it
+	// refuses (CmdlineSource).
+	CmdlineBaseFrom   string
+	CmdlineAppendFrom map[string][]string
 	// CaptureCPUs (capture_cpus, gokdump's extension) is the capture kernel's
 	// nr_cpus; 0 (auto) lets gokdump start choose from the reservation. See cpus.go.
 	CaptureCPUs int
@@ -404,7 +407,7 @@ var directives = map[string]directive{
 			return err
 		}
 		c.CmdlineBase = strings.Join(words, " ")
-		c.noteCmdlineFrom(words, c.File, line)
+		c.CmdlineBaseFrom = place(c.File, line)
 		return nil
 	}},
 	"kdump_commandline_remove": {set: func(c *Config, _ *parser, v string, _ int) error {
@@ -415,7 +418,7 @@ var directives = map[string]directive{
 			return err
 		}
 		words, _ := cmdlineWords(v) // addCmdline took them
-		c.noteCmdlineFrom(words, c.File, line)
+		c.noteAppendFrom(words, c.File, line)
 		return nil
 	}, list: true},
 	"kdump_kernelver": {set: func(c *Config, _ *parser, v string, _ int) error {
@@ -501,16 +504,35 @@ func addCmdline(list *[]string, v string, names bool) error {
 	return nil
 }
 
-// noteCmdlineFrom records file:line as where words were given, unless given before.
-func (c *Config) noteCmdlineFrom(words []string, file string, line int) {
-	if c.CmdlineFrom == nil {
-		c.CmdlineFrom = map[string]string{}
+// place is file:line, as messages name a line.
+func place(file string, line int) string { return fmt.Sprintf("%s:%d", file, line) }
+
+// noteAppendFrom records file:line as a place where the appended words were given.
+func (c *Config) noteAppendFrom(words []string, file string, line int) {
+	if c.CmdlineAppendFrom == nil {
+		c.CmdlineAppendFrom = map[string][]string{}
 	}
+	at := place(file, line)
 	for _, w := range words {
-		if _, ok := c.CmdlineFrom[w]; !ok {
-			c.CmdlineFrom[w] = fmt.Sprintf("%s:%d", file, line)
+		if !slices.Contains(c.CmdlineAppendFrom[w], at) {
+			c.CmdlineAppendFrom[w] = append(c.CmdlineAppendFrom[w], at)
 		}
 	}
+}
+
+// CmdlineSource says where the configuration gave param, a parameter of the capture
+// command line, as "file:line" (places joined by " and "), and whether it was
+// appended; "" when the configuration did not give it (it came from the running
+// kernel's command line). An appended word is looked up first: the capture
+// command line drops a base parameter that is appended again.
+func (c *Config) CmdlineSource(param string) (at string, appended bool) {
+	if l := c.CmdlineAppendFrom[param]; len(l) > 0 && slices.Contains(c.CmdlineAppend, param) {
+		return strings.Join(l, " and "), true
+	}
+	if c.CmdlineBaseFrom != "" && strings.Contains(" "+c.CmdlineBase+" ", " "+param+" ") {
+		return c.CmdlineBaseFrom, false
+	}
+	return "", false
 }
 
 // checkRelease checks a kernel release name (a directory under /lib/modules).

@@ -281,7 +281,7 @@ func sameConfig(a, b *Config) bool {
 	x, y := *a, *b
 	x.File, y.File, x.Lines, y.Lines = "", "", nil, nil
 	x.Warnings, y.Warnings, x.Origin, y.Origin = nil, nil, nil, nil
-	x.CmdlineFrom, y.CmdlineFrom = nil, nil
+	x.CmdlineBaseFrom, y.CmdlineBaseFrom, x.CmdlineAppendFrom, y.CmdlineAppendFrom = "", "", nil, nil
 	x.Collector.Line, y.Collector.Line, x.Target.Line, y.Target.Line = 0, 0, 0, 0
 	if len(x.Collector.Args) == 0 {
 		x.Collector.Args = nil

@@ -166,7 +166,7 @@ func (c *Config) ApplySysconfig(v *ShellVars) error {
 				warn(a.Line, "KDUMP_COMMANDLINE is not used: %s's kdump_commandline (line %d) is", c.File, c.Lines["kdump_commandline"])
 			default:
 				c.CmdlineBase = strings.Join(words, " ")
-				c.noteCmdlineFrom(words, v.File, a.Line)
+				c.CmdlineBaseFrom = place(v.File, a.Line)
 			}
 		case "KDUMP_COMMANDLINE_REMOVE":
 			// kdumpctl removes by name: "cma=0" removes every cma=.
@@ -188,7 +188,7 @@ func (c *Config) ApplySysconfig(v *ShellVars) error {
 				break
 			}
 			c.CmdlineAppend = joinUnique(list, c.CmdlineAppend)
-			c.noteCmdlineFrom(list, v.File, a.Line)
+			c.noteAppendFrom(list, v.File, a.Line)
 		default:
 			ig, known := sysconfigIgnored[a.Name]
 			switch {
@@ -382,7 +382,7 @@ func FromDebian(v *ShellVars) (*Config, error) {
 				fail("%v", err)
 			} else if len(words) > 0 {
 				c.CmdlineBase = strings.Join(words, " ")
-				c.noteCmdlineFrom(words, v.File, a.Line)
+				c.CmdlineBaseFrom = place(v.File, a.Line)
 				set("kdump_commandline", a)
 			}
 		case "KDUMP_CMDLINE_APPEND":
@@ -390,7 +390,7 @@ func FromDebian(v *ShellVars) (*Config, error) {
 				fail("%v", err)
 			} else if len(c.CmdlineAppend) > 0 {
 				words, _ := cmdlineWords(val) // addCmdline took them
-				c.noteCmdlineFrom(words, v.File, a.Line)
+				c.noteAppendFrom(words, v.File, a.Line)
 				set("kdump_commandline_append", a)
 			}
 		case "SSH":

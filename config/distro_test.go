@@ -136,11 +136,22 @@ func TestSysconfigVariables(t *testing.T) {
 			return reflect.DeepEqual(c.CmdlineRemove, []string{"quiet", "cma", "splash"})
 		}, ""},
 		{"kdump_commandline_append console=ttyS0\n", `KDUMP_COMMANDLINE_APPEND="irqpoll console=ttyS0"`, func(c *Config) bool {
-			// Where each word was given: the first place for one given twice.
+			// Where each word was given: both places for one appended twice.
+			irq, _ := c.CmdlineSource("irqpoll")
+			con, appended := c.CmdlineSource("console=ttyS0")
 			return reflect.DeepEqual(c.CmdlineAppend, []string{"irqpoll", "console=ttyS0"}) &&
-				c.CmdlineFrom["irqpoll"] == "/etc/sysconfig/kdump:2" && c.CmdlineFrom["console=ttyS0"] == "k.conf:1"
+				irq == "/etc/sysconfig/kdump:2" && con == "k.conf:1 and /etc/sysconfig/kdump:2" && appended
 		}, ""},
-		{"", "\nKDUMP_COMMANDLINE=\"ro root=/dev/vda1\"", func(c *Config) bool { return c.CmdlineFrom["root=/dev/vda1"] == "/etc/sysconfig/kdump:3" }, ""},
+		{"", "\nKDUMP_COMMANDLINE=\"ro root=/dev/vda1\"", func(c *Config) bool {
+			at, appended := c.CmdlineSource("root=/dev/vda1")
+			none, _ := c.CmdlineSource("root=/dev/vda")
+			return at == "/etc/sysconfig/kdump:3" && !appended && none == ""
+		}, ""},
+		// The same word in the base and appended: the appended one is in effect.
+		{"kdump_commandline ro quiet\n", "KDUMP_COMMANDLINE_APPEND=quiet", func(c *Config) bool {
+			at, appended := c.CmdlineSource("quiet")
+			return at == "/etc/sysconfig/kdump:2" && appended
+		}, ""},
 		{"", "KDUMP_COMMANDLINE_APPEND=a\nKDUMP_COMMANDLINE_APPEND=b", func(c *Config) bool { return reflect.DeepEqual(c.CmdlineAppend, []string{"b"}) }, ""},
 		{"", `KEXEC_ARGS="--elf32-core-headers"`, nil, "KEXEC_ARGS=--elf32-core-headers is ignored: gokdump always loads with kexec_file_load"},
 		{"", `KDUMP_BOOTDIR=/boot/efi`, nil, "KDUMP_BOOTDIR=/boot/efi is ignored"},
@@ -302,7 +313,7 @@ func TestDebianVariables(t *testing.T) {
 		// The value the file documents as kdump-tools' default.
 		{"cmdline append", map[string]string{"KDUMP_CMDLINE_APPEND": `"reset_devices systemd.unit=kdump-tools-dump.service nr_cpus=1 irqpoll usbcore.nousb"`}, func(c *Config) bool {
 			return reflect.DeepEqual(c.CmdlineAppend, strings.Fields("reset_devices systemd.unit=kdump-tools-dump.service nr_cpus=1 irqpoll usbcore.nousb")) &&
-				strings.HasSuffix(c.CmdlineFrom["usbcore.nousb"], "kdump-tools:"+strconv.Itoa(c.Lines["kdump_commandline_append"])) && c.Lines["kdump_commandline_append"] > 0
+				strings.HasSuffix(c.CmdlineAppendFrom["usbcore.nousb"][0], "kdump-tools:"+strconv.Itoa(c.Lines["kdump_commandline_append"])) && c.Lines["kdump_commandline_append"] > 0
 		}, ""},
 		{"ssh", map[string]string{"SSH": `"kdump@10.0.0.2"`, "SSH_KEY": `"/root/.ssh/kdump_id_rsa"`}, func(c *Config) bool {
 			return c.Target.Kind == TargetSSH && c.Target.User == "kdump" && c.Target.Host == "10.0.0.2" && c.SSHKey == "/root/.ssh/kdump_id_rsa" &&

@@ -136,6 +136,18 @@ func Values(cmdline, key string) []string {
 	return out
 }
 
+// Last returns the last parameter of cmdline named key (the one the kernel keeps),
+// as written there ("module-blacklist=a,b"), or false when there is none.
+func Last(cmdline, key string) (string, bool) {
+	params, _ := splitInitArgs(tokenize(cmdline))
+	for i := len(params) - 1; i >= 0; i-- {
+		if optionKey(params[i]) == optionKey(key) {
+			return params[i], true
+		}
+	}
+	return "", false
+}
+
 // optionKey returns the parameter name of an option ("nr_cpus" of "nr_cpus=1"),
 // with '-' written as '_' because the kernel treats them alike in parameter names.
 // Removal keys are matched the same way, so "panic-on-warn" is caught too.

@@ -46,4 +46,10 @@ func TestValues(t *testing.T) {
 	if got := Values(line, "quiet"); len(got) != 0 {
 		t.Errorf("a flag without a value: %q", got)
 	}
+	if got, ok := Last(line, "module_blacklist"); !ok || got != `module-blacklist="xfs"` {
+		t.Errorf("Last = %q, %v, want the last one before --, as written", got, ok)
+	}
+	if got, ok := Last(line, "nr_cpus"); ok {
+		t.Errorf("Last of an absent parameter = %q", got)
+	}
 }

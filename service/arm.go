@@ -284,23 +284,21 @@ func formatSize(n int64) string {
 // reach the target. (nomodule, which disables all loading, is dropped from the line:
 // kexec's removedOptions.)
 //
-// The kernel keeps only the last module_blacklist= of the line and compares each of
-// its names byte for byte with the module's name, which has '_' where its file name
-// may have '-' (KBUILD_MODNAME): "virtio-blk" there blocks nothing.
+// The kernel keeps only the last module_blacklist= of the line (its name spelt with
+// '-' or '_') and compares each of its names byte for byte with the module's name,
+// which has '_' where its file name may have '-' (KBUILD_MODNAME): "virtio-blk"
+// there blocks nothing.
 //
-// The refusal names where that module_blacklist= was given: a line of the
-// configuration, or the running kernel's command line.
+// The refusal names where that parameter was given, a line of the configuration or
+// the running kernel's command line, and the way out that works for that place.
 func checkBlacklist(cmdline string, plan *Plan, cfg *config.Config) error {
-	vals := kexec.Values(cmdline, "module_blacklist")
-	if len(vals) == 0 {
+	param, ok := kexec.Last(cmdline, "module_blacklist")
+	if !ok {
 		return nil
 	}
-	where := "the running kernel's command line (/proc/cmdline)"
-	if at := cfg.CmdlineFrom["module_blacklist="+vals[len(vals)-1]]; at != "" {
-		where = at
-	}
+	_, val, _ := strings.Cut(param, "=")
 	black := map[string]bool{}
-	for _, m := range strings.Split(vals[len(vals)-1], ",") {
+	for _, m := range strings.Split(strings.Trim(val, `"`), ",") {
 		black[m] = true
 	}
 	var hit []string
@@ -316,5 +314,14 @@ func checkBlacklist(cmdline string, plan *Plan, cfg *config.Config) error {
 	if len(hit) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: module_blacklist= names %s, which the capture initramfs loads for the dump target: the capture kernel would refuse to load it; take it out for the capture with kdump_commandline_remove module_blacklist (KDUMP_COMMANDLINE_REMOVE) or kdump_commandline_append module_blacklist=<the others>", where, strings.Join(hit, ", "))
+	what := fmt.Sprintf("%s names %s, which the capture initramfs loads for the dump target: the capture kernel would refuse to load it", param, strings.Join(hit, ", "))
+	switch at, appended := cfg.CmdlineSource(param); {
+	case appended:
+		// kdump_commandline_remove does not reach appended parameters.
+		return fmt.Errorf("%s: %s; take it out of the appended parameters there, or append module_blacklist= with only the others", at, what)
+	case at != "":
+		return fmt.Errorf("%s: %s; take it out there, or drop it with kdump_commandline_remove module_blacklist (KDUMP_COMMANDLINE_REMOVE)", at, what)
+	default:
+		return fmt.Errorf("the running kernel's command line (/proc/cmdline): %s; take it out for the capture with kdump_commandline_remove module_blacklist (KDUMP_COMMANDLINE_REMOVE) or kdump_commandline_append module_blacklist=<the others>", what)
+	}
 }

@@ -343,17 +343,21 @@ func TestStartRefusesBlacklistedModule(t *testing.T) {
 	if len(k.calls) != 0 {
 		t.Errorf("the capture kernel was loaded: %+v", k.calls)
 	}
-	// Given in the configuration, the refusal names the line; given on two lines,
-	// the last one, which the kernel keeps.
-	for _, tc := range []struct{ conf, at string }{
-		{conf + "kdump_commandline_append quiet module_blacklist=virtio_blk\n", "kdump.conf:2: "},
-		{conf + "kdump_commandline_append module_blacklist=nouveau\nkdump_commandline_append module_blacklist=virtio_blk,nouveau\n", "kdump.conf:3: "},
-		{conf + "kdump_commandline root=UUID=1234 module_blacklist=virtio_blk\n", "kdump.conf:2: "},
+	// Given in the configuration, the refusal names the line of the parameter in
+	// effect (the last, spelt with '-' or '_'; an appended one over the base's)
+	// and a way out that works there: kdump_commandline_remove does not reach
+	// appended parameters.
+	for _, tc := range []struct{ conf, at, fix string }{
+		{conf + "kdump_commandline_append quiet module_blacklist=virtio_blk\n", "kdump.conf:2: ", "out of the appended parameters"},
+		{conf + "kdump_commandline_append module-blacklist=virtio_blk\n", "kdump.conf:2: ", "out of the appended parameters"},
+		{conf + "kdump_commandline_append module_blacklist=nouveau\nkdump_commandline_append module_blacklist=virtio_blk,nouveau\n", "kdump.conf:3: ", "out of the appended parameters"},
+		{conf + "kdump_commandline root=UUID=1234 module_blacklist=virtio_blk\n", "kdump.conf:2: ", "kdump_commandline_remove module_blacklist"},
+		{conf + "kdump_commandline root=UUID=1234 module_blacklist=virtio_blk\nkdump_commandline_append module_blacklist=virtio_blk\n", "kdump.conf:3: ", "out of the appended parameters"},
 	} {
 		opts.Config, opts.ConfigData = mustConfig(t, tc.conf), []byte(tc.conf)
 		_, err := m.Start(opts)
-		if err == nil || !strings.HasPrefix(err.Error(), "refusing to arm: "+tc.at) || !strings.Contains(err.Error(), "names virtio_blk") {
-			t.Errorf("%q: Start = %v, want a refusal at %s naming virtio_blk", tc.conf, err, tc.at)
+		if err == nil || !strings.HasPrefix(err.Error(), "refusing to arm: "+tc.at) || !strings.Contains(err.Error(), "names virtio_blk") || !strings.Contains(err.Error(), tc.fix) {
+			t.Errorf("%q: Start = %v, want a refusal at %s naming virtio_blk and %q", tc.conf, err, tc.at, tc.fix)
 		}
 	}
 	opts.Config, opts.ConfigData = mustConfig(t, conf), []byte(conf)

@@ -12,8 +12,9 @@ import (
 )
 
 const (
-	// hashLog sizes the match finder's table: 2^14 entries, the dictionary size liblzo2's
-	// lzo1x_1 uses, so both find about the same matches and compress about as well.
+	// hashLog sizes the match finder's table for inputs over smallInput: 2^14 entries,
+	// the dictionary size liblzo2's lzo1x_1 uses, so both find about the same matches
+	// and compress about as well. Pages use the smaller Encoder.small.
 	hashLog  = 14
 	hashSize = 1 << hashLog
 
