@@ -483,7 +483,10 @@ func cmdlineWords(v string) ([]string, error) {
 	return words, nil
 }
 
-// addCmdline adds the parameters of v to list; names only (no "=") when names.
+// addCmdline adds the parameters of v to list; names only (no "=") when names. A
+// parameter (not a name) given again moves to the end: where the kernel meets a parameter twice
+// the later one counts (module_blacklist=, nr_cpus=), and the later line is the
+// user's last word.
 func addCmdline(list *[]string, v string, names bool) error {
 	words, err := cmdlineWords(v)
 	if err != nil {
@@ -496,7 +499,11 @@ func addCmdline(list *[]string, v string, names bool) error {
 		if w == "--" {
 			return errors.New(`"--" (arguments to init) is not supported here`)
 		}
-		*list = appendUnique(*list, w)
+		if names {
+			*list = appendUnique(*list, w)
+		} else {
+			*list = appendLast(*list, w)
+		}
 	}
 	if len(*list) > maxCmdlineWords {
 		return fmt.Errorf("more than %d kernel parameters", maxCmdlineWords)
@@ -898,6 +905,11 @@ func setExtraModules(c *Config, _ *parser, v string, _ int) error {
 		return fmt.Errorf("more than %d modules", maxListLen)
 	}
 	return nil
+}
+
+// appendLast appends s to list, taking out an earlier copy.
+func appendLast(list []string, s string) []string {
+	return append(slices.DeleteFunc(list, func(x string) bool { return x == s }), s)
 }
 
 func appendUnique(list []string, s string) []string {

@@ -114,6 +114,12 @@ func TestDirectives(t *testing.T) {
 		{"commandline remove and append", "kdump_commandline_remove quiet irqpoll\nkdump_commandline_append console=ttyS0,115200 \nkdump_commandline_remove quiet splash\nkdump_commandline_append rd.debug", func(c *Config) bool {
 			return reflect.DeepEqual(c.CmdlineRemove, []string{"quiet", "irqpoll", "splash"}) && reflect.DeepEqual(c.CmdlineAppend, []string{"console=ttyS0,115200", "rd.debug"})
 		}},
+		// The kernel counts the later of two module_blacklist=: a parameter given
+		// again moves to the end, so the last line's stays last.
+		{"commandline append again", "kdump_commandline_append module_blacklist=a\nkdump_commandline_append module_blacklist=b quiet\nkdump_commandline_append module_blacklist=a", func(c *Config) bool {
+			return reflect.DeepEqual(c.CmdlineAppend, []string{"module_blacklist=b", "quiet", "module_blacklist=a"}) &&
+				reflect.DeepEqual(c.CmdlineAppendFrom["module_blacklist=a"], []string{"kdump.conf:1", "kdump.conf:3"})
+		}},
 		{"kernelver", "kdump_kernelver 6.1.0-28-amd64", func(c *Config) bool { return c.KernelVersion == "6.1.0-28-amd64" }},
 		{"layout debian", "dump_layout debian", func(c *Config) bool { return c.Layout == LayoutDebian }},
 		{"layout fedora", "dump_layout fedora", func(c *Config) bool { return c.Layout == LayoutFedora && c.Lines["dump_layout"] == 1 }},

@@ -187,7 +187,12 @@ func (c *Config) ApplySysconfig(v *ShellVars) error {
 				p.errorf(a.Line, "%s: %v", a.Name, err)
 				break
 			}
-			c.CmdlineAppend = joinUnique(list, c.CmdlineAppend)
+			// The variable's first, as kdumpctl adds them; a parameter in both
+			// counts where kdump.conf gives it.
+			for _, w := range c.CmdlineAppend {
+				list = appendLast(list, w)
+			}
+			c.CmdlineAppend = list
 			c.noteAppendFrom(list, v.File, a.Line)
 		default:
 			ig, known := sysconfigIgnored[a.Name]

@@ -153,6 +153,10 @@ func TestSysconfigVariables(t *testing.T) {
 			return at == "/etc/sysconfig/kdump:2" && appended
 		}, ""},
 		{"", "KDUMP_COMMANDLINE_APPEND=a\nKDUMP_COMMANDLINE_APPEND=b", func(c *Config) bool { return reflect.DeepEqual(c.CmdlineAppend, []string{"b"}) }, ""},
+		// The variable's parameters first; one kdump.conf also gives counts there.
+		{"kdump_commandline_append nr_cpus=2 quiet\n", `KDUMP_COMMANDLINE_APPEND="quiet nr_cpus=1 irqpoll"`, func(c *Config) bool {
+			return reflect.DeepEqual(c.CmdlineAppend, []string{"nr_cpus=1", "irqpoll", "nr_cpus=2", "quiet"})
+		}, ""},
 		{"", `KEXEC_ARGS="--elf32-core-headers"`, nil, "KEXEC_ARGS=--elf32-core-headers is ignored: gokdump always loads with kexec_file_load"},
 		{"", `KDUMP_BOOTDIR=/boot/efi`, nil, "KDUMP_BOOTDIR=/boot/efi is ignored"},
 		{"", `KDUMP_IMG=zImage`, nil, "KDUMP_IMG=zImage is ignored"},
