@@ -5,8 +5,10 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -290,23 +292,63 @@ func sshConf(s *sshServer, extra string) (string, []GuestFile) {
 }
 
 // TestLabNetSSH: a crash saved over SFTP to Debian's OpenSSH is an ordinary
-// kdump-compressed vmcore on the server.
+// kdump-compressed vmcore on the server, and keep_dumps there removes only this
+// machine's old dumps: the server already holds two of this machine's (its host name,
+// its machine-id in their status files) and one of a clone's (the same host name,
+// another machine-id); with keep_dumps 2 the capture removes the older of its own.
 func TestLabNetSSH(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU guests (minutes); not in -short")
 	}
 	testenv.NeedPackages(t, netTools)
 	s := startSSHD(t, true, "")
-	conf, files := sshConf(s, "")
+	conf, files := sshConf(s, "keep_dumps 2\n")
+	const machineID = "0b5e7c1a9d2f4e8b8c3a6f1d2e4b7a90"
+	files = append(files, GuestFile{Path: "/etc/machine-id", Mode: 0o444, Data: []byte(machineID + "\n")})
+	base := filepath.Join(s.dir, "crash")
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	seed := func(when string, id string) string {
+		start, err := time.Parse(time.DateOnly, when)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir, err := dumpdir.Create(base, plan.ServiceHostname, start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := &dumpdir.Status{Version: dumpdir.StatusVersion, Result: dumpdir.Complete, Start: start, End: start.Add(time.Minute),
+			Host: plan.ServiceHostname, MachineID: id, Dump: dumpdir.DumpFile}
+		if err := dumpdir.WriteStatus(dir, st, false); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, dumpdir.DumpFile), []byte("an old dump"), 0o600)
+		return filepath.Base(dir)
+	}
+	oldest, older := seed("2020-01-01", machineID), seed("2020-02-01", machineID)
+	clone := seed("2019-01-01", "ffffffffffffffffffffffffffffffff")
 	r := runNet(t, netCase{name: "ssh-sftp", conf: conf, files: files, forwards: []Forward{{22, s.port}}})
 	r.wantConsole(t, "GOKDUMP-LAB armed", "gokdump: bringing up the network", "network: "+NetMAC+" is eth0 here",
-		"saving to "+s.dir+"/crash/", "gokdump: saved ", "gokdump: action: poweroff")
-	dir := serverDump(t, filepath.Join(s.dir, "crash"))
+		"keep_dumps 2: removed "+oldest+" on the server", "saving to "+s.dir+"/crash/", "gokdump: saved ", "gokdump: action: poweroff")
+	if _, err := os.Stat(filepath.Join(base, oldest)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("keep_dumps 2: this machine's oldest dump %s is still there (%v)", oldest, err)
+	}
+	for _, kept := range []string{older, clone} {
+		if _, err := os.Stat(filepath.Join(base, kept, dumpdir.DumpFile)); err != nil {
+			t.Errorf("keep_dumps 2 removed %s: %v", kept, err)
+		}
+		os.RemoveAll(filepath.Join(base, kept)) // leave the new dump alone for the checks below
+	}
+	dir := serverDump(t, base)
 	wantDir(t, dir, dumpdir.DumpFile, dumpdir.DmesgFile, dumpdir.StatusFile)
 	checkServerVmcore(t, dir)
 	st := readStatus(t, dir)
 	if st.Result != dumpdir.Complete || !strings.HasPrefix(st.Target, "ssh root@"+NetServer) {
 		t.Errorf("status %+v", st)
+	}
+	if st.MachineID != machineID || strings.Join(st.Pruned, " ") != oldest {
+		t.Errorf("status: machine-id %q pruned %q, want %q and %q", st.MachineID, st.Pruned, machineID, oldest)
 	}
 }
 
