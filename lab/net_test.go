@@ -293,9 +293,7 @@ func sshConf(s *sshServer, extra string) (string, []GuestFile) {
 
 // TestLabNetSSH: a crash saved over SFTP to Debian's OpenSSH is an ordinary
 // kdump-compressed vmcore on the server, and keep_dumps there removes only this
-// machine's old dumps: the server already holds two of this machine's (its host name,
-// its machine-id in their status files) and one of a clone's (the same host name,
-// another machine-id); with keep_dumps 2 the capture removes the older of its own.
+// machine's old dumps (seedOldDumps).
 func TestLabNetSSH(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU guests (minutes); not in -short")
@@ -303,9 +301,35 @@ func TestLabNetSSH(t *testing.T) {
 	testenv.NeedPackages(t, netTools)
 	s := startSSHD(t, true, "")
 	conf, files := sshConf(s, "keep_dumps 2\n")
-	const machineID = "0b5e7c1a9d2f4e8b8c3a6f1d2e4b7a90"
-	files = append(files, GuestFile{Path: "/etc/machine-id", Mode: 0o444, Data: []byte(machineID + "\n")})
+	files = append(files, labMachineID)
 	base := filepath.Join(s.dir, "crash")
+	old := seedOldDumps(t, base)
+	r := runNet(t, netCase{name: "ssh-sftp", conf: conf, files: files, forwards: []Forward{{22, s.port}}})
+	r.wantConsole(t, "GOKDUMP-LAB armed", "gokdump: bringing up the network", "network: "+NetMAC+" is eth0 here",
+		"keep_dumps 2: removed "+old.oldest+" on the server", "saving to "+s.dir+"/crash/", "gokdump: saved ", "gokdump: action: poweroff")
+	dir := old.check(t, base)
+	wantDir(t, dir, dumpdir.DumpFile, dumpdir.DmesgFile, dumpdir.StatusFile)
+	checkServerVmcore(t, dir)
+	if st := readStatus(t, dir); st.Result != dumpdir.Complete || !strings.HasPrefix(st.Target, "ssh root@"+NetServer) {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// labMachineID is the network guests' /etc/machine-id: start records it, and keep_dumps
+// on a server many machines share removes only dumps that carry it.
+var labMachineID = GuestFile{Path: "/etc/machine-id", Mode: 0o444, Data: []byte(labMachineIDValue + "\n")}
+
+const labMachineIDValue = "0b5e7c1a9d2f4e8b8c3a6f1d2e4b7a90"
+
+// oldDumps are the dump directories seedOldDumps left on a server.
+type oldDumps struct{ oldest, older, clone string }
+
+// seedOldDumps puts on the server, before the crash, two old dumps of the guest (its
+// host name, labMachineID in their status files) and one of a clone of it (the same
+// host name, another machine-id): with keep_dumps 2 the capture must remove the older
+// of its own and nothing else.
+func seedOldDumps(t *testing.T, base string) oldDumps {
+	t.Helper()
 	if err := os.MkdirAll(base, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -323,33 +347,34 @@ func TestLabNetSSH(t *testing.T) {
 		if err := dumpdir.WriteStatus(dir, st, false); err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(filepath.Join(dir, dumpdir.DumpFile), []byte("an old dump"), 0o600)
+		if err := os.WriteFile(filepath.Join(dir, dumpdir.DumpFile), []byte("an old dump"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		return filepath.Base(dir)
 	}
-	oldest, older := seed("2020-01-01", machineID), seed("2020-02-01", machineID)
-	clone := seed("2019-01-01", "ffffffffffffffffffffffffffffffff")
-	r := runNet(t, netCase{name: "ssh-sftp", conf: conf, files: files, forwards: []Forward{{22, s.port}}})
-	r.wantConsole(t, "GOKDUMP-LAB armed", "gokdump: bringing up the network", "network: "+NetMAC+" is eth0 here",
-		"keep_dumps 2: removed "+oldest+" on the server", "saving to "+s.dir+"/crash/", "gokdump: saved ", "gokdump: action: poweroff")
-	if _, err := os.Stat(filepath.Join(base, oldest)); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("keep_dumps 2: this machine's oldest dump %s is still there (%v)", oldest, err)
+	return oldDumps{oldest: seed("2020-01-01", labMachineIDValue), older: seed("2020-02-01", labMachineIDValue),
+		clone: seed("2019-01-01", "ffffffffffffffffffffffffffffffff")}
+}
+
+// check checks what keep_dumps 2 left under base, takes the old dumps away and returns
+// the new dump's directory (serverDump), whose status must carry the machine-id and
+// name the removed dump.
+func (o oldDumps) check(t *testing.T, base string) string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(base, o.oldest)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("keep_dumps 2: this machine's oldest dump %s is still there (%v)", o.oldest, err)
 	}
-	for _, kept := range []string{older, clone} {
+	for _, kept := range []string{o.older, o.clone} {
 		if _, err := os.Stat(filepath.Join(base, kept, dumpdir.DumpFile)); err != nil {
 			t.Errorf("keep_dumps 2 removed %s: %v", kept, err)
 		}
-		os.RemoveAll(filepath.Join(base, kept)) // leave the new dump alone for the checks below
+		os.RemoveAll(filepath.Join(base, kept))
 	}
 	dir := serverDump(t, base)
-	wantDir(t, dir, dumpdir.DumpFile, dumpdir.DmesgFile, dumpdir.StatusFile)
-	checkServerVmcore(t, dir)
-	st := readStatus(t, dir)
-	if st.Result != dumpdir.Complete || !strings.HasPrefix(st.Target, "ssh root@"+NetServer) {
-		t.Errorf("status %+v", st)
+	if st, err := dumpdir.ReadStatus(dir); err != nil || st.MachineID != labMachineIDValue || strings.Join(st.Pruned, " ") != o.oldest {
+		t.Errorf("status: %+v %v, want machine-id %s and pruned %s", st, err, labMachineIDValue, o.oldest)
 	}
-	if st.MachineID != machineID || strings.Join(st.Pruned, " ") != oldest {
-		t.Errorf("status: machine-id %q pruned %q, want %q and %q", st.MachineID, st.Pruned, machineID, oldest)
-	}
+	return dir
 }
 
 func wantDir(t *testing.T, dir string, names ...string) {
@@ -456,17 +481,20 @@ func nfsConf(extra string) string {
 }
 
 // TestLabNetNFS: a crash saved with the capture kernel's own NFS client (mount(2),
-// NFSv4) to NFS-ganesha on loopback.
+// NFSv4) to NFS-ganesha on loopback; on this shared export keep_dumps removes only
+// this machine's old dumps (seedOldDumps).
 func TestLabNetNFS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU guests (minutes); not in -short")
 	}
 	testenv.NeedPackages(t, netTools)
 	port, export := startGanesha(t)
-	r := runNet(t, netCase{name: "nfs", conf: nfsConf(""), forwards: []Forward{{2049, port}}, modules: []string{"nfsv4"}})
+	base := filepath.Join(export, "crash")
+	old := seedOldDumps(t, base)
+	r := runNet(t, netCase{name: "nfs", conf: nfsConf("keep_dumps 2\n"), files: []GuestFile{labMachineID}, forwards: []Forward{{2049, port}}, modules: []string{"nfsv4"}})
 	r.wantConsole(t, "GOKDUMP-LAB armed", "gokdump: bringing up the network", "network: eth0 up",
-		"mounting the dump target nfs "+NetServer+":/export", "gokdump: saved ", "gokdump: action: poweroff")
-	dir := serverDump(t, filepath.Join(export, "crash"))
+		"mounting the dump target nfs "+NetServer+":/export", "keep_dumps 2: removed "+old.oldest, "gokdump: saved ", "gokdump: action: poweroff")
+	dir := old.check(t, base)
 	wantDir(t, dir, dumpdir.DumpFile, dumpdir.DmesgFile, dumpdir.StatusFile)
 	checkServerVmcore(t, dir)
 	if st := readStatus(t, dir); st.Result != dumpdir.Complete {
