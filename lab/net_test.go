@@ -393,6 +393,7 @@ func wantDir(t *testing.T, dir string, names ...string) {
 
 // TestLabNetSSHNoSFTP: a server without the SFTP subsystem gets the flattened stream
 // through cat; with gokdump on the server's PATH it is rebuilt there into vmcore.
+// keep_dumps lists and removes this machine's old dumps with the server's ls and rm.
 func TestLabNetSSHNoSFTP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU guests (minutes); not in -short")
@@ -404,11 +405,14 @@ func TestLabNetSSHNoSFTP(t *testing.T) {
 	}
 	os.Chmod(bin, 0o755)
 	s := startSSHD(t, false, bin+":/usr/bin:/bin")
-	conf, files := sshConf(s, "")
+	conf, files := sshConf(s, "keep_dumps 2\n")
+	files = append(files, labMachineID)
+	base := filepath.Join(s.dir, "crash")
+	old := seedOldDumps(t, base) // listed and removed through the server's ls and rm
 	r := runNet(t, netCase{name: "ssh-no-sftp", conf: conf, files: files, forwards: []Forward{{22, s.port}}})
-	r.wantConsole(t, "GOKDUMP-LAB armed", "the server has no SFTP: streaming the flattened format",
+	r.wantConsole(t, "GOKDUMP-LAB armed", "the server has no SFTP: streaming the flattened format", "keep_dumps 2: removed "+old.oldest+" on the server",
 		"collecting (flattened)", "gokdump: saved ", "gokdump: action: poweroff")
-	dir := serverDump(t, filepath.Join(s.dir, "crash"))
+	dir := old.check(t, base)
 	wantDir(t, dir, dumpdir.DumpFile, dumpdir.DmesgFile, dumpdir.StatusFile)
 	checkServerVmcore(t, dir)
 	st := readStatus(t, dir)
