@@ -41,9 +41,10 @@ const (
 // (zlib -1's) give 0.999 of that size, chains of 8 0.990, chains of 16 with a nice
 // length of 64 0.986, chains of 32 with no early stop 0.986 at 10% more time. The
 // chains of 4 with a nice length of 32 kept here are 0.99: against chains of 16 and 64,
-// 0.4-0.65% more output for 7-14% less time on the kernel's pages, and 0.2% more for
-// 19% less on the text of the bench's stale-data vmcore (the pages that compress,
-// where the search is most of the time). A nice length of 16 or 24 saved no time
+// 0.4-0.8% more output for 7-14% less time on the kernel's pages (a -d 31 dump of the
+// 1 GiB vmcore: 0.977x makedumpfile -c's size, was 0.969x), and 0.2% more for 19% less
+// on the text of the bench's stale-data vmcore (the pages that compress, where the
+// search is most of the time). A nice length of 16 or 24 saved no time
 // beyond the measurement's noise and lost size.
 const (
 	// maxChain is how many earlier positions with the same hash are tried.
