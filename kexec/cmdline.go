@@ -120,24 +120,9 @@ func BuildCaptureCmdline(s CmdlineSpec) string {
 	return strings.Join(out, " ")
 }
 
-// Values returns the values of every key=value parameter of cmdline whose key is key
-// ('-' and '_' alike), in order; parameters after "--" go to init and are not looked
-// at.
-func Values(cmdline, key string) []string {
-	params, _ := splitInitArgs(tokenize(cmdline))
-	var out []string
-	for _, p := range params {
-		if optionKey(p) == optionKey(key) {
-			if _, v, ok := strings.Cut(p, "="); ok {
-				out = append(out, strings.Trim(v, `"`))
-			}
-		}
-	}
-	return out
-}
-
-// Last returns the last parameter of cmdline named key (the one the kernel keeps),
-// as written there ("module-blacklist=a,b"), or false when there is none.
+// Last returns the last parameter of cmdline named key ('-' and '_' alike), the one the
+// kernel keeps, as written there ("module-blacklist=a,b"), or false when there is
+// none; parameters after "--" go to init and are not looked at.
 func Last(cmdline, key string) (string, bool) {
 	params, _ := splitInitArgs(tokenize(cmdline))
 	for i := len(params) - 1; i >= 0; i-- {

@@ -38,16 +38,13 @@ func TestBuildCaptureCmdline(t *testing.T) {
 	}
 }
 
-func TestValues(t *testing.T) {
+func TestLast(t *testing.T) {
 	line := `root=/dev/sda module_blacklist=nouveau,ext4 quiet module-blacklist="xfs" nomodule -- module_blacklist=init`
-	if got := Values(line, "module_blacklist"); strings.Join(got, " ") != "nouveau,ext4 xfs" {
-		t.Errorf("Values = %q, want the two values before --", got)
-	}
-	if got := Values(line, "quiet"); len(got) != 0 {
-		t.Errorf("a flag without a value: %q", got)
-	}
 	if got, ok := Last(line, "module_blacklist"); !ok || got != `module-blacklist="xfs"` {
 		t.Errorf("Last = %q, %v, want the last one before --, as written", got, ok)
+	}
+	if got, ok := Last(line, "quiet"); !ok || got != "quiet" {
+		t.Errorf("a flag without a value: %q, %v", got, ok)
 	}
 	if got, ok := Last(line, "nr_cpus"); ok {
 		t.Errorf("Last of an absent parameter = %q", got)
