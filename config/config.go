@@ -411,15 +411,11 @@ var directives = map[string]directive{
 		return nil
 	}},
 	"kdump_commandline_remove": {set: func(c *Config, _ *parser, v string, _ int) error {
-		return addCmdline(&c.CmdlineRemove, v, true)
+		_, err := addCmdline(&c.CmdlineRemove, v, true)
+		return err
 	}, list: true},
 	"kdump_commandline_append": {set: func(c *Config, _ *parser, v string, line int) error {
-		if err := addCmdline(&c.CmdlineAppend, v, false); err != nil {
-			return err
-		}
-		words, _ := cmdlineWords(v) // addCmdline took them
-		c.noteAppendFrom(words, c.File, line)
-		return nil
+		return c.appendCmdline(v, c.File, line)
 	}, list: true},
 	"kdump_kernelver": {set: func(c *Config, _ *parser, v string, _ int) error {
 		if err := checkRelease(v); err != nil {
@@ -483,21 +479,21 @@ func cmdlineWords(v string) ([]string, error) {
 	return words, nil
 }
 
-// addCmdline adds the parameters of v to list; names only (no "=") when names. A
-// parameter (not a name) given again moves to the end: where the kernel meets a parameter twice
-// the later one counts (module_blacklist=, nr_cpus=), and the later line is the
-// user's last word.
-func addCmdline(list *[]string, v string, names bool) error {
+// addCmdline adds the parameters of v to list, and returns them; names only (no "=")
+// when names. A parameter (not a name) given again moves to the end: where the kernel
+// meets a parameter twice the later one counts (module_blacklist=, nr_cpus=), and the
+// later line is the user's last word.
+func addCmdline(list *[]string, v string, names bool) ([]string, error) {
 	words, err := cmdlineWords(v)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, w := range words {
 		if names && strings.Contains(w, "=") {
-			return fmt.Errorf("want parameter names to remove (e.g. quiet log_buf_len), not %q", w)
+			return nil, fmt.Errorf("want parameter names to remove (e.g. quiet log_buf_len), not %q", w)
 		}
 		if w == "--" {
-			return errors.New(`"--" (arguments to init) is not supported here`)
+			return nil, errors.New(`"--" (arguments to init) is not supported here`)
 		}
 		if names {
 			*list = appendUnique(*list, w)
@@ -506,16 +502,18 @@ func addCmdline(list *[]string, v string, names bool) error {
 		}
 	}
 	if len(*list) > maxCmdlineWords {
-		return fmt.Errorf("more than %d kernel parameters", maxCmdlineWords)
+		return nil, fmt.Errorf("more than %d kernel parameters", maxCmdlineWords)
 	}
-	return nil
+	return words, nil
 }
 
-// place is file:line, as messages name a line.
-func place(file string, line int) string { return fmt.Sprintf("%s:%d", file, line) }
-
-// noteAppendFrom records file:line as a place where the appended words were given.
-func (c *Config) noteAppendFrom(words []string, file string, line int) {
+// appendCmdline appends the parameters of v, given at file:line, to CmdlineAppend and
+// records where they were given (CmdlineAppendFrom).
+func (c *Config) appendCmdline(v, file string, line int) error {
+	words, err := addCmdline(&c.CmdlineAppend, v, false)
+	if err != nil {
+		return err
+	}
 	if c.CmdlineAppendFrom == nil {
 		c.CmdlineAppendFrom = map[string][]string{}
 	}
@@ -525,7 +523,11 @@ func (c *Config) noteAppendFrom(words []string, file string, line int) {
 			c.CmdlineAppendFrom[w] = append(c.CmdlineAppendFrom[w], at)
 		}
 	}
+	return nil
 }
+
+// place is file:line, as messages name a line.
+func place(file string, line int) string { return fmt.Sprintf("%s:%d", file, line) }
 
 // CmdlineSource says where the configuration gave param, a parameter of the capture
 // command line, as "file:line" (places joined by " and "), and whether it was

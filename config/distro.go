@@ -182,18 +182,18 @@ func (c *Config) ApplySysconfig(v *ShellVars) error {
 			}
 			c.CmdlineRemove = joinUnique(names, c.CmdlineRemove)
 		case "KDUMP_COMMANDLINE_APPEND":
-			var list []string
-			if err := addCmdline(&list, a.Value, false); err != nil {
+			// The variable's first, as kdumpctl adds them; a parameter in both
+			// counts where kdump.conf gives it.
+			conf := c.CmdlineAppend
+			c.CmdlineAppend = nil
+			if err := c.appendCmdline(a.Value, v.File, a.Line); err != nil {
+				c.CmdlineAppend = conf
 				p.errorf(a.Line, "%s: %v", a.Name, err)
 				break
 			}
-			// The variable's first, as kdumpctl adds them; a parameter in both
-			// counts where kdump.conf gives it.
-			for _, w := range c.CmdlineAppend {
-				list = appendLast(list, w)
+			for _, w := range conf {
+				c.CmdlineAppend = appendLast(c.CmdlineAppend, w)
 			}
-			c.CmdlineAppend = list
-			c.noteAppendFrom(list, v.File, a.Line)
 		default:
 			ig, known := sysconfigIgnored[a.Name]
 			switch {
@@ -391,11 +391,9 @@ func FromDebian(v *ShellVars) (*Config, error) {
 				set("kdump_commandline", a)
 			}
 		case "KDUMP_CMDLINE_APPEND":
-			if err := addCmdline(&c.CmdlineAppend, val, false); err != nil {
+			if err := c.appendCmdline(val, v.File, a.Line); err != nil {
 				fail("%v", err)
 			} else if len(c.CmdlineAppend) > 0 {
-				words, _ := cmdlineWords(val) // addCmdline took them
-				c.noteAppendFrom(words, v.File, a.Line)
 				set("kdump_commandline_append", a)
 			}
 		case "SSH":

@@ -154,8 +154,13 @@ func TestSysconfigVariables(t *testing.T) {
 		}, ""},
 		{"", "KDUMP_COMMANDLINE_APPEND=a\nKDUMP_COMMANDLINE_APPEND=b", func(c *Config) bool { return reflect.DeepEqual(c.CmdlineAppend, []string{"b"}) }, ""},
 		// The variable's parameters first; one kdump.conf also gives counts there.
+		// Each is said to come from where it was given, and only from there.
 		{"kdump_commandline_append nr_cpus=2 quiet\n", `KDUMP_COMMANDLINE_APPEND="quiet nr_cpus=1 irqpoll"`, func(c *Config) bool {
-			return reflect.DeepEqual(c.CmdlineAppend, []string{"nr_cpus=1", "irqpoll", "nr_cpus=2", "quiet"})
+			conf, _ := c.CmdlineSource("nr_cpus=2")
+			sys, _ := c.CmdlineSource("nr_cpus=1")
+			both, _ := c.CmdlineSource("quiet")
+			return reflect.DeepEqual(c.CmdlineAppend, []string{"nr_cpus=1", "irqpoll", "nr_cpus=2", "quiet"}) &&
+				conf == "k.conf:1" && sys == "/etc/sysconfig/kdump:2" && both == "k.conf:1 and /etc/sysconfig/kdump:2"
 		}, ""},
 		{"", `KEXEC_ARGS="--elf32-core-headers"`, nil, "KEXEC_ARGS=--elf32-core-headers is ignored: gokdump always loads with kexec_file_load"},
 		{"", `KDUMP_BOOTDIR=/boot/efi`, nil, "KDUMP_BOOTDIR=/boot/efi is ignored"},
