@@ -70,9 +70,26 @@ var RealNetlink Netlink = realNetlink{}
 
 func (realNetlink) RouteGet(dst net.IP) ([]netlink.Route, error) { return netlink.RouteGet(dst) }
 func (realNetlink) LinkByIndex(i int) (netlink.Link, error)      { return netlink.LinkByIndex(i) }
-func (realNetlink) LinkList() ([]netlink.Link, error)            { return netlink.LinkList() }
+func (realNetlink) LinkList() ([]netlink.Link, error) {
+	return retryDump(netlink.LinkList)
+}
 func (realNetlink) AddrList(l netlink.Link, f int) ([]netlink.Addr, error) {
-	return netlink.AddrList(l, f)
+	return retryDump(func() ([]netlink.Addr, error) { return netlink.AddrList(l, f) })
+}
+
+// dumpTries bounds the attempts at a netlink dump. The kernel marks a dump interrupted
+// when what it lists changes meanwhile (an IPv6 address leaving its tentative state
+// right after the link comes up), and the library then returns ErrDumpInterrupted
+// with partial results; asking again gets a consistent list.
+const dumpTries = 5
+
+func retryDump[T any](dump func() ([]T, error)) ([]T, error) {
+	for i := 1; ; i++ {
+		r, err := dump()
+		if i == dumpTries || !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return r, err
+		}
+	}
 }
 func (realNetlink) LinkSetUp(l netlink.Link) error                { return netlink.LinkSetUp(l) }
 func (realNetlink) LinkSetMTU(l netlink.Link, mtu int) error      { return netlink.LinkSetMTU(l, mtu) }

@@ -353,3 +353,30 @@ func TestUpBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRetryDump: a dump the kernel interrupted is asked again, a bounded number of
+// times; other errors and a consistent answer are returned at once.
+func TestRetryDump(t *testing.T) {
+	calls := 0
+	interruptedTwice := func() ([]int, error) {
+		calls++
+		if calls <= 2 {
+			return []int{1}, netlink.ErrDumpInterrupted
+		}
+		return []int{1, 2}, nil
+	}
+	if r, err := retryDump(interruptedTwice); err != nil || len(r) != 2 || calls != 3 {
+		t.Errorf("interrupted twice: %v, %v after %d calls", r, err, calls)
+	}
+	calls = 0
+	always := func() ([]int, error) { calls++; return nil, netlink.ErrDumpInterrupted }
+	if _, err := retryDump(always); !errors.Is(err, netlink.ErrDumpInterrupted) || calls != dumpTries {
+		t.Errorf("always interrupted: %v after %d calls, want the error after %d", err, calls, dumpTries)
+	}
+	calls = 0
+	other := errors.New("no such device")
+	failing := func() ([]int, error) { calls++; return nil, other }
+	if _, err := retryDump(failing); err != other || calls != 1 {
+		t.Errorf("another error: %v after %d calls", err, calls)
+	}
+}
