@@ -125,9 +125,11 @@ func checkEndpoint(v string) error {
 }
 
 // S3Endpoint is an s3_endpoint value taken apart (ParseS3Endpoint): HostPort as a
-// client dials it, Host without the port, and whether it is plain http.
+// client dials it, Host without the port, the Port (the scheme's, 443 or 80, when it
+// names none), and whether it is plain http.
 type S3Endpoint struct {
 	HostPort, Host string
+	Port           int
 	Plain          bool
 }
 
@@ -144,13 +146,16 @@ func ParseS3Endpoint(v string) (S3Endpoint, error) {
 		}
 		e.HostPort, e.Plain = u.Host, u.Scheme == "http"
 	}
-	e.Host = e.HostPort
+	e.Host, e.Port = e.HostPort, 443
+	if e.Plain {
+		e.Port = 80
+	}
 	if sh, port, err := net.SplitHostPort(e.HostPort); err == nil {
 		n, perr := strconv.Atoi(port)
 		if perr != nil || n < 1 || n > 65535 {
 			return e, fmt.Errorf("bad port in %q", v)
 		}
-		e.Host = sh
+		e.Host, e.Port = sh, n
 	}
 	if e.Host == "" || !(isName(e.Host) || net.ParseIP(strings.Trim(e.Host, "[]")) != nil) {
 		return e, fmt.Errorf("want https://host[:port], http://host[:port] or host[:port], not %q", v)

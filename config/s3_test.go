@@ -58,3 +58,26 @@ func TestS3DirectiveErrors(t *testing.T) {
 		t.Errorf("s3_allow_http yes: %v", err)
 	}
 }
+
+// TestParseS3Endpoint: the parts a client and the capture's network plan use, the
+// port defaulting to the scheme's.
+func TestParseS3Endpoint(t *testing.T) {
+	for _, c := range []struct {
+		in             string
+		hostPort, host string
+		port           int
+		plain          bool
+	}{
+		{"s3.example.net", "s3.example.net", "s3.example.net", 443, false},
+		{"https://s3.example.net", "s3.example.net", "s3.example.net", 443, false},
+		{"http://127.0.0.1", "127.0.0.1", "127.0.0.1", 80, true},
+		{"http://127.0.0.1:8333", "127.0.0.1:8333", "127.0.0.1", 8333, true},
+		{"https://[2001:db8::1]:9000/", "[2001:db8::1]:9000", "2001:db8::1", 9000, false},
+		{"[::1]", "[::1]", "[::1]", 443, false},
+	} {
+		e, err := ParseS3Endpoint(c.in)
+		if err != nil || e.HostPort != c.hostPort || e.Host != c.host || e.Port != c.port || e.Plain != c.plain {
+			t.Errorf("ParseS3Endpoint(%q) = %+v, %v; want %s %s %d plain=%v", c.in, e, err, c.hostPort, c.host, c.port, c.plain)
+		}
+	}
+}

@@ -3,10 +3,8 @@ package service
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/gokdump/gokdump/config"
@@ -62,20 +60,15 @@ type S3Target struct {
 func (s *System) s3Target(cfg *config.Config, release string) (*RemoteTarget, []string, []PlanFile, error) {
 	c := cfg.S3
 	line := fmt.Sprintf("%s:%d: s3_capture yes", cfg.File, cfg.Lines["s3_capture"])
-	hostport, secure, err := fleet.ParseEndpoint(c.Endpoint, c.AllowHTTP)
+	// fleet's check first: it applies the rule on plain http.
+	if _, _, err := fleet.ParseEndpoint(c.Endpoint, c.AllowHTTP); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s:%d: s3_endpoint: %w", cfg.File, cfg.Lines["s3_endpoint"], err)
+	}
+	ep, err := config.ParseS3Endpoint(c.Endpoint)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s:%d: s3_endpoint: %w", cfg.File, cfg.Lines["s3_endpoint"], err)
 	}
-	host, port := hostport, 443
-	if !secure {
-		port = 80
-	}
-	if h, p, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-		if port, err = strconv.Atoi(p); err != nil {
-			return nil, nil, nil, fmt.Errorf("%s:%d: s3_endpoint: bad port %q", cfg.File, cfg.Lines["s3_endpoint"], p)
-		}
-	}
+	host, port := ep.Host, ep.Port
 	if _, err := fleet.LoadCredentials(c.Credentials); err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: the capture reads s3_credentials: %w", line, err)
 	}
