@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -57,7 +59,40 @@ type S3 struct {
 	cfg    S3Config
 	core   minio.Core
 	scheme string
+	// opaqueETags is set once the server said it encrypts with SSE-KMS, DSSE-KMS or
+	// SSE-C (sseWatch): its ETags are then not the MD5s of the data (Amazon S3's
+	// documented behaviour), so the uploads check their parts by Content-MD5 and the
+	// signed SHA-256, which the server verifies itself, and the stored object by its
+	// size and SHA-256 instead of by ETag.
+	opaqueETags atomic.Bool
 }
+
+// sseWatch is the client's transport, noting from each response whether the server
+// encrypts with a key that makes ETags opaque.
+type sseWatch struct {
+	rt http.RoundTripper
+	s  *S3
+}
+
+func (w sseWatch) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := w.rt.RoundTrip(req)
+	if err == nil && opaqueETagHeaders(resp.Header) {
+		w.s.opaqueETags.Store(true)
+	}
+	return resp, err
+}
+
+// opaqueETagHeaders reports whether a response's headers say its object is encrypted
+// in a way that makes the ETag something other than an MD5 of the data: SSE-KMS
+// ("aws:kms"), DSSE-KMS ("aws:kms:dsse") or SSE-C (a customer algorithm given).
+func opaqueETagHeaders(h http.Header) bool {
+	sse := h.Get("X-Amz-Server-Side-Encryption")
+	return strings.HasPrefix(sse, "aws:kms") || h.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") != ""
+}
+
+// etagIsMD5 says whether the server's ETags can be checked against MD5s: true
+// until it says otherwise (opaqueETags).
+func (s *S3) etagIsMD5() bool { return !s.opaqueETags.Load() }
 
 // ParseEndpoint splits an s3_endpoint value into host:port and whether it is HTTPS,
 // refusing plain HTTP to a host that is not loopback unless allowHTTP.
@@ -121,10 +156,14 @@ func NewS3(cfg S3Config) (*S3, error) {
 		tr.TLSClientConfig.RootCAs = pool
 	}
 	c := cfg.Credentials
+	s := &S3{cfg: cfg, scheme: "https"}
+	if !secure {
+		s.scheme = "http"
+	}
 	cl, err := minio.New(host, &minio.Options{
 		Creds:        credentials.NewStaticV4(c.AccessKey, c.SecretKey, c.SessionToken),
 		Secure:       secure,
-		Transport:    tr,
+		Transport:    sseWatch{rt: tr, s: s},
 		Region:       cfg.Region,
 		BucketLookup: minio.BucketLookupPath,
 		// The callers retry with their own bounded back-off; minio-go's own
@@ -134,11 +173,8 @@ func NewS3(cfg S3Config) (*S3, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
 	}
-	scheme := "https"
-	if !secure {
-		scheme = "http"
-	}
-	return &S3{cfg: cfg, core: minio.Core{Client: cl}, scheme: scheme}, nil
+	s.core = minio.Core{Client: cl}
+	return s, nil
 }
 
 func (s *S3) String() string {

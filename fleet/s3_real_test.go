@@ -70,7 +70,8 @@ func logTo(t *testing.T, buf *bytes.Buffer) func(string, ...any) {
 // TestS3 runs every S3 case on one server (it takes ~15 s to start): the Store
 // methods, a resumed upload after the server is killed mid-way, a changed local file
 // refused and restarted, parts with a wrong checksum refused by the server, and wrong
-// credentials refused.
+// credentials refused, uploads to a server whose ETags are not MD5s (SSE-KMS), and a
+// server that is down.
 func TestS3(t *testing.T) {
 	srv := realServer(t)
 	ctx := context.Background()
@@ -277,6 +278,8 @@ func TestS3(t *testing.T) {
 			t.Error("unknown access key accepted")
 		}
 	})
+
+	t.Run("OpaqueETags", func(t *testing.T) { testOpaqueETags(t, srv) })
 
 	t.Run("Down", func(t *testing.T) {
 		srv.Kill() // the last case: the server stays down

@@ -19,7 +19,8 @@ import (
 // cannot seek (the capture kernel's flattened dump): it holds one part in memory
 // (PartSize bytes), sends each full part with its MD5 and SHA-256 (checked by the
 // server), retrying a part a bounded number of times, and completes the object on
-// Close, checking the completed object's ETag against the parts' MD5s. The size is
+// Close, checking the completed object's ETag against the parts' MD5s (or, where the
+// server's ETags are not MD5s, SSE-KMS or SSE-C, its size: S3.opaqueETags). The size is
 // not known in advance and S3 allows MaxParts parts, so the part size doubles every
 // streamGrowEvery parts up to streamMaxPart (with 8 MiB parts: 16 GB in 8 MiB
 // parts, then 32 GB in 16 MiB parts, ...; 368 GB in all, the memory held growing
@@ -100,14 +101,16 @@ func (w *Stream) flush() error {
 	}
 	md := md5.Sum(w.buf)
 	sh := sha256.Sum256(w.buf)
+	var etag string
 	err := Retry(w.ctx, DefaultBackoff, func() error {
 		p, err := w.s.core.PutObjectPart(w.ctx, w.s.cfg.Bucket, w.key, w.id, n, bytesReader(w.buf), int64(len(w.buf)), minio.PutObjectPartOptions{
 			Md5Base64: base64.StdEncoding.EncodeToString(md[:]),
 			Sha256Hex: hex.EncodeToString(sh[:]),
 		})
 		if err == nil {
-			if got := strings.Trim(p.ETag, `"`); got != hex.EncodeToString(md[:]) {
-				err = fmt.Errorf("part %d: ETag %s, want %x: %w", n, got, md, ErrChecksum)
+			etag = strings.Trim(p.ETag, `"`)
+			if etag != hex.EncodeToString(md[:]) && w.s.etagIsMD5() {
+				err = fmt.Errorf("part %d: ETag %s, want %x: %w", n, etag, md, ErrChecksum)
 			}
 		}
 		return err
@@ -118,7 +121,7 @@ func (w *Stream) flush() error {
 	}
 	w.sha.Write(w.buf)
 	w.size += int64(len(w.buf))
-	w.parts = append(w.parts, minio.CompletePart{PartNumber: n, ETag: hex.EncodeToString(md[:])})
+	w.parts = append(w.parts, minio.CompletePart{PartNumber: n, ETag: etag})
 	w.md5s = append(w.md5s, md[:])
 	w.buf = w.buf[:0]
 	return nil
@@ -149,9 +152,18 @@ func (w *Stream) Finish(ctx context.Context) error {
 		w.abort()
 		return w.err
 	}
-	if got, want := strings.Trim(info.ETag, `"`), multipartETag(w.md5s); got != want {
+	if got, want := strings.Trim(info.ETag, `"`), multipartETag(w.md5s); got != want && w.s.etagIsMD5() {
 		_ = w.s.Delete(w.ctx, w.key)
 		w.err = fmt.Errorf("%s: %s: completed object's ETag %s, want %s: %w", w.s, w.key, got, want, ErrChecksum)
+	} else if got != want {
+		oi, err := w.s.Stat(w.ctx, w.key)
+		switch {
+		case err != nil:
+			w.err = err
+		case oi.Size != w.size:
+			_ = w.s.Delete(w.ctx, w.key)
+			w.err = fmt.Errorf("%s: %s: completed object has %d bytes, want %d: %w", w.s, w.key, oi.Size, w.size, ErrChecksum)
+		}
 	}
 	return w.err
 }

@@ -49,7 +49,19 @@ type UploadState struct {
 type Part struct {
 	Number int    `json:"n"`
 	Size   int64  `json:"size"`
-	MD5    string `json:"md5"` // hex: the part's ETag
+	MD5    string `json:"md5"` // hex: the MD5 of the part's bytes, sent as Content-MD5
+	// ETag is the server's ETag for the part, as UploadPart returned it: the part's
+	// MD5 on most servers, something else where the bucket encrypts with SSE-KMS or
+	// SSE-C. Empty in state files written before it was kept: the MD5 stands for it.
+	ETag string `json:"etag,omitempty"`
+}
+
+// etag is the ETag the server gave the part.
+func (p Part) etag() string {
+	if p.ETag != "" {
+		return p.ETag
+	}
+	return p.MD5
 }
 
 // StateFile is where PutFile keeps the state of file's upload.
@@ -96,11 +108,13 @@ func multipartETag(md5s [][]byte) string {
 // PutFile uploads file to key as a multipart upload of cfg.PartSize parts, each sent
 // with its MD5 (Content-MD5) and SHA-256 (the signed payload hash), which the server
 // checks. Its state file lets a later call resume after an interruption: the parts
-// the server lists (ListObjectParts) whose ETag is the local part's MD5 are kept.
-// When the file changed since the upload began (its SHA-256 differs), the stale
-// upload is aborted and the upload restarts. At completion the object's ETag must be
-// the one the local parts' MD5s give, and its size the file's; else the object is
-// removed and ErrChecksum returned. The object carries the file's SHA-256 as user
+// the server lists (ListObjectParts) whose ETag is the one it gave when the part was
+// sent, and whose bytes are the file's (the state's MD5), are kept. When the file
+// changed since the upload began (its SHA-256 differs), the stale upload is aborted
+// and the upload restarts. At completion the object's ETag must be the one the local
+// parts' MD5s give (where the server's ETags are MD5s: not under SSE-KMS or SSE-C,
+// see S3.opaqueETags), and its size and SHA-256 metadata the file's; else the object
+// is removed and ErrChecksum returned. The object carries the file's SHA-256 as user
 // metadata (ShaMetaKey). A file of one part is put whole, with the same checks.
 func (s *S3) PutFile(ctx context.Context, key, file string, opts PutFileOptions) (Object, error) {
 	logf := opts.Logf
@@ -140,9 +154,14 @@ func (s *S3) PutFile(ctx context.Context, key, file string, opts PutFileOptions)
 		if err != nil {
 			return Object{}, s.wrap(key, err)
 		}
-		if got, want := strings.Trim(info.ETag, `"`), hex.EncodeToString(md.Sum(nil)); got != want {
+		if got, want := strings.Trim(info.ETag, `"`), hex.EncodeToString(md.Sum(nil)); got != want && s.etagIsMD5() {
 			_ = s.Delete(ctx, key)
 			return Object{}, fmt.Errorf("%s: %s: ETag %s, want %s: %w", s, key, got, want, ErrChecksum)
+		}
+		if !s.etagIsMD5() {
+			if err := s.checkStored(ctx, key, size, sums.sha256); err != nil {
+				return Object{}, err
+			}
 		}
 		return obj, nil
 	}
@@ -175,7 +194,7 @@ func (s *S3) PutFile(ctx context.Context, key, file string, opts PutFileOptions)
 		plen := min(ps, size-off)
 		want := hex.EncodeToString(sums.md5s[i])
 		if p, ok := resumed[n]; ok && p.Size == plen && p.MD5 == want {
-			complete = append(complete, minio.CompletePart{PartNumber: n, ETag: want})
+			complete = append(complete, minio.CompletePart{PartNumber: n, ETag: p.etag()})
 			st.Parts = append(st.Parts, p)
 			continue
 		}
@@ -195,11 +214,12 @@ func (s *S3) PutFile(ctx context.Context, key, file string, opts PutFileOptions)
 		if err != nil {
 			return Object{}, s.wrap(key, fmt.Errorf("part %d of %d: %w", n, parts, err))
 		}
-		if got := strings.Trim(p.ETag, `"`); got != want {
+		got := strings.Trim(p.ETag, `"`)
+		if got != want && s.etagIsMD5() {
 			return Object{}, fmt.Errorf("%s: %s: part %d: ETag %s, want %s: %w", s, key, n, got, want, ErrChecksum)
 		}
-		complete = append(complete, minio.CompletePart{PartNumber: n, ETag: want})
-		st.Parts = append(st.Parts, Part{Number: n, Size: plen, MD5: want})
+		complete = append(complete, minio.CompletePart{PartNumber: n, ETag: got})
+		st.Parts = append(st.Parts, Part{Number: n, Size: plen, MD5: want, ETag: got})
 		if err := writeState(stateFile, st); err != nil {
 			return Object{}, err
 		}
@@ -212,19 +232,16 @@ func (s *S3) PutFile(ctx context.Context, key, file string, opts PutFileOptions)
 		return Object{}, s.wrap(key, fmt.Errorf("completing upload: %w", err))
 	}
 	got, want := strings.Trim(info.ETag, `"`), multipartETag(sums.md5s)
-	if got != want {
+	if got != want && s.etagIsMD5() {
 		_ = s.Delete(ctx, key)
 		os.Remove(stateFile)
 		return Object{}, fmt.Errorf("%s: %s: completed object's ETag %s, want %s (from the local parts): %w", s, key, got, want, ErrChecksum)
 	}
-	oi, umeta, err := s.StatMeta(ctx, key)
-	if err != nil {
+	if err := s.checkStored(ctx, key, size, sums.sha256); err != nil {
+		if errors.Is(err, ErrChecksum) {
+			os.Remove(stateFile)
+		}
 		return Object{}, err
-	}
-	if oi.Size != size || umeta[ShaMetaKey] != sums.sha256 {
-		_ = s.Delete(ctx, key)
-		os.Remove(stateFile)
-		return Object{}, fmt.Errorf("%s: %s: stored object has size %d and sha256 %q, want %d and %s: %w", s, key, oi.Size, umeta[ShaMetaKey], size, sums.sha256, ErrChecksum)
 	}
 	if err := os.Remove(stateFile); err != nil && !os.IsNotExist(err) {
 		return obj, err
@@ -299,17 +316,34 @@ func (s *S3) resumeState(ctx context.Context, stateFile, key string, size, ps in
 			return nil, nil, nil
 		}
 		for _, p := range res.ObjectParts {
-			have[p.PartNumber] = Part{Number: p.PartNumber, Size: p.Size, MD5: strings.Trim(p.ETag, `"`)}
+			have[p.PartNumber] = Part{Number: p.PartNumber, Size: p.Size, ETag: strings.Trim(p.ETag, `"`)}
 		}
 		if !res.IsTruncated || res.NextPartNumberMarker <= marker {
 			break
 		}
 		marker = res.NextPartNumberMarker
 	}
+	// A listed part is the file's when its ETag is the one the server gave when the
+	// part was sent (kept in the state with the MD5 of the bytes sent) or, where ETags
+	// are MD5s, the file part's MD5. Either way the part's MD5 becomes the file's, so
+	// that the upload keeps it; any other listed part is sent again.
+	sent := map[int]Part{}
+	for _, p := range st.Parts {
+		sent[p.Number] = p
+	}
 	kept := 0
 	for n, p := range have {
-		if n >= 1 && n <= len(sums.md5s) && p.MD5 == hex.EncodeToString(sums.md5s[n-1]) {
+		if n < 1 || n > len(sums.md5s) {
+			continue
+		}
+		md := hex.EncodeToString(sums.md5s[n-1])
+		if q, ok := sent[n]; (ok && q.MD5 == md && q.etag() == p.ETag) || p.ETag == md {
+			p.MD5 = md
+			have[n] = p
 			kept++
+		} else {
+			p.MD5 = ""
+			have[n] = p
 		}
 	}
 	logf("resuming upload %s of %s: %d of %d parts already stored", st.UploadID, key, kept, len(sums.md5s))
@@ -354,4 +388,19 @@ func writeState(name string, st *UploadState) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), name)
+}
+
+// checkStored checks the object at key as stored: its size and the SHA-256 the upload
+// put in its metadata. It removes an object that is not the file's and returns
+// ErrChecksum.
+func (s *S3) checkStored(ctx context.Context, key string, size int64, sha string) error {
+	oi, umeta, err := s.StatMeta(ctx, key)
+	if err != nil {
+		return err
+	}
+	if oi.Size != size || umeta[ShaMetaKey] != sha {
+		_ = s.Delete(ctx, key)
+		return fmt.Errorf("%s: %s: stored object has size %d and sha256 %q, want %d and %s: %w", s, key, oi.Size, umeta[ShaMetaKey], size, sha, ErrChecksum)
+	}
+	return nil
 }
