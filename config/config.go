@@ -495,6 +495,9 @@ func addCmdline(list *[]string, v string, names bool) ([]string, error) {
 		if w == "--" {
 			return nil, errors.New(`"--" (arguments to init) is not supported here`)
 		}
+		if err := checkNrCPUs(w); !names && err != nil {
+			return nil, err
+		}
 		if names {
 			*list = appendUnique(*list, w)
 		} else {

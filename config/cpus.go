@@ -32,8 +32,7 @@ func init() {
 // there is none).
 func (c *Config) AppendedCPUs() (int, bool) {
 	for i := len(c.CmdlineAppend) - 1; i >= 0; i-- {
-		k, v, ok := strings.Cut(c.CmdlineAppend[i], "=")
-		if ok && strings.ReplaceAll(k, "-", "_") == "nr_cpus" {
+		if v, ok := nrCPUsValue(c.CmdlineAppend[i]); ok {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
 				return 0, false
@@ -44,17 +43,29 @@ func (c *Config) AppendedCPUs() (int, bool) {
 	return 0, false
 }
 
-// checkCaptureCPUs refuses capture_cpus together with nr_cpus= in
-// kdump_commandline_append, and an nr_cpus= that is not a positive number.
-func (c *Config) checkCaptureCPUs(p *parser) {
-	for _, w := range c.CmdlineAppend {
-		k, v, ok := strings.Cut(w, "=")
-		if ok && strings.ReplaceAll(k, "-", "_") == "nr_cpus" {
-			if n, err := strconv.Atoi(v); err != nil || n < 1 {
-				p.errorf(c.Lines["kdump_commandline_append"], "kdump_commandline_append: %s: want a number of CPUs of at least 1", w)
-			}
+// nrCPUsValue returns the value of w when it is the nr_cpus= parameter (the kernel
+// takes nr-cpus= too).
+func nrCPUsValue(w string) (string, bool) {
+	k, v, ok := strings.Cut(w, "=")
+	return v, ok && strings.ReplaceAll(k, "-", "_") == "nr_cpus"
+}
+
+// checkNrCPUs refuses an appended nr_cpus= that is not a positive number: the capture
+// kernel would ignore it, and start's own choice would not be made either. Every
+// source of appended parameters (kdump.conf, /etc/sysconfig/kdump, Debian's
+// kdump-tools) goes through it (addCmdline).
+func checkNrCPUs(w string) error {
+	if v, ok := nrCPUsValue(w); ok {
+		if n, err := strconv.Atoi(v); err != nil || n < 1 {
+			return fmt.Errorf("%s: want a number of CPUs of at least 1", w)
 		}
 	}
+	return nil
+}
+
+// checkCaptureCPUs refuses capture_cpus together with nr_cpus= in
+// kdump_commandline_append.
+func (c *Config) checkCaptureCPUs(p *parser) {
 	if _, ok := c.AppendedCPUs(); ok && c.Lines["capture_cpus"] != 0 {
 		p.errorf(c.Lines["capture_cpus"], "capture_cpus and nr_cpus= in kdump_commandline_append (line %d) both set the capture kernel's CPUs; keep one",
 			c.Lines["kdump_commandline_append"])

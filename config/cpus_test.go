@@ -60,3 +60,56 @@ func TestAppendedCPUs(t *testing.T) {
 		t.Errorf("default AppendedCPUs = %d, true", n)
 	}
 }
+
+// TestAppendedCPUsOtherFiles: an nr_cpus= that is not a positive number is refused
+// wherever the appended parameters come from, with that file's line and variable,
+// and nr_cpus= in /etc/sysconfig/kdump with kdump.conf's capture_cpus is refused as
+// in kdump.conf alone. (Found by FuzzDebian: Debian's file took "nr_cpus=" and the
+// configuration printed from it did not parse.)
+func TestAppendedCPUsOtherFiles(t *testing.T) {
+	for _, c := range []struct{ debian, want string }{
+		{"USE_KDUMP=1\nKDUMP_CMDLINE_APPEND=\"nr_cpus=\"\n", "kdump-tools:2: KDUMP_CMDLINE_APPEND: nr_cpus=: want a number of CPUs of at least 1"},
+		{"USE_KDUMP=1\nKDUMP_CMDLINE_APPEND=\"quiet nr-cpus=0\"\n", "kdump-tools:2: KDUMP_CMDLINE_APPEND: nr-cpus=0: want a number"},
+		{"USE_KDUMP=1\nKDUMP_CMDLINE_APPEND=\"nr_cpus=2\"\n", ""},
+	} {
+		v, err := ParseShellVars(strings.NewReader(c.debian), "kdump-tools")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := FromDebian(v)
+		if c.want == "" {
+			if n, ok := cfg.AppendedCPUs(); err != nil || !ok || n != 2 {
+				t.Errorf("%q: %v, AppendedCPUs %d %v", c.debian, err, n, ok)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want one containing %q", c.debian, err, c.want)
+		}
+	}
+	for _, c := range []struct{ conf, sysconfig, want string }{
+		{"path /var/crash\n", "KDUMP_COMMANDLINE_APPEND=\"irqpoll nr_cpus=x\"\n", "sysconfig:1: KDUMP_COMMANDLINE_APPEND: nr_cpus=x: want a number of CPUs of at least 1"},
+		{"path /var/crash\ncapture_cpus 2\n", "KDUMP_COMMANDLINE_APPEND=\"nr_cpus=3\"\n",
+			"sysconfig:1: KDUMP_COMMANDLINE_APPEND: nr_cpus= and kdump.conf's capture_cpus (line 2) both set the capture kernel's CPUs; keep one"},
+		{"path /var/crash\n", "KDUMP_COMMANDLINE_APPEND=\"nr_cpus=3\"\n", ""},
+	} {
+		cfg, err := Parse(strings.NewReader(c.conf), "kdump.conf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := ParseShellVars(strings.NewReader(c.sysconfig), "sysconfig")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cfg.ApplySysconfig(v)
+		if c.want == "" {
+			if n, ok := cfg.AppendedCPUs(); err != nil || !ok || n != 3 {
+				t.Errorf("%q: %v, AppendedCPUs %d %v", c.sysconfig, err, n, ok)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q with %q: error %v, want one containing %q", c.sysconfig, c.conf, err, c.want)
+		}
+	}
+}
