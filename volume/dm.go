@@ -171,8 +171,11 @@ func decodeTable(buf []byte) ([]DMTarget, error) {
 		next := start + int(le.Uint32(s[dmSpecNextOff:]))
 		limit := end
 		if i+1 < count {
-			if next <= at || next > end {
-				return nil, fmt.Errorf("volume: dm reply target %d: next %d not after %d", i, next, at)
+			// The next spec starts past this one's header (its parameters may be
+			// empty): a next inside the header would cut the parameters before
+			// they start.
+			if next < at+dmTargetSpecSize || next > end {
+				return nil, fmt.Errorf("volume: dm reply target %d at %d: next spec at %d, want %d..%d", i, at, next, at+dmTargetSpecSize, end)
 			}
 			limit = next
 		}
