@@ -495,12 +495,12 @@ func addCmdline(list *[]string, v string, names bool) ([]string, error) {
 		if w == "--" {
 			return nil, errors.New(`"--" (arguments to init) is not supported here`)
 		}
-		if err := checkNrCPUs(w); !names && err != nil {
-			return nil, err
-		}
 		if names {
 			*list = appendUnique(*list, w)
 		} else {
+			if err := checkNrCPUs(w); err != nil {
+				return nil, err
+			}
 			*list = appendLast(*list, w)
 		}
 	}

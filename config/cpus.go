@@ -50,6 +50,11 @@ func nrCPUsValue(w string) (string, bool) {
 	return v, ok && strings.ReplaceAll(k, "-", "_") == "nr_cpus"
 }
 
+func isNrCPUs(w string) bool {
+	_, ok := nrCPUsValue(w)
+	return ok
+}
+
 // checkNrCPUs refuses an appended nr_cpus= that is not a positive number: the capture
 // kernel would ignore it, and start's own choice would not be made either. Every
 // source of appended parameters (kdump.conf, /etc/sysconfig/kdump, Debian's

@@ -194,7 +194,7 @@ func (c *Config) ApplySysconfig(v *ShellVars) error {
 			for _, w := range conf {
 				c.CmdlineAppend = appendLast(c.CmdlineAppend, w)
 			}
-			if words, _ := cmdlineWords(a.Value); c.Lines["capture_cpus"] != 0 && slices.ContainsFunc(words, func(w string) bool { _, ok := nrCPUsValue(w); return ok }) {
+			if words, _ := cmdlineWords(a.Value); c.Lines["capture_cpus"] != 0 && slices.ContainsFunc(words, isNrCPUs) {
 				p.errorf(a.Line, "%s: nr_cpus= and %s's capture_cpus (line %d) both set the capture kernel's CPUs; keep one", a.Name, c.File, c.Lines["capture_cpus"])
 			}
 		default:
