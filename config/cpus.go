@@ -33,14 +33,21 @@ func init() {
 func (c *Config) AppendedCPUs() (int, bool) {
 	for i := len(c.CmdlineAppend) - 1; i >= 0; i-- {
 		if v, ok := nrCPUsValue(c.CmdlineAppend[i]); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return 0, false
-			}
-			return n, true
+			return cpuCount(v)
 		}
 	}
 	return 0, false
+}
+
+// cpuCount reads nr_cpus='s value as the kernel does, when it is a plain decimal
+// number of at least 1. The kernel's get_option reads "010" as octal and "+3" as 0
+// (ignored), so such spellings are not taken for what they seem to say.
+func cpuCount(v string) (int, bool) {
+	if v == "" || v[0] < '1' || v[0] > '9' || strings.Trim(v, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(v)
+	return n, err == nil
 }
 
 // nrCPUsValue returns the value of w when it is the nr_cpus= parameter (the kernel
@@ -61,8 +68,8 @@ func isNrCPUs(w string) bool {
 // kdump-tools) goes through it (addCmdline).
 func checkNrCPUs(w string) error {
 	if v, ok := nrCPUsValue(w); ok {
-		if n, err := strconv.Atoi(v); err != nil || n < 1 {
-			return fmt.Errorf("%s: want a number of CPUs of at least 1", w)
+		if _, ok := cpuCount(v); !ok {
+			return fmt.Errorf("%s: want a number of CPUs of at least 1, in decimal", w)
 		}
 	}
 	return nil

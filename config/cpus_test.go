@@ -21,6 +21,7 @@ func TestCaptureCPUs(t *testing.T) {
 		{"kdump_commandline_append nr_cpus=2\ncapture_cpus 2\n", 0,
 			"kdump.conf:2: capture_cpus and nr_cpus= in kdump_commandline_append (line 1) both set the capture kernel's CPUs"},
 		{"kdump_commandline_append nr_cpus=x\n", 0, "kdump.conf:1: kdump_commandline_append: nr_cpus=x: want a number"},
+		{"kdump_commandline_append nr_cpus=08\n", 0, "kdump.conf:1: kdump_commandline_append: nr_cpus=08: want a number of CPUs of at least 1, in decimal"},
 	} {
 		cfg, err := Parse(strings.NewReader(c.conf), "kdump.conf")
 		if c.wantErr != "" {
@@ -90,8 +91,13 @@ func TestAppendedCPUsOtherFiles(t *testing.T) {
 	for _, c := range []struct{ conf, sysconfig, want string }{
 		{"path /var/crash\n", "KDUMP_COMMANDLINE_APPEND=\"irqpoll nr_cpus=x\"\n", "sysconfig:1: KDUMP_COMMANDLINE_APPEND: nr_cpus=x: want a number of CPUs of at least 1"},
 		{"path /var/crash\ncapture_cpus 2\n", "KDUMP_COMMANDLINE_APPEND=\"nr_cpus=3\"\n",
-			"sysconfig:1: KDUMP_COMMANDLINE_APPEND: nr_cpus= and kdump.conf's capture_cpus (line 2) both set the capture kernel's CPUs; keep one"},
+			"sysconfig:1: KDUMP_COMMANDLINE_APPEND: nr_cpus= and kdump.conf's capture_cpus 2 (line 2) both set the capture kernel's CPUs; keep one"},
+		{"path /var/crash\n", "KDUMP_COMMANDLINE_APPEND=\"nr_cpus=010\"\n", "nr_cpus=010: want a number of CPUs of at least 1, in decimal"},
+		{"path /var/crash\n", "KDUMP_COMMANDLINE_APPEND=\"nr_cpus=+3\"\n", "nr_cpus=+3: want a number"},
 		{"path /var/crash\n", "KDUMP_COMMANDLINE_APPEND=\"nr_cpus=3\"\n", ""},
+		// Fedora's stock file appends nr_cpus=1; capture_cpus auto gives way to it,
+		// with a warning (below).
+		{"path /var/crash\ncapture_cpus auto\n", "KDUMP_COMMANDLINE_APPEND=\"irqpoll nr_cpus=3\"\n", ""},
 	} {
 		cfg, err := Parse(strings.NewReader(c.conf), "kdump.conf")
 		if err != nil {
@@ -105,6 +111,10 @@ func TestAppendedCPUsOtherFiles(t *testing.T) {
 		if c.want == "" {
 			if n, ok := cfg.AppendedCPUs(); err != nil || !ok || n != 3 {
 				t.Errorf("%q: %v, AppendedCPUs %d %v", c.sysconfig, err, n, ok)
+			}
+			auto := strings.Contains(c.conf, "auto")
+			if warned := strings.Contains(strings.Join(cfg.Warnings, "\n"), "sysconfig:1: kdump.conf's capture_cpus auto (line 2) is not used: nr_cpus= in KDUMP_COMMANDLINE_APPEND sets the capture kernel's CPUs"); warned != auto {
+				t.Errorf("%q with %q: warnings %q", c.sysconfig, c.conf, cfg.Warnings)
 			}
 			continue
 		}

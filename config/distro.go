@@ -194,8 +194,15 @@ func (c *Config) ApplySysconfig(v *ShellVars) error {
 			for _, w := range conf {
 				c.CmdlineAppend = appendLast(c.CmdlineAppend, w)
 			}
+			// Fedora's own file appends nr_cpus=1: an explicit capture_cpus N beside it
+			// is refused (one of them would be ignored), capture_cpus auto is said to
+			// give way to it.
 			if words, _ := cmdlineWords(a.Value); c.Lines["capture_cpus"] != 0 && slices.ContainsFunc(words, isNrCPUs) {
-				p.errorf(a.Line, "%s: nr_cpus= and %s's capture_cpus (line %d) both set the capture kernel's CPUs; keep one", a.Name, c.File, c.Lines["capture_cpus"])
+				if c.CaptureCPUs > 0 {
+					p.errorf(a.Line, "%s: nr_cpus= and %s's capture_cpus %d (line %d) both set the capture kernel's CPUs; keep one", a.Name, c.File, c.CaptureCPUs, c.Lines["capture_cpus"])
+				} else {
+					warn(a.Line, "%s's capture_cpus auto (line %d) is not used: nr_cpus= in %s sets the capture kernel's CPUs", c.File, c.Lines["capture_cpus"], a.Name)
+				}
 			}
 		default:
 			ig, known := sysconfigIgnored[a.Name]
