@@ -13,7 +13,7 @@ import (
 	"os"
 	"path"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"syscall"
 	"time"
 
@@ -59,12 +59,14 @@ type S3 struct {
 	cfg    S3Config
 	core   minio.Core
 	scheme string
-	// opaqueETags is set once the server said it encrypts with SSE-KMS, DSSE-KMS or
-	// SSE-C (sseWatch): its ETags are then not the MD5s of the data (Amazon S3's
-	// documented behaviour), so the uploads check their parts by Content-MD5 and the
-	// signed SHA-256, which the server verifies itself, and the stored object by its
-	// size and SHA-256 instead of by ETag.
-	opaqueETags atomic.Bool
+	// opaqueETags holds the keys (as string) whose responses said the server encrypts
+	// them with SSE-KMS, DSSE-KMS or SSE-C (sseWatch): their ETags are then not the
+	// MD5s of the data (Amazon S3's documented behaviour), so their uploads check the
+	// parts by Content-MD5 and the signed SHA-256, which the server verifies itself,
+	// and the stored object by its size and SHA-256 instead of by ETag. Per key: what
+	// another object says (an old one, from before the bucket's encryption changed)
+	// does not turn an upload's checks off.
+	opaqueETags sync.Map
 }
 
 // sseWatch is the client's transport, noting from each response whether the server
@@ -77,7 +79,10 @@ type sseWatch struct {
 func (w sseWatch) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := w.rt.RoundTrip(req)
 	if err == nil && opaqueETagHeaders(resp.Header) {
-		w.s.opaqueETags.Store(true)
+		// Path-style requests (BucketLookupPath): /bucket/key.
+		if key, ok := strings.CutPrefix(req.URL.Path, "/"+w.s.cfg.Bucket+"/"); ok && key != "" {
+			w.s.opaqueETags.Store(key, true)
+		}
 	}
 	return resp, err
 }
@@ -90,9 +95,23 @@ func opaqueETagHeaders(h http.Header) bool {
 	return strings.HasPrefix(sse, "aws:kms") || h.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") != ""
 }
 
-// etagIsMD5 says whether the server's ETags can be checked against MD5s: true
-// until it says otherwise (opaqueETags).
-func (s *S3) etagIsMD5() bool { return !s.opaqueETags.Load() }
+// etagIsMD5 says whether key's ETags can be checked against MD5s: true until the
+// server says otherwise in a response about key (opaqueETags).
+func (s *S3) etagIsMD5(key string) bool {
+	_, opaque := s.opaqueETags.Load(key)
+	return !opaque
+}
+
+// opaqueETag says whether key's ETag, found not to be the MD5 wanted, may be so
+// because of its encryption: a response about key said so already, or the object's
+// headers say so now. A resumed upload whose parts were all sent by an earlier run
+// may have had no other response that tells.
+func (s *S3) opaqueETag(ctx context.Context, key string) bool {
+	if s.etagIsMD5(key) {
+		_, _ = s.Stat(ctx, key) // sseWatch notes what its headers say
+	}
+	return !s.etagIsMD5(key)
+}
 
 // ParseEndpoint splits an s3_endpoint value into host:port and whether it is HTTPS,
 // refusing plain HTTP to a host that is not loopback unless allowHTTP.

@@ -27,12 +27,13 @@ import (
 // ETag header, the <ETag> elements of XML answers) reaches the client as another hex
 // string of the same length, and the ETags the client sends back to complete a
 // multipart upload are turned into the server's again (the request is then signed
-// again, with the test's credentials). With sse, every answer also carries
-// x-amz-server-side-encryption: aws:kms, as Amazon S3's do for such a bucket. The
-// data itself passes through untouched: the real server stores it.
+// again, with the test's credentials). The successful answers that sse picks also
+// carry x-amz-server-side-encryption: aws:kms, as Amazon S3's do for such a bucket
+// (writes, HEAD and GET of its objects; not listings). The data itself passes
+// through untouched: the real server stores it.
 type opaqueETagProxy struct {
 	target string // the real server's host:port
-	sse    bool
+	sse    func(*http.Request) bool
 
 	mu   sync.Mutex
 	real map[string]string // opaque ETag -> the server's
@@ -57,7 +58,23 @@ func (p *opaqueETagProxy) serverETag(o string) (string, bool) {
 	return m, ok
 }
 
-func startOpaqueETagProxy(t *testing.T, srv *s3test.Server, sse bool) string {
+// awsSSE picks the answers Amazon S3 gives x-amz-server-side-encryption for objects
+// of a bucket encrypted with SSE-KMS: the writes (PUT of an object or a part, the
+// multipart POSTs) and HEAD and GET of an object, not the listings (of the bucket,
+// or of an upload's parts).
+func awsSSE(r *http.Request) bool {
+	q := r.URL.Query()
+	object := strings.Count(strings.Trim(r.URL.Path, "/"), "/") >= 1
+	switch r.Method {
+	case http.MethodPut, http.MethodPost:
+		return object
+	case http.MethodGet, http.MethodHead:
+		return object && !q.Has("uploadId")
+	}
+	return false
+}
+
+func startOpaqueETagProxy(t *testing.T, srv *s3test.Server, sse func(*http.Request) bool) string {
 	p := &opaqueETagProxy{target: strings.TrimPrefix(srv.Endpoint(), "http://"), sse: sse, real: map[string]string{}}
 	hs := httptest.NewServer(p) // on 127.0.0.1
 	t.Cleanup(hs.Close)
@@ -132,7 +149,7 @@ func (p *opaqueETagProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("ETag", `"`+p.opaque(m)+suffix+`"`)
 	}
-	if p.sse {
+	if resp.StatusCode < 300 && p.sse != nil && p.sse(r) {
 		w.Header().Set("X-Amz-Server-Side-Encryption", "aws:kms")
 	}
 	w.WriteHeader(resp.StatusCode)
@@ -146,7 +163,7 @@ func (p *opaqueETagProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func testOpaqueETags(t *testing.T, srv *s3test.Server) {
 	ctx := context.Background()
 	kms := srv.Config()
-	kms.Endpoint = startOpaqueETagProxy(t, srv, true)
+	kms.Endpoint = startOpaqueETagProxy(t, srv, awsSSE)
 	st := newS3(t, kms)
 	direct := newS3(t, srv.Config())
 
@@ -186,9 +203,11 @@ func testOpaqueETags(t *testing.T, srv *s3test.Server) {
 		if err == nil {
 			t.Fatal("an upload whose context was cancelled after part 2 finished")
 		}
+		// A new process: nothing has told its store about the encryption yet, and
+		// listing the parts does not.
 		var log bytes.Buffer
 		sent := 0
-		if _, err := st.PutFile(ctx, "sse/resumed/vmcore", name, fleet.PutFileOptions{Logf: logTo(t, &log), AfterPart: func(int, int) { sent++ }}); err != nil {
+		if _, err := newS3(t, kms).PutFile(ctx, "sse/resumed/vmcore", name, fleet.PutFileOptions{Logf: logTo(t, &log), AfterPart: func(int, int) { sent++ }}); err != nil {
 			t.Fatal(err)
 		}
 		if sent != 2 || !strings.Contains(log.String(), "2 of 4 parts already stored") {
@@ -196,6 +215,51 @@ func testOpaqueETags(t *testing.T, srv *s3test.Server) {
 		}
 		if !bytes.Equal(readAll(t, direct, "sse/resumed/vmcore"), data) {
 			t.Error("resumed object differs from the file")
+		}
+	})
+
+	t.Run("ResumedWhole", func(t *testing.T) {
+		// Every part sent by the first run, the completion left to the next, on a
+		// server whose completion answer does not say it encrypts: only the object's
+		// own headers (HEAD) tell that its ETag is not made of MD5s.
+		notOnComplete := srv.Config()
+		notOnComplete.Endpoint = startOpaqueETagProxy(t, srv, func(r *http.Request) bool {
+			return awsSSE(r) && !(r.Method == http.MethodPost && r.URL.Query().Has("uploadId"))
+		})
+		name, data := randomFile(t, 2*fleet.MinPartSize+1<<20) // 3 parts
+		cctx, cancel := context.WithCancel(ctx)
+		_, err := newS3(t, notOnComplete).PutFile(cctx, "sse/whole/vmcore", name, fleet.PutFileOptions{AfterPart: func(n, parts int) {
+			if n == parts {
+				cancel()
+			}
+		}})
+		if err == nil {
+			t.Fatal("an upload whose context was cancelled after its last part completed")
+		}
+		var log bytes.Buffer
+		sent := 0
+		if _, err := newS3(t, notOnComplete).PutFile(ctx, "sse/whole/vmcore", name, fleet.PutFileOptions{Logf: logTo(t, &log), AfterPart: func(int, int) { sent++ }}); err != nil {
+			t.Fatal(err)
+		}
+		if sent != 0 || !strings.Contains(log.String(), "3 of 3 parts already stored") || !bytes.Equal(readAll(t, direct, "sse/whole/vmcore"), data) {
+			t.Errorf("sent %d parts again, log:\n%s", sent, log.String())
+		}
+	})
+
+	t.Run("OtherObjectSaysNothing", func(t *testing.T) {
+		// An object that says it is encrypted does not turn off the checks of
+		// another that does not.
+		mixed := srv.Config()
+		mixed.Endpoint = startOpaqueETagProxy(t, srv, func(r *http.Request) bool {
+			return awsSSE(r) && strings.Contains(r.URL.Path, "/sse/")
+		})
+		ms := newS3(t, mixed)
+		if _, err := ms.Stat(ctx, "sse/meta.json"); err != nil {
+			t.Fatal(err)
+		}
+		name, _ := randomFile(t, 2*fleet.MinPartSize)
+		if _, err := ms.PutFile(ctx, "plain/vmcore", name, fleet.PutFileOptions{}); !errors.Is(err, fleet.ErrChecksum) {
+			t.Errorf("PutFile beside an encrypted object: %v, want a checksum error", err)
 		}
 	})
 
@@ -220,7 +284,7 @@ func testOpaqueETags(t *testing.T, srv *s3test.Server) {
 		// ETags that are not MD5s from a server that does not say it encrypts:
 		// something changed the data or the server is wrong, and nothing is kept.
 		quiet := srv.Config()
-		quiet.Endpoint = startOpaqueETagProxy(t, srv, false)
+		quiet.Endpoint = startOpaqueETagProxy(t, srv, nil)
 		qs := newS3(t, quiet)
 		name, _ := randomFile(t, 2*fleet.MinPartSize)
 		if _, err := qs.PutFile(ctx, "sse/quiet/vmcore", name, fleet.PutFileOptions{}); !errors.Is(err, fleet.ErrChecksum) {

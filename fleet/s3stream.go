@@ -109,7 +109,7 @@ func (w *Stream) flush() error {
 		})
 		if err == nil {
 			etag = strings.Trim(p.ETag, `"`)
-			if etag != hex.EncodeToString(md[:]) && w.s.etagIsMD5() {
+			if etag != hex.EncodeToString(md[:]) && w.s.etagIsMD5(w.key) {
 				err = fmt.Errorf("part %d: ETag %s, want %x: %w", n, etag, md, ErrChecksum)
 			}
 		}
@@ -152,7 +152,7 @@ func (w *Stream) Finish(ctx context.Context) error {
 		w.abort()
 		return w.err
 	}
-	if got, want := strings.Trim(info.ETag, `"`), multipartETag(w.md5s); got != want && w.s.etagIsMD5() {
+	if got, want := strings.Trim(info.ETag, `"`), multipartETag(w.md5s); got != want && !w.s.opaqueETag(w.ctx, w.key) {
 		_ = w.s.Delete(w.ctx, w.key)
 		w.err = fmt.Errorf("%s: %s: completed object's ETag %s, want %s: %w", w.s, w.key, got, want, ErrChecksum)
 	} else if got != want {

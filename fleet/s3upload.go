@@ -154,11 +154,11 @@ func (s *S3) PutFile(ctx context.Context, key, file string, opts PutFileOptions)
 		if err != nil {
 			return Object{}, s.wrap(key, err)
 		}
-		if got, want := strings.Trim(info.ETag, `"`), hex.EncodeToString(md.Sum(nil)); got != want && s.etagIsMD5() {
+		if got, want := strings.Trim(info.ETag, `"`), hex.EncodeToString(md.Sum(nil)); got != want && !s.opaqueETag(ctx, key) {
 			_ = s.Delete(ctx, key)
 			return Object{}, fmt.Errorf("%s: %s: ETag %s, want %s: %w", s, key, got, want, ErrChecksum)
 		}
-		if !s.etagIsMD5() {
+		if !s.etagIsMD5(key) {
 			if err := s.checkStored(ctx, key, size, sums.sha256); err != nil {
 				return Object{}, err
 			}
@@ -215,7 +215,7 @@ func (s *S3) PutFile(ctx context.Context, key, file string, opts PutFileOptions)
 			return Object{}, s.wrap(key, fmt.Errorf("part %d of %d: %w", n, parts, err))
 		}
 		got := strings.Trim(p.ETag, `"`)
-		if got != want && s.etagIsMD5() {
+		if got != want && s.etagIsMD5(key) {
 			return Object{}, fmt.Errorf("%s: %s: part %d: ETag %s, want %s: %w", s, key, n, got, want, ErrChecksum)
 		}
 		complete = append(complete, minio.CompletePart{PartNumber: n, ETag: got})
@@ -232,7 +232,7 @@ func (s *S3) PutFile(ctx context.Context, key, file string, opts PutFileOptions)
 		return Object{}, s.wrap(key, fmt.Errorf("completing upload: %w", err))
 	}
 	got, want := strings.Trim(info.ETag, `"`), multipartETag(sums.md5s)
-	if got != want && s.etagIsMD5() {
+	if got != want && !s.opaqueETag(ctx, key) {
 		_ = s.Delete(ctx, key)
 		os.Remove(stateFile)
 		return Object{}, fmt.Errorf("%s: %s: completed object's ETag %s, want %s (from the local parts): %w", s, key, got, want, ErrChecksum)
