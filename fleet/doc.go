@@ -19,7 +19,7 @@
 // Stores: Dir (a local directory) and S3 (a bucket through minio-go, NewS3), whose
 // PutFile uploads a large file resumably (a 0600 state file beside it, parts checked
 // by MD5 and SHA-256, the whole object's ETag checked at completion, or its size and
-// SHA-256 where the bucket's encryption, SSE-KMS or SSE-C, makes ETags something other
+// SHA-256 where the bucket's encryption (SSE-KMS, DSSE-KMS) makes ETags something other
 // than MD5s) and whose Stream uploads in order with one part in memory (the capture
 // kernel's dump).
 // Credentials is the key file of kdump.conf's s3_credentials (LoadCredentials

@@ -20,7 +20,7 @@ import (
 // (PartSize bytes), sends each full part with its MD5 and SHA-256 (checked by the
 // server), retrying a part a bounded number of times, and completes the object on
 // Close, checking the completed object's ETag against the parts' MD5s (or, where the
-// server's ETags are not MD5s, SSE-KMS or SSE-C, its size: S3.opaqueETags). The size is
+// server's ETags are not MD5s, under SSE-KMS, its size: S3.opaqueETags). The size is
 // not known in advance and S3 allows MaxParts parts, so the part size doubles every
 // streamGrowEvery parts up to streamMaxPart (with 8 MiB parts: 16 GB in 8 MiB
 // parts, then 32 GB in 16 MiB parts, ...; 368 GB in all, the memory held growing

@@ -112,7 +112,7 @@ func multipartETag(md5s [][]byte) string {
 // sent, and whose bytes are the file's (the state's MD5), are kept. When the file
 // changed since the upload began (its SHA-256 differs), the stale upload is aborted
 // and the upload restarts. At completion the object's ETag must be the one the local
-// parts' MD5s give (where the server's ETags are MD5s: not under SSE-KMS or SSE-C,
+// parts' MD5s give (where the server's ETags are MD5s: not under SSE-KMS,
 // see S3.opaqueETags), and its size and SHA-256 metadata the file's; else the object
 // is removed and ErrChecksum returned. The object carries the file's SHA-256 as user
 // metadata (ShaMetaKey). A file of one part is put whole, with the same checks.
