@@ -341,9 +341,6 @@ func (s *S3) resumeState(ctx context.Context, stateFile, key string, size, ps in
 			p.MD5 = md
 			have[n] = p
 			kept++
-		} else {
-			p.MD5 = ""
-			have[n] = p
 		}
 	}
 	logf("resuming upload %s of %s: %d of %d parts already stored", st.UploadID, key, kept, len(sums.md5s))
