@@ -415,7 +415,8 @@ var directives = map[string]directive{
 		return err
 	}, list: true},
 	"kdump_commandline_append": {set: func(c *Config, _ *parser, v string, line int) error {
-		return c.appendCmdline(v, c.File, line)
+		_, err := c.appendCmdline(v, c.File, line)
+		return err
 	}, list: true},
 	"kdump_kernelver": {set: func(c *Config, _ *parser, v string, _ int) error {
 		if err := checkRelease(v); err != nil {
@@ -510,12 +511,12 @@ func addCmdline(list *[]string, v string, names bool) ([]string, error) {
 	return words, nil
 }
 
-// appendCmdline appends the parameters of v, given at file:line, to CmdlineAppend and
-// records where they were given (CmdlineAppendFrom).
-func (c *Config) appendCmdline(v, file string, line int) error {
+// appendCmdline appends the parameters of v, given at file:line, to CmdlineAppend,
+// records where they were given (CmdlineAppendFrom), and returns them.
+func (c *Config) appendCmdline(v, file string, line int) ([]string, error) {
 	words, err := addCmdline(&c.CmdlineAppend, v, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if c.CmdlineAppendFrom == nil {
 		c.CmdlineAppendFrom = map[string][]string{}
@@ -526,7 +527,7 @@ func (c *Config) appendCmdline(v, file string, line int) error {
 			c.CmdlineAppendFrom[w] = append(c.CmdlineAppendFrom[w], at)
 		}
 	}
-	return nil
+	return words, nil
 }
 
 // place is file:line, as messages name a line.

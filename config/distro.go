@@ -186,7 +186,8 @@ func (c *Config) ApplySysconfig(v *ShellVars) error {
 			// counts where kdump.conf gives it.
 			conf := c.CmdlineAppend
 			c.CmdlineAppend = nil
-			if err := c.appendCmdline(a.Value, v.File, a.Line); err != nil {
+			words, err := c.appendCmdline(a.Value, v.File, a.Line)
+			if err != nil {
 				c.CmdlineAppend = conf
 				p.errorf(a.Line, "%s: %v", a.Name, err)
 				break
@@ -197,7 +198,7 @@ func (c *Config) ApplySysconfig(v *ShellVars) error {
 			// Fedora's own file appends nr_cpus=1: an explicit capture_cpus N beside it
 			// is refused (one of them would be ignored), capture_cpus auto is said to
 			// give way to it.
-			if words, _ := cmdlineWords(a.Value); c.Lines["capture_cpus"] != 0 && slices.ContainsFunc(words, isNrCPUs) {
+			if c.Lines["capture_cpus"] != 0 && slices.ContainsFunc(words, isNrCPUs) {
 				if c.CaptureCPUs > 0 {
 					p.errorf(a.Line, "%s: nr_cpus= and %s's capture_cpus %d (line %d) both set the capture kernel's CPUs; keep one", a.Name, c.File, c.CaptureCPUs, c.Lines["capture_cpus"])
 				} else {
@@ -401,7 +402,7 @@ func FromDebian(v *ShellVars) (*Config, error) {
 				set("kdump_commandline", a)
 			}
 		case "KDUMP_CMDLINE_APPEND":
-			if err := c.appendCmdline(val, v.File, a.Line); err != nil {
+			if _, err := c.appendCmdline(val, v.File, a.Line); err != nil {
 				fail("%v", err)
 			} else if len(c.CmdlineAppend) > 0 {
 				set("kdump_commandline_append", a)
