@@ -194,24 +194,12 @@ func testOpaqueETags(t *testing.T, srv *s3test.Server) {
 
 	t.Run("Resume", func(t *testing.T) {
 		name, data := randomFile(t, 3*fleet.MinPartSize+1<<20) // 4 parts
-		cctx, cancel := context.WithCancel(ctx)
-		_, err := st.PutFile(cctx, "sse/resumed/vmcore", name, fleet.PutFileOptions{AfterPart: func(n, _ int) {
-			if n == 2 {
-				cancel()
-			}
-		}})
-		if err == nil {
-			t.Fatal("an upload whose context was cancelled after part 2 finished")
-		}
+		interruptedUpload(t, st, "sse/resumed/vmcore", name, 2)
 		// A new process: nothing has told its store about the encryption yet, and
 		// listing the parts does not.
-		var log bytes.Buffer
-		sent := 0
-		if _, err := newS3(t, kms).PutFile(ctx, "sse/resumed/vmcore", name, fleet.PutFileOptions{Logf: logTo(t, &log), AfterPart: func(int, int) { sent++ }}); err != nil {
-			t.Fatal(err)
-		}
-		if sent != 2 || !strings.Contains(log.String(), "2 of 4 parts already stored") {
-			t.Errorf("resumed upload sent %d parts (want 2, the 2 the server has kept by their ETags); log:\n%s", sent, log.String())
+		sent, log := resumedUpload(t, newS3(t, kms), "sse/resumed/vmcore", name)
+		if sent != 2 || !strings.Contains(log, "2 of 4 parts already stored") {
+			t.Errorf("resumed upload sent %d parts (want 2, the 2 the server has kept by their ETags); log:\n%s", sent, log)
 		}
 		if !bytes.Equal(readAll(t, direct, "sse/resumed/vmcore"), data) {
 			t.Error("resumed object differs from the file")
@@ -227,22 +215,10 @@ func testOpaqueETags(t *testing.T, srv *s3test.Server) {
 			return awsSSE(r) && !(r.Method == http.MethodPost && r.URL.Query().Has("uploadId"))
 		})
 		name, data := randomFile(t, 2*fleet.MinPartSize+1<<20) // 3 parts
-		cctx, cancel := context.WithCancel(ctx)
-		_, err := newS3(t, notOnComplete).PutFile(cctx, "sse/whole/vmcore", name, fleet.PutFileOptions{AfterPart: func(n, parts int) {
-			if n == parts {
-				cancel()
-			}
-		}})
-		if err == nil {
-			t.Fatal("an upload whose context was cancelled after its last part completed")
-		}
-		var log bytes.Buffer
-		sent := 0
-		if _, err := newS3(t, notOnComplete).PutFile(ctx, "sse/whole/vmcore", name, fleet.PutFileOptions{Logf: logTo(t, &log), AfterPart: func(int, int) { sent++ }}); err != nil {
-			t.Fatal(err)
-		}
-		if sent != 0 || !strings.Contains(log.String(), "3 of 3 parts already stored") || !bytes.Equal(readAll(t, direct, "sse/whole/vmcore"), data) {
-			t.Errorf("sent %d parts again, log:\n%s", sent, log.String())
+		interruptedUpload(t, newS3(t, notOnComplete), "sse/whole/vmcore", name, 3)
+		sent, log := resumedUpload(t, newS3(t, notOnComplete), "sse/whole/vmcore", name)
+		if sent != 0 || !strings.Contains(log, "3 of 3 parts already stored") || !bytes.Equal(readAll(t, direct, "sse/whole/vmcore"), data) {
+			t.Errorf("sent %d parts again, log:\n%s", sent, log)
 		}
 	})
 
@@ -307,4 +283,32 @@ func testOpaqueETags(t *testing.T, srv *s3test.Server) {
 func md5Of(b []byte) []byte {
 	s := md5.Sum(b)
 	return s[:]
+}
+
+// interruptedUpload starts uploading file to key and cancels it once part after is
+// sent; the upload must fail, leaving its state file for a resume.
+func interruptedUpload(t *testing.T, st *fleet.S3, key, file string, after int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := st.PutFile(ctx, key, file, fleet.PutFileOptions{AfterPart: func(n, _ int) {
+		if n == after {
+			cancel()
+		}
+	}})
+	if err == nil {
+		t.Fatalf("an upload whose context was cancelled after part %d finished", after)
+	}
+}
+
+// resumedUpload uploads file to key again and returns how many parts it sent and
+// what it logged.
+func resumedUpload(t *testing.T, st *fleet.S3, key, file string) (int, string) {
+	t.Helper()
+	var log bytes.Buffer
+	sent := 0
+	if _, err := st.PutFile(context.Background(), key, file, fleet.PutFileOptions{Logf: logTo(t, &log), AfterPart: func(int, int) { sent++ }}); err != nil {
+		t.Fatal(err)
+	}
+	return sent, log.String()
 }
