@@ -26,7 +26,20 @@ type collector struct {
 	prog    *progress
 	// part, when set, makes this collection one part of a split dump (CollectSplit).
 	part *dumpfile.KdumpSplit
+	// kept is pass 1's 2nd bitmap of the whole pfn space, when pass 1 kept it
+	// (keepBitmapMax): pass 2 then takes each window's verdicts from it instead of
+	// classifying the window again. Read-only once pass 1 is done (the parts of a
+	// split dump share it).
+	kept []byte
 }
+
+// keepBitmapMax is the largest 2nd bitmap pass 1 keeps for pass 2: 512 KiB, the pfns
+// of 16 GiB of memory with 4 KiB pages. Classifying a window again reads its struct
+// pages again (16 MiB of them for each GiB of memory, page-cache or /proc/vmcore
+// reads) for verdicts that cannot have changed; a copy of the bitmap costs 32 KiB per
+// GiB. Above this size the windows are classified again, so that the collector's
+// memory stays flat however large the machine.
+var keepBitmapMax uint64 = 512 << 10
 
 // Collect writes a dump of src to dst as opts say and returns what it did. The Stats are
 // returned with an error too, as far as the collection got.
@@ -83,11 +96,19 @@ func Collect(ctx context.Context, src *vmcore.File, dst io.Writer, opts Options)
 
 // pass1 classifies every window, adds up the statistics and hands each window to
 // also (when not nil) before giving it back. It returns the number of dumped pages.
-func (c *collector) pass1(ctx context.Context, zeroScan bool, also func(*window)) (uint64, error) {
+// With keep, it keeps the 2nd bitmap for pass 2 in c.kept when it is small enough.
+func (c *collector) pass1(ctx context.Context, zeroScan, keep bool, also func(*window)) (uint64, error) {
 	var dumped uint64
 	var firstReadErr error
+	var kept []byte
+	if keep && c.src.maxPFN/8 <= keepBitmapMax {
+		kept = make([]byte, (c.src.maxPFN+7)/8)
+	}
 	err := c.eachWindow(ctx, zeroScan, func(w *window) error {
 		dumped += w.count
+		if kept != nil {
+			copy(kept[w.start/8:], w.dumped[:w.bytes()]) // windows start on a byte
+		}
 		st := &c.stats
 		st.ExcludedCache += w.excluded[mm.CacheNotPrivate]
 		st.ExcludedCachePrivate += w.excluded[mm.CachePrivate]
@@ -111,6 +132,9 @@ func (c *collector) pass1(ctx context.Context, zeroScan bool, also func(*window)
 		c.warn(fmt.Sprintf("first unreadable struct page: %v", firstReadErr))
 	}
 	c.stats.sumExcluded()
+	if err == nil {
+		c.kept = kept
+	}
 	return dumped, err
 }
 

@@ -429,7 +429,9 @@ func checkELFLoads(t *testing.T, k *testKernel, out *vmcore.File, types []mm.Pag
 	}
 }
 
-// TestDeterminism: the output does not depend on the window size or the thread count.
+// TestDeterminism: the output does not depend on the window size or the thread count,
+// nor on whether pass 2 classifies the windows again or takes pass 1's kept bitmap (the
+// reference run classifies twice; the variants keep it).
 func TestDeterminism(t *testing.T) {
 	k := newTestKernel(t, profile61)
 	src := k.open(t)
@@ -442,7 +444,10 @@ func TestDeterminism(t *testing.T) {
 		{KdumpCompressed, compress.Zstd, 1},
 		{ELF, compress.None, 31},
 	} {
-		ref := collect(t, src, Options{DumpLevel: tc.level, Codec: tc.codec, Format: tc.format, Threads: 1})
+		keep := keepBitmapMax
+		keepBitmapMax = 0
+		ref := collect(t, src, Options{DumpLevel: tc.level, Codec: tc.codec, Format: tc.format, Threads: 1, WindowPFNs: 512})
+		keepBitmapMax = keep
 		variants := []Options{
 			{WindowPFNs: 8, Threads: 1},
 			{WindowPFNs: 24, Threads: 4, ChunkPages: 3},

@@ -107,7 +107,7 @@ func (c *collector) collectELF(ctx context.Context, out *output) error {
 		plans = append(plans, p)
 	}
 	zeroScan := c.opts.DumpLevel&1 != 0
-	_, err := c.pass1(ctx, zeroScan, func(w *window) {
+	_, err := c.pass1(ctx, zeroScan, false, func(w *window) {
 		for _, p := range plans {
 			if p.first < w.start+w.n && p.end > w.start {
 				p.add(w)

@@ -86,7 +86,7 @@ func (c *collector) warn(msg string) {
 }
 
 func (c *collector) collectKdump(ctx context.Context, out *output) error {
-	dumped, err := c.pass1(ctx, false, nil)
+	dumped, err := c.pass1(ctx, false, true, nil)
 	if err != nil {
 		return err // nothing written yet
 	}
@@ -131,7 +131,8 @@ func (c *collector) writeKdump(ctx context.Context, out *output, dumped uint64) 
 	return nil
 }
 
-// pass2Kdump classifies the windows again and writes their bitmaps and pages.
+// pass2Kdump classifies the windows again (or takes pass 1's kept verdicts) and writes
+// their bitmaps and pages.
 func (c *collector) pass2Kdump(ctx context.Context, kw *dumpfile.KdumpWriter) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -72,7 +72,7 @@ func CollectSplit(ctx context.Context, src *vmcore.File, dsts []io.Writer, split
 
 	// Pass 1 once for all the parts: the dumped pages of each splitblock.
 	blocks := make([]uint64, (s.maxPFN+splitblockPages-1)/splitblockPages)
-	total, err := c.pass1(ctx, false, func(w *window) {
+	total, err := c.pass1(ctx, false, true, func(w *window) {
 		for pos := uint64(0); pos < w.n; {
 			r, k := bitmap.NextRun(w.dumped, pos, w.n, true)
 			if k == 0 {
@@ -112,7 +112,7 @@ func CollectSplit(ctx context.Context, src *vmcore.File, dsts []io.Writer, split
 	var wg sync.WaitGroup
 	for i := range parts {
 		p := &parts[i]
-		pc := &collector{src: s, opts: opts,
+		pc := &collector{src: s, opts: opts, kept: c.kept,
 			part: &dumpfile.KdumpSplit{StartPFN: p.StartPFN, EndPFN: p.EndPFN, Descriptors: total}}
 		pc.opts.Threads = threads
 		pc.windows = newWindowPool(threads+2, opts.WindowPFNs)

@@ -88,6 +88,12 @@ func (wk *classifyWorker) classify(ctx context.Context, w *window, zeroScan bool
 	present, dumped := w.present[:nb], w.dumped[:nb]
 	clear(present)
 	c.src.presentIn(present, w.start, w.n)
+	if c.kept != nil {
+		// Pass 2 after a pass 1 that kept its verdicts (collector.kept).
+		copy(dumped, c.kept[w.start/8:][:nb])
+		w.count = bitmap.Count(dumped)
+		return
+	}
 	copy(dumped, present)
 	if err := wk.dropNoData(w); err != nil {
 		w.err = err
