@@ -33,8 +33,8 @@ type collector struct {
 	kept []byte
 }
 
-// keepBitmapMax is the largest 2nd bitmap pass 1 keeps for pass 2: 512 KiB, the pfns
-// of 16 GiB of memory with 4 KiB pages. Classifying a window again reads its struct
+// keepBitmapMax is the largest 2nd bitmap pass 1 keeps for pass 2: 512 KiB, a pfn
+// space (max_mapnr) of 16 GiB with 4 KiB pages. Classifying a window again reads its struct
 // pages again (16 MiB of them for each GiB of memory, page-cache or /proc/vmcore
 // reads) for verdicts that cannot have changed; a copy of the bitmap costs 32 KiB per
 // GiB. Above this size the windows are classified again, so that the collector's
@@ -101,8 +101,8 @@ func (c *collector) pass1(ctx context.Context, zeroScan, keep bool, also func(*w
 	var dumped uint64
 	var firstReadErr error
 	var kept []byte
-	if keep && c.src.maxPFN/8 <= keepBitmapMax {
-		kept = make([]byte, (c.src.maxPFN+7)/8)
+	if n := (c.src.maxPFN + 7) / 8; keep && n <= keepBitmapMax {
+		kept = make([]byte, n)
 	}
 	err := c.eachWindow(ctx, zeroScan, func(w *window) error {
 		dumped += w.count

@@ -444,10 +444,10 @@ func TestDeterminism(t *testing.T) {
 		{KdumpCompressed, compress.Zstd, 1},
 		{ELF, compress.None, 31},
 	} {
-		keep := keepBitmapMax
-		keepBitmapMax = 0
-		ref := collect(t, src, Options{DumpLevel: tc.level, Codec: tc.codec, Format: tc.format, Threads: 1, WindowPFNs: 512})
-		keepBitmapMax = keep
+		var ref collected
+		reclassifying(t, func() {
+			ref = collect(t, src, Options{DumpLevel: tc.level, Codec: tc.codec, Format: tc.format, Threads: 1})
+		})
 		variants := []Options{
 			{WindowPFNs: 8, Threads: 1},
 			{WindowPFNs: 24, Threads: 4, ChunkPages: 3},
@@ -465,6 +465,40 @@ func TestDeterminism(t *testing.T) {
 				t.Errorf("%v %v -d %d: window %d, %d threads, chunk %d: output differs from the 1-thread default run (%d vs %d bytes)",
 					tc.format, tc.codec, tc.level, v.WindowPFNs, v.Threads, v.ChunkPages, len(got.out), len(ref.out))
 			}
+		}
+	}
+}
+
+// reclassifying runs f with pass 1 keeping no bitmap, so that pass 2 classifies every
+// window again: the reference the kept bitmap is held to.
+func reclassifying(t *testing.T, f func()) {
+	t.Helper()
+	keep := keepBitmapMax
+	keepBitmapMax = 0
+	defer func() { keepBitmapMax = keep }()
+	f()
+}
+
+// TestRefilterKept: refiltering a kdump-compressed dump (its own 2nd bitmap says which
+// pages it holds) gives the same output whether pass 2 takes pass 1's kept bitmap or
+// classifies again.
+func TestRefilterKept(t *testing.T) {
+	k := newTestKernel(t, profile61)
+	first := collect(t, k.open(t), Options{DumpLevel: 1, Codec: compress.LZO, Threads: 2})
+	src, err := vmcore.NewFile(bytes.NewReader(first.out), int64(len(first.out)), "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, level := range []mm.DumpLevel{1, 31} {
+		opts := Options{DumpLevel: level, Codec: compress.Zlib, Threads: 2, WindowPFNs: 1000}
+		var ref collected
+		reclassifying(t, func() { ref = collect(t, src, opts) })
+		got := collect(t, src, opts)
+		if !bytes.Equal(got.out, ref.out) {
+			t.Errorf("-d %d of a -d 1 dump: %d bytes with the kept bitmap, %d classifying again", level, len(got.out), len(ref.out))
+		}
+		if got.stats.ExcludedNoData != ref.stats.ExcludedNoData || got.stats.ExcludedNoData == 0 {
+			t.Errorf("-d %d of a -d 1 dump: %d pages without data (kept), %d (classifying again); want the same, not 0", level, got.stats.ExcludedNoData, ref.stats.ExcludedNoData)
 		}
 	}
 }
