@@ -7,7 +7,7 @@ import (
 )
 
 // TestAdler32 holds adler32Checksum to hash/adler32 on lengths around its steps and blocks
-// (8, nmax) and on bytes of 0xff, which make s1 and s2 largest.
+// (64, nmax) and on bytes of 0xff, which make s1, s2 and the lanes largest.
 func TestAdler32(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	buf := make([]byte, 3*5552+17)
@@ -18,7 +18,7 @@ func TestAdler32(t *testing.T) {
 	for i := range ones {
 		ones[i] = 0xff
 	}
-	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 4095, 4096, 5551, 5552, 5553, 5560, 2*5552 + 3, len(buf)} {
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 63, 64, 65, 127, 128, 4095, 4096, 5551, 5552, 5553, 5560, 2*5552 + 3, len(buf)} {
 		for _, p := range [][]byte{buf[:n], ones[:n], buf[len(buf)-n:]} {
 			if got, want := adler32Checksum(p), adler32.Checksum(p); got != want {
 				t.Errorf("%d bytes: %08x, want %08x", n, got, want)
