@@ -34,11 +34,12 @@ type collector struct {
 }
 
 // keepBitmapMax is the largest 2nd bitmap pass 1 keeps for pass 2: 512 KiB, a pfn
-// space (max_mapnr) of 16 GiB with 4 KiB pages. Classifying a window again reads its struct
-// pages again (16 MiB of them for each GiB of memory, page-cache or /proc/vmcore
-// reads) for verdicts that cannot have changed; a copy of the bitmap costs 32 KiB per
-// GiB. Above this size the windows are classified again, so that the collector's
-// memory stays flat however large the machine.
+// space (max_mapnr) of 16 GiB with 4 KiB pages. Classifying a window again reads its
+// struct pages again (16 MiB of them for each GiB of memory, page-cache or
+// /proc/vmcore reads) for verdicts that cannot have changed; a copy of the bitmap
+// costs 32 KiB per GiB. Above this size the windows are classified again, so that the
+// collector's memory stays flat however large the machine. Tests set it to 0 to hold
+// the kept path to classifying twice.
 var keepBitmapMax uint64 = 512 << 10
 
 // Collect writes a dump of src to dst as opts say and returns what it did. The Stats are
