@@ -14,7 +14,7 @@
 //     before the first page is written. For an ELF dump that leaves zero pages out, this
 //     pass also reads the kept pages to find the zero ones, and it lays out the PT_LOADs.
 //   - Pass 2 takes each window's verdicts from pass 1's 2nd bitmap when pass 1 kept it
-//     (up to 16 GiB of memory), or else classifies the window again (cheaper than
+//     (a pfn space of up to 16 GiB), or else classifies the window again (cheaper than
 //     holding the bitmap of a large machine), and reads the dumped pages in pfn order
 //     in chunks; workers detect zero pages and compress each chunk with their own
 //     compressor and pooled buffers, and a single writer emits the results strictly in

@@ -12,9 +12,12 @@ import "encoding/binary"
 // pre's the sums of the words before each word. Then s1 grows by the sum of a's lanes,
 // and s2 by 64 times s1 at the step's start, 8 times the sum of pre's lanes (every
 // earlier word counts once for each of a word's 8 bytes) and a's lanes weighted 8 down
-// to 1 by byte position. No lane reaches 2^16 (a: 8*255, pre: 28*255; the weighted
-// sums: 20*8*255), so nothing carries between lanes. At the step boundaries s1 and s2
-// are the recurrence's own values, so zlib's bound on bytes between reductions holds.
+// to 1 by byte position. No lane, and no sum a multiplication gathers into the top
+// lane, reaches 2^16 (a: 8*255 a lane; pre: 28*255 a lane, its eight lanes' sum
+// 224*255, the largest; the weighted sums: 20*8*255 and 16*8*255), so nothing carries
+// between lanes: a longer step would overflow pre's sum. At the step boundaries s1 and
+// s2 are the recurrence's own values, so zlib's bound on bytes between reductions
+// holds.
 func adler32Checksum(p []byte) uint32 {
 	const (
 		mod = 65521
