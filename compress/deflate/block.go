@@ -1,5 +1,7 @@
 package deflate
 
+import "encoding/binary"
+
 // The format's alphabets (RFC 1951 section 3.2.5).
 const (
 	numLitLen      = 286 // literals 0-255, end of block 256, lengths 257-285
@@ -61,12 +63,12 @@ func init() {
 			lens[s] = 8
 		}
 	}
-	fixedLit.assign(lens[:])
+	fixedLit.setLengths(lens[:])
 	var dl [numDist]uint8
 	for s := range dl {
 		dl[s] = 5
 	}
-	fixedDist.assign(dl[:])
+	fixedDist.setLengths(dl[:])
 }
 
 // distCode returns the distance code of distance d+1.
@@ -86,26 +88,22 @@ func (e *Encoder) writeBlock(in []byte, final bool) {
 	cb.dist.build(e.dist[:], maxCodeBits, 1)
 	hdrBits := cb.header()
 
+	// No branch on unused symbols: their frequency 0 adds nothing, and whether a
+	// symbol is used is too irregular to predict.
 	var dynBits, fixBits int
 	for s, f := range e.lit {
-		if f != 0 {
-			dynBits += int(f) * int(cb.lit.len[s])
-			fixBits += int(f) * int(fixedLit.len[s])
-		}
-	}
-	for s, f := range e.dist {
-		if f != 0 {
-			dynBits += int(f) * int(cb.dist.len[s])
-			fixBits += int(f) * int(fixedDist.len[s])
-		}
+		dynBits += int(f) * int(cb.lit.len[s])
+		fixBits += int(f) * int(fixedLit.len[s])
 	}
 	// The extra bits of lengths and distances cost the same in either block.
 	extra := 0
 	for c, f := range e.lit[firstLengthSym:] {
 		extra += int(f) * int(lengthExtra[c])
 	}
-	for c, f := range e.dist {
-		extra += int(f) * int(distExtra[c])
+	for s, f := range e.dist {
+		dynBits += int(f) * int(cb.dist.len[s])
+		fixBits += int(f) * int(fixedDist.len[s])
+		extra += int(f) * int(distExtra[s])
 	}
 	dynBits += hdrBits + extra
 	fixBits += 3 + extra
@@ -136,25 +134,36 @@ func (e *Encoder) writeBlock(in []byte, final bool) {
 	}
 }
 
-// writeTokens writes the block's tokens and its end with the given codes.
+// writeTokens writes the block's tokens and its end with the given codes. It keeps
+// the writer's state in locals: through the struct, each token's write would wait on
+// the last one's store of the accumulator.
 func (e *Encoder) writeTokens(lit, dist *huffCode) {
-	bw := &e.bw
+	out, pos, acc, nbits := e.bw.out, e.bw.pos, e.bw.acc, e.bw.nbits
 	for _, t := range e.tokens {
 		if t&matchFlag == 0 {
-			bw.bits(uint64(lit.code[t]), uint(lit.len[t]))
-			continue
+			acc |= uint64(lit.code[t]) << nbits
+			nbits += uint(lit.len[t])
+		} else {
+			l := int(t>>16) & 0xff
+			d := int(t & 0xffff)
+			lc := lengthCode[l]
+			s := firstLengthSym + int(lc)
+			dc := distCode(d)
+			// The length's code and extra bits, then the distance's: at most
+			// 15+5 and 15+13 bits, 55 with the 7 left over, one write.
+			v := uint64(lit.code[s]) | uint64(l-int(lengthBase[lc]-minMatch))<<lit.len[s]
+			n := uint(lit.len[s]) + uint(lengthExtra[lc])
+			v |= (uint64(dist.code[dc]) | uint64(d-int(distBase[dc]-1))<<dist.len[dc]) << n
+			n += uint(dist.len[dc]) + uint(distExtra[dc])
+			acc |= v << nbits
+			nbits += n
 		}
-		l := int(t>>16) & 0xff
-		d := int(t & 0xffff)
-		lc := lengthCode[l]
-		s := firstLengthSym + int(lc)
-		// The length's code and extra bits, then the distance's: at most 15+5 and
-		// 15+13 bits, each within one write.
-		v := uint64(lit.code[s]) | uint64(l-int(lengthBase[lc]-minMatch))<<lit.len[s]
-		bw.bits(v, uint(lit.len[s])+uint(lengthExtra[lc]))
-		dc := distCode(d)
-		v = uint64(dist.code[dc]) | uint64(d-int(distBase[dc]-1))<<dist.len[dc]
-		bw.bits(v, uint(dist.len[dc])+uint(distExtra[dc]))
+		binary.LittleEndian.PutUint64(out[pos:], acc)
+		k := nbits >> 3
+		pos += int(k)
+		acc >>= k << 3
+		nbits &= 7
 	}
-	bw.bits(uint64(lit.code[endOfBlock]), uint(lit.len[endOfBlock]))
+	e.bw.pos, e.bw.acc, e.bw.nbits = pos, acc, nbits
+	e.bw.bits(uint64(lit.code[endOfBlock]), uint(lit.len[endOfBlock]))
 }

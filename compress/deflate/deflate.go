@@ -19,6 +19,7 @@ package deflate
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/gokdump/gokdump/compress/internal/match"
 )
@@ -80,12 +81,20 @@ type token uint32
 
 const matchFlag = 1 << 31
 
-// MaxZlibLen is the most bytes Zlib appends for n bytes of input: the input stored in
-// blocks, with their headers and the zlib framing.
+// MaxZlibLen is the room Zlib needs past dst's length for n bytes of input, as
+// MaxDeflateLen is for Deflate: the input stored in blocks, with their headers and the
+// zlib framing, and the writer's slack.
 func MaxZlibLen(n int) int { return MaxDeflateLen(n) + 2 + 4 }
 
-// MaxDeflateLen is the most bytes Deflate appends for n bytes of input.
+// MaxDeflateLen is the room Deflate needs past dst's length for n bytes of input: the
+// most bytes it appends, and a few its writer touches beyond them. With less, Deflate
+// allocates.
 func MaxDeflateLen(n int) int {
+	return maxDeflateOut(n) + writeSlack
+}
+
+// maxDeflateOut is the most bytes Deflate appends for n bytes of input.
+func maxDeflateOut(n int) int {
 	// Every block but the last covers at least maxBlockTokens-1 bytes (it ends at
 	// that many tokens, or a match short of maxStored bytes); a stored block costs 5
 	// bytes (and 7 bits of padding at most) more than its input, and each block is
@@ -107,6 +116,7 @@ func (e *Encoder) Zlib(dst, src []byte) []byte {
 // Deflate appends the raw deflate stream of src to dst and returns the extended slice.
 func (e *Encoder) Deflate(dst, src []byte) []byte {
 	e.init(len(src))
+	dst = slices.Grow(dst, MaxDeflateLen(len(src)))
 	e.bw.reset(dst)
 	for start := 0; ; {
 		end := e.parse(src, start)

@@ -96,8 +96,8 @@ func TestRoundTrip(t *testing.T) {
 			if got := inflateZlib(t, z); !bytes.Equal(got, in) {
 				t.Fatalf("%s: round trip differs (%d bytes in, %d out)", name, len(in), len(got))
 			}
-			if len(z) > MaxZlibLen(len(in)) {
-				t.Errorf("%s: %d bytes, more than MaxZlibLen(%d) = %d", name, len(z), len(in), MaxZlibLen(len(in)))
+			if max := MaxZlibLen(len(in)) - writeSlack; len(z) > max {
+				t.Errorf("%s: %d bytes, more than the bound %d", name, len(z), max)
 			}
 			d := e.Deflate(nil, in)
 			got, err := io.ReadAll(flate.NewReader(bytes.NewReader(d)))
@@ -262,6 +262,28 @@ func TestAllocs(t *testing.T) {
 	}
 }
 
+// TestAppendRoom: Zlib appends to what dst holds, in place when dst has MaxZlibLen
+// bytes of room (the writer's stores past the output's end included), and correctly
+// when it has less.
+func TestAppendRoom(t *testing.T) {
+	var e Encoder
+	for name, in := range inputs() {
+		for _, room := range []int{MaxZlibLen(len(in)), MaxZlibLen(len(in)) - 1, 0} {
+			dst := append(make([]byte, 0, 3+room), "abc"...)
+			out := e.Zlib(dst, in)
+			if string(out[:3]) != "abc" {
+				t.Fatalf("%s, room %d: dst's bytes not kept: %q", name, room, out[:3])
+			}
+			if inPlace := &out[0] == &dst[:1][0]; room == MaxZlibLen(len(in)) && !inPlace {
+				t.Errorf("%s: room of MaxZlibLen, not written in place", name)
+			}
+			if got := inflateZlib(t, out[3:]); !bytes.Equal(got, in) {
+				t.Fatalf("%s, room %d: round trip differs", name, room)
+			}
+		}
+	}
+}
+
 // FuzzRoundTrip compresses arbitrary input twice with one encoder (the second time
 // over its stale tables) and checks that Go's inflater gives it back.
 // The seeds, in testdata/fuzz/FuzzRoundTrip, are the test inputs of a page or less.
@@ -270,8 +292,8 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for range 2 {
 			z := e.Zlib(nil, in)
-			if len(z) > MaxZlibLen(len(in)) {
-				t.Fatalf("%d bytes for %d, more than MaxZlibLen", len(z), len(in))
+			if len(z) > MaxZlibLen(len(in))-writeSlack {
+				t.Fatalf("%d bytes for %d, more than MaxZlibLen's bound", len(z), len(in))
 			}
 			if got := inflateZlib(t, z); !bytes.Equal(got, in) {
 				t.Fatalf("round trip differs")

@@ -3,6 +3,7 @@ package deflate
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 
 	"github.com/gokdump/gokdump/compress/internal/prefix"
 )
@@ -26,21 +27,27 @@ type huffCode struct {
 // does, since some decoders reject incomplete codes.
 func (h *huffCode) build(freq []uint16, limit int, minSyms int) {
 	clear(h.len[:])
-	h.sorted = h.sorted[:0]
+	// The used symbols, gathered without a branch per symbol: each is written, and
+	// kept only if used.
+	if cap(h.sorted) < len(freq) {
+		h.sorted = make([]uint64, len(freq))
+	}
+	sorted := h.sorted[:len(freq)]
 	var most uint16
+	n := 0
 	for s, f := range freq {
-		if f != 0 {
-			h.sorted = append(h.sorted, uint64(f)<<16|uint64(s))
-			most = max(most, f)
-		}
+		sorted[n] = uint64(f)<<16 | uint64(s)
+		n += int(b2u(f != 0))
+		most = max(most, f)
 	}
-	for s := 0; len(h.sorted) < 2; s++ {
+	for s := 0; n < 2; s++ {
 		if freq[s] == 0 {
-			h.sorted = append(h.sorted, uint64(s)) // frequency 0 sorts first
+			sorted[n] = uint64(s) // frequency 0 sorts first
+			n++
 		}
 	}
+	h.sorted = sorted[:n]
 	h.sortByFreq(most)
-	n := len(h.sorted)
 	if cap(h.depth) < n {
 		h.depth = make([]int, n, len(freq))
 	}
@@ -50,45 +57,72 @@ func (h *huffCode) build(freq []uint16, limit int, minSyms int) {
 	}
 	prefix.MinimumRedundancy(a)
 	limitLengths(a, limit)
+	// a is non-increasing, so each length's symbols are one run of it: count them
+	// from where the runs end (counting symbol by symbol would make each step wait
+	// on the last one's store whenever lengths repeat).
+	var end [maxCodeBits + 1]int
 	last := 0
 	for i, v := range h.sorted {
 		s := int(v & 0xffff)
 		h.len[s] = uint8(a[i])
+		end[a[i]] = i + 1
 		last = max(last, s)
 	}
+	var count [maxCodeBits + 1]uint16
+	done := 0
+	for l := maxCodeBits; l > 0; l-- {
+		if end[l] != 0 {
+			count[l] = uint16(end[l] - done)
+			done = end[l]
+		}
+	}
 	h.n = max(last+1, minSyms)
-	h.assign(h.len[:h.n])
+	h.assign(&count)
 }
 
+// b2u is 1 for true and 0 for false.
+func b2u(b bool) uint {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// sortBuckets is how many frequencies sortByFreq sorts by counting; the higher ones
+// share its last bucket. A page's frequencies add up to about 4096, so no more than
+// about 64 of its symbols are that frequent (a larger block's may be more: they are
+// sorted all the same, only slower).
+const sortBuckets = 64
+
 // sortByFreq sorts h.sorted, which is in symbol order, by frequency (at most most),
-// keeping symbol order among equal frequencies: a radix sort over the frequency's
-// bytes, since a page's few hundred symbols sort faster that way than by comparison.
+// keeping symbol order among equal frequencies. A counting sort does most of it, since
+// a page's few hundred symbols sort faster that way than by comparison; the few
+// frequent symbols left in the last bucket are then sorted by comparison.
 func (h *huffCode) sortByFreq(most uint16) {
 	if cap(h.tmp) < len(h.sorted) {
 		h.tmp = make([]uint64, len(h.sorted), cap(h.sorted))
 	}
 	v, tmp := h.sorted, h.tmp[:len(h.sorted)]
-	for shift := uint(16); shift <= 24; shift += 8 {
-		if shift == 24 && most < 256 {
-			break
-		}
-		var pos [256]uint16
-		for _, x := range v {
-			pos[byte(x>>shift)]++
-		}
-		sum := uint16(0)
-		for b, c := range pos {
-			pos[b] = sum
-			sum += c
-		}
-		for _, x := range v {
-			b := byte(x >> shift)
-			tmp[pos[b]] = x
-			pos[b]++
-		}
-		v, tmp = tmp, v
+	var pos [sortBuckets]uint16
+	nb := min(int(most)+1, sortBuckets)
+	for _, x := range v {
+		pos[min(x>>16, sortBuckets-1)]++
 	}
-	h.sorted, h.tmp = v, tmp
+	sum := uint16(0)
+	for b, c := range pos[:nb] {
+		pos[b] = sum
+		sum += c
+	}
+	for _, x := range v {
+		b := min(x>>16, sortBuckets-1)
+		tmp[pos[b]] = x
+		pos[b]++
+	}
+	if int(most) >= sortBuckets-1 {
+		// The keys are unique (they hold the symbol), so any sort is stable.
+		slices.Sort(tmp[pos[sortBuckets-2]:])
+	}
+	h.sorted, h.tmp = tmp, v
 }
 
 // limitLengths caps the code lengths in a (non-increasing, as minimumRedundancy leaves
@@ -124,26 +158,32 @@ func limitLengths(a []int, limit int) {
 	}
 }
 
-// assign gives the symbols with lengths lens their canonical codes.
-func (h *huffCode) assign(lens []uint8) {
+// assign gives the symbols h.len[:h.n] lists their canonical codes; count holds how
+// many there are of each length.
+func (h *huffCode) assign(count *[maxCodeBits + 1]uint16) {
+	var next [maxCodeBits + 1]uint16
+	code := uint16(0)
+	for l := 2; l <= maxCodeBits; l++ {
+		code = (code + count[l-1]) << 1
+		next[l] = code
+	}
+	// Unused symbols (length 0) are given code 0 from next[0], which nothing reads.
+	for s, l := range h.len[:h.n] {
+		h.code[s] = bits.Reverse16(next[l]) >> (16 - l)
+		next[l]++
+	}
+}
+
+// setLengths makes h the canonical code with lengths lens.
+func (h *huffCode) setLengths(lens []uint8) {
 	var count [maxCodeBits + 1]uint16
 	for _, l := range lens {
 		count[l]++
 	}
 	count[0] = 0
-	var next [maxCodeBits + 1]uint16
-	code := uint16(0)
-	for l := 1; l <= maxCodeBits; l++ {
-		code = (code + count[l-1]) << 1
-		next[l] = code
-	}
-	for s, l := range lens {
-		if l != 0 {
-			h.len[s] = l
-			h.code[s] = bits.Reverse16(next[l]) >> (16 - l)
-			next[l]++
-		}
-	}
+	copy(h.len[:], lens)
+	h.n = len(lens)
+	h.assign(&count)
 }
 
 // codeBuilder holds a dynamic block's codes and its header's code-length code.
@@ -157,10 +197,15 @@ type codeBuilder struct {
 // header prepares the dynamic block header for lit and dist and returns its size in
 // bits, the 3 block header bits included.
 func (cb *codeBuilder) header() int {
-	var seq [numLitLen + numDist]uint8
+	// The lengths, then a byte no length has, where runLengths' scan stops, and room
+	// for its 8-byte reads.
+	var seq [numLitLen + numDist + 8]uint8
 	n := copy(seq[:], cb.lit.len[:cb.lit.n])
 	n += copy(seq[n:], cb.dist.len[:cb.dist.n])
-	cb.runLengths(seq[:n])
+	for i := n; i < len(seq); i++ {
+		seq[i] = 0xff
+	}
+	cb.runLengths(seq[:], n)
 	cb.clen.build(cb.clenFreq[:], maxCodeLenBits, 0)
 	cb.nclen = numCodeLen
 	for cb.nclen > 4 && cb.clen.len[codeLenOrder[cb.nclen-1]] == 0 {
@@ -176,45 +221,56 @@ func (cb *codeBuilder) header() int {
 // clenExtra is the number of extra bits of each code-length symbol.
 var clenExtra = [numCodeLen]uint8{16: 2, 17: 3, 18: 7}
 
-// runLengths encodes the code lengths in seq with the code-length alphabet: 0-15 a
+// runLengths encodes the code lengths seq[:n] with the code-length alphabet: 0-15 a
 // length, 16 the previous length 3-6 times, 17 zero 3-10 times, 18 zero 11-138 times.
-func (cb *codeBuilder) runLengths(seq []uint8) {
-	cb.rle = cb.rle[:0]
-	clear(cb.clenFreq[:])
-	emit := func(sym, extra int) {
-		cb.rle = append(cb.rle, uint16(sym|extra<<8))
-		cb.clenFreq[sym]++
-	}
-	for i := 0; i < len(seq); {
+// seq[n] must differ from every length, and seq must hold 8 bytes past any run.
+func (cb *codeBuilder) runLengths(seq []uint8, n int) {
+	rle := cb.rle[:0]
+	var freq [numCodeLen]uint16
+	for i := 0; i < n; {
 		l := seq[i]
-		run := 1
-		for i+run < len(seq) && seq[i+run] == l {
-			run++
+		// The run's length, 8 bytes at a time: the first byte that differs ends it
+		// (seq[n] at the latest).
+		pat := uint64(l) * 0x0101010101010101
+		run := 0
+		for {
+			x := binary.LittleEndian.Uint64(seq[i+run:]) ^ pat
+			if x != 0 {
+				run += bits.TrailingZeros64(x) / 8
+				break
+			}
+			run += 8
 		}
 		i += run
 		if l == 0 {
 			for run >= 11 {
 				r := min(run, 138)
-				emit(18, r-11)
+				rle = append(rle, 18|uint16(r-11)<<8)
+				freq[18]++
 				run -= r
 			}
 			if run >= 3 {
-				emit(17, run-3)
+				rle = append(rle, 17|uint16(run-3)<<8)
+				freq[17]++
 				run = 0
 			}
 		} else {
-			emit(int(l), 0)
+			rle = append(rle, uint16(l))
+			freq[l]++
 			run--
 			for run >= 3 {
 				r := min(run, 6)
-				emit(16, r-3)
+				rle = append(rle, 16|uint16(r-3)<<8)
+				freq[16]++
 				run -= r
 			}
 		}
 		for ; run > 0; run-- {
-			emit(int(l), 0)
+			rle = append(rle, uint16(l))
+			freq[l]++
 		}
 	}
+	cb.rle, cb.clenFreq = rle, freq
 }
 
 // writeHeader writes the dynamic block header header prepared, after the 3 block
@@ -230,45 +286,58 @@ func (cb *codeBuilder) writeHeader(bw *bitWriter) {
 	}
 }
 
-// bitWriter packs bits least significant first, as deflate does.
+// bitWriter packs bits least significant first, as deflate does. Each write stores the
+// whole 64-bit accumulator at the output's end and then advances past the bytes it
+// completed, so a write costs no branch; the output therefore needs writeSlack bytes
+// of room past its end, which Deflate makes sure of before it starts.
 type bitWriter struct {
-	out   []byte
-	acc   uint64
+	out   []byte // the output is out[:pos]; out runs to the buffer's capacity
+	pos   int
+	acc   uint64 // the bits after out[:pos], nbits of them (at most 7 between writes)
 	nbits uint
 }
 
+// writeSlack is the room a write may touch past the output's end.
+const writeSlack = 8
+
+// reset starts writing at the end of dst, which must have room for the output and
+// writeSlack bytes more.
 func (w *bitWriter) reset(dst []byte) {
-	w.out, w.acc, w.nbits = dst, 0, 0
+	w.out, w.pos, w.acc, w.nbits = dst[:cap(dst)], len(dst), 0, 0
 }
 
-// bits writes the n low bits of v (n at most 32, higher bits of v zero).
+// bits writes the n low bits of v (n at most 57, higher bits of v zero).
 func (w *bitWriter) bits(v uint64, n uint) {
 	w.acc |= v << w.nbits
 	w.nbits += n
-	if w.nbits >= 32 {
-		w.out = binary.LittleEndian.AppendUint32(w.out, uint32(w.acc))
-		w.acc >>= 32
-		w.nbits -= 32
-	}
+	w.flush()
 }
 
-// align pads with zero bits to a byte boundary and writes out the whole bytes.
+// flush stores the accumulator at the output's end and moves past its whole bytes.
+func (w *bitWriter) flush() {
+	binary.LittleEndian.PutUint64(w.out[w.pos:], w.acc)
+	k := w.nbits >> 3
+	w.pos += int(k)
+	w.acc >>= k << 3 // a shift by 64 leaves 0, as it should
+	w.nbits &= 7
+}
+
+// align pads with zero bits to a byte boundary; the last flush already stored the
+// partial byte.
 func (w *bitWriter) align() {
-	for w.nbits > 0 {
-		w.out = append(w.out, byte(w.acc))
-		w.acc >>= 8
-		w.nbits -= min(w.nbits, 8)
+	if w.nbits > 0 {
+		w.pos++
 	}
-	w.acc = 0
+	w.acc, w.nbits = 0, 0
 }
 
 // bytes writes b; the writer must be aligned.
-func (w *bitWriter) bytes(b []byte) { w.out = append(w.out, b...) }
+func (w *bitWriter) bytes(b []byte) { w.pos += copy(w.out[w.pos:], b) }
 
 // finish aligns and returns the output.
 func (w *bitWriter) finish() []byte {
 	w.align()
-	out := w.out
+	out := w.out[:w.pos]
 	w.out = nil
 	return out
 }
