@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/gokdump/gokdump/dumpfile"
@@ -26,21 +27,14 @@ type collector struct {
 	prog    *progress
 	// part, when set, makes this collection one part of a split dump (CollectSplit).
 	part *dumpfile.KdumpSplit
-	// kept is pass 1's 2nd bitmap of the whole pfn space, when pass 1 kept it
-	// (keepBitmapMax): pass 2 then takes each window's verdicts from it instead of
-	// classifying the window again. Read-only once pass 1 is done (the parts of a
-	// split dump share it).
-	kept []byte
+	// kept is pass 1's 2nd bitmap, as far as pass 1 kept it (keptBitmap): pass 2
+	// takes those windows' verdicts from it instead of classifying them again.
+	// Read-only once pass 1 is done (the parts of a split dump share it).
+	kept *keptBitmap
+	// reclassified counts the pfns pass 2 classified again: those of the windows
+	// kept has no room for.
+	reclassified atomic.Uint64
 }
-
-// keepBitmapMax is the largest 2nd bitmap pass 1 keeps for pass 2: 512 KiB, a pfn
-// space (max_mapnr) of 16 GiB with 4 KiB pages. Classifying a window again reads its
-// struct pages again (16 MiB of them for each GiB of memory, page-cache or
-// /proc/vmcore reads) for verdicts that cannot have changed; a copy of the bitmap
-// costs 32 KiB per GiB. Above this size the windows are classified again, so that the
-// collector's memory stays flat however large the machine. Tests set it to 0 to hold
-// the kept path to classifying twice.
-var keepBitmapMax uint64 = 512 << 10
 
 // Collect writes a dump of src to dst as opts say and returns what it did. The Stats are
 // returned with an error too, as far as the collection got.
@@ -87,6 +81,7 @@ func Collect(ctx context.Context, src *vmcore.File, dst io.Writer, opts Options)
 	}
 	c.prog.finish(err == nil)
 	st.BytesWritten = out.size()
+	st.ReclassifiedPages = c.reclassified.Load()
 	st.Duration = time.Since(begin)
 	st.PeakRSS = peakRSS()
 	if c.stats.UnreadableStructPages > 0 {
@@ -97,18 +92,19 @@ func Collect(ctx context.Context, src *vmcore.File, dst io.Writer, opts Options)
 
 // pass1 classifies every window, adds up the statistics and hands each window to
 // also (when not nil) before giving it back. It returns the number of dumped pages.
-// With keep, it keeps the 2nd bitmap for pass 2 in c.kept when it is small enough.
+// With keep, it keeps the 2nd bitmap for pass 2 in c.kept, as far as keepBitmapMax
+// allows.
 func (c *collector) pass1(ctx context.Context, zeroScan, keep bool, also func(*window)) (uint64, error) {
 	var dumped uint64
 	var firstReadErr error
-	var kept []byte
-	if n := (c.src.maxPFN + 7) / 8; keep && n <= keepBitmapMax {
-		kept = make([]byte, n)
+	var kept *keptBitmap
+	if keep {
+		kept = newKeptBitmap(c.opts.WindowPFNs, keepBitmapMax)
 	}
 	err := c.eachWindow(ctx, zeroScan, func(w *window) error {
 		dumped += w.count
 		if kept != nil {
-			copy(kept[w.start/8:], w.dumped[:w.bytes()]) // windows start on a byte
+			kept.add(w)
 		}
 		st := &c.stats
 		st.ExcludedCache += w.excluded[mm.CacheNotPrivate]

@@ -13,13 +13,14 @@
 //     descriptors, one per dumped page, before the page data, so the count must be known
 //     before the first page is written. For an ELF dump that leaves zero pages out, this
 //     pass also reads the kept pages to find the zero ones, and it lays out the PT_LOADs.
-//   - Pass 2 takes each window's verdicts from pass 1's 2nd bitmap when pass 1 kept it
-//     (a pfn space of up to 16 GiB), or else classifies the window again (cheaper than
-//     holding the bitmap of a large machine), and reads the dumped pages in pfn order
-//     in chunks; workers detect zero pages and compress each chunk with their own
-//     compressor and pooled buffers, and a single writer emits the results strictly in
-//     pfn order, with a bounded number of chunks in flight. The output is the same byte
-//     for byte whatever the window size or the number of threads.
+//   - Pass 2 takes each window's verdicts from pass 1's 2nd bitmap where pass 1 kept
+//     them (as runs, in at most 512 KiB: keptBitmap), or else classifies the window
+//     again (the windows past that budget, so that memory stays flat however large the
+//     machine), and reads the dumped pages in pfn order in chunks; workers detect zero
+//     pages and compress each chunk with their own compressor and pooled buffers, and
+//     a single writer emits the results strictly in pfn order, with a bounded number of
+//     chunks in flight. The output is the same byte for byte whatever the window size
+//     or the number of threads.
 //
 // An ELF dump (Format ELF, makedumpfile -E) has the same program headers as
 // makedumpfile 1.7.2 writes for the same vmcore and level: each source PT_LOAD is

@@ -130,6 +130,7 @@ func CollectSplit(ctx context.Context, src *vmcore.File, dsts []io.Writer, split
 			defer wg.Done()
 			errs[i] = pc.writeKdump(ctx, out, p.Pages)
 			pst.BytesWritten = out.size()
+			pst.ReclassifiedPages = pc.reclassified.Load()
 		}()
 	}
 	wg.Wait()
@@ -137,6 +138,7 @@ func CollectSplit(ctx context.Context, src *vmcore.File, dsts []io.Writer, split
 	for i, p := range parts {
 		st.BytesWritten += p.Stats.BytesWritten
 		st.ExcludedZero += p.Stats.ExcludedZero
+		st.ReclassifiedPages += p.Stats.ReclassifiedPages
 		st.Incomplete = st.Incomplete || p.Stats.Incomplete
 		if errs[i] != nil && first == nil {
 			first = fmt.Errorf("part %d of %d: %w", i+1, len(parts), errs[i])

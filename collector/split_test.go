@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"strings"
@@ -25,10 +26,13 @@ func TestCollectSplit(t *testing.T) {
 		codec      compress.Codec
 		parts      int
 		blockPages uint64
+		keep       int // keepBitmapMax for the parts' pass 1, when not 0
 	}{
-		{31, compress.LZO, 3, 512},
-		{1, compress.Zlib, 2, 100},
-		{0, compress.None, 4, 0}, // one default splitblock: all in the first part
+		{31, compress.LZO, 3, 512, 0},
+		{1, compress.Zlib, 2, 100, 0},
+		{0, compress.None, 4, 0, 0}, // one default splitblock: all in the first part
+		// Room for some windows' verdicts: each part classifies the others again.
+		{31, compress.Zlib, 3, 512, 40},
 	} {
 		opts := Options{DumpLevel: tc.level, Codec: tc.codec, Threads: 4, WindowPFNs: 1024}
 		// The whole dump classifies its windows twice; the parts share pass 1's bitmap.
@@ -42,9 +46,19 @@ func TestCollectSplit(t *testing.T) {
 		}
 		var warned []string
 		opts.Warn = func(m string) { warned = append(warned, m) }
-		st, parts, err := CollectSplit(context.Background(), src, dsts, tc.blockPages, opts)
+		var st *Stats
+		var parts []SplitPart
+		var err error
+		withKeepBudget(t, cmp.Or(tc.keep, keepBitmapMax), func() {
+			st, parts, err = CollectSplit(context.Background(), src, dsts, tc.blockPages, opts)
+		})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Every part classifies the windows not kept again: none with room for all,
+		// fewer than all of every part's with room for some.
+		if r := st.ReclassifiedPages; (tc.keep == 0) != (r == 0) || r >= uint64(tc.parts)*st.TotalPages {
+			t.Errorf("-d %d, %d bytes kept at most: the parts classified %d pfns again (%d parts of %d pfns)", tc.level, tc.keep, r, tc.parts, st.TotalPages)
 		}
 		if st.DumpedPages != whole.stats.DumpedPages || st.ExcludedPages != whole.stats.ExcludedPages {
 			t.Errorf("-d %d: split stats %d dumped, %d excluded; whole %d, %d", tc.level, st.DumpedPages, st.ExcludedPages, whole.stats.DumpedPages, whole.stats.ExcludedPages)

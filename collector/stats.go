@@ -54,6 +54,12 @@ type Stats struct {
 	// were kept.
 	UnreadableStructPages uint64 `json:"unreadable_struct_pages,omitempty"`
 
+	// ReclassifiedPages counts the pfns that pass 2 of a kdump-compressed dump
+	// classified a second time, reading their struct pages again (each part of a
+	// split dump counts its own): those of the windows past what pass 1's kept
+	// bitmap had room for.
+	ReclassifiedPages uint64 `json:"reclassified_pages,omitempty"`
+
 	BytesWritten int64         `json:"bytes_written"`
 	Duration     time.Duration `json:"duration_ns"`
 	// PeakRSS is the peak resident set of the collecting process when the collection

@@ -89,10 +89,12 @@ func (wk *classifyWorker) classify(ctx context.Context, w *window, zeroScan bool
 	clear(present)
 	c.src.presentIn(present, w.start, w.n)
 	if c.kept != nil {
-		// Pass 2 after a pass 1 that kept its verdicts (collector.kept).
-		copy(dumped, c.kept[w.start/8:][:nb])
-		w.count = bitmap.Count(dumped)
-		return
+		// Pass 2 of a kdump-compressed dump: pass 1's verdicts, where it kept them.
+		if c.kept.get(dumped, w.start) {
+			w.count = bitmap.Count(dumped)
+			return
+		}
+		c.reclassified.Add(w.n)
 	}
 	copy(dumped, present)
 	if err := wk.dropNoData(w); err != nil {
