@@ -17,22 +17,25 @@ var keepBitmapMax = 512 << 10
 // keptBitmap is pass 1's 2nd bitmap, kept for pass 2 one window at a time from the
 // first, each window's bytes as runs: of 0x00 bytes, of 0xff bytes, and of other
 // bytes stored as they are. Memory the dump leaves out (free, user and cache pages)
-// makes long runs of 0x00 and the kernel's own runs of 0xff, so a machine's bitmap
-// usually takes a small part of its plain size (32 KiB for each GiB of pfn space); at
-// worst, bytes with no runs, it takes a little more than that. It is ours, not a
-// library's: what it holds never leaves the process, and the encoding is a few lines.
+// makes long runs of 0x00 and the kernel's own runs of 0xff: the -d 31 bitmaps of the
+// bench's lab vmcores (1 and 2 GiB, 32 and 64 KiB as plain bits) take 98 and 84 bytes.
+// At worst a window takes its plain bits and one literal's header (4 bytes for a 16 KiB
+// window's bitmap): no run is cut out unless that costs no more than leaving it. It is
+// ours, not a library's: what it holds never leaves the process, and the encoding is
+// a few lines.
 //
 // A window's encoding is a sequence of (kind, count) pairs, kind a byte (runZero,
 // runOnes, runLiteral) and count a uvarint, a literal's count bytes after it; the counts
-// add up to the window's bitmap bytes. Once Add is done the bitmap is read-only, and
-// Get may be called from several goroutines (the parts of a split dump share it).
+// add up to the window's bitmap bytes. Once pass 1's adds are done the bitmap is
+// read-only, and get may be called from several goroutines (the parts of a split dump
+// share it).
 type keptBitmap struct {
 	windowPFNs uint64
 	data       []byte // the windows' encodings, one after the other
 	ends       []int  // ends[i]: where window i's encoding ends in data
 	budget     int    // the most data may hold
 	full       bool   // a window did not fit: it and those after it are not kept
-	scratch    []byte
+	scratch    []byte // one window's encoding, before it is known to fit
 }
 
 const (
@@ -42,8 +45,9 @@ const (
 )
 
 // minRun is the shortest run of 0x00 or 0xff bytes that ends a literal stretch: a run
-// costs 2 or 3 bytes, so shorter ones are cheaper kept in the literal.
-const minRun = 4
+// that short costs 2 bytes and the literal after it one header more (at most 3 bytes
+// for a 16 KiB window), so cutting shorter runs out could cost more than it saves.
+const minRun = 5
 
 // newKeptBitmap keeps at most budget bytes of encoded windows of windowPFNs pfns. data
 // grows as windows come: a small machine's verdicts take a few hundred bytes, and the

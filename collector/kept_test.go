@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bytes"
+	"encoding/binary"
 	"flag"
 	"math/rand/v2"
 	"testing"
@@ -31,6 +32,9 @@ func keptInputs() map[string][]byte {
 		"mixed":      mixed[:16384],
 		"short-runs": bytes.Repeat([]byte{0, 0, 0, 0xff, 0xff, 0xff, 0x0f}, 100),
 		"run-at-end": append(bytes.Repeat([]byte{0x5a}, 10), make([]byte, minRun)...),
+		// Runs just long enough to be cut out, between literals long enough for
+		// 2-byte counts: the encoding's worst case.
+		"worst": bytes.Repeat(append(bytes.Repeat([]byte{0x5a}, 130), make([]byte, minRun)...), 100),
 	}
 }
 
@@ -94,6 +98,9 @@ func FuzzKeptRuns(f *testing.F) {
 		got := make([]byte, len(in))
 		if err := decodeRuns(got, enc); err != nil || !bytes.Equal(got, in) {
 			t.Fatalf("round trip differs (%v)", err)
+		}
+		if max := len(in) + 1 + binary.MaxVarintLen64; len(enc) > max {
+			t.Fatalf("%d bytes encode to %d, more than one literal's %d", len(in), len(enc), max)
 		}
 	})
 }
