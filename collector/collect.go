@@ -129,6 +129,9 @@ func (c *collector) pass1(ctx context.Context, zeroScan, keep bool, also func(*w
 		c.warn(fmt.Sprintf("first unreadable struct page: %v", firstReadErr))
 	}
 	c.stats.sumExcluded()
+	if kept != nil {
+		kept.done()
+	}
 	if err == nil {
 		c.kept = kept
 	}

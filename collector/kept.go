@@ -3,6 +3,8 @@ package collector
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
+	"math/bits"
 )
 
 // keepBitmapMax is the most memory pass 1's kept 2nd bitmap may take: 512 KiB.
@@ -20,7 +22,9 @@ var keepBitmapMax = 512 << 10
 // makes long runs of 0x00 and the kernel's own runs of 0xff: the -d 31 bitmaps of the
 // bench's lab vmcores (1 and 2 GiB, 32 and 64 KiB as plain bits) take 98 and 84 bytes.
 // At worst a window takes its plain bits and one literal's header (4 bytes for a 16 KiB
-// window's bitmap): no run is cut out unless that costs no more than leaving it. It is
+// window's bitmap): no run is cut out unless that costs no more than leaving it. The
+// budget holds the encodings and their index (4 bytes a window), by capacity; one
+// window's encoding is made beside them before it is known to fit. It is
 // ours, not a library's: what it holds never leaves the process, and the encoding is
 // a few lines.
 //
@@ -31,11 +35,11 @@ var keepBitmapMax = 512 << 10
 // share it).
 type keptBitmap struct {
 	windowPFNs uint64
-	data       []byte // the windows' encodings, one after the other
-	ends       []int  // ends[i]: where window i's encoding ends in data
-	budget     int    // the most data may hold
-	full       bool   // a window did not fit: it and those after it are not kept
-	scratch    []byte // one window's encoding, before it is known to fit
+	data       []byte   // the windows' encodings, one after the other
+	ends       []uint32 // ends[i]: where window i's encoding ends in data
+	budget     int      // the most data and ends may hold together, in bytes
+	full       bool     // a window did not fit: it and those after it are not kept
+	scratch    []byte   // one window's encoding, before it is known to fit
 }
 
 const (
@@ -44,16 +48,11 @@ const (
 	runLiteral
 )
 
-// minRun is the shortest run of 0x00 or 0xff bytes that ends a literal stretch: a run
-// that short costs 2 bytes and the literal after it one header more (at most 3 bytes
-// for a 16 KiB window), so cutting shorter runs out could cost more than it saves.
-const minRun = 5
-
-// newKeptBitmap keeps at most budget bytes of encoded windows of windowPFNs pfns. data
-// grows as windows come: a small machine's verdicts take a few hundred bytes, and the
-// budget is not set aside in advance.
+// newKeptBitmap keeps encoded windows of windowPFNs pfns in at most budget bytes
+// (data and ends, by capacity). They grow as windows come: a small machine's verdicts
+// take a few hundred bytes, and the budget is not set aside in advance.
 func newKeptBitmap(windowPFNs uint64, budget int) *keptBitmap {
-	return &keptBitmap{windowPFNs: windowPFNs, budget: budget}
+	return &keptBitmap{windowPFNs: windowPFNs, budget: min(budget, math.MaxUint32)}
 }
 
 // add keeps the bitmap of window w, the next one in pfn order, if it fits.
@@ -65,19 +64,37 @@ func (k *keptBitmap) add(w *window) {
 		panic(fmt.Sprintf("collector: kept bitmap: window at pfn %#x out of order", w.start))
 	}
 	k.scratch = encodeRuns(k.scratch[:0], w.dumped[:w.bytes()])
-	if len(k.data)+len(k.scratch) > k.budget {
-		k.full = true
-		return
+	needData, needEnds := len(k.data)+len(k.scratch), len(k.ends)+1
+	// Grow as append would, but so that the two capacities stay within the budget.
+	if needData > cap(k.data) {
+		c := min(max(2*cap(k.data), needData), k.budget-4*cap(k.ends))
+		if c < needData {
+			k.stop()
+			return
+		}
+		k.data = append(make([]byte, 0, c), k.data...)
 	}
-	if need := len(k.data) + len(k.scratch); need > cap(k.data) {
-		// Grow as append would, but never past the budget.
-		grown := make([]byte, len(k.data), min(max(2*cap(k.data), need), k.budget))
-		copy(grown, k.data)
-		k.data = grown
+	if needEnds > cap(k.ends) {
+		c := min(max(2*cap(k.ends), needEnds), (k.budget-cap(k.data))/4)
+		if c < needEnds {
+			k.stop()
+			return
+		}
+		k.ends = append(make([]uint32, 0, c), k.ends...)
 	}
 	k.data = append(k.data, k.scratch...)
-	k.ends = append(k.ends, len(k.data))
+	k.ends = append(k.ends, uint32(len(k.data)))
 }
+
+// stop ends the keeping: the window that did not fit and those after it are
+// classified again by pass 2.
+func (k *keptBitmap) stop() {
+	k.full = true
+	k.scratch = nil
+}
+
+// done is called when pass 1 is over: the scratch buffer is not needed again.
+func (k *keptBitmap) done() { k.scratch = nil }
 
 // get fills dst, the bitmap of the window starting at pfn start, and says whether the
 // window was kept.
@@ -89,7 +106,7 @@ func (k *keptBitmap) get(dst []byte, start uint64) bool {
 	if i >= uint64(len(k.ends)) {
 		return false
 	}
-	from := 0
+	from := uint32(0)
 	if i > 0 {
 		from = k.ends[i-1]
 	}
@@ -113,7 +130,13 @@ func encodeRuns(dst, b []byte) []byte {
 		for i+n < len(b) && b[i+n] == v {
 			n++
 		}
-		if n < minRun {
+		// Cut the run out only where that costs no more than leaving it in the
+		// literal: the run's own kind and count, and the next literal's header.
+		cost := 1 + uvarintLen(n)
+		if rest := len(b) - i - n; rest > 0 {
+			cost += 1 + uvarintLen(rest)
+		}
+		if cost > n {
 			i += n
 			continue
 		}
@@ -128,6 +151,9 @@ func encodeRuns(dst, b []byte) []byte {
 	}
 	return appendLiteral(dst, b[lit:])
 }
+
+// uvarintLen is the length of n's uvarint.
+func uvarintLen(n int) int { return (bits.Len64(uint64(n)|1) + 6) / 7 }
 
 func appendLiteral(dst, b []byte) []byte {
 	if len(b) == 0 {

@@ -58,7 +58,7 @@ type Stats struct {
 	// classified a second time, reading their struct pages again (each part of a
 	// split dump counts its own): those of the windows past what pass 1's kept
 	// bitmap had room for.
-	ReclassifiedPages uint64 `json:"reclassified_pages,omitempty"`
+	ReclassifiedPages uint64 `json:"reclassified_pages"`
 
 	BytesWritten int64         `json:"bytes_written"`
 	Duration     time.Duration `json:"duration_ns"`
