@@ -16,9 +16,10 @@ import (
 // holding a byte per page of the crashed machine would grow by 16 MiB. The absolute
 // bound (24 MiB) and the smallest reservation are make bench's (BENCH_RESERVATION=1).
 // Pass 2 reads no struct page again: pass 1's verdicts fit its kept bitmap.
-// About 3 minutes of VMs under TCG (1 GiB: 45-50 s, 64 GiB: 100-130 s; 148 and 182 s
-// one after the other here); the 64 GiB guest's QEMU holds about 1.8 GB of host
-// memory (its first kernel's struct pages), the rest is never touched (NoReserve).
+// Under TCG the two guests run in parallel: 29 s and 48 s on a 2-core host (2026-12;
+// earlier hosts took 100-130 s for the 64 GiB one); the 64 GiB guest's QEMU holds
+// about 1.8 GB of host memory (its first kernel's struct pages), the rest is never
+// touched (NoReserve).
 func TestServiceScale(t *testing.T) {
 	var mu sync.Mutex
 	peak := map[int]int64{}
