@@ -289,7 +289,9 @@ func (cb *codeBuilder) writeHeader(bw *bitWriter) {
 // bitWriter packs bits least significant first, as deflate does. Each write stores the
 // whole 64-bit accumulator at the output's end and then advances past the bytes it
 // completed, so a write costs no branch; the output therefore needs writeSlack bytes
-// of room past its end, which Deflate makes sure of before it starts.
+// of room past its end, which Deflate makes sure of before it starts. The bits of acc
+// above nbits are always zero, so the partial byte is already stored as it must end
+// up, and align only steps past it.
 type bitWriter struct {
 	out   []byte // the output is out[:pos]; out runs to the buffer's capacity
 	pos   int
