@@ -1,7 +1,5 @@
 package deflate
 
-import "encoding/binary"
-
 // The format's alphabets (RFC 1951 section 3.2.5).
 const (
 	numLitLen      = 286 // literals 0-255, end of block 256, lengths 257-285
@@ -158,11 +156,7 @@ func (e *Encoder) writeTokens(lit, dist *huffCode) {
 			acc |= v << nbits
 			nbits += n
 		}
-		binary.LittleEndian.PutUint64(out[pos:], acc)
-		k := nbits >> 3
-		pos += int(k)
-		acc >>= k << 3
-		nbits &= 7
+		pos, acc, nbits = flushBits(out, pos, acc, nbits)
 	}
 	e.bw.pos, e.bw.acc, e.bw.nbits = pos, acc, nbits
 	e.bw.bits(uint64(lit.code[endOfBlock]), uint(lit.len[endOfBlock]))

@@ -245,32 +245,34 @@ func (cb *codeBuilder) runLengths(seq []uint8, n int) {
 		if l == 0 {
 			for run >= 11 {
 				r := min(run, 138)
-				rle = append(rle, 18|uint16(r-11)<<8)
-				freq[18]++
+				rle = appendClen(rle, &freq, 18, r-11)
 				run -= r
 			}
 			if run >= 3 {
-				rle = append(rle, 17|uint16(run-3)<<8)
-				freq[17]++
+				rle = appendClen(rle, &freq, 17, run-3)
 				run = 0
 			}
 		} else {
-			rle = append(rle, uint16(l))
-			freq[l]++
+			rle = appendClen(rle, &freq, int(l), 0)
 			run--
 			for run >= 3 {
 				r := min(run, 6)
-				rle = append(rle, 16|uint16(r-3)<<8)
-				freq[16]++
+				rle = appendClen(rle, &freq, 16, r-3)
 				run -= r
 			}
 		}
 		for ; run > 0; run-- {
-			rle = append(rle, uint16(l))
-			freq[l]++
+			rle = appendClen(rle, &freq, int(l), 0)
 		}
 	}
 	cb.rle, cb.clenFreq = rle, freq
+}
+
+// appendClen appends code-length symbol sym with its extra bits to rle and counts it:
+// a function the compiler inlines, with the counts in runLengths' local array.
+func appendClen(rle []uint16, freq *[numCodeLen]uint16, sym, extra int) []uint16 {
+	freq[sym]++
+	return append(rle, uint16(sym|extra<<8))
 }
 
 // writeHeader writes the dynamic block header header prepared, after the 3 block
@@ -317,11 +319,15 @@ func (w *bitWriter) bits(v uint64, n uint) {
 
 // flush stores the accumulator at the output's end and moves past its whole bytes.
 func (w *bitWriter) flush() {
-	binary.LittleEndian.PutUint64(w.out[w.pos:], w.acc)
-	k := w.nbits >> 3
-	w.pos += int(k)
-	w.acc >>= k << 3 // a shift by 64 leaves 0, as it should
-	w.nbits &= 7
+	w.pos, w.acc, w.nbits = flushBits(w.out, w.pos, w.acc, w.nbits)
+}
+
+// flushBits is flush on a writer's state held elsewhere (writeTokens keeps it in
+// locals): it stores acc at out[pos:] and returns the state past acc's whole bytes.
+func flushBits(out []byte, pos int, acc uint64, nbits uint) (int, uint64, uint) {
+	binary.LittleEndian.PutUint64(out[pos:], acc)
+	k := nbits >> 3
+	return pos + int(k), acc >> (k << 3), nbits & 7 // a shift by 64 leaves 0, as it should
 }
 
 // align pads with zero bits to a byte boundary; the last flush already stored the
