@@ -473,10 +473,7 @@ func TestDeterminism(t *testing.T) {
 // window again: the reference the kept bitmap is held to.
 func reclassifying(t *testing.T, f func()) {
 	t.Helper()
-	keep := keepBitmapMax
-	keepBitmapMax = 0
-	defer func() { keepBitmapMax = keep }()
-	f()
+	withKeepBudget(t, 0, f)
 }
 
 // TestRefilterKept: refiltering a kdump-compressed dump (its own 2nd bitmap says which

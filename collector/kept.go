@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+
+	"github.com/gokdump/gokdump/internal/bitmap"
 )
 
 // keepBitmapMax is the most memory pass 1's kept 2nd bitmap may take: 512 KiB.
@@ -99,7 +101,7 @@ func (k *keptBitmap) done() { k.scratch = nil }
 // get fills dst, the bitmap of the window starting at pfn start, and says whether the
 // window was kept.
 func (k *keptBitmap) get(dst []byte, start uint64) bool {
-	if k == nil || start%k.windowPFNs != 0 {
+	if start%k.windowPFNs != 0 {
 		return false
 	}
 	i := start / k.windowPFNs
@@ -178,9 +180,7 @@ func decodeRuns(dst, enc []byte) error {
 		case runZero:
 			clear(run)
 		case runOnes:
-			for j := range run {
-				run[j] = 0xff
-			}
+			bitmap.Set(run, 0, n*8)
 		case runLiteral:
 			if uint64(len(enc)-off) < n {
 				return fmt.Errorf("offset %d: literal of %d bytes, %d left", off, n, len(enc)-off)
